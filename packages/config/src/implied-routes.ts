@@ -1,0 +1,65 @@
+import type { RouteConfig } from "./route-schema.js";
+import type { CertsSection, DnsSection, MailSection } from "./service-sections.js";
+
+const openSecurity = { ipAllowList: [], ipBlockList: [], maxConnections: 0, maxConnectionsPerIp: 0 };
+
+function route(
+  name: string,
+  ports: number[],
+  pool: string,
+  extra: Partial<Pick<RouteConfig, "refusal">> & {
+    protocol?: "tcp" | "udp";
+    domains?: string[];
+    paths?: string[];
+  } = {},
+): RouteConfig {
+  return {
+    name,
+    match: {
+      ports,
+      protocol: extra.protocol ?? "tcp",
+      domains: extra.domains ?? [],
+      paths: extra.paths ?? [],
+      clientIps: [],
+    },
+    action: { type: "handoff", pool },
+    security: { ...openSecurity },
+    refusal: extra.refusal ?? "close",
+  };
+}
+
+export interface ImpliedSections {
+  dns?: DnsSection | undefined;
+  mail?: MailSection | undefined;
+  certs?: CertsSection | undefined;
+}
+
+/**
+ * Routes a service section implies, as dcrouter does: the dns section's ports go to the dns pool
+ * (UDP shares the bound socket, TCP is handed off), its DoH domain gets an SNI route, the mail ports
+ * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges to certs.
+ * A route in the file with the same name replaces the implied one.
+ */
+export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
+  const routes: RouteConfig[] = [];
+  const { dns, mail, certs } = sections;
+  if (dns) {
+    routes.push(route("dns-udp", dns.ports, "dns", { protocol: "udp" }));
+    routes.push(route("dns-tcp", dns.ports, "dns"));
+    if (dns.doh) routes.push(route("dns-doh", [dns.doh.port], "dns", { domains: [dns.doh.domain] }));
+  }
+  if (mail) {
+    routes.push(route("mail-smtp", [mail.ports.smtp], "mail", { refusal: "smtp" }));
+    routes.push(route("mail-submission", [mail.ports.submission], "mail", { refusal: "smtp" }));
+    routes.push(route("mail-smtps", [mail.ports.smtps], "mail"));
+  }
+  if (certs) {
+    routes.push(
+      route("certs-http01", [certs.httpPort], "certs", {
+        paths: ["/.well-known/acme-challenge/*"],
+        refusal: "http",
+      }),
+    );
+  }
+  return routes;
+}

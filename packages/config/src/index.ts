@@ -1,0 +1,10 @@
+export type { EdgeConfig } from "./edge-schema.js";
+export { edgeSchema } from "./edge-schema.js";
+export { ConfigError } from "./errors.js";
+export { formatPath } from "./format-issues.js";
+export { impliedRoutes } from "./implied-routes.js";
+export { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
+export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
+export { routeSchema } from "./route-schema.js";
+export { configSchema, type SwitchyardConfig } from "./schema.js";
+export type { CertsSection, DnsSection, MailSection } from "./service-sections.js";

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "./errors.js";
+import { parseConfig } from "./load-config.js";
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, "test.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return [...err.problems];
+  }
+  assert.fail("config was accepted");
+}
+
+describe("parseConfig", () => {
+  it("fills defaults for an empty file", () => {
+    const config = parseConfig("", "empty.yaml");
+    assert.deepEqual(config.edge.addresses, ["0.0.0.0", "::"]);
+    assert.equal(config.edge.limits.routingTimeoutMs, 5000);
+    assert.deepEqual(config.routes, []);
+    assert.deepEqual(config.effectiveRoutes, []);
+  });
+
+  it("names file, line, path and bad value of a port out of range", () => {
+    const text = [
+      "routes:",
+      "  - name: a",
+      "    match: { ports: [1] }",
+      "    action: { type: block }",
+      "  - name: b",
+      "    match: { ports: [2] }",
+      "    action: { type: block }",
+      "  - name: c",
+      "    match:",
+      "      ports: [70000]",
+      "    action: { type: block }",
+    ].join("\n");
+    assert.deepEqual(problems(text), ["test.yaml:10:15 routes[2].match.ports[0]: 70000 is not a port"]);
+  });
+
+  it("reports every problem at once, not only the first", () => {
+    const text = [
+      "edge:",
+      "  ipBlockList: [10.0.0.0/33]",
+      "  bogus: 1",
+      "routes:",
+      "  - name: x",
+      "    match: { ports: ['53'] }",
+      "    action: { type: teleport }",
+    ].join("\n");
+    const got = problems(text);
+    assert.equal(got.length, 4, got.join("\n"));
+    assert.match(got.join("\n"), /edge\.ipBlockList\[0\]: .*10\.0\.0\.0\/33/);
+    assert.match(got.join("\n"), /edge: Unrecognized key: "bogus"/);
+    assert.match(got.join("\n"), /routes\[0\]\.match\.ports\[0\]: .*expected number.*\(got "53"\)/);
+    assert.match(got.join("\n"), /test\.yaml:7:\d+ routes\[0\]\.action/);
+  });
+
+  it("points at the line of a YAML syntax error", () => {
+    const got = problems("edge:\n  addresses: [127.0.0.1\nroutes: []\n");
+    assert.equal(got.length > 0, true);
+    assert.match(got[0]!, /^test\.yaml:\d+:\d+ /);
+  });
+
+  it("refuses duplicate route names and udp routes with domains", () => {
+    const text = [
+      "routes:",
+      "  - { name: r, match: { ports: [53], protocol: udp, domains: [example.com] }, action: { type: handoff, pool: dns } }",
+      "  - { name: r, match: { ports: [54] }, action: { type: block } }",
+    ].join("\n");
+    const got = problems(text).join("\n");
+    assert.match(got, /routes\[0\]\.match: udp routes match on ports only/);
+    assert.match(got, /routes\[1\]\.name: route name "r" is already used by routes\[0\]/);
+  });
+
+  it("derives routes from service sections, and a route of the same name replaces one", () => {
+    const text = [
+      "dns: { ports: [10053], doh: { domain: doh.example.test, port: 10443 } }",
+      "mail: { ports: { smtp: 10025, submission: 10587, smtps: 10465 } }",
+      "certs: { httpPort: 10080 }",
+      "routes:",
+      "  - { name: mail-smtps, match: { ports: [10465] }, action: { type: forward, host: 127.0.0.1, port: 9465 } }",
+    ].join("\n");
+    const config = parseConfig(text);
+    const byName = new Map(config.effectiveRoutes.map((r) => [r.name, r]));
+    assert.deepEqual(
+      [...byName.keys()],
+      ["mail-smtps", "dns-udp", "dns-tcp", "dns-doh", "mail-smtp", "mail-submission", "certs-http01"],
+    );
+    assert.equal(byName.get("mail-smtps")?.action.type, "forward");
+    assert.equal(byName.get("mail-smtp")?.refusal, "smtp");
+    assert.equal(byName.get("dns-udp")?.match.protocol, "udp");
+    assert.deepEqual(byName.get("dns-doh")?.match.domains, ["doh.example.test"]);
+    assert.deepEqual(byName.get("certs-http01")?.match.paths, ["/.well-known/acme-challenge/*"]);
+    assert.equal(byName.get("dns-tcp")?.origin, "dns");
+  });
+});

@@ -1,0 +1,7 @@
+export {
+  descriptorSetUrl,
+  readDescriptorSet,
+  readFileDescriptorProtos,
+  splitDescriptorSet,
+} from "./descriptors.js";
+export * as edgeV1 from "./gen/switchyard/edge/v1/edge.js";

@@ -1,0 +1,35 @@
+export { status } from "@grpc/grpc-js";
+export { ensureToken, readToken } from "./admin-token.js";
+export { ConfigFileError, NatsError, SecretFileError, StartupError } from "./errors.js";
+export {
+  createGrpcClient,
+  type GrpcClientConstructor,
+  type RequestOf,
+  type ResponseOf,
+  type UnaryMethodName,
+  type UnaryOptions,
+  unary,
+} from "./grpc-client.js";
+export {
+  GrpcStatusError,
+  grpcError,
+  type ServiceImplementation,
+  type UnaryMethod,
+} from "./grpc-handlers.js";
+export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
+export { type RunningService, runService, type ServiceProcess, type ServiceRunOptions } from "./lifecycle.js";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export {
+  createMetricsRegistry,
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from "./metrics-server.js";
+export {
+  connectNats,
+  type KV,
+  type KvOptions,
+  type NatsConnection,
+  type NatsOptions,
+  openKv,
+} from "./nats.js";

@@ -1,0 +1,85 @@
+import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
+import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { NatsError } from "./errors.js";
+import type { Logger } from "./logger.js";
+
+export type { KV, KvOptions } from "@nats-io/kv";
+export type { NatsConnection } from "@nats-io/transport-node";
+
+export interface NatsOptions {
+  /** "nats://host:4222" or several, tried in turn. */
+  servers: string | string[];
+  /** Connection name the server shows in its monitoring (e.g. "mail-7f3c"). */
+  name: string;
+  logger: Logger;
+  token?: string;
+  user?: string;
+  pass?: string;
+}
+
+/**
+ * Connects to NATS and keeps reconnecting forever, including when the server is not up yet
+ * at start. Disconnects, reconnects and server errors are logged.
+ */
+export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
+  const { servers, name, logger, token, user, pass } = options;
+  if (token !== undefined && (user !== undefined || pass !== undefined)) {
+    throw new NatsError("nats: use either a token or user/pass, not both");
+  }
+  const settings: NodeConnectionOptions = {
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    ...(token !== undefined && { token }),
+    ...(user !== undefined && { user }),
+    ...(pass !== undefined && { pass }),
+  };
+  let nc: NatsConnection;
+  try {
+    nc = await connect(settings);
+  } catch (error) {
+    throw new NatsError(`nats: cannot connect to ${[servers].flat().join(", ")}`, { cause: error });
+  }
+  logger.info({ server: nc.getServer() }, "nats connected");
+  void logStatus(nc, logger);
+  return nc;
+}
+
+async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {
+  for await (const event of nc.status()) {
+    switch (event.type) {
+      case "disconnect":
+        logger.warn({ server: event.server }, "nats disconnected");
+        break;
+      case "reconnect":
+        logger.info({ server: event.server }, "nats reconnected");
+        break;
+      case "error":
+        logger.warn({ err: event.error }, "nats server error");
+        break;
+      case "ldm":
+        logger.warn({ server: event.server }, "nats server entering lame duck mode");
+        break;
+      case "slowConsumer":
+        logger.warn({ subject: event.sub.getSubject(), pending: event.pending }, "nats slow consumer");
+        break;
+    }
+  }
+  const error = await nc.closed();
+  if (error) logger.error({ err: error }, "nats connection closed");
+  else logger.info("nats connection closed");
+}
+
+/** Opens a JetStream KV bucket, creating it with `options` when it does not exist yet. */
+export async function openKv(
+  nc: NatsConnection,
+  bucket: string,
+  options: Partial<KvOptions> = {},
+): Promise<KV> {
+  try {
+    return await new Kvm(nc).create(bucket, options);
+  } catch (error) {
+    throw new NatsError(`nats: cannot open KV bucket ${bucket}`, { cause: error });
+  }
+}

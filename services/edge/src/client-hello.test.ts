@@ -1,0 +1,327 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { describe, it } from "node:test";
+import tls from "node:tls";
+import { type ClientHelloResult, parseClientHello } from "./client-hello.js";
+
+const u16 = (n: number) => [n >> 8, n & 0xff];
+const u24 = (n: number) => [n >> 16, (n >> 8) & 0xff, n & 0xff];
+const ascii = (text: string) => [...Buffer.from(text, "latin1")];
+
+function extension(type: number, data: number[]): number[] {
+  return [...u16(type), ...u16(data.length), ...data];
+}
+
+function sniExtension(...names: string[]): number[] {
+  const list = names.flatMap((name) => [0, ...u16(name.length), ...ascii(name)]);
+  return extension(0, [...u16(list.length), ...list]);
+}
+
+function alpnExtension(...protocols: string[]): number[] {
+  const list = protocols.flatMap((p) => [p.length, ...ascii(p)]);
+  return extension(16, [...u16(list.length), ...list]);
+}
+
+/** A ClientHello handshake message (type, length, body) with the given extensions. */
+function hello(
+  extensions: number[][] | null,
+  body: { sessionId?: number; suites?: number[] } = {},
+): number[] {
+  const sessionId = new Array(body.sessionId ?? 32).fill(0xaa);
+  const suites = body.suites ?? [0x13, 0x01, 0x13, 0x02];
+  const exts = extensions === null ? [] : extensions.flat();
+  const content = [
+    0x03,
+    0x03,
+    ...new Array(32).fill(0x42),
+    sessionId.length,
+    ...sessionId,
+    ...u16(suites.length),
+    ...suites,
+    1,
+    0,
+    ...(extensions === null ? [] : [...u16(exts.length), ...exts]),
+  ];
+  return [CLIENT_HELLO, ...u24(content.length), ...content];
+}
+const CLIENT_HELLO = 1;
+
+/** Wraps a handshake message in TLS records of at most `size` bytes each. */
+function records(message: number[], size = 16384, version = 0x0301): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < message.length; i += size) {
+    const chunk = message.slice(i, i + size);
+    out.push(0x16, ...u16(version), ...u16(chunk.length), ...chunk);
+  }
+  return Buffer.from(out);
+}
+
+const done = (serverName: string | null, alpn: string[] = []): ClientHelloResult => ({
+  kind: "done",
+  serverName,
+  alpn,
+});
+
+function reasonOf(buf: Uint8Array): string {
+  const result = parseClientHello(buf);
+  assert.equal(result.kind, "invalid", `expected invalid, got ${JSON.stringify(result)}`);
+  return result.kind === "invalid" ? result.reason : "";
+}
+
+/** Feeds the bytes one at a time: incomplete for every strict prefix, then the final result. */
+function feedByteByByte(buf: Buffer): ClientHelloResult {
+  for (let n = 1; n < buf.length; n++) {
+    const partial = parseClientHello(buf.subarray(0, n));
+    assert.deepEqual(partial, { kind: "incomplete" }, `after ${n} of ${buf.length} bytes`);
+  }
+  return parseClientHello(buf);
+}
+
+/** The first bytes a real Node TLS client sends, captured by a plain TCP server. */
+async function captureClientHello(options: tls.ConnectionOptions): Promise<Buffer> {
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  const captured = new Promise<Buffer>((resolve, reject) => {
+    server.once("connection", (socket) => {
+      let bytes = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        bytes = Buffer.concat([bytes, chunk]);
+        const result = parseClientHello(bytes);
+        if (result.kind !== "incomplete") {
+          socket.destroy();
+          resolve(bytes);
+        }
+      });
+      socket.on("error", reject);
+    });
+  });
+  const client = tls.connect({ host: "127.0.0.1", port, ...options });
+  client.on("error", () => {}); // the server hangs up without answering
+  try {
+    return await captured;
+  } finally {
+    client.destroy();
+    server.close();
+  }
+}
+
+describe("parseClientHello: deciding early", () => {
+  it("says not-tls from the first byte", () => {
+    assert.deepEqual(parseClientHello(Buffer.from("G")), { kind: "not-tls" });
+    assert.deepEqual(parseClientHello(Buffer.from([0x80])), { kind: "not-tls" }); // SSLv2-style hello
+    assert.deepEqual(parseClientHello(Buffer.from([0x17])), { kind: "not-tls" });
+    assert.deepEqual(parseClientHello(Buffer.from("\r\n\r\n\0")), { kind: "not-tls" }); // PROXY v2
+  });
+
+  it("says not-tls when the second byte is not a TLS major version", () => {
+    assert.deepEqual(parseClientHello(Buffer.from([0x16, 0x02])), { kind: "not-tls" });
+  });
+
+  it("waits on an empty buffer and on a plausible record header", () => {
+    assert.deepEqual(parseClientHello(Buffer.alloc(0)), { kind: "incomplete" });
+    assert.deepEqual(parseClientHello(Buffer.from([0x16, 0x03, 0x01, 0x02])), { kind: "incomplete" });
+  });
+});
+
+describe("parseClientHello: hand-built hellos", () => {
+  it("reads SNI and ALPN, lowercasing the name", () => {
+    const buf = records(hello([sniExtension("WWW.Example.COM"), alpnExtension("h2", "http/1.1")]));
+    assert.deepEqual(parseClientHello(buf), done("www.example.com", ["h2", "http/1.1"]));
+  });
+
+  it("gives null and [] when the extensions are missing, and when there are none at all", () => {
+    assert.deepEqual(parseClientHello(records(hello([extension(43, [2, 3, 4])]))), done(null));
+    assert.deepEqual(parseClientHello(records(hello(null))), done(null));
+    assert.deepEqual(parseClientHello(records(hello([]))), done(null));
+  });
+
+  it("skips unknown extensions and unknown server name types", () => {
+    const other = extension(0, [...u16(12), 0x07, ...u16(1), 0x00, 0, ...u16(5), ...ascii("a.com")]);
+    const buf = records(hello([extension(0xfe0d, [1, 2, 3]), extension(0x0a0a, []), other]));
+    assert.deepEqual(parseClientHello(buf), done("a.com"));
+  });
+
+  it("reassembles a ClientHello fragmented over several records", () => {
+    const message = hello([sniExtension("frag.example"), alpnExtension("acme-tls/1")]);
+    for (const size of [1, 3, 4, 5, 50, message.length - 1]) {
+      assert.deepEqual(
+        parseClientHello(records(message, size)),
+        done("frag.example", ["acme-tls/1"]),
+        `size ${size}`,
+      );
+    }
+  });
+
+  it("is incomplete for every prefix when fed byte by byte, fragmented or not", () => {
+    const message = hello([sniExtension("slow.example"), alpnExtension("h2")]);
+    assert.deepEqual(feedByteByByte(records(message)), done("slow.example", ["h2"]));
+    assert.deepEqual(feedByteByByte(records(message, 7)), done("slow.example", ["h2"]));
+  });
+
+  it("ignores what follows the ClientHello", () => {
+    const buf = Buffer.concat([
+      records(hello([sniExtension("a.b")])),
+      Buffer.from([0x14, 0x03, 0x03, 0, 1, 1]),
+    ]);
+    assert.deepEqual(parseClientHello(buf), done("a.b"));
+  });
+
+  it("accepts the longest legal name and labels", () => {
+    const label63 = "a".repeat(63);
+    const name = `${label63}.${label63}.${label63}.${"b".repeat(61)}`;
+    assert.equal(name.length, 253);
+    assert.deepEqual(parseClientHello(records(hello([sniExtension(name)]))), done(name));
+    assert.deepEqual(
+      parseClientHello(records(hello([sniExtension("xn--bcher-kva.example")]))),
+      done("xn--bcher-kva.example"),
+    );
+    assert.deepEqual(parseClientHello(records(hello([sniExtension("localhost")]))), done("localhost"));
+    assert.deepEqual(
+      parseClientHello(records(hello([sniExtension("1password.com")]))),
+      done("1password.com"),
+    );
+  });
+
+  const badNames: Array<[string, RegExp]> = [
+    ["example.com.", /trailing dot/],
+    ["", /empty/],
+    ["a..b", /empty label/],
+    [".a.b", /empty label/],
+    [`${"a".repeat(64)}.com`, /longer than 63/],
+    [`${"a.".repeat(127)}ab`, /longer than 253/],
+    ["-a.com", /hyphen/],
+    ["a-.com", /hyphen/],
+    ["a_b.com", /not a letter, digit, hyphen or dot/],
+    ["a b.com", /not a letter, digit, hyphen or dot/],
+    ["bücher.de", /not a letter, digit, hyphen or dot/],
+    ["a.com\0evil", /not a letter, digit, hyphen or dot/],
+    ["192.0.2.1", /IP address/],
+    ["::1", /not a letter/],
+  ];
+  for (const [name, reason] of badNames) {
+    it(`rejects the server name ${JSON.stringify(name)}`, () => {
+      assert.match(reasonOf(records(hello([sniExtension(name)]))), reason);
+    });
+  }
+
+  it("rejects two host names and two server_name or ALPN extensions", () => {
+    assert.match(reasonOf(records(hello([sniExtension("a.com", "b.com")]))), /two host names/);
+    assert.match(
+      reasonOf(records(hello([sniExtension("a.com"), sniExtension("a.com")]))),
+      /server_name extension appears twice/,
+    );
+    assert.match(
+      reasonOf(records(hello([alpnExtension("h2"), alpnExtension("h2")]))),
+      /ALPN extension appears twice/,
+    );
+  });
+
+  it("rejects broken server_name and ALPN encodings", () => {
+    assert.match(reasonOf(records(hello([extension(0, [])]))), /server_name extension is too short/);
+    assert.match(reasonOf(records(hello([extension(0, [0, 0])]))), /server_name list is empty/);
+    assert.match(
+      reasonOf(records(hello([extension(0, [0, 9, 0, 0, 1, 0x61])]))),
+      /list length does not match/,
+    );
+    assert.match(reasonOf(records(hello([extension(0, [0, 4, 0, 0, 9, 0x61])]))), /overruns the list/);
+    assert.match(reasonOf(records(hello([extension(16, [0, 0])]))), /ALPN list is empty/);
+    assert.match(reasonOf(records(hello([extension(16, [0, 1, 0])]))), /ALPN protocol name is empty/);
+    assert.match(reasonOf(records(hello([extension(16, [0, 2, 5, 0x68])]))), /overruns the list/);
+    assert.match(reasonOf(records(hello([extension(16, [0, 5, 1, 0x68])]))), /does not match/);
+  });
+
+  it("rejects lengths that lie in the hello body", () => {
+    const good = hello([sniExtension("a.com")]);
+    const extLengthAt = 4 + 2 + 32 + 1 + 32 + 2 + 4 + 2;
+    const lying = [...good];
+    lying[extLengthAt + 1]! += 1;
+    assert.match(reasonOf(records(lying)), /extensions length does not match/);
+    const overrun = [...good];
+    overrun[extLengthAt + 2 + 3] = 0xff; // the SNI extension's own length
+    assert.match(reasonOf(records(overrun)), /extension 0 overruns/);
+    assert.match(reasonOf(records(hello(null, { sessionId: 33 }))), /legacy_session_id/);
+    assert.match(reasonOf(records(hello(null, { suites: [0x13] }))), /cipher_suites/);
+    assert.match(reasonOf(records(hello(null, { suites: [] }))), /cipher_suites/);
+    assert.match(reasonOf(records([1, ...u24(10), ...new Array(10).fill(3)])), /too short/);
+    const truncated = hello(null);
+    truncated.splice(-2, 2);
+    truncated[3]! -= 2;
+    assert.match(reasonOf(records(truncated)), /ends inside/);
+  });
+
+  it("rejects record-layer violations", () => {
+    assert.match(reasonOf(Buffer.from([0x16, 0x03, 0x01, 0, 0])), /empty handshake record/);
+    assert.match(reasonOf(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x01])), /over 16384/);
+    assert.match(reasonOf(Buffer.from([0x16, 0x03, 0x09])), /record version/);
+    assert.match(reasonOf(Buffer.from([0x16, 0x03, 0x01, 0, 4, 2, 0, 0, 0])), /not a ClientHello/);
+    assert.match(reasonOf(Buffer.from([0x16, 0x03, 0x01, 0, 1, 2])), /not a ClientHello/);
+    // A ChangeCipherSpec or alert record between fragments of the hello.
+    const split = records(hello([sniExtension("a.com")]), 20);
+    const alert = Buffer.from([0x15, 0x03, 0x03, 0, 2, 2, 40]);
+    assert.match(reasonOf(Buffer.concat([split.subarray(0, 25), alert])), /non-handshake record/);
+    assert.match(
+      reasonOf(Buffer.concat([split.subarray(0, 25), Buffer.from([0x16, 0x04])])),
+      /record version/,
+    );
+  });
+
+  it("caps the ClientHello size before the bytes arrive", () => {
+    assert.match(
+      reasonOf(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 1, 0x01, 0x00, 0x00])),
+      /65540 bytes is over the limit of 16384/,
+    );
+    const big = hello([extension(21, new Array(3000).fill(0)), sniExtension("big.example")]);
+    assert.equal(parseClientHello(records(big), { maxHelloBytes: 2048 }).kind, "invalid");
+    assert.deepEqual(parseClientHello(records(big)), done("big.example"));
+  });
+
+  it("never throws on mutated hellos", () => {
+    const base = [...records(hello([sniExtension("fuzz.example"), alpnExtension("h2", "http/1.1")]), 40)];
+    let seed = 5;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (t ^ (t >>> 14)) >>> 0;
+    };
+    for (let n = 0; n < 20_000; n++) {
+      const buf = Buffer.from(base.slice(0, random() % (base.length + 1)));
+      for (let f = random() % 4; f > 0 && buf.length > 0; f--) buf[random() % buf.length] = random() & 0xff;
+      parseClientHello(buf);
+    }
+  });
+});
+
+describe("parseClientHello: real ClientHellos from node:tls", () => {
+  it("reads SNI and ALPN from a TLS 1.3 client, whole and byte by byte", async () => {
+    const bytes = await captureClientHello({
+      servername: "Edge.Example.TEST",
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
+    assert.deepEqual(parseClientHello(bytes), done("edge.example.test", ["h2", "http/1.1"]));
+    assert.deepEqual(feedByteByByte(bytes), done("edge.example.test", ["h2", "http/1.1"]));
+  });
+
+  it("reads SNI from a TLS 1.2-only client without ALPN", async () => {
+    const bytes = await captureClientHello({ servername: "old.example", maxVersion: "TLSv1.2" });
+    assert.deepEqual(parseClientHello(bytes), done("old.example"));
+  });
+
+  it("gives a null server name when the client sends none", async () => {
+    // Node sends no SNI when connecting to an IP address without `servername`.
+    const bytes = await captureClientHello({ ALPNProtocols: ["acme-tls/1"] });
+    assert.deepEqual(parseClientHello(bytes), done(null, ["acme-tls/1"]));
+  });
+
+  it("reads a real ClientHello refragmented into small records", async () => {
+    const bytes = await captureClientHello({ servername: "frag.example", ALPNProtocols: ["h2"] });
+    const length = bytes.readUInt16BE(3);
+    const message = [...bytes.subarray(5, 5 + length)];
+    const refragmented = records(message, 64, 0x0303);
+    assert.deepEqual(parseClientHello(refragmented), done("frag.example", ["h2"]));
+    assert.deepEqual(feedByteByByte(refragmented), done("frag.example", ["h2"]));
+  });
+});

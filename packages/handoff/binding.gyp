@@ -1,0 +1,16 @@
+{
+  "targets": [
+    {
+      "target_name": "handoff",
+      "sources": [
+        "native/addon.c",
+        "native/endpoint.c",
+        "native/channel-io.c",
+        "native/listener-io.c",
+        "native/errors.c"
+      ],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

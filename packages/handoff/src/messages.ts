@@ -1,0 +1,103 @@
+/**
+ * Messages on the handoff socket, edge <-> worker. Each SEQPACKET message is one frame:
+ *   u16 big-endian length of a JSON header | JSON header | payload bytes
+ * The payload is only used by `conn`: the bytes the edge read to route (PROXY header excluded),
+ * which the worker replays before reading the socket.
+ */
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** Worker -> edge, the first message: proves the worker registered over gRPC. */
+export interface AttachMessage {
+  type: "attach";
+  workerId: string;
+  token: string;
+}
+
+/** Edge -> worker: attach accepted. Carries the bound UDP sockets of the pool's udp routes as fds. */
+export interface AttachedMessage {
+  type: "attached";
+  workerId: string;
+  /** One entry per fd sent with this message, in the same order. */
+  udp: Array<{ route: string; address: string; port: number }>;
+}
+
+/** Edge -> worker: one accepted TCP connection, its fd attached. */
+export interface ConnMessage {
+  type: "conn";
+  id: number;
+  route: string;
+  /** The client as the edge sees it: PROXY protocol source if a trusted peer sent one. */
+  remote: Endpoint;
+  /** The address the client connected to (PROXY destination when given). */
+  local: Endpoint;
+  /** True when remote/local came from a PROXY header. */
+  proxied: boolean;
+  sni?: string;
+  alpn?: string[];
+  host?: string;
+}
+
+/** Edge -> worker: stop taking new connections, finish the open ones. */
+export interface DrainMessage {
+  type: "drain";
+}
+
+/** Worker -> edge: connections it took over (ids of `conn` messages). */
+export interface AckMessage {
+  type: "ack";
+  ids: number[];
+}
+
+/** Worker -> edge: connections that ended, with their byte counts. */
+export interface ClosedMessage {
+  type: "closed";
+  conns: Array<{ id: number; bytesIn: number; bytesOut: number }>;
+}
+
+export type EdgeToWorker = AttachedMessage | ConnMessage | DrainMessage;
+export type WorkerToEdge = AttachMessage | AckMessage | ClosedMessage;
+export type HandoffMessage = EdgeToWorker | WorkerToEdge;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Encodes a frame; `payload` is appended raw after the JSON header. */
+export function encodeMessage(message: HandoffMessage, payload: Uint8Array = EMPTY): Buffer {
+  const json = JSON.stringify(message);
+  const jsonLength = Buffer.byteLength(json);
+  if (jsonLength > 0xffff) throw new RangeError(`handoff header too long: ${jsonLength} bytes`);
+  const frame = Buffer.allocUnsafe(2 + jsonLength + payload.length);
+  frame.writeUInt16BE(jsonLength, 0);
+  frame.write(json, 2, "utf8");
+  if (payload.length > 0) frame.set(payload, 2 + jsonLength);
+  return frame;
+}
+
+export class HandoffMessageError extends Error {
+  override name = "HandoffMessageError";
+}
+
+const TYPES = new Set(["attach", "attached", "conn", "drain", "ack", "closed"]);
+
+/** Decodes a frame; throws HandoffMessageError on anything malformed. */
+export function decodeMessage(frame: Buffer): { message: HandoffMessage; payload: Buffer } {
+  if (frame.length < 2) throw new HandoffMessageError(`frame of ${frame.length} bytes is too short`);
+  const jsonLength = frame.readUInt16BE(0);
+  if (2 + jsonLength > frame.length) {
+    throw new HandoffMessageError(`header length ${jsonLength} runs past the ${frame.length}-byte frame`);
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(frame.toString("utf8", 2, 2 + jsonLength));
+  } catch (err) {
+    throw new HandoffMessageError("header is not JSON", { cause: err });
+  }
+  const type = (message as { type?: unknown } | null)?.type;
+  if (typeof type !== "string" || !TYPES.has(type)) {
+    throw new HandoffMessageError(`unknown message type ${JSON.stringify(type)}`);
+  }
+  return { message: message as HandoffMessage, payload: frame.subarray(2 + jsonLength) };
+}

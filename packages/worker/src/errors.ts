@@ -1,0 +1,3 @@
+export class EdgeWorkerError extends Error {
+  override name = "EdgeWorkerError";
+}

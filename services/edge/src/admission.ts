@@ -1,0 +1,84 @@
+import { CidrSet } from "@switchyard/cidr";
+import type { EdgeConfig } from "@switchyard/config";
+import type { CompiledRoute } from "./route-table.js";
+
+export type Verdict = "ok" | "blocked" | "not-allowed" | "route-full" | "ip-limit";
+
+/**
+ * Who may open a connection: global and per-route IP lists, and live counts per route and per
+ * client address. Counts are taken with `enter` and given back with `leave`, exactly once each.
+ */
+export class Admission {
+  private globalAllow: CidrSet | null;
+  private globalBlock: CidrSet | null;
+  private maxPerIp: number;
+  private readonly perIp = new Map<string, number>();
+  private readonly perRoute = new Map<string, number>();
+  private readonly perRouteIp = new Map<string, number>();
+
+  constructor(edge: EdgeConfig) {
+    this.globalAllow = null;
+    this.globalBlock = null;
+    this.maxPerIp = 0;
+    this.configure(edge);
+  }
+
+  configure(edge: EdgeConfig): void {
+    this.globalAllow = edge.ipAllowList.length > 0 ? new CidrSet(edge.ipAllowList) : null;
+    this.globalBlock = edge.ipBlockList.length > 0 ? new CidrSet(edge.ipBlockList) : null;
+    this.maxPerIp = edge.limits.maxConnectionsPerIp;
+  }
+
+  /** Global lists and the global per-address limit, before any byte is read. */
+  checkClient(ip: string): Verdict {
+    if (this.globalBlock?.has(ip)) return "blocked";
+    if (this.globalAllow && !this.globalAllow.has(ip)) return "not-allowed";
+    if (this.maxPerIp > 0 && (this.perIp.get(ip) ?? 0) >= this.maxPerIp) return "ip-limit";
+    return "ok";
+  }
+
+  checkRoute(route: CompiledRoute, ip: string): Verdict {
+    if (route.block?.has(ip)) return "blocked";
+    if (route.allow && !route.allow.has(ip)) return "not-allowed";
+    if (route.maxConnections > 0 && (this.perRoute.get(route.name) ?? 0) >= route.maxConnections) {
+      return "route-full";
+    }
+    if (
+      route.maxConnectionsPerIp > 0 &&
+      (this.perRouteIp.get(`${route.name}|${ip}`) ?? 0) >= route.maxConnectionsPerIp
+    ) {
+      return "ip-limit";
+    }
+    return "ok";
+  }
+
+  enterClient(ip: string): void {
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+  }
+
+  leaveClient(ip: string): void {
+    decrement(this.perIp, ip);
+  }
+
+  enterRoute(route: string, ip: string): void {
+    this.perRoute.set(route, (this.perRoute.get(route) ?? 0) + 1);
+    const key = `${route}|${ip}`;
+    this.perRouteIp.set(key, (this.perRouteIp.get(key) ?? 0) + 1);
+  }
+
+  leaveRoute(route: string, ip: string): void {
+    decrement(this.perRoute, route);
+    decrement(this.perRouteIp, `${route}|${ip}`);
+  }
+
+  /** Entries held: returns to zero when every connection has ended (tests check it). */
+  get size(): number {
+    return this.perIp.size + this.perRoute.size + this.perRouteIp.size;
+  }
+}
+
+function decrement(map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 0) - 1;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}

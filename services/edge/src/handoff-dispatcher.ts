@@ -1,0 +1,146 @@
+import type { Socket } from "node:net";
+import { type AckMessage, type ClosedMessage, encodeMessage } from "@switchyard/handoff";
+import type { Logger } from "@switchyard/runtime";
+import type { Intake } from "./connection-intake.js";
+import { type RefusalKind, refuse } from "./refusal.js";
+import { tcpSocketFd } from "./socket-internals.js";
+import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
+
+export interface HandoffRequest {
+  socket: Socket;
+  route: string;
+  pool: string;
+  refusal: RefusalKind;
+  intake: Intake;
+  /** Runs once when the connection is over as far as the edge can tell. */
+  release: (outcome: { handedOff: boolean; bytesIn?: number; bytesOut?: number }) => void;
+}
+
+interface ConnRecord {
+  workerId: string;
+  acked: boolean;
+  release: HandoffRequest["release"];
+}
+
+/**
+ * Hands accepted connections to workers: one sendmsg with the fd and the routing bytes, then the
+ * edge closes its copy. A failed send goes to the next worker of the pool; with none left the client
+ * gets its protocol's refusal. Keeps one small record per handed-off connection until the worker
+ * reports it closed or goes away, so route limits and least-connections stay true.
+ */
+export class HandoffDispatcher {
+  private nextId = 1;
+  private readonly records = new Map<number, ConnRecord>();
+
+  constructor(
+    private readonly registry: WorkerRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  get openRecords(): number {
+    return this.records.size;
+  }
+
+  dispatch(request: HandoffRequest, tried?: Set<string>): void {
+    const { socket, intake } = request;
+    const fd = tcpSocketFd(socket);
+    if (fd < 0 || socket.destroyed) {
+      request.release({ handedOff: false });
+      return;
+    }
+    const worker = this.registry.pick(request.pool, tried);
+    if (!worker?.channel) {
+      request.release({ handedOff: false });
+      refuse(socket, intake.http ? "http" : request.refusal);
+      return;
+    }
+    const id = this.nextId++;
+    const frame = encodeMessage(
+      {
+        type: "conn",
+        id,
+        route: request.route,
+        remote: { address: intake.clientIp, port: intake.clientPort },
+        local: { address: intake.localIp, port: intake.localPort },
+        proxied: intake.proxied,
+        ...(intake.sni ? { sni: intake.sni } : {}),
+        ...(intake.alpn ? { alpn: intake.alpn } : {}),
+        ...(intake.host ? { host: intake.host } : {}),
+      },
+      intake.replay,
+    );
+    // Counted before the send so a burst spreads across workers even while sends are queued.
+    worker.conns.add(id);
+    let sentNow: boolean;
+    try {
+      sentNow = worker.channel.send(frame, [fd], (err) => {
+        if (err) this.retry(request, worker, id, tried, err);
+        else this.handedOff(request, worker, id);
+      });
+    } catch (err) {
+      this.retry(request, worker, id, tried, err as Error);
+      return;
+    }
+    if (sentNow) this.handedOff(request, worker, id);
+  }
+
+  private handedOff(request: HandoffRequest, worker: WorkerRecord, id: number): void {
+    worker.total++;
+    if (!worker.conns.has(id)) {
+      // The worker left while the send was queued; the kernel delivered it to a socket now closed.
+      request.socket.destroy();
+      request.release({ handedOff: false });
+      return;
+    }
+    this.records.set(id, { workerId: worker.id, acked: false, release: request.release });
+    // Closing our copy of the fd: no FIN, no RST, the worker's copy keeps the connection open.
+    request.socket.destroy();
+  }
+
+  private retry(
+    request: HandoffRequest,
+    worker: WorkerRecord,
+    id: number,
+    tried: Set<string> | undefined,
+    err: Error,
+  ) {
+    worker.conns.delete(id);
+    worker.failedHandoffs++;
+    this.logger.warn(
+      { err, worker: worker.id, pool: request.pool },
+      "handoff failed; trying the next worker",
+    );
+    const next = tried ?? new Set<string>();
+    next.add(worker.id);
+    this.dispatch(request, next);
+  }
+
+  /** Acks and close reports from a worker. */
+  onReport(worker: WorkerRecord, message: AckMessage | ClosedMessage): void {
+    if (message.type === "ack") {
+      for (const id of message.ids) {
+        const record = this.records.get(id);
+        if (record && record.workerId === worker.id) record.acked = true;
+      }
+      return;
+    }
+    for (const conn of message.conns) {
+      const record = this.records.get(conn.id);
+      if (!record || record.workerId !== worker.id) continue;
+      this.records.delete(conn.id);
+      worker.conns.delete(conn.id);
+      record.release({ handedOff: true, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut });
+    }
+  }
+
+  /** A worker went away: its connections ended with it (or live on in a process we no longer hear from). */
+  workerGone(worker: WorkerRecord): void {
+    for (const id of worker.conns) {
+      const record = this.records.get(id);
+      if (!record) continue;
+      this.records.delete(id);
+      record.release({ handedOff: true });
+    }
+    worker.conns.clear();
+  }
+}

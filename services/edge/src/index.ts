@@ -1,0 +1,2 @@
+export { Edge, type EdgeDeps } from "./edge.js";
+export { createEdgeAdmin, createEdgeControl } from "./server.js";

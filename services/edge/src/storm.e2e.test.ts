@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { unary } from "@switchyard/runtime";
+import {
+  type EdgeHarness,
+  freePort,
+  startEdge,
+  startTestWorker,
+  type TestWorker,
+  waitFor,
+} from "@switchyard/testkit";
+
+/** Opens `count` connections, `parallel` at a time; each does what `each` says and ends. */
+async function storm(port: number, count: number, parallel: number, each: "close" | "reset" | "exchange") {
+  let started = 0;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port });
+      const timer = setTimeout(() => s.destroy(), 5000);
+      s.on("error", () => {});
+      // Consume whatever the worker says, or 'end' (and so 'close') never comes.
+      s.resume();
+      s.on("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      s.on("connect", () => {
+        if (each === "close") s.end();
+        else if (each === "reset") s.resetAndDestroy();
+        else s.once("data", () => s.end());
+      });
+    });
+  const lane = async () => {
+    while (started < count) {
+      started++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, lane));
+}
+
+describe("connection storms leave nothing behind", () => {
+  let edge: EdgeHarness;
+  let worker: TestWorker;
+  const ports: Record<string, number> = {};
+
+  before(async () => {
+    for (const k of ["handoff", "sni", "forwardDead", "noWorker"]) ports[k] = await freePort();
+    edge = await startEdge({
+      routes: [
+        { name: "handoff", match: { ports: [ports.handoff] }, action: { type: "handoff", pool: "p" } },
+        {
+          name: "sni",
+          match: { ports: [ports.sni], domains: ["x.test"] },
+          action: { type: "handoff", pool: "p" },
+        },
+        {
+          name: "dead",
+          match: { ports: [ports.forwardDead] },
+          action: { type: "forward", host: "127.0.0.1", port: 9 },
+        },
+        { name: "none", match: { ports: [ports.noWorker] }, action: { type: "handoff", pool: "nobody" } },
+      ],
+    });
+    worker = await startTestWorker(edge, { name: "w", pool: "p" });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await edge?.stop();
+  });
+
+  it("returns to its baseline of fds and records after 5,000 connect/close and early disconnects", async () => {
+    // Warm up so lazily opened fds (epoll, timers) are in the baseline.
+    await storm(ports.handoff!, 50, 10, "exchange");
+    const baseline = await waitFor("quiet edge", async () => {
+      const s = await unary(edge.admin, "getStats", {});
+      return s.handoffRecords === 0 && s.admissionEntries === 0 ? s : null;
+    });
+
+    await storm(ports.handoff!, 5000, 50, "close");
+    await storm(ports.handoff!, 500, 50, "exchange");
+    await storm(ports.sni!, 500, 50, "reset");
+    await storm(ports.sni!, 500, 50, "close");
+    await storm(ports.forwardDead!, 500, 50, "close");
+    await storm(ports.noWorker!, 500, 50, "close");
+
+    const settled = await waitFor(
+      "records back to zero",
+      async () => {
+        const s = await unary(edge.admin, "getStats", {});
+        const idle =
+          s.handoffRecords === 0 &&
+          s.connectionsPending === 0 &&
+          s.forwarded === 0 &&
+          s.admissionEntries === 0;
+        return idle && s.openFds <= baseline.openFds ? s : null;
+      },
+      20_000,
+    );
+    assert.equal(settled.handoffRecords, 0);
+    assert.ok(settled.openFds <= baseline.openFds, `fds ${settled.openFds} vs baseline ${baseline.openFds}`);
+    const handoff = settled.routes.find((r) => r.route === "handoff");
+    assert.ok(handoff && handoff.total >= 5550 && handoff.active === 0, JSON.stringify(handoff));
+    const workers = await unary(edge.admin, "listWorkers", { pool: "" });
+    assert.equal(workers.workers[0]?.activeConnections, 0);
+  });
+});

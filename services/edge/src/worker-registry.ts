@@ -1,0 +1,146 @@
+import { randomBytes } from "node:crypto";
+import type { HandoffChannel } from "@switchyard/handoff";
+
+export type WorkerState = "attaching" | "ready" | "draining" | "unhealthy";
+
+export interface WorkerRecord {
+  id: string;
+  role: string;
+  pool: string;
+  instance: string;
+  pid: number;
+  capacity: number;
+  state: WorkerState;
+  /** One-time attach token; cleared once used. */
+  token: string | null;
+  channel: HandoffChannel | null;
+  /** Connections handed to the worker and not yet reported closed. */
+  conns: Set<number>;
+  total: number;
+  failedHandoffs: number;
+  registeredAt: number;
+  lastHeartbeat: number;
+  /** An operator asked it to drain (survives heartbeats). */
+  drainRequested: boolean;
+}
+
+export interface RegisterInput {
+  role: string;
+  pool: string;
+  capacity: number;
+  instance: string;
+  pid: number;
+}
+
+/**
+ * Every worker the edge knows, by pool. Picks the least-loaded ready worker for a new connection.
+ */
+export class WorkerRegistry {
+  private readonly workers = new Map<string, WorkerRecord>();
+  private sequence = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  register(input: RegisterInput): WorkerRecord {
+    const id = `${input.pool}-${(++this.sequence).toString(36)}-${randomBytes(3).toString("hex")}`;
+    const at = this.now();
+    const record: WorkerRecord = {
+      id,
+      ...input,
+      state: "attaching",
+      token: randomBytes(24).toString("hex"),
+      channel: null,
+      conns: new Set(),
+      total: 0,
+      failedHandoffs: 0,
+      registeredAt: at,
+      lastHeartbeat: at,
+      drainRequested: false,
+    };
+    this.workers.set(id, record);
+    return record;
+  }
+
+  get(id: string): WorkerRecord | undefined {
+    return this.workers.get(id);
+  }
+
+  list(pool?: string): WorkerRecord[] {
+    const all = [...this.workers.values()];
+    return pool ? all.filter((w) => w.pool === pool) : all;
+  }
+
+  /** Marks a worker attached once its token matches; the token cannot be used twice. */
+  attach(id: string, token: string, channel: HandoffChannel): WorkerRecord | undefined {
+    const record = this.workers.get(id);
+    if (!record || record.token === null || !timingSafeEqualText(record.token, token)) return undefined;
+    record.token = null;
+    record.channel = channel;
+    record.state = record.drainRequested ? "draining" : "ready";
+    record.lastHeartbeat = this.now();
+    return record;
+  }
+
+  heartbeat(id: string): WorkerRecord | undefined {
+    const record = this.workers.get(id);
+    if (!record) return undefined;
+    record.lastHeartbeat = this.now();
+    if (record.state === "unhealthy") record.state = record.drainRequested ? "draining" : "ready";
+    return record;
+  }
+
+  drain(id: string): WorkerRecord | undefined {
+    const record = this.workers.get(id);
+    if (!record) return undefined;
+    record.drainRequested = true;
+    if (record.state !== "attaching") record.state = "draining";
+    return record;
+  }
+
+  remove(id: string): WorkerRecord | undefined {
+    const record = this.workers.get(id);
+    this.workers.delete(id);
+    return record;
+  }
+
+  /** The ready worker of the pool with the fewest open connections, skipping `exclude`. */
+  pick(pool: string, exclude?: ReadonlySet<string>): WorkerRecord | undefined {
+    let best: WorkerRecord | undefined;
+    for (const w of this.workers.values()) {
+      if (w.pool !== pool || w.state !== "ready" || w.channel === null) continue;
+      if (exclude?.has(w.id)) continue;
+      if (w.capacity > 0 && w.conns.size >= w.capacity) continue;
+      if (!best || w.conns.size < best.conns.size) best = w;
+    }
+    return best;
+  }
+
+  /**
+   * Takes silent workers out of rotation, and forgets registrations that never attached.
+   * Returns the ids it forgot.
+   */
+  sweep(heartbeatTimeoutMs: number, attachTimeoutMs: number): string[] {
+    const now = this.now();
+    const forgotten: string[] = [];
+    for (const w of this.workers.values()) {
+      if (w.state === "attaching") {
+        if (now - w.registeredAt > attachTimeoutMs) forgotten.push(w.id);
+      } else if (w.state !== "unhealthy" && now - w.lastHeartbeat > heartbeatTimeoutMs) {
+        w.state = "unhealthy";
+      }
+    }
+    for (const id of forgotten) this.workers.delete(id);
+    return forgotten;
+  }
+
+  get size(): number {
+    return this.workers.size;
+  }
+}
+
+function timingSafeEqualText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

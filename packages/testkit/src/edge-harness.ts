@@ -1,0 +1,129 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { edgeV1 } from "@switchyard/proto";
+import { createGrpcClient, ensureToken } from "@switchyard/runtime";
+import { stringify } from "yaml";
+import { type ManagedProcess, startProcess } from "./managed-process.js";
+import { freePort } from "./nats-server.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export interface EdgeHarness {
+  dir: string;
+  tokenFile: string;
+  token: string;
+  configPath: string;
+  grpc: string;
+  metricsPort: number;
+  handoffPath: string;
+  process: ManagedProcess;
+  admin: InstanceType<typeof edgeV1.EdgeAdminClient>;
+  /** Rewrites the config file (edge admin settings kept). */
+  writeConfig(config: Record<string, unknown>): Promise<void>;
+  /** Stops and starts the edge process again with the same files and ports. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+type EdgeSection = Record<string, unknown>;
+
+/**
+ * Starts a real edge process from a config object. The harness fills in the admin, metrics and
+ * handoff settings (free ports, a temp dir) unless given; everything it made is removed by stop().
+ */
+export async function startEdge(config: Record<string, unknown>): Promise<EdgeHarness> {
+  const dir = await mkdtemp(join(tmpdir(), "switchyard-edge-"));
+  const tokenFile = join(dir, "admin.token");
+  const token = await ensureToken(tokenFile);
+  const configPath = join(dir, "switchyard.yaml");
+  const grpc = `127.0.0.1:${await freePort()}`;
+  const metricsPort = await freePort();
+  const handoffPath = join(dir, "handoff.sock");
+
+  const complete = (c: Record<string, unknown>) => {
+    const edge = { ...((c.edge as EdgeSection | undefined) ?? {}) };
+    edge.grpc ??= grpc;
+    edge.metrics ??= `127.0.0.1:${metricsPort}`;
+    edge.handoff = { socket: handoffPath, ...((edge.handoff as EdgeSection | undefined) ?? {}) };
+    edge.addresses ??= ["127.0.0.1"];
+    return { ...c, edge };
+  };
+  const writeConfig = (c: Record<string, unknown>) => writeFile(configPath, stringify(complete(c)));
+  await writeConfig(config);
+
+  const launch = async () => {
+    const proc = startProcess("edge", process.execPath, [join(repoRoot, "services/edge/dist/main.js")], {
+      env: {
+        ...process.env,
+        SWITCHYARD_CONFIG: configPath,
+        SWITCHYARD_ADMIN_TOKEN_FILE: tokenFile,
+        SWITCHYARD_LOG_LEVEL: process.env.SWITCHYARD_LOG_LEVEL ?? "info",
+      },
+    });
+    await proc.waitForLine((l) => l.msg === "edge started");
+    return proc;
+  };
+
+  const harness: EdgeHarness = {
+    dir,
+    tokenFile,
+    token,
+    configPath,
+    grpc,
+    metricsPort,
+    handoffPath,
+    process: await launch(),
+    admin: createGrpcClient(edgeV1.EdgeAdminClient, grpc, token),
+    writeConfig,
+    async restart() {
+      await harness.process.stop();
+      harness.process = await launch();
+    },
+    async stop() {
+      harness.admin.close();
+      await harness.process.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+export interface TestWorker {
+  name: string;
+  process: ManagedProcess;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+/** Starts a test worker process (see fixture-worker.ts) and waits until it is attached. */
+export async function startTestWorker(
+  edge: Pick<EdgeHarness, "grpc" | "tokenFile">,
+  options: {
+    name: string;
+    pool: string;
+    mode?: "echo" | "hash" | "silent";
+    capacity?: number;
+    wait?: boolean;
+  },
+): Promise<TestWorker> {
+  const proc = startProcess(
+    options.name,
+    process.execPath,
+    [join(dirname(fileURLToPath(import.meta.url)), "fixture-worker.js")],
+    {
+      env: {
+        ...process.env,
+        SWITCHYARD_EDGE: edge.grpc,
+        SWITCHYARD_ADMIN_TOKEN_FILE: edge.tokenFile,
+        TEST_WORKER_NAME: options.name,
+        TEST_WORKER_POOL: options.pool,
+        TEST_WORKER_MODE: options.mode ?? "echo",
+        TEST_WORKER_CAPACITY: String(options.capacity ?? 0),
+      },
+    },
+  );
+  if (options.wait !== false) await proc.waitForLine((l) => l.msg === "attached to the edge");
+  return { name: options.name, process: proc, stop: () => proc.stop(), kill: () => proc.kill() };
+}

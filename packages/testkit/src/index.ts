@@ -1,0 +1,14 @@
+export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./edge-harness.js";
+export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
+export { freePort, type NatsServerHandle, type NatsServerOptions, startNatsServer } from "./nats-server.js";
+export {
+  captureClientHello,
+  type ExchangeOptions,
+  type ExchangeResult,
+  readChunk,
+  readLine,
+  tcpConnect,
+  tcpExchange,
+  udpExchange,
+} from "./net-clients.js";
+export { waitFor } from "./wait-for.js";

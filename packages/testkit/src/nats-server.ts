@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { access, constants, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+
+export interface NatsServerOptions {
+  /** Enable JetStream with file storage in a temporary directory. */
+  jetstream?: boolean;
+  /** Port to listen on (to restart a server where clients expect it). Default: a free port. */
+  port?: number;
+}
+
+export interface NatsServerHandle {
+  url: string;
+  port: number;
+  pid: number;
+  /** Temporary directory of this server (JetStream storage when enabled); removed by stop(). */
+  storeDir: string;
+  stop(): Promise<void>;
+}
+
+const READY_LINE = "Server is ready";
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 5_000;
+const running = new Map<ChildProcess, string>();
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("freePort: no TCP address");
+  return address.port;
+}
+
+/** Starts Debian's nats-server on 127.0.0.1 and resolves once it accepts connections. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const binary = await findNatsServer();
+  const storeDir = await mkdtemp(join(tmpdir(), "switchyard-nats-"));
+  try {
+    const port = options.port ?? (await freePort());
+    const args = ["-a", "127.0.0.1", "-p", String(port)];
+    if (options.jetstream) args.push("-js", "-sd", storeDir);
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    running.set(child, storeDir);
+    child.once("exit", () => running.delete(child));
+    await waitUntilReady(child, port);
+    const pid = child.pid ?? -1;
+    return { url: `nats://127.0.0.1:${port}`, port, pid, storeDir, stop: () => stopServer(child, storeDir) };
+  } catch (error) {
+    await rm(storeDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function findNatsServer(): Promise<string> {
+  const dirs = ["/usr/bin", "/usr/sbin", ...(process.env["PATH"] ?? "").split(delimiter).filter(Boolean)];
+  for (const dir of dirs) {
+    const candidate = join(dir, "nats-server");
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(
+    "nats-server not found: install the Debian package 'nats-server' (apt-get install nats-server)",
+  );
+}
+
+function waitUntilReady(child: ChildProcess, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let output = "";
+    const onData = (chunk: Buffer): void => {
+      output = (output + chunk.toString("utf8")).slice(-8_192);
+      if (output.includes(READY_LINE)) finish();
+    };
+    const onExit = (code: number | null, signal: string | null): void =>
+      finish(
+        new Error(`nats-server on port ${port} exited (${signal ?? code}) before it was ready:\n${output}`),
+      );
+    const onError = (error: Error): void => finish(error);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      finish(new Error(`nats-server on port ${port} not ready after ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+      child.off("exit", onExit);
+      child.off("error", onError);
+      // Keep draining the pipes so a chatty server never blocks on a full pipe.
+      child.stdout?.resume();
+      child.stderr?.resume();
+      if (error) reject(error);
+      else resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", onExit);
+    child.once("error", onError);
+  });
+}
+
+async function stopServer(child: ChildProcess, storeDir: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  running.delete(child);
+  await rm(storeDir, { recursive: true, force: true });
+}
+
+// A test that crashes must not leave servers behind. 'exit' handlers must be synchronous.
+process.once("exit", () => {
+  for (const [child, storeDir] of running) {
+    child.kill("SIGKILL");
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `npm start`: install what is missing, build, and run the whole local stack in the foreground.
+# Ctrl-C or SIGTERM stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_commands nats-server:nats-server
+ensure_node_modules
+say "building"
+npx turbo run build --output-logs=errors-only
+
+state=.switchyard
+mkdir -p "$state/run" "$state/nats" "$state/logs"
+export SWITCHYARD_CONFIG=${SWITCHYARD_CONFIG:-config/local.yaml}
+export SWITCHYARD_ADMIN_TOKEN_FILE=${SWITCHYARD_ADMIN_TOKEN_FILE:-$state/admin.token}
+node -e 'import("@switchyard/runtime").then((r) => r.ensureToken(process.argv[1]))' "$SWITCHYARD_ADMIN_TOKEN_FILE"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  say "stopping"
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
+  wait || true
+  say "stopped"
+}
+trap stop_all INT TERM EXIT
+
+nats-server -a 127.0.0.1 -p 10422 -js -sd "$state/nats" >"$state/logs/nats.log" 2>&1 &
+pids+=($!)
+
+node services/edge/dist/main.js &
+pids+=($!)
+
+# Every service that exists joins here (services/*/dist/main.js other than the edge).
+for main in services/*/dist/main.js; do
+  case "$main" in services/edge/*) continue ;; esac
+  node "$main" &
+  pids+=($!)
+done
+
+cat >&2 <<INFO
+
+  Switchyard is running (config: $SWITCHYARD_CONFIG, state: $state/)
+    DNS        udp+tcp 127.0.0.1:10053   dig @127.0.0.1 -p 10053 ...
+    SMTP       127.0.0.1:10025   submission 10587   SMTPS 10465
+    HTTPS/DoH  127.0.0.1:10443   HTTP 10080
+    edge admin 127.0.0.1:10900 (gRPC)   metrics http://127.0.0.1:10901/metrics
+    NATS       nats://127.0.0.1:10422 (JetStream in $state/nats)
+    yardctl    npx yardctl workers | routes | stats
+  Ctrl-C stops everything.
+
+INFO
+# Run until a signal, or until any process exits.
+wait -n "${pids[@]}" || true

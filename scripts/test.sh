@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, build, lint, check generated code, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_commands nats-server:nats-server ip:iproute2
+ensure_node_modules
+
+say "building"
+npx turbo run build --output-logs=errors-only
+say "linting"
+npx biome check .
+say "checking generated protobuf code"
+bash scripts/check-generated.sh
+
+say "running tests"
+# One runner over every package's compiled tests so the summary covers the whole repo.
+# Concurrency 2: tests start real processes and this machine has 2 cores.
+mapfile -t dirs < <(ls -d packages/*/dist services/*/dist 2>/dev/null)
+node --test --test-concurrency=2 --test-timeout=120000 --test-reporter=spec "${dirs[@]}"

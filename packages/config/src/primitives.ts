@@ -52,10 +52,8 @@ export const domainPattern = z.string().refine((text) => text.length <= 253 && d
 });
 
 /** A name like a pool or route name: what logs and yardctl show. */
-export const name = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, {
-    error: (iss) => `${JSON.stringify(iss.input)} is not a valid name`,
-  });
+export const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a valid name`,
+});
 
 export const durationMs = z.number().int().min(0).max(86_400_000);

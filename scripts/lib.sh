@@ -26,10 +26,12 @@ ensure_commands() {
   fi
 }
 
-# ensure_node_modules: npm ci when node_modules is missing or older than the lock file.
+# ensure_node_modules: install from the lock file when node_modules is missing or older than it.
+# `npm install` rather than `npm ci`: some npm 11 setups write lock files without other platforms'
+# optional packages (biome, buf, turbo binaries), which `npm ci` then refuses as out of sync.
 ensure_node_modules() {
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "installing npm dependencies"
-    npm ci --no-audit --no-fund --loglevel=error
+    npm install --no-audit --no-fund --loglevel=error
   fi
 }

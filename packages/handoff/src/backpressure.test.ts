@@ -1,27 +1,20 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { open } from "node:fs/promises";
-import { after, before, describe, it } from "node:test";
-import { exited, fdCountOf, type Peer, settle, startPeer, tempDir, waitUntil } from "./fixtures/harness.js";
+import { describe, it } from "node:test";
+import { exited, fdCountOf, settle, startPeer, suiteSandbox, waitUntil } from "./fixtures/harness.js";
 import { countOpenFds, type HandoffChannel, HandoffListener, HandoffQueueFullError } from "./index.js";
 
 const MAX_QUEUED = 64;
 
 describe("a peer that does not read", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let peer: Peer | undefined;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await peer?.stop();
-    await dir.remove();
-  });
+  const sandbox = suiteSandbox();
 
   it("queues once the socket is full, refuses past maxQueued, then delivers everything in order", async () => {
-    const listener = HandoffListener.listen(dir.path("slow.sock"), { maxQueued: MAX_QUEUED });
+    const listener = HandoffListener.listen(sandbox.path("slow.sock"), { maxQueued: MAX_QUEUED });
     const accepted = once(listener, "channel");
-    peer = await startPeer(listener.path, "ack"); // echoes every message's data back
+    const peer = await startPeer(listener.path, "ack");
+    sandbox.peer = peer; // echoes every message's data back
     const [channel] = (await accepted) as [HandoffChannel];
     listener.close();
     const acks: string[] = [];

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { open } from "node:fs/promises";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { exited, type Peer, settle, spawnOnce, startPeer, tempDir } from "./fixtures/harness.js";
+import { exited, settle, spawnOnce, startPeer, suiteSandbox } from "./fixtures/harness.js";
 import {
   countOpenFds,
   type HandoffChannel,
@@ -13,22 +13,15 @@ import {
 } from "./index.js";
 
 describe("a peer that dies while we send", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let peer: Peer | undefined;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await peer?.stop();
-    await dir.remove();
-  });
+  const sandbox = suiteSandbox();
 
   it("closes the channel, fails every queued send, and leaks no fd", async () => {
     await spawnOnce();
     const baseline = await countOpenFds();
-    const listener = HandoffListener.listen(dir.path("dying.sock"));
+    const listener = HandoffListener.listen(sandbox.path("dying.sock"));
     const accepted = once(listener, "channel");
-    peer = await startPeer(listener.path, "sink");
+    const peer = await startPeer(listener.path, "sink");
+    sandbox.peer = peer;
     const [channel] = (await accepted) as [HandoffChannel];
     listener.close();
     let closes = 0;

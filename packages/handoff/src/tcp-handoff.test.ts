@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
-import { after, before, describe, it } from "node:test";
-import { exited, fdCountOf, type Peer, settle, startPeer, tempDir } from "./fixtures/harness.js";
+import { describe, it } from "node:test";
+import { exited, fdCountOf, settle, startPeer, suiteSandbox } from "./fixtures/harness.js";
 import { countOpenFds, type HandoffChannel, HandoffListener } from "./index.js";
 
 const CONNECTIONS = 5000;
@@ -26,20 +26,13 @@ async function roundTrip(port: number, request: string): Promise<{ answer: strin
 }
 
 describe("TCP connections handed to another process", () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let peer: Peer | undefined;
-  before(async () => {
-    dir = await tempDir();
-  });
-  after(async () => {
-    await peer?.stop();
-    await dir.remove();
-  });
+  const sandbox = suiteSandbox();
 
   it(`passes ${CONNECTIONS} accepted sockets; the child serves each, and no fd leaks on either side`, async (t) => {
-    const listener = HandoffListener.listen(dir.path("edge.sock"));
+    const listener = HandoffListener.listen(sandbox.path("edge.sock"));
     const accepted = once(listener, "channel");
-    peer = await startPeer(listener.path, "tcp");
+    const peer = await startPeer(listener.path, "tcp");
+    sandbox.peer = peer;
     const [channel] = (await accepted) as [HandoffChannel];
     listener.close();
 

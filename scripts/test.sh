@@ -18,4 +18,14 @@ say "running tests"
 # One runner over every package's compiled tests so the summary covers the whole repo.
 # Concurrency 2: tests start real processes and this machine has 2 cores.
 mapfile -t dirs < <(ls -d packages/*/dist services/*/dist 2>/dev/null)
-node --test --test-concurrency=2 --test-timeout=120000 --test-reporter=spec "${dirs[@]}"
+mkdir -p .switchyard
+tap=.switchyard/test-results.tap
+status=0
+node --test --test-concurrency=2 --test-timeout=120000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  "${dirs[@]}" || status=$?
+passed=$(grep -E '^# pass ' "$tap" | awk '{print $3}')
+failed=$(grep -E '^# fail ' "$tap" | awk '{print $3}')
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

@@ -20,7 +20,7 @@ export const edgeSchema = z.strictObject({
       /** Unix user ids allowed to attach besides the edge's own user and root. */
       allowedUids: z.array(z.number().int().min(0)).default([]),
       /** Handoffs waiting for a worker's socket to drain, per worker. */
-      maxQueuedPerWorker: z.number().int().min(1).default(1024),
+      maxQueuedPerWorker: z.number().int().min(0).default(1024),
     })
     .prefault({}),
   proxyProtocol: z

@@ -55,6 +55,7 @@ export class Edge {
       path: config.edge.handoff.socket,
       mode: Number.parseInt(config.edge.handoff.mode, 8),
       allowedUids: config.edge.handoff.allowedUids,
+      maxQueuedPerWorker: config.edge.handoff.maxQueuedPerWorker,
       registry: this.registry,
       dispatcher: this.dispatcher,
       udp: { udpFor: (pool) => this.listeners.udpFor(pool) },

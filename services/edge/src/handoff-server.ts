@@ -19,6 +19,8 @@ export interface HandoffServerOptions {
   path: string;
   mode: number;
   allowedUids: number[];
+  /** Handoffs waiting for one worker's socket to drain; past this the next worker gets the connection. */
+  maxQueuedPerWorker: number;
   registry: WorkerRegistry;
   dispatcher: HandoffDispatcher;
   udp: UdpShareSource;
@@ -43,7 +45,10 @@ export class HandoffServer {
   }
 
   start(): void {
-    this.listener = HandoffListener.listen(this.options.path, { mode: this.options.mode });
+    this.listener = HandoffListener.listen(this.options.path, {
+      mode: this.options.mode,
+      maxQueued: this.options.maxQueuedPerWorker,
+    });
     this.listener.on("channel", (channel: HandoffChannel) => this.onChannel(channel));
     this.listener.on("error", (err: Error) => this.options.logger.error({ err }, "handoff listener error"));
   }

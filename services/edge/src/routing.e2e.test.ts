@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
 import {
@@ -27,7 +27,18 @@ describe("edge routing through real processes", () => {
   const ports: Record<string, number> = {};
 
   before(async () => {
-    for (const k of ["plain", "tls", "http", "forward", "deadForward", "blocked", "smtp", "web", "nothing"]) {
+    for (const k of [
+      "plain",
+      "tls",
+      "http",
+      "forward",
+      "deadForward",
+      "blocked",
+      "smtp",
+      "web",
+      "nothing",
+      "byIp",
+    ]) {
       ports[k] = await freePort();
     }
     const deadPort = await freePort();
@@ -38,7 +49,14 @@ describe("edge routing through real processes", () => {
     await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
     const backendPort = (backend.address() as { port: number }).port;
     edge = await startEdge({
+      edge: { addresses: ["127.0.0.1", "::1"] },
       routes: [
+        {
+          name: "from-2",
+          match: { ports: [ports.byIp], clientIps: ["127.0.0.2/32"] },
+          action: { type: "handoff", pool: "a" },
+        },
+        { name: "from-others", match: { ports: [ports.byIp] }, action: { type: "handoff", pool: "b" } },
         { name: "by-port", match: { ports: [ports.plain] }, action: { type: "handoff", pool: "plain" } },
         {
           name: "sni-a",
@@ -106,6 +124,26 @@ describe("edge routing through real processes", () => {
     assert.equal((header.remote as { address: string }).address, "127.0.0.1");
     const trailer = data.toString("latin1").trim().split("\n").at(-1);
     assert.equal(trailer, `sha256 ${createHash("sha256").update(payload).digest("hex")} ${payload.length}`);
+  });
+
+  it("listens on IPv6 too, and reports the v6 client address", async () => {
+    const { data } = await tcpExchange(ports.plain!, { host: "::1", send: "x", end: true });
+    const header = firstLine(data);
+    assert.equal(header.worker, "plain-1");
+    assert.equal((header.remote as { address: string }).address, "::1");
+  });
+
+  it("routes on the client address", async () => {
+    const from2 = await new Promise<Buffer>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port: ports.byIp!, localAddress: "127.0.0.2" });
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.on("close", () => resolve(Buffer.concat(chunks)));
+      s.on("error", () => {});
+      s.end();
+    });
+    assert.equal(firstLine(from2).worker, "a-1");
+    assert.equal(firstLine((await tcpExchange(ports.byIp!, { end: true })).data).worker, "b-1");
   });
 
   it("routes by SNI, exact and glob, and replays the ClientHello byte for byte", async () => {

@@ -53,13 +53,27 @@ describe("edge and its workers", () => {
   });
 
   it("shares the bound UDP socket with both workers; datagrams never pass through the edge", async () => {
-    const answeredBy = new Set<string>();
-    for (let i = 0; i < 60 && answeredBy.size < 2; i++) {
-      const answer = (await udpExchange(udpPort, `q${i}`)).toString();
-      assert.match(answer, new RegExp(`^(one|two):q${i}$`));
-      answeredBy.add(answer.split(":")[0]!);
+    const [one, two] = workers as [TestWorker, TestWorker];
+    const answers = async (n: number) => {
+      const names = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const answer = (await udpExchange(udpPort, `q${i}`)).toString();
+        assert.match(answer, new RegExp(`^(one|two):q${i}$`));
+        names.add(answer.split(":")[0]!);
+      }
+      return [...names];
+    };
+    // With the edge frozen, the workers still answer on its port: the edge reads none of it.
+    edge.process.child.kill("SIGSTOP");
+    try {
+      one.process.child.kill("SIGSTOP");
+      assert.deepEqual(await answers(5), ["two"]);
+      one.process.child.kill("SIGCONT");
+      two.process.child.kill("SIGSTOP");
+      assert.deepEqual(await answers(5), ["one"]);
+    } finally {
+      for (const p of [edge.process, one.process, two.process]) p.child.kill("SIGCONT");
     }
-    assert.deepEqual([...answeredBy].sort(), ["one", "two"]);
   });
 
   it("spreads open connections across workers (least connections)", async () => {
@@ -173,5 +187,58 @@ describe("edge and its workers", () => {
     assert.equal(refused.routes, 3, "the old routes stay");
     assert.ok(await workerOf(newPort));
     open.destroy();
+  });
+});
+
+describe("a worker that stops reading its handoff socket", () => {
+  let edge: EdgeHarness;
+  const workers: TestWorker[] = [];
+  let port: number;
+
+  before(async () => {
+    port = await freePort();
+    edge = await startEdge({
+      // A short queue per worker, and heartbeats slow enough that the stalled worker stays "ready".
+      edge: {
+        handoff: { maxQueuedPerWorker: 4 },
+        workers: { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 60000 },
+      },
+      routes: [{ name: "svc", match: { ports: [port] }, action: { type: "handoff", pool: "svc" } }],
+    });
+    workers.push(await startTestWorker(edge, { name: "stalled", pool: "svc" }));
+    workers.push(await startTestWorker(edge, { name: "healthy", pool: "svc" }));
+  });
+
+  after(async () => {
+    for (const w of workers) w.process.child.kill("SIGCONT");
+    await Promise.all(workers.map((w) => w.stop()));
+    await edge?.stop();
+  });
+
+  it("sends connections past the stalled worker's full queue to the next worker, and delivers the queued ones later", async () => {
+    const stalled = workers[0]!;
+    stalled.process.child.kill("SIGSTOP");
+    const sockets = await Promise.all(Array.from({ length: 60 }, () => tcpConnect(port)));
+    const answered = await Promise.all(
+      sockets.map((s) =>
+        readLine(s, 1500).then(
+          (line) => JSON.parse(line).worker as string,
+          () => "waiting",
+        ),
+      ),
+    );
+    const healthy = answered.filter((w) => w === "healthy").length;
+    const waiting = answered.filter((w) => w === "waiting").length;
+    assert.ok(healthy >= 30, `the healthy worker took the overflow (${healthy})`);
+    assert.ok(waiting > 0, "some connections sat in the stalled worker's socket and queue");
+    assert.equal(healthy + waiting, 60);
+    stalled.process.child.kill("SIGCONT");
+    const late = await Promise.all(
+      sockets.map((s, i) =>
+        answered[i] === "waiting" ? readLine(s).then((line) => JSON.parse(line).worker as string) : "healthy",
+      ),
+    );
+    assert.equal(late.filter((w) => w === "stalled").length, waiting, "every queued connection arrived");
+    for (const s of sockets) s.destroy();
   });
 });

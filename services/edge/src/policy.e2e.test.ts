@@ -11,7 +11,7 @@ import {
   type TestWorker,
   tcpExchange,
 } from "@switchyard/testkit";
-import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol.js";
+import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol-encode.js";
 
 function connectFrom(localAddress: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeProxyV1, encodeProxyV2, PROXY_V1_MAX_BYTES, parseProxyHeader } from "./proxy-protocol.js";
+import { PROXY_V1_MAX_BYTES, parseProxyHeader } from "./proxy-protocol.js";
+import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol-encode.js";
 
 const SIG = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 const ascii = (text: string) => Buffer.from(text, "latin1");

@@ -46,20 +46,21 @@ export interface DrainMessage {
   type: "drain";
 }
 
-/** Worker -> edge: connections it took over (ids of `conn` messages). */
-export interface AckMessage {
-  type: "ack";
-  ids: number[];
+/**
+ * Worker -> edge: connections it took over (`acked`, ids of `conn` messages) and connections that
+ * ended (`closed`, as [id, bytesIn, bytesOut]). At most MAX_REPORT_ENTRIES of each per message, so a
+ * report always fits the 64 KiB header limit however many connections end in one turn.
+ */
+export interface ReportMessage {
+  type: "report";
+  acked: number[];
+  closed: Array<[id: number, bytesIn: number, bytesOut: number]>;
 }
 
-/** Worker -> edge: connections that ended, with their byte counts. */
-export interface ClosedMessage {
-  type: "closed";
-  conns: Array<{ id: number; bytesIn: number; bytesOut: number }>;
-}
+export const MAX_REPORT_ENTRIES = 1000;
 
 export type EdgeToWorker = AttachedMessage | ConnMessage | DrainMessage;
-export type WorkerToEdge = AttachMessage | AckMessage | ClosedMessage;
+export type WorkerToEdge = AttachMessage | ReportMessage;
 export type HandoffMessage = EdgeToWorker | WorkerToEdge;
 
 const EMPTY = Buffer.alloc(0);
@@ -80,7 +81,7 @@ export class HandoffMessageError extends Error {
   override name = "HandoffMessageError";
 }
 
-const TYPES = new Set(["attach", "attached", "conn", "drain", "ack", "closed"]);
+const TYPES = new Set(["attach", "attached", "conn", "drain", "report"]);
 
 /** Decodes a frame; throws HandoffMessageError on anything malformed. */
 export function decodeMessage(frame: Buffer): { message: HandoffMessage; payload: Buffer } {

@@ -57,7 +57,10 @@ export class EdgeWorker extends EventEmitter {
   private udp: UdpShare[] = [];
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
-  private readonly reports = new ReportBatcher(() => this.channel);
+  private readonly reports = new ReportBatcher(
+    () => this.channel,
+    (err) => this.options.logger.error({ err }, "cannot send a report to the edge"),
+  );
   private readonly client: InstanceType<typeof edgeV1.EdgeControlClient>;
   private failures = 0;
   workerId = "";

@@ -1,23 +1,34 @@
-import { encodeMessage, type HandoffChannel } from "@switchyard/handoff";
+import {
+  encodeMessage,
+  type HandoffChannel,
+  HandoffClosedError,
+  MAX_REPORT_ENTRIES,
+} from "@switchyard/handoff";
+
+type Closed = [id: number, bytesIn: number, bytesOut: number];
 
 /**
  * Collects acks and close reports and sends them to the edge once per event-loop turn, so a burst
- * of handoffs costs one message back, not one per connection.
+ * of handoffs costs one message back (or a few: each carries at most MAX_REPORT_ENTRIES of each
+ * kind), not one per connection.
  */
 export class ReportBatcher {
-  private acks: number[] = [];
-  private closed: Array<{ id: number; bytesIn: number; bytesOut: number }> = [];
+  private acked: number[] = [];
+  private closed: Closed[] = [];
   private scheduled = false;
 
-  constructor(private readonly channel: () => HandoffChannel | undefined) {}
+  constructor(
+    private readonly channel: () => HandoffChannel | undefined,
+    private readonly onError: (err: Error) => void,
+  ) {}
 
   ack(id: number): void {
-    this.acks.push(id);
+    this.acked.push(id);
     this.schedule();
   }
 
   closedConn(id: number, bytesIn: number, bytesOut: number): void {
-    this.closed.push({ id, bytesIn, bytesOut });
+    this.closed.push([id, bytesIn, bytesOut]);
     this.schedule();
   }
 
@@ -30,17 +41,24 @@ export class ReportBatcher {
   flush(): void {
     this.scheduled = false;
     const channel = this.channel();
-    const acks = this.acks;
-    const closed = this.closed;
-    this.acks = [];
+    const { acked, closed } = this;
+    this.acked = [];
     this.closed = [];
     // Without a channel the edge that handed these off is gone; its successor never knew them.
     if (!channel) return;
-    try {
-      if (acks.length > 0) channel.send(encodeMessage({ type: "ack", ids: acks }));
-      if (closed.length > 0) channel.send(encodeMessage({ type: "closed", conns: closed }));
-    } catch {
-      // The channel closed under us: the edge forgets the worker's connections with it.
+    for (let i = 0; i < Math.max(acked.length, closed.length); i += MAX_REPORT_ENTRIES) {
+      const frame = encodeMessage({
+        type: "report",
+        acked: acked.slice(i, i + MAX_REPORT_ENTRIES),
+        closed: closed.slice(i, i + MAX_REPORT_ENTRIES),
+      });
+      try {
+        channel.send(frame);
+      } catch (err) {
+        // A closed channel: the edge forgets the worker's connections with it. Anything else is a bug.
+        if (!(err instanceof HandoffClosedError)) this.onError(err as Error);
+        return;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
 import { Admission } from "./admission.js";
 import { type IntakeFailure, takeIn } from "./connection-intake.js";
+import { ConnectionLease } from "./connection-lease.js";
 import { forward } from "./forward-proxy.js";
 import { HandoffDispatcher } from "./handoff-dispatcher.js";
 import { HandoffServer } from "./handoff-server.js";
@@ -220,17 +221,7 @@ export class Edge {
           refuse(socket, verdict === "route-full" && intake.http ? "http" : "close");
           return;
         }
-        this.admission.enterClient(ip);
-        this.admission.enterRoute(route.name, ip);
-        this.stats.opened(route.name);
-        let released = false;
-        const release = (outcome: string, bytesIn = 0, bytesOut = 0) => {
-          if (released) return;
-          released = true;
-          this.admission.leaveRoute(route.name, ip);
-          this.admission.leaveClient(ip);
-          this.stats.closed(route.name, outcome, bytesIn, bytesOut);
-        };
+        const lease = new ConnectionLease(this.admission, this.stats, route.name, ip);
         const action = route.action;
         if (action.type === "forward") {
           this.forwarded.add(socket);
@@ -249,7 +240,11 @@ export class Edge {
               if (result.error && !result.connected) {
                 this.logger.debug({ err: result.error, route: route.name }, "forward target unreachable");
               }
-              release(result.connected ? "forwarded" : "forward-failed", result.bytesIn, result.bytesOut);
+              lease.release(
+                result.connected ? "forwarded" : "forward-failed",
+                result.bytesIn,
+                result.bytesOut,
+              );
             },
           );
           return;
@@ -261,7 +256,7 @@ export class Edge {
             pool: action.pool,
             refusal: route.refusal,
             intake,
-            release: (o) => release(o.handedOff ? "handed-off" : "no-worker", o.bytesIn, o.bytesOut),
+            lease,
           });
         }
       },

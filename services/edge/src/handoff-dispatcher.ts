@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { type AckMessage, type ClosedMessage, encodeMessage } from "@switchyard/handoff";
+import { encodeMessage, type ReportMessage } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
 import type { Intake } from "./connection-intake.js";
 import { type RefusalKind, refuse } from "./refusal.js";
@@ -12,14 +12,18 @@ export interface HandoffRequest {
   pool: string;
   refusal: RefusalKind;
   intake: Intake;
-  /** Runs once when the connection is over as far as the edge can tell. */
-  release: (outcome: { handedOff: boolean; bytesIn?: number; bytesOut?: number }) => void;
+  /** Given back once, when the connection is over as far as the edge can tell. */
+  lease: Lease;
+}
+
+export interface Lease {
+  release(outcome: string, bytesIn?: number, bytesOut?: number): void;
 }
 
 interface ConnRecord {
   workerId: string;
   acked: boolean;
-  release: HandoffRequest["release"];
+  lease: Lease;
 }
 
 /**
@@ -45,12 +49,12 @@ export class HandoffDispatcher {
     const { socket, intake } = request;
     const fd = tcpSocketFd(socket);
     if (fd < 0 || socket.destroyed) {
-      request.release({ handedOff: false });
+      request.lease.release("closed");
       return;
     }
     const worker = this.registry.pick(request.pool, tried);
     if (!worker?.channel) {
-      request.release({ handedOff: false });
+      request.lease.release("no-worker");
       refuse(socket, intake.http ? "http" : request.refusal);
       return;
     }
@@ -89,10 +93,10 @@ export class HandoffDispatcher {
     if (!worker.conns.has(id)) {
       // The worker left while the send was queued; the kernel delivered it to a socket now closed.
       request.socket.destroy();
-      request.release({ handedOff: false });
+      request.lease.release("closed");
       return;
     }
-    this.records.set(id, { workerId: worker.id, acked: false, release: request.release });
+    this.records.set(id, { workerId: worker.id, acked: false, lease: request.lease });
     // Closing our copy of the fd: no FIN, no RST, the worker's copy keeps the connection open.
     request.socket.destroy();
   }
@@ -116,20 +120,17 @@ export class HandoffDispatcher {
   }
 
   /** Acks and close reports from a worker. */
-  onReport(worker: WorkerRecord, message: AckMessage | ClosedMessage): void {
-    if (message.type === "ack") {
-      for (const id of message.ids) {
-        const record = this.records.get(id);
-        if (record && record.workerId === worker.id) record.acked = true;
-      }
-      return;
+  onReport(worker: WorkerRecord, report: ReportMessage): void {
+    for (const id of report.acked) {
+      const record = this.records.get(id);
+      if (record && record.workerId === worker.id) record.acked = true;
     }
-    for (const conn of message.conns) {
-      const record = this.records.get(conn.id);
+    for (const [id, bytesIn, bytesOut] of report.closed) {
+      const record = this.records.get(id);
       if (!record || record.workerId !== worker.id) continue;
-      this.records.delete(conn.id);
-      worker.conns.delete(conn.id);
-      record.release({ handedOff: true, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut });
+      this.records.delete(id);
+      worker.conns.delete(id);
+      record.lease.release("handed-off", bytesIn, bytesOut);
     }
   }
 
@@ -139,7 +140,7 @@ export class HandoffDispatcher {
       const record = this.records.get(id);
       if (!record) continue;
       this.records.delete(id);
-      record.release({ handedOff: true });
+      record.lease.release("handed-off");
     }
     worker.conns.clear();
   }

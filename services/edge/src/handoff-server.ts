@@ -131,7 +131,7 @@ export class HandoffServer {
         this.sendUdp(worker);
         return;
       }
-      if (message.type === "ack" || message.type === "closed") dispatcher.onReport(worker, message);
+      if (message.type === "report") dispatcher.onReport(worker, message);
     });
 
     channel.once("close", () => {

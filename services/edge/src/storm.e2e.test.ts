@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
 import {
@@ -105,5 +105,32 @@ describe("connection storms leave nothing behind", () => {
     assert.ok(handoff && handoff.total >= 5550 && handoff.active === 0, JSON.stringify(handoff));
     const workers = await unary(edge.admin, "listWorkers", { pool: "" });
     assert.equal(workers.workers[0]?.activeConnections, 0);
+  });
+
+  it("counts every close when thousands of held connections end in the same turn", async () => {
+    // More closes than fit one report message: the worker must split its reports, not drop them.
+    const held = await Promise.all(
+      Array.from(
+        { length: 2500 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect({ host: "127.0.0.1", port: ports.handoff! });
+            s.once("data", () => resolve(s));
+            s.once("error", reject);
+          }),
+      ),
+    );
+    const during = await unary(edge.admin, "getStats", {});
+    assert.ok(during.handoffRecords >= 2500, `records while held: ${during.handoffRecords}`);
+    for (const s of held) s.destroy();
+    const settled = await waitFor(
+      "every close reported",
+      async () => {
+        const st = await unary(edge.admin, "getStats", {});
+        return st.handoffRecords === 0 && st.admissionEntries === 0 ? st : null;
+      },
+      20_000,
+    );
+    assert.equal(settled.routes.find((r) => r.route === "handoff")?.active, 0);
   });
 });

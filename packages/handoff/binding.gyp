@@ -7,6 +7,7 @@
         "native/endpoint.c",
         "native/channel-io.c",
         "native/listener-io.c",
+        "native/tcp-acceptor.c",
         "native/errors.c"
       ],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],

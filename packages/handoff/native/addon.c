@@ -31,6 +31,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "Endpoint", endpoint);
   set_function(env, exports, "listen", handoff_listen);
   set_function(env, exports, "connect", handoff_connect);
+  set_function(env, exports, "tcpListen", handoff_tcp_listen);
   set_function(env, exports, "closeFd", handoff_close_fd);
   set_function(env, exports, "peerCredentials", handoff_peer_credentials);
   set_function(env, exports, "unlinkSocket", handoff_unlink_socket);
@@ -48,6 +49,10 @@ NAPI_MODULE_INIT() {
   set_int(env, constants, "EV_ERROR", EV_ERROR);
   set_int(env, constants, "EV_PROTOCOL", EV_PROTOCOL);
   set_int(env, constants, "EV_ACCEPT", EV_ACCEPT);
+  set_int(env, constants, "KIND_TCP_ACCEPTOR", KIND_TCP_ACCEPTOR);
+  set_int(env, constants, "EV_TCP_ACCEPT", EV_TCP_ACCEPT);
+  set_int(env, constants, "TCP_ACCEPT_BATCH", TCP_ACCEPT_BATCH);
+  set_int(env, constants, "TCP_ACCEPT_FIELDS", TCP_ACCEPT_FIELDS);
   napi_set_named_property(env, exports, "constants", constants);
   return exports;
 }

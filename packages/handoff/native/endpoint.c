@@ -33,6 +33,8 @@ static void release_references(endpoint* ep) {
   ep->async = NULL;
   if (ep->callback != NULL) napi_delete_reference(env, ep->callback);
   ep->callback = NULL;
+  if (ep->local_address != NULL) napi_delete_reference(env, ep->local_address);
+  ep->local_address = NULL;
   if (ep->self != NULL) napi_delete_reference(env, ep->self); /* the object is collectable now */
   ep->self = NULL;
 }
@@ -128,6 +130,8 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
     else handoff_emit_error(ep, err, "poll");
   } else if (ep->kind == KIND_LISTENER) {
     handoff_listener_readable(ep);
+  } else if (ep->kind == KIND_TCP_ACCEPTOR) {
+    handoff_tcp_readable(ep);
   } else {
     /* Read first: messages the peer sent before hanging up are delivered before its EOF. */
     if (events & UV_READABLE) handoff_channel_readable(ep);
@@ -149,9 +153,10 @@ static napi_value endpoint_new(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok) return NULL;
   if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
       napi_get_value_int32(env, argv[1], &kind) != napi_ok ||
-      (kind != KIND_CHANNEL && kind != KIND_LISTENER) || napi_typeof(env, argv[2], &type) != napi_ok ||
+      (kind != KIND_CHANNEL && kind != KIND_LISTENER && kind != KIND_TCP_ACCEPTOR) ||
+      napi_typeof(env, argv[2], &type) != napi_ok ||
       type != napi_function) {
-    napi_throw_type_error(env, NULL, "new Endpoint(fd: number, kind: 0 | 1, callback: Function)");
+    napi_throw_type_error(env, NULL, "new Endpoint(fd: number, kind: 0 | 1 | 2, callback: Function)");
     return NULL;
   }
   uv_loop_t* loop;
@@ -168,11 +173,15 @@ static napi_value endpoint_new(napi_env env, napi_callback_info info) {
   ep->poll.data = ep;
   napi_get_instance_data(env, (void**)&ep->recv_buf);
   napi_value name;
-  napi_create_string_utf8(env, kind == KIND_LISTENER ? "HandoffListener" : "HandoffChannel",
+  napi_create_string_utf8(env,
+                          kind == KIND_LISTENER       ? "HandoffListener"
+                          : kind == KIND_TCP_ACCEPTOR ? "TcpAcceptor"
+                                                      : "HandoffChannel",
                           NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[2], 1, &ep->callback) != napi_ok ||
       napi_async_init(env, self, name, &ep->async) != napi_ok ||
-      napi_create_reference(env, self, 1, &ep->self) != napi_ok) {
+      napi_create_reference(env, self, 1, &ep->self) != napi_ok ||
+      (kind == KIND_TCP_ACCEPTOR && handoff_tcp_setup(ep, fd) < 0)) { /* it threw */
     release_references(ep);
     free(ep);
     return NULL;

@@ -15,6 +15,10 @@
  *   - Fds received (SCM_RIGHTS) are owned by the addon until handed to JavaScript in an
  *     EV_MESSAGE; on any path where they are not handed over, the addon closes them.
  *   - Fds accepted by a listener are handed to JavaScript in EV_ACCEPT, or closed here.
+ *   - Fds accepted by a TCP acceptor (tcp-acceptor.c) are handed to JavaScript in one
+ *     EV_TCP_ACCEPT per batch, or all closed here if the batch never reaches JavaScript. Once
+ *     delivered, every fd of the batch is JavaScript's (src/tcp-acceptor.ts closes the ones it
+ *     does not hand on).
  */
 #ifndef HANDOFF_H
 #define HANDOFF_H
@@ -25,8 +29,10 @@
 #define HANDOFF_MAX_DATA 65536 /* bytes of data in one message */
 #define HANDOFF_MAX_FDS 16     /* fds in one message */
 #define HANDOFF_BATCH 64       /* messages read (or connections accepted) per readiness event */
+#define TCP_ACCEPT_BATCH 128   /* TCP connections accepted per readiness event, in one EV_TCP_ACCEPT */
+#define TCP_ACCEPT_FIELDS 5    /* values per connection in an EV_TCP_ACCEPT batch */
 
-enum endpoint_kind { KIND_CHANNEL = 0, KIND_LISTENER = 1 };
+enum endpoint_kind { KIND_CHANNEL = 0, KIND_LISTENER = 1, KIND_TCP_ACCEPTOR = 2 };
 
 /* First argument of the JavaScript callback. */
 enum endpoint_event {
@@ -36,6 +42,8 @@ enum endpoint_event {
   EV_ERROR = 4,    /* (err: Error) a system call failed */
   EV_PROTOCOL = 5, /* (reason: string, bytes: number, fds: number) a bad message was dropped */
   EV_ACCEPT = 6,   /* (fd: number) a listener accepted a connection */
+  EV_TCP_ACCEPT = 7, /* (batch: Array) a TCP acceptor accepted connections: per connection
+                      * fd, remoteAddress, remotePort, localAddress, localPort (flat) */
 };
 
 typedef struct endpoint {
@@ -50,6 +58,9 @@ typedef struct endpoint {
   napi_ref callback;       /* the JavaScript event callback */
   napi_async_context async;
   unsigned char* recv_buf; /* the env's receive buffer, HANDOFF_MAX_DATA bytes */
+  napi_ref local_address;  /* TCP acceptor bound to one address (not a wildcard): the array
+                            * [address text, port], so accepted connections need no
+                            * getsockname(); NULL otherwise */
 } endpoint;
 
 /* errors.c */
@@ -77,5 +88,10 @@ napi_value handoff_listen(napi_env env, napi_callback_info info);
 napi_value handoff_connect(napi_env env, napi_callback_info info);
 napi_value handoff_close_fd(napi_env env, napi_callback_info info);
 napi_value handoff_unlink_socket(napi_env env, napi_callback_info info);
+
+/* tcp-acceptor.c */
+napi_value handoff_tcp_listen(napi_env env, napi_callback_info info);
+int handoff_tcp_setup(endpoint* ep, int fd);
+void handoff_tcp_readable(endpoint* ep);
 
 #endif

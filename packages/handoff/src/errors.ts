@@ -58,3 +58,15 @@ function describeConnectFailure(code: string): string {
       return code;
   }
 }
+
+/** accept4() failed on a TcpAcceptor. `code` is the system's (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+ * EPERM...); `cause` is the system error. The acceptor stays open. */
+export class HandoffAcceptError extends HandoffError {
+  override name = "HandoffAcceptError";
+  constructor(
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(`TCP acceptor: accept4 failed: ${code}`, options);
+  }
+}

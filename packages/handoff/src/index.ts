@@ -1,4 +1,5 @@
 export {
+  HandoffAcceptError,
   HandoffClosedError,
   HandoffConnectError,
   HandoffError,
@@ -10,3 +11,9 @@ export { HandoffChannel, type PeerCredentials } from "./handoff-channel.js";
 export { HandoffListener } from "./handoff-listener.js";
 export * from "./messages.js";
 export type { HandoffChannelOptions, HandoffListenerOptions } from "./options.js";
+export {
+  type AcceptHandler,
+  TcpAcceptor,
+  type TcpAcceptorAddress,
+  type TcpAcceptorOptions,
+} from "./tcp-acceptor.js";

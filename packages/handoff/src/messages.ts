@@ -47,13 +47,13 @@ export interface DrainMessage {
 }
 
 /**
- * Worker -> edge: connections it took over (`acked`, ids of `conn` messages) and connections that
- * ended (`closed`, as [id, bytesIn, bytesOut]). At most MAX_REPORT_ENTRIES of each per message, so a
- * report always fits the 64 KiB header limit however many connections end in one turn.
+ * Worker -> edge: connections that ended, as [id, bytesIn, bytesOut]. At most MAX_REPORT_ENTRIES per
+ * message, so a report always fits the 64 KiB header limit however many connections end in one turn.
+ * (No per-connection ack: a successful sendmsg already put the fd in the worker's socket, and a
+ * worker that dies is seen by its channel closing.)
  */
 export interface ReportMessage {
   type: "report";
-  acked: number[];
   closed: Array<[id: number, bytesIn: number, bytesOut: number]>;
 }
 

@@ -23,6 +23,13 @@ interface Binding {
   listen(path: string, mode: number, backlog: number): { fd: number; dev: number; ino: number };
   /** A connected fd, or -errno. */
   connect(path: string): number;
+  /** A listening TCP socket (non-blocking, close-on-exec). Throws a SystemError. */
+  tcpListen(
+    host: string,
+    port: number,
+    ipv6Only: boolean,
+    backlog: number,
+  ): { fd: number; address: string; port: number; family: 4 | 6 };
   /** 0 or -errno. */
   closeFd(fd: number): number;
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
@@ -39,6 +46,11 @@ interface Binding {
     EV_ERROR: number;
     EV_PROTOCOL: number;
     EV_ACCEPT: number;
+    KIND_TCP_ACCEPTOR: number;
+    /** (batch: Array): TCP_ACCEPT_FIELDS values per connection, flat. */
+    EV_TCP_ACCEPT: number;
+    TCP_ACCEPT_BATCH: number;
+    TCP_ACCEPT_FIELDS: number;
   };
 }
 

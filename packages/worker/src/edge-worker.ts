@@ -221,7 +221,6 @@ export class EdgeWorker extends EventEmitter {
       this.active--;
       this.reports.closedConn(info.id, bytesIn, bytesOut);
     });
-    this.reports.ack(info.id);
     this.options.onConnection(socket, info);
   }
 

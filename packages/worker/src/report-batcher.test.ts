@@ -27,14 +27,13 @@ describe("ReportBatcher over a real handoff channel", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("delivers every ack and close of a huge turn, split into messages that fit", async () => {
+  it("delivers every close of a huge turn, split into messages that fit", async () => {
     const errors: Error[] = [];
     const batcher = new ReportBatcher(
       () => workerSide,
       (err) => errors.push(err),
     );
     const total = 5000;
-    const acked = new Set<number>();
     const closed = new Map<number, [number, number]>();
     let messages = 0;
     const done = new Promise<void>((resolve) => {
@@ -42,14 +41,12 @@ describe("ReportBatcher over a real handoff channel", () => {
         const { message } = decodeMessage(data);
         assert.equal(message.type, "report");
         messages++;
-        for (const id of (message as ReportMessage).acked) acked.add(id);
         for (const [id, bytesIn, bytesOut] of (message as ReportMessage).closed)
           closed.set(id, [bytesIn, bytesOut]);
-        if (acked.size === total && closed.size === total) resolve();
+        if (closed.size === total) resolve();
       });
     });
     for (let id = 1; id <= total; id++) {
-      batcher.ack(id);
       batcher.closedConn(id, id * 10, id * 20);
     }
     batcher.flush();

@@ -8,12 +8,10 @@ import {
 type Closed = [id: number, bytesIn: number, bytesOut: number];
 
 /**
- * Collects acks and close reports and sends them to the edge once per event-loop turn, so a burst
- * of handoffs costs one message back (or a few: each carries at most MAX_REPORT_ENTRIES of each
- * kind), not one per connection.
+ * Collects close reports and sends them to the edge once per event-loop turn, so a burst of closes
+ * costs one message (or a few: each carries at most MAX_REPORT_ENTRIES), not one per connection.
  */
 export class ReportBatcher {
-  private acked: number[] = [];
   private closed: Closed[] = [];
   private scheduled = false;
 
@@ -21,11 +19,6 @@ export class ReportBatcher {
     private readonly channel: () => HandoffChannel | undefined,
     private readonly onError: (err: Error) => void,
   ) {}
-
-  ack(id: number): void {
-    this.acked.push(id);
-    this.schedule();
-  }
 
   closedConn(id: number, bytesIn: number, bytesOut: number): void {
     this.closed.push([id, bytesIn, bytesOut]);
@@ -41,17 +34,12 @@ export class ReportBatcher {
   flush(): void {
     this.scheduled = false;
     const channel = this.channel();
-    const { acked, closed } = this;
-    this.acked = [];
+    const { closed } = this;
     this.closed = [];
     // Without a channel the edge that handed these off is gone; its successor never knew them.
     if (!channel) return;
-    for (let i = 0; i < Math.max(acked.length, closed.length); i += MAX_REPORT_ENTRIES) {
-      const frame = encodeMessage({
-        type: "report",
-        acked: acked.slice(i, i + MAX_REPORT_ENTRIES),
-        closed: closed.slice(i, i + MAX_REPORT_ENTRIES),
-      });
+    for (let i = 0; i < closed.length; i += MAX_REPORT_ENTRIES) {
+      const frame = encodeMessage({ type: "report", closed: closed.slice(i, i + MAX_REPORT_ENTRIES) });
       try {
         channel.send(frame);
       } catch (err) {

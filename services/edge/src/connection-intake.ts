@@ -41,12 +41,18 @@ export type IntakeFailure =
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
-function baseIntake(socket: Socket): Intake {
+/** What is known of a connection before reading anything: its addresses. */
+export function addressIntake(
+  remoteIp: string,
+  remotePort: number,
+  localIp: string,
+  localPort: number,
+): Intake {
   return {
-    clientIp: normalizeIp(socket.remoteAddress ?? "") ?? socket.remoteAddress ?? "",
-    clientPort: socket.remotePort ?? 0,
-    localIp: normalizeIp(socket.localAddress ?? "") ?? socket.localAddress ?? "",
-    localPort: socket.localPort ?? 0,
+    clientIp: remoteIp,
+    clientPort: remotePort,
+    localIp,
+    localPort,
     proxied: false,
     replay: EMPTY,
     tls: false,
@@ -56,19 +62,15 @@ function baseIntake(socket: Socket): Intake {
 
 /**
  * Reads what routing needs and nothing more: the PROXY header from a trusted peer, then the TLS
- * ClientHello or HTTP request head when the port has routes that need them. Ports that route on the
- * port alone read nothing. Calls `done` exactly once; every listener and timer it added is gone by then.
+ * ClientHello or HTTP request head when the port has routes that need them (callers skip the
+ * intake for ports that route on the port alone). Fills in `intake`; calls `done` exactly once; every listener and timer it added is gone by then.
  */
 export function takeIn(
   socket: Socket,
+  intake: Intake,
   options: IntakeOptions,
   done: (err: IntakeFailure | null, intake: Intake) => void,
 ): void {
-  const intake = baseIntake(socket);
-  if (!options.acceptProxy && !options.inspect) {
-    done(null, intake);
-    return;
-  }
   let buffer: Buffer = EMPTY;
   let proxyDone = !options.acceptProxy;
   let finished = false;

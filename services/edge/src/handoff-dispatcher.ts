@@ -1,13 +1,12 @@
-import type { Socket } from "node:net";
 import { encodeMessage, type ReportMessage } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
+import type { AcceptedConnection } from "./accepted-connection.js";
 import type { Intake } from "./connection-intake.js";
-import { type RefusalKind, refuse } from "./refusal.js";
-import { tcpSocketFd } from "./socket-internals.js";
+import { type RefusalKind, refuseConnection } from "./refusal.js";
 import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 
 export interface HandoffRequest {
-  socket: Socket;
+  conn: AcceptedConnection;
   route: string;
   pool: string;
   refusal: RefusalKind;
@@ -22,7 +21,6 @@ export interface Lease {
 
 interface ConnRecord {
   workerId: string;
-  acked: boolean;
   lease: Lease;
 }
 
@@ -46,16 +44,16 @@ export class HandoffDispatcher {
   }
 
   dispatch(request: HandoffRequest, tried?: Set<string>): void {
-    const { socket, intake } = request;
-    const fd = tcpSocketFd(socket);
-    if (fd < 0 || socket.destroyed) {
+    const { conn, intake } = request;
+    const fd = conn.fd;
+    if (fd < 0 || conn.isClosed) {
       request.lease.release("closed");
       return;
     }
     const worker = this.registry.pick(request.pool, tried);
     if (!worker?.channel) {
       request.lease.release("no-worker");
-      refuse(socket, intake.http ? "http" : request.refusal);
+      refuseConnection(conn, intake.http ? "http" : request.refusal);
       return;
     }
     const id = this.nextId++;
@@ -92,13 +90,13 @@ export class HandoffDispatcher {
     worker.total++;
     if (!worker.conns.has(id)) {
       // The worker left while the send was queued; the kernel delivered it to a socket now closed.
-      request.socket.destroy();
+      request.conn.close();
       request.lease.release("closed");
       return;
     }
-    this.records.set(id, { workerId: worker.id, acked: false, lease: request.lease });
+    this.records.set(id, { workerId: worker.id, lease: request.lease });
     // Closing our copy of the fd: no FIN, no RST, the worker's copy keeps the connection open.
-    request.socket.destroy();
+    request.conn.close();
   }
 
   private retry(
@@ -119,12 +117,8 @@ export class HandoffDispatcher {
     this.dispatch(request, next);
   }
 
-  /** Acks and close reports from a worker. */
+  /** Close reports from a worker. */
   onReport(worker: WorkerRecord, report: ReportMessage): void {
-    for (const id of report.acked) {
-      const record = this.records.get(id);
-      if (record && record.workerId === worker.id) record.acked = true;
-    }
     for (const [id, bytesIn, bytesOut] of report.closed) {
       const record = this.records.get(id);
       if (!record || record.workerId !== worker.id) continue;

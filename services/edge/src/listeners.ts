@@ -1,5 +1,6 @@
 import dgram from "node:dgram";
-import { createServer, isIPv4, isIPv6, type Server, type Socket } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
+import { type AcceptHandler, TcpAcceptor } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
 import { shareUdpSocket } from "./socket-internals.js";
 
@@ -20,16 +21,17 @@ function errCode(err: unknown): string | undefined {
 }
 
 /**
- * The edge's public sockets: a paused-on-connect TCP server per address and port, and a bound UDP
+ * The edge's public sockets: a native TCP acceptor per address and port (accepts in batches and
+ * gives the edge fds, not sockets), and a bound UDP
  * socket per address and port that the edge never reads (its fd goes to the pool's workers).
  * `apply` opens what is new and closes what is gone, so a reload keeps untouched listeners as they are.
  */
 export class Listeners {
-  private readonly tcp = new Map<string, Server>();
+  private readonly tcp = new Map<string, TcpAcceptor>();
   private readonly udp = new Map<string, UdpBinding>();
 
   constructor(
-    private readonly onConnection: (socket: Socket, port: number) => void,
+    private readonly onAccept: AcceptHandler,
     private readonly logger: Logger,
   ) {}
 
@@ -50,9 +52,9 @@ export class Listeners {
     for (const address of addresses)
       for (const u of udpRoutes) wantUdp.set(key(address, u.port), { address, ...u });
 
-    for (const [k, server] of this.tcp) {
+    for (const [k, acceptor] of this.tcp) {
       if (!wantTcp.has(k)) {
-        server.close();
+        acceptor.close();
         this.tcp.delete(k);
       }
     }
@@ -68,8 +70,8 @@ export class Listeners {
     }
     for (const [k, { address, port }] of wantTcp) {
       if (this.tcp.has(k)) continue;
-      const server = await this.listenTcp(address, port, v6only);
-      if (server) this.tcp.set(k, server);
+      const acceptor = this.listenTcp(address, port, v6only);
+      if (acceptor) this.tcp.set(k, acceptor);
     }
     for (const [k, want] of wantUdp) {
       if (this.udp.has(k)) continue;
@@ -83,39 +85,32 @@ export class Listeners {
   }
 
   tcpAddresses(): Array<{ address: string; port: number }> {
-    return [...this.tcp.values()].flatMap((s) => {
-      const a = s.address();
-      return a && typeof a === "object" ? [{ address: a.address, port: a.port }] : [];
-    });
+    return [...this.tcp.values()].map((a) => ({ address: a.address.address, port: a.address.port }));
   }
 
   /** Stops accepting; established connections are not touched. */
   async close(): Promise<void> {
-    await Promise.all([...this.tcp.values()].map((s) => new Promise((resolve) => s.close(resolve))));
+    for (const acceptor of this.tcp.values()) acceptor.close();
     this.tcp.clear();
     for (const b of this.udp.values()) b.socket.close();
     this.udp.clear();
   }
 
-  private listenTcp(address: string, port: number, v6only: boolean): Promise<Server | undefined> {
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
-    server.on("connection", (socket: Socket) => this.onConnection(socket, port));
-    return new Promise((resolve, reject) => {
-      server.once("error", (err) => {
-        if (isIPv6(address) && NO_IPV6.has(errCode(err) ?? "")) {
-          this.logger.warn({ address, port, err }, "no IPv6 here; skipping this listener");
-          resolve(undefined);
-        } else
-          reject(
-            new Error(`cannot listen on tcp ${address}:${port}: ${(err as Error).message}`, { cause: err }),
-          );
-      });
-      server.listen({ host: address, port, backlog: 4096, ipv6Only: isIPv6(address) && v6only }, () => {
-        server.removeAllListeners("error");
-        server.on("error", (err) => this.logger.error({ err, address, port }, "tcp listener error"));
-        resolve(server);
-      });
-    });
+  private listenTcp(address: string, port: number, v6only: boolean): TcpAcceptor | undefined {
+    try {
+      const acceptor = TcpAcceptor.listen(
+        { host: address, port, ipv6Only: isIPv6(address) && v6only },
+        this.onAccept,
+      );
+      acceptor.on("error", (err: Error) => this.logger.error({ err, address, port }, "tcp accept error"));
+      return acceptor;
+    } catch (err) {
+      if (isIPv6(address) && NO_IPV6.has(errCode((err as Error).cause) ?? "")) {
+        this.logger.warn({ address, port, err }, "no IPv6 here; skipping this listener");
+        return undefined;
+      }
+      throw new Error(`cannot listen on tcp ${address}:${port}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   private async bindUdp(

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { AcceptedConnection } from "./accepted-connection.js";
 
 const SMTP_421 = Buffer.from("421 4.3.2 Service not available, closing transmission channel\r\n");
 const HTTP_503 = Buffer.from(
@@ -32,4 +33,10 @@ export function refuse(socket: Socket, kind: RefusalKind): void {
   socket.on("data", () => {});
   socket.resume();
   socket.end(message);
+}
+
+/** `refuse` for a connection that may not have a socket yet: a plain close needs none. */
+export function refuseConnection(conn: AcceptedConnection, kind: RefusalKind): void {
+  if (kind === "close") conn.close();
+  else refuse(conn.asSocket(), kind);
 }

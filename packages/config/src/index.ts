@@ -1,3 +1,4 @@
+export { dnsName, type InlineRecord, inlineRecordSchema, type ZoneConfig, zoneSchema } from "./dns-zones.js";
 export type { EdgeConfig } from "./edge-schema.js";
 export { edgeSchema } from "./edge-schema.js";
 export { ConfigError } from "./errors.js";

@@ -4,4 +4,5 @@ export {
   readFileDescriptorProtos,
   splitDescriptorSet,
 } from "./descriptors.js";
+export * as dnsV1 from "./gen/switchyard/dns/v1/dns.js";
 export * as edgeV1 from "./gen/switchyard/edge/v1/edge.js";

@@ -1,0 +1,100 @@
+import type { Socket } from "node:net";
+import type { DnsSection } from "@switchyard/config";
+import type { Logger } from "@switchyard/runtime";
+import { EdgeWorker } from "@switchyard/worker";
+import { loadZones } from "./config.js";
+import type { DnsMetrics } from "./metrics.js";
+import { Responder } from "./responder.js";
+import { serveTcp } from "./tcp-server.js";
+import { serveUdp } from "./udp-server.js";
+import type { ZoneSet } from "./zone-set.js";
+
+export interface DnsServiceOptions {
+  edge: string;
+  token: string;
+  instance?: string;
+  logger: Logger;
+  metrics: DnsMetrics;
+  tcpIdleTimeoutMs?: number;
+}
+
+/** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
+export class DnsService {
+  private responder: Responder;
+  private readonly worker: EdgeWorker;
+  private readonly sockets = new Set<Socket>();
+  files = new Map<string, string>();
+
+  private constructor(
+    zones: ZoneSet,
+    private readonly options: DnsServiceOptions,
+  ) {
+    this.responder = this.makeResponder(zones);
+    const current = () => this.responder;
+    const { metrics, logger } = options;
+    this.worker = new EdgeWorker({
+      edge: options.edge,
+      token: options.token,
+      role: "dns",
+      pool: "dns",
+      logger,
+      ...(options.instance ? { instance: options.instance } : {}),
+      onConnection: (socket) => {
+        this.sockets.add(socket);
+        socket.once("close", () => this.sockets.delete(socket));
+        serveTcp(socket, current, { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000 }, metrics.tcpLatency);
+      },
+      onUdpSockets: (shares) => {
+        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
+        logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
+      },
+    });
+  }
+
+  static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
+    const service = new DnsService(await loadZones(section), options);
+    service.files = filesOf(section);
+    return service;
+  }
+
+  private makeResponder(zones: ZoneSet): Responder {
+    const { metrics } = this.options;
+    return new Responder(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp));
+  }
+
+  get zones(): ZoneSet {
+    return this.responder.zones;
+  }
+
+  get prebuilt(): number {
+    return this.responder.prebuiltCount;
+  }
+
+  start(): void {
+    this.worker.start();
+  }
+
+  /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
+  async reload(section: DnsSection): Promise<void> {
+    const zones = await loadZones(section);
+    this.responder = this.makeResponder(zones);
+    this.files = filesOf(section);
+  }
+
+  async drain(deadlineMs: number): Promise<void> {
+    await this.worker.leave();
+    const until = Date.now() + deadlineMs;
+    while (this.sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.stop();
+    for (const s of this.sockets) s.destroy();
+  }
+}
+
+function filesOf(section: DnsSection): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
+  return files;
+}

@@ -1,0 +1,29 @@
+/** A zone file (or inline record) that cannot be parsed; `file:line` is in the message. */
+export class ZoneFileError extends Error {
+  override name = "ZoneFileError";
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}:${line}: ${problem}`, options);
+  }
+}
+
+/** A zone whose records do not make a servable zone (no SOA, records outside the origin, ...). */
+export class ZoneError extends Error {
+  override name = "ZoneError";
+  constructor(
+    readonly origin: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`zone ${origin || "."}: ${problem}`, options);
+  }
+}
+
+/** A record that does not fit in DNS wire format (a name over 255 octets, a label over 63, ...). */
+export class EncodeError extends Error {
+  override name = "EncodeError";
+}

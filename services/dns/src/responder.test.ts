@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Responder } from "./responder.js";
+import { exampleZone, header, query } from "./test-fixtures.js";
+import { Zone } from "./zone.js";
+import { parseZoneFile } from "./zone-file.js";
+import { ZoneSet } from "./zone-set.js";
+
+const bigTxt = Array.from({ length: 12 }, (_, i) => `big TXT "${String(i).repeat(200)}"`).join("\n");
+const zones = new ZoneSet([
+  new Zone(
+    "example.test",
+    parseZoneFile(`${exampleZone}${bigTxt}\n`, { file: "z", origin: "example.test", defaultTtl: 3600 }),
+  ),
+]);
+const responder = new Responder(zones);
+const A = 1;
+const TXT = 16;
+
+describe("Responder", () => {
+  it("answers from pre-encoded bytes with the ID patched and the question echoed in the case sent", () => {
+    assert.ok(responder.prebuiltCount > 20);
+    const q = query("WwW.ExAmple.TEST", A, { id: 0xbeef });
+    const out = responder.respond(q, true) as Buffer;
+    assert.deepEqual(header(out), {
+      id: 0xbeef,
+      qr: true,
+      aa: true,
+      tc: false,
+      rd: true,
+      rcode: 0,
+      qd: 1,
+      an: 2,
+      ns: 0,
+      ar: 0,
+    });
+    assert.equal(out.toString("latin1", 13, 16), "WwW");
+    assert.equal(out.toString("latin1", 17, 24), "ExAmple");
+    const again = responder.respond(query("www.example.test", A, { id: 7, rd: false }), true) as Buffer;
+    assert.equal(header(again).id, 7);
+    assert.equal(header(again).rd, false);
+    assert.equal(again.toString("latin1", 13, 16), "www");
+  });
+
+  it("sets NXDOMAIN and REFUSED (no AA) and echoes OPT when the query had one", () => {
+    const nx = responder.respond(query("nope.example.test", A, { udpSize: 1232 }), true) as Buffer;
+    assert.deepEqual(header(nx), {
+      id: 0x1234,
+      qr: true,
+      aa: true,
+      tc: false,
+      rd: true,
+      rcode: 3,
+      qd: 1,
+      an: 0,
+      ns: 1,
+      ar: 1,
+    });
+    assert.equal(nx.readUInt16BE(nx.length - 11 + 1), 41, "OPT last");
+    assert.equal(nx.readUInt16BE(nx.length - 11 + 3), 1232);
+    const refused = header(responder.respond(query("example.org", A), true) as Buffer);
+    assert.equal(refused.rcode, 5);
+    assert.equal(refused.aa, false);
+  });
+
+  it("answers BADVERS for EDNS versions other than 0", () => {
+    const out = responder.respond(
+      query("www.example.test", A, { udpSize: 1232, version: 1 }),
+      true,
+    ) as Buffer;
+    assert.equal(header(out).rcode, 0);
+    assert.equal(header(out).an, 0);
+    assert.equal(out[out.length - 11 + 5], 1, "extended rcode 16 → upper bits 1");
+  });
+
+  it("truncates with TC (question and OPT kept) past the client's UDP size, and sends it whole over TCP", () => {
+    const noEdns = responder.respond(query("big.example.test", TXT), true) as Buffer;
+    assert.ok(noEdns.length <= 512);
+    assert.deepEqual(header(noEdns), {
+      id: 0x1234,
+      qr: true,
+      aa: true,
+      tc: true,
+      rd: true,
+      rcode: 0,
+      qd: 1,
+      an: 0,
+      ns: 0,
+      ar: 0,
+    });
+    const small = responder.respond(query("big.example.test", TXT, { udpSize: 100 }), true) as Buffer;
+    assert.ok(header(small).tc, "floor 512 still too small");
+    assert.equal(header(small).ar, 1);
+    const large = responder.respond(query("big.example.test", TXT, { udpSize: 4096 }), true) as Buffer;
+    assert.equal(header(large).tc, false);
+    assert.equal(header(large).an, 12);
+    const tcp = responder.respond(query("big.example.test", TXT), false) as Buffer;
+    assert.equal(header(tcp).an, 12);
+  });
+
+  it("answers NOTIMP for other opcodes, FORMERR for malformed queries, and drops unreadable headers", () => {
+    assert.equal(
+      header(responder.respond(query("www.example.test", A, { opcode: 2 }), true) as Buffer).rcode,
+      4,
+    );
+    const bad = query("www.example.test", A);
+    bad.writeUInt16BE(2, 4);
+    assert.equal(header(responder.respond(bad, true) as Buffer).rcode, 1);
+    assert.equal(responder.respond(Buffer.from([1, 2, 3]), true), undefined);
+    const response = query("www.example.test", A);
+    response[2] = 0x80;
+    assert.equal(responder.respond(response, true), undefined, "responses are never answered");
+  });
+
+  it("answers wildcard and NXDOMAIN names through the general path the same way twice", () => {
+    const first = responder.respond(query("Foo.wild.example.test", A), true) as Buffer;
+    const second = responder.respond(query("foo.WILD.example.test", A), true) as Buffer;
+    assert.equal(header(first).an, 1);
+    assert.deepEqual(first.subarray(12 + 22), second.subarray(12 + 22));
+    assert.equal(second.toString("latin1", 17, 21), "WILD");
+  });
+});

@@ -1,0 +1,142 @@
+import { type EdnsInfo, type ParsedQuery, parseQuery, Rcode } from "./query-parser.js";
+import { RRType, type RRTypeName, typeNames } from "./records.js";
+import { resolve } from "./resolver.js";
+import { encodeTemplate, OPT_LENGTH, type ResponseTemplate, writeOpt } from "./response-template.js";
+import type { ZoneSet } from "./zone-set.js";
+
+export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
+
+const TC = 0x0200;
+const RD = 0x0100;
+const QR = 0x8000;
+const CLASS_IN = 1;
+const MAX_UDP = 4096;
+const MIN_UDP = 512;
+/** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
+const MAX_DYNAMIC = 10_000;
+
+/**
+ * Turns query bytes into response bytes. The hot path: parse the question from the bytes, look up a
+ * response pre-encoded at zone load (or cached after a first miss), patch it. Never throws.
+ */
+export class Responder {
+  private readonly prebuilt = new Map<string, ResponseTemplate>();
+  private readonly dynamic = new Map<string, ResponseTemplate>();
+
+  constructor(
+    readonly zones: ZoneSet,
+    private readonly observe: Observer = () => {},
+  ) {
+    for (const zone of zones.zones) {
+      for (const [name, node] of zone.nodes) {
+        if (name.startsWith("*")) continue;
+        for (const type of node.keys()) this.store(this.prebuilt, name, type);
+      }
+    }
+  }
+
+  get prebuiltCount(): number {
+    return this.prebuilt.size;
+  }
+
+  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): void {
+    const code = RRType[type];
+    const template = encodeTemplate(name, code, CLASS_IN, resolve(this.zones, name, type));
+    map.set(template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3), template);
+  }
+
+  /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
+  respond(msg: Buffer, udp: boolean): Buffer | undefined {
+    const parsed = parseQuery(msg);
+    if (parsed.kind === "drop") return undefined;
+    if (parsed.kind === "error") {
+      this.observe(0, parsed.rcode, udp);
+      return headerOnly(parsed.id, parsed.flags, parsed.rcode);
+    }
+    const q = parsed.query;
+    if (q.edns && q.edns.version !== 0) {
+      this.observe(q.qtype, Rcode.BADVERS, udp);
+      return this.finish(badvers(q), msg, q, udp);
+    }
+    let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
+    if (!template) template = this.general(q);
+    this.observe(q.qtype, template.rcode, udp);
+    return this.finish(template, msg, q, udp);
+  }
+
+  /** The general path: resolve and encode, cached when the answer is cacheable. */
+  private general(q: ParsedQuery): ResponseTemplate {
+    if (q.qclass !== CLASS_IN) {
+      return encodeTemplate(q.qname, q.qtype, q.qclass, {
+        rcode: Rcode.REFUSED,
+        authoritative: false,
+        answer: [],
+        authority: [],
+        additional: [],
+      });
+    }
+    const known = typeNames.get(q.qtype);
+    const type = known === "OPT" ? undefined : (known as RRTypeName | undefined);
+    let template: ResponseTemplate;
+    try {
+      template = encodeTemplate(q.qname, q.qtype, q.qclass, resolve(this.zones, q.qname, type));
+    } catch {
+      template = encodeTemplate(q.qname, q.qtype, q.qclass, {
+        rcode: Rcode.SERVFAIL,
+        authoritative: false,
+        answer: [],
+        authority: [],
+        additional: [],
+      });
+    }
+    if (this.dynamic.size >= MAX_DYNAMIC) this.dynamic.clear();
+    this.dynamic.set(q.key, template);
+    return template;
+  }
+
+  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean): Buffer {
+    const opt = q.edns ? OPT_LENGTH : 0;
+    const limit = udp ? udpLimit(q.edns) : 65535;
+    let length = t.bytes.length;
+    let dropAdditional = false;
+    let truncate = false;
+    if (length + opt > limit) {
+      if (t.withoutAdditional + opt <= limit) {
+        dropAdditional = true;
+        length = t.withoutAdditional;
+      } else {
+        truncate = true;
+        length = q.questionEnd;
+      }
+    }
+    const out = Buffer.allocUnsafe(length + opt);
+    t.bytes.copy(out, 0, 0, length);
+    out.writeUInt16BE(q.id, 0);
+    out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
+    msg.copy(out, 12, 12, q.qnameEnd);
+    if (truncate) out.fill(0, 6, 12);
+    else if (dropAdditional) out.writeUInt16BE(0, 10);
+    if (q.edns) {
+      writeOpt(out, length, t.rcode, q.edns.dnssecOk);
+      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    }
+    return out;
+  }
+}
+
+function udpLimit(edns: EdnsInfo | undefined): number {
+  if (!edns) return MIN_UDP;
+  return Math.min(MAX_UDP, Math.max(MIN_UDP, edns.udpSize));
+}
+
+function headerOnly(id: number, flags: number, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(QR | (flags & 0x7800) | (flags & RD) | rcode, 2);
+  return out;
+}
+
+function badvers(q: ParsedQuery): ResponseTemplate {
+  const answer = { rcode: Rcode.BADVERS, authoritative: false, answer: [], authority: [], additional: [] };
+  return encodeTemplate(q.qname, q.qtype, q.qclass, answer);
+}

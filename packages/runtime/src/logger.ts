@@ -6,7 +6,7 @@ export type { Logger } from "pino";
 export interface LoggerOptions {
   /** pino level name: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent". Default "info". */
   level?: string;
-  /** Where JSON lines go. Default: stdout. */
+  /** Where JSON lines go. Default: stdout, written synchronously. */
   destination?: DestinationStream;
 }
 
@@ -17,5 +17,7 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
     base: { service, pid: process.pid, hostname: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  // Synchronous by default: services log little, and pino's asynchronous default let the final
+  // flush at exit overtake a write still in flight, so "stopping" could appear after "stopped".
+  return pino(settings, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -27,17 +27,7 @@ export const dnsSectionSchema = z.strictObject({
   metrics: hostPort.default("127.0.0.1:10911"),
 });
 
-export const mailSectionSchema = z.looseObject({
-  ports: z
-    .strictObject({
-      smtp: port.default(25),
-      submission: port.default(587),
-      smtps: port.default(465),
-    })
-    .prefault({}),
-  grpc: hostPort.default("127.0.0.1:10920"),
-  metrics: hostPort.default("127.0.0.1:10921"),
-});
+export { mailSectionSchema } from "./mail-section.js";
 
 export const certsSectionSchema = z.looseObject({
   /** The plain-HTTP port whose /.well-known/acme-challenge/ requests go to the certs pool. */
@@ -51,5 +41,5 @@ export const natsSchema = z.strictObject({
 });
 
 export type DnsSection = z.infer<typeof dnsSectionSchema>;
-export type MailSection = z.infer<typeof mailSectionSchema>;
+export type MailSection = z.infer<typeof import("./mail-section.js").mailSectionSchema>;
 export type CertsSection = z.infer<typeof certsSectionSchema>;

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+/** The mail worker process: reads the environment, loads config, joins the edge's `mail` pool, handles signals. */
+import { resolve } from "node:path";
+import { mailV1 } from "@switchyard/proto";
+import {
+  createGrpcServer,
+  createLogger,
+  createMetricsRegistry,
+  readToken,
+  runService,
+  startMetricsServer,
+} from "@switchyard/runtime";
+import { EdgeWorker } from "@switchyard/worker";
+import { AddressPolicy } from "./address-policy.js";
+import { loadMailSection } from "./config.js";
+import { nodeFileOps } from "./file-ops.js";
+import { MailMetrics } from "./metrics.js";
+import { createMailAdmin } from "./server.js";
+import { SmtpFront } from "./smtp-front.js";
+import { Spool } from "./spool.js";
+import { loadTlsMaterial } from "./tls-material.js";
+
+const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
+const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
+const logger = createLogger("mail", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
+
+await runService({
+  name: "mail",
+  logger,
+  drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 10_000),
+  async start() {
+    const { config, mail } = await loadMailSection(configPath);
+    const token = await readToken(tokenFile);
+    const tls = await loadTlsMaterial(mail.tls, mail.hostname);
+    if (tls.selfSigned)
+      logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
+    const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname);
+    await spool.init();
+    const registry = createMetricsRegistry("mail");
+    const metrics = new MailMetrics(registry);
+    const front = new SmtpFront({ mail, policy: new AddressPolicy(mail), spool, metrics, logger, tls });
+
+    const worker = new EdgeWorker({
+      edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
+      token,
+      role: "mail",
+      pool: "mail",
+      ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
+      logger,
+      onConnection: (socket, info) => front.handle(socket, info.route, info.remote, info.local),
+      onDrainRequest: () => logger.info("drain requested by the edge"),
+    });
+
+    const grpc = createGrpcServer({ logger, token, service: "mail" });
+    grpc.add(
+      mailV1.MailAdminService,
+      createMailAdmin({ mail, queueDir: spool.queueDir, activeSessions: () => front.activeSessions }),
+    );
+    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
+    const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
+    const metricsServer = await startMetricsServer({
+      host: metricsHost,
+      port: metricsPort,
+      registry,
+      ready: () => worker.attached,
+    });
+    worker.start();
+    logger.info({ grpc: grpcPort, metrics: metricsServer.port, spool: spool.root }, "mail started");
+    return {
+      async drain(deadlineMs) {
+        grpc.setServing("", false);
+        await worker.leave();
+        await front.close(deadlineMs);
+      },
+      async stop() {
+        await worker.stop();
+        await front.close(0);
+        await grpc.shutdown(2000);
+        await metricsServer.close();
+      },
+    };
+  },
+});
+
+function splitHostPort(text: string): [string, number] {
+  const i = text.lastIndexOf(":");
+  return [text.slice(0, i).replace(/^\[|\]$/g, ""), Number(text.slice(i + 1))];
+}

@@ -1,0 +1,71 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+
+export type RejectReason =
+  | "relay"
+  | "unknown-user"
+  | "too-many-recipients"
+  | "size"
+  | "bare-newline"
+  | "sender"
+  | "auth"
+  | "deadline"
+  | "ip-limit"
+  | "spool";
+
+/** Sessions, messages accepted and refused by reason, bytes spooled. */
+export class MailMetrics {
+  private readonly sessions: Counter<"port">;
+  private readonly active: Gauge;
+  private readonly accepted: Counter;
+  private readonly rejected: Counter<"reason">;
+  private readonly bytes: Counter;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.sessions = new Counter({
+      name: "switchyard_mail_sessions_total",
+      help: "SMTP sessions started, by port role (smtp, submission, smtps)",
+      labelNames: ["port"],
+      registers,
+    });
+    this.active = new Gauge({
+      name: "switchyard_mail_sessions_active",
+      help: "Open SMTP sessions",
+      registers,
+    });
+    this.accepted = new Counter({
+      name: "switchyard_mail_messages_accepted_total",
+      help: "Messages answered 250 (spooled and fsynced)",
+      registers,
+    });
+    this.rejected = new Counter({
+      name: "switchyard_mail_rejections_total",
+      help: "Refused commands, messages and sessions, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: "switchyard_mail_bytes_total",
+      help: "Bytes of accepted messages written to the spool",
+      registers,
+    });
+  }
+
+  sessionStarted(port: string): void {
+    this.sessions.inc({ port });
+    this.active.inc();
+  }
+
+  sessionEnded(): void {
+    this.active.dec();
+  }
+
+  messageAccepted(bytes: number): void {
+    this.accepted.inc();
+    this.bytes.inc(bytes);
+  }
+
+  reject(reason: RejectReason): void {
+    this.rejected.inc({ reason });
+  }
+}

@@ -1,0 +1,92 @@
+import type { Socket } from "node:net";
+import type { SMTPServer, SMTPServerSession } from "smtp-server";
+
+/**
+ * The one place that reaches into smtp-server (3.21) internals. smtp-server parses commands with
+ * `\r?\n` and passes bare CR/LF through DATA, so the raw client bytes must be inspected before its
+ * parser: we wrap `write` of each command parser a connection creates (the first one, and the fresh
+ * one it makes after STARTTLS, which only ever sees decrypted bytes). Everything else goes through
+ * the public API (`connect(socket, options)`, hooks, options).
+ */
+interface SmtpStreamInternals {
+  write(chunk: Buffer, ...rest: unknown[]): boolean;
+}
+
+interface SmtpConnectionInternals {
+  id: string;
+  session: SMTPServerSession;
+  _parser: SmtpStreamInternals | false;
+  _createParser(): SmtpStreamInternals;
+  send(code: number, text: string): void;
+  close(): void;
+}
+
+interface ServerInternals {
+  connect(socket: Socket, options: Record<string, unknown>): void;
+  connections: Set<SmtpConnectionInternals>;
+}
+
+/** What the service holds of one SMTP connection. */
+export interface SmtpConnectionHandle {
+  readonly id: string;
+  readonly session: SMTPServerSession;
+  /** Sends a reply line and closes the connection (flushing the reply first). */
+  refuseAndClose(code: number, text: string): void;
+}
+
+export interface ConnectOptions {
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** Every raw client chunk, before smtp-server parses it; return false to drop it. */
+  inspect: () => (chunk: Buffer) => boolean;
+}
+
+/** Hands an adopted socket to smtp-server, with the client's real address, and returns the connection. */
+export function connectSocket(
+  server: SMTPServer,
+  socket: Socket,
+  options: ConnectOptions,
+): SmtpConnectionHandle {
+  const internals = server as unknown as ServerInternals;
+  let created: SmtpConnectionInternals | undefined;
+  const add = internals.connections.add;
+  // connect() adds the connection to the set before init(), which may already create the TLS
+  // parser (implicit TLS): hook the connection at that moment.
+  internals.connections.add = function (this: Set<SmtpConnectionInternals>, conn: SmtpConnectionInternals) {
+    created = conn;
+    guardParsers(conn, options.inspect);
+    return add.call(this, conn);
+  };
+  try {
+    const { inspect: _, ...socketOptions } = options;
+    internals.connect(socket, socketOptions);
+  } finally {
+    internals.connections.add = add;
+  }
+  const conn = created as SmtpConnectionInternals;
+  return {
+    id: conn.id,
+    session: conn.session,
+    refuseAndClose(code, text) {
+      conn.send(code, text);
+      conn.close();
+    },
+  };
+}
+
+function guardParsers(conn: SmtpConnectionInternals, inspect: () => (chunk: Buffer) => boolean): void {
+  const wrap = (parser: SmtpStreamInternals) => {
+    const check = inspect();
+    const write = parser.write.bind(parser);
+    parser.write = (chunk: Buffer, ...rest: unknown[]) => {
+      if (!check(chunk)) return true;
+      return write(chunk, ...rest);
+    };
+    return parser;
+  };
+  const create = conn._createParser.bind(conn);
+  conn._createParser = () => wrap(create());
+  if (conn._parser) wrap(conn._parser);
+}

@@ -1,14 +1,13 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { edgeV1 } from "@switchyard/proto";
 import { createGrpcClient, ensureToken } from "@switchyard/runtime";
 import { stringify } from "yaml";
 import { type ManagedProcess, startProcess } from "./managed-process.js";
 import { freePort } from "./nats-server.js";
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+import { repoRoot } from "./service-replica.js";
 
 export interface EdgeHarness {
   dir: string;

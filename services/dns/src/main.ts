@@ -9,6 +9,7 @@ import {
   readToken,
   runService,
   StartupError,
+  splitHostPort,
   startMetricsServer,
 } from "@switchyard/runtime";
 import { DnsService } from "./dns-service.js";
@@ -84,8 +85,3 @@ await runService({
     };
   },
 });
-
-function splitHostPort(text: string): [string, number] {
-  const i = text.lastIndexOf(":");
-  return [text.slice(0, i).replace(/^\[|\]$/g, ""), Number(text.slice(i + 1))];
-}

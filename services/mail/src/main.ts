@@ -8,6 +8,7 @@ import {
   createMetricsRegistry,
   readToken,
   runService,
+  splitHostPort,
   startMetricsServer,
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
@@ -81,8 +82,3 @@ await runService({
     };
   },
 });
-
-function splitHostPort(text: string): [string, number] {
-  const i = text.lastIndexOf(":");
-  return [text.slice(0, i).replace(/^\[|\]$/g, ""), Number(text.slice(i + 1))];
-}

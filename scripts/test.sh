@@ -26,6 +26,7 @@ node --test --test-concurrency=2 --test-timeout=120000 \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${dirs[@]}" || status=$?
 passed=$(grep -E '^# pass ' "$tap" | awk '{print $3}')
-failed=$(grep -E '^# fail ' "$tap" | awk '{print $3}')
+# A test cancelled by the timeout is a failure too.
+failed=$(grep -E '^# (fail|cancelled) ' "$tap" | awk '{n += $3} END {print n + 0}')
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit "$status"

@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_commands nats-server:nats-server ip:iproute2 kdig:knot-dnsutils dig:dnsutils swaks:swaks
+ensure_commands nats-server:nats-server ip:iproute2 kdig:knot-dnsutils dig:dnsutils swaks:swaks \
+  knotd:knot pebble:pebble nft:nftables openssl:openssl
 ensure_node_modules
 
 say "building"

@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { edgeSchema } from "./edge-schema.js";
 import { routeSchema } from "./route-schema.js";
-import { certsSectionSchema, dnsSectionSchema, mailSectionSchema, natsSchema } from "./service-sections.js";
+import {
+  certsSectionSchema,
+  dnsSectionSchema,
+  firewallSectionSchema,
+  mailSectionSchema,
+  natsSchema,
+} from "./service-sections.js";
 
 export const configSchema = z
   .strictObject({
@@ -11,7 +17,7 @@ export const configSchema = z
     dns: dnsSectionSchema.optional(),
     mail: mailSectionSchema.optional(),
     certs: certsSectionSchema.optional(),
-    firewall: z.looseObject({}).optional(),
+    firewall: firewallSectionSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

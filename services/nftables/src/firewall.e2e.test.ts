@@ -213,6 +213,7 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
 
   it("restores the table when someone deletes it, and counts the resync", async () => {
     const before = (await status()).resyncs;
+    assert.equal(before, 0, "no drift was seen while bans came and went");
     await must("ip", ["netns", "exec", net.router, "nft", "delete", "table", "inet", "switchyard"]);
     await waitFor(
       "the table to come back",

@@ -86,7 +86,9 @@ await runService({
         agent.refused("reload", error);
         throw error;
       }
+      // Unchanged and in force: nothing to do (after a refusal, applying again clears the report).
       if (
+        agent.lastApply?.ok === true &&
         JSON.stringify(next.ruleset) === JSON.stringify(agent.current) &&
         JSON.stringify(next.firewall.bans) === JSON.stringify(loaded.firewall.bans)
       ) {

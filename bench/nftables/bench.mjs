@@ -207,6 +207,7 @@ function table(headers, rows) {
 }
 
 async function main() {
+  const loadAtStart = readFileSync("/proc/loadavg", "utf8").trim();
   const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-nft-"));
   const procs = [];
   try {
@@ -309,7 +310,7 @@ async function main() {
     );
     const results = {
       date: new Date().toISOString(),
-      machine: { ...machine(), loadAfter: readFileSync("/proc/loadavg", "utf8").trim() },
+      machine: { ...machine(), loadAtStart },
       settings,
       rate: {
         medians: rates,

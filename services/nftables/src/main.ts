@@ -61,7 +61,7 @@ await runService({
       host: metricsHost,
       port: metricsPort,
       registry,
-      ready: () => agent.lastApply?.ok === true,
+      ready: () => agent.current !== undefined,
     });
 
     // NATS is for bans only: the config's rules hold without it, and bans join once it is reachable.

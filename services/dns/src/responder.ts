@@ -22,16 +22,31 @@ const MAX_DYNAMIC = 10_000;
 export class Responder {
   private readonly prebuilt = new Map<string, ResponseTemplate>();
   private readonly dynamic = new Map<string, ResponseTemplate>();
+  /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
+  private readonly zoneKeys = new Map<string, string[]>();
 
+  /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
     readonly zones: ZoneSet,
     private readonly observe: Observer = () => {},
+    reuse?: { from: Responder; unchanged: ReadonlySet<string> },
   ) {
     for (const zone of zones.zones) {
-      for (const [name, node] of zone.nodes) {
-        if (name.startsWith("*")) continue;
-        for (const type of node.keys()) this.store(this.prebuilt, name, type);
+      const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;
+      if (keys && reuse) {
+        for (const key of keys) {
+          const template = reuse.from.prebuilt.get(key);
+          if (template) this.prebuilt.set(key, template);
+        }
+        this.zoneKeys.set(zone.origin, keys);
+        continue;
       }
+      const built: string[] = [];
+      for (const [name, node] of zone.nodes) {
+        if (name.startsWith("*") || zones.find(name) !== zone) continue;
+        for (const type of node.keys()) built.push(this.store(this.prebuilt, name, type));
+      }
+      this.zoneKeys.set(zone.origin, built);
     }
   }
 
@@ -39,10 +54,12 @@ export class Responder {
     return this.prebuilt.size;
   }
 
-  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): void {
+  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): string {
     const code = RRType[type];
     const template = encodeTemplate(name, code, CLASS_IN, resolve(this.zones, name, type));
-    map.set(template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3), template);
+    const key = template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3);
+    map.set(key, template);
+    return key;
   }
 
   /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */

@@ -3,6 +3,7 @@ import type { DnsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
+import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
 import type { DnsMetrics } from "./metrics.js";
 import { RecordAdmin } from "./record-admin.js";
@@ -11,6 +12,7 @@ import type { ResourceRecord } from "./records.js";
 import type { Responder } from "./responder.js";
 import { ServedZones } from "./served-zones.js";
 import { serveTcp } from "./tcp-server.js";
+import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
 import { serveUdp } from "./udp-server.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -31,6 +33,8 @@ export class DnsService {
   private readonly feed: RecordFeed | undefined;
   readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
+  private readonly doh: DohServer;
+  private tls: TlsContextSource | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
 
@@ -38,6 +42,12 @@ export class DnsService {
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
     const current = () => this.served.responder;
+    this.doh = new DohServer({
+      answer: async (query) => this.served.responder.respond(query, false),
+      tls: () => this.tls,
+      logger,
+      observe: (status) => metrics.doh(status),
+    });
     if (options.natsServers && options.natsServers.length > 0) {
       const feed = new RecordFeed({
         servers: options.natsServers,
@@ -55,9 +65,11 @@ export class DnsService {
       pool: "dns",
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
-      onConnection: (socket) => {
+      onConnection: (socket, info) => {
         this.sockets.add(socket);
         socket.once("close", () => this.sockets.delete(socket));
+        // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
         serveTcp(socket, current, { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000 }, metrics.tcpLatency);
       },
       onUdpSockets: (shares) => {
@@ -70,6 +82,7 @@ export class DnsService {
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
     const service = new DnsService(await loadZones(section), options);
     service.files = filesOf(section);
+    service.tls = await loadTls(section);
     return service;
   }
 
@@ -98,7 +111,9 @@ export class DnsService {
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
   async reload(section: DnsSection): Promise<void> {
     const zones = await loadZones(section);
+    const tls = await loadTls(section);
     this.served.setStatic(zones);
+    this.tls = tls;
     this.files = filesOf(section);
   }
 
@@ -112,6 +127,7 @@ export class DnsService {
     await this.worker.stop();
     await this.feed?.stop();
     this.served.stop();
+    this.doh.close();
     for (const s of this.sockets) s.destroy();
   }
 }
@@ -120,4 +136,10 @@ function filesOf(section: DnsSection): Map<string, string> {
   const files = new Map<string, string>();
   for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
   return files;
+}
+
+async function loadTls(section: DnsSection): Promise<TlsContextSource | undefined> {
+  const doh = section.doh;
+  if (!doh?.certFile || !doh.keyFile) return undefined;
+  return FileTlsContext.load(doh.certFile, doh.keyFile);
 }

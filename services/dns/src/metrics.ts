@@ -11,6 +11,7 @@ export class DnsMetrics {
     number,
     ReturnType<Counter<"qtype" | "rcode" | "transport">["labels"]>
   >();
+  private readonly dohResponses: Counter<"status">;
   readonly udpLatency: Histogram.Internal<"transport">;
   readonly tcpLatency: Histogram.Internal<"transport">;
 
@@ -26,6 +27,12 @@ export class DnsMetrics {
       help: "Time from a query's arrival to its response being handed to the socket",
       labelNames: ["transport"],
       buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+      registers: [registry],
+    });
+    this.dohResponses = new Counter({
+      name: "switchyard_dns_doh_responses_total",
+      help: "DNS-over-HTTPS responses, by HTTP status",
+      labelNames: ["status"],
       registers: [registry],
     });
     this.udpLatency = this.latency.labels("udp");
@@ -47,5 +54,10 @@ export class DnsMetrics {
       this.children.set(key, child);
     }
     child.inc();
+  }
+
+  /** One DoH response (its HTTP status). */
+  doh(status: number): void {
+    this.dohResponses.labels(String(status)).inc();
   }
 }

@@ -5,6 +5,7 @@ import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
 import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
+import { type Answerer, Forwarder } from "./forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { RecordAdmin } from "./record-admin.js";
 import { RecordFeed } from "./record-feed.js";
@@ -35,15 +36,19 @@ export class DnsService {
   private readonly worker: EdgeWorker;
   private readonly doh: DohServer;
   private tls: TlsContextSource | undefined;
+  private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
 
-  private constructor(zones: ZoneSet, options: DnsServiceOptions) {
+  private constructor(
+    zones: ZoneSet,
+    private readonly options: DnsServiceOptions,
+  ) {
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
-    const current = () => this.served.responder;
+    const current = (): Answerer => this.forwarder ?? this.served.responder;
     this.doh = new DohServer({
-      answer: async (query) => this.served.responder.respond(query, false),
+      answer: async (query, client) => current().respond(query, false, client),
       tls: () => this.tls,
       logger,
       observe: (status) => metrics.doh(status),
@@ -70,7 +75,12 @@ export class DnsService {
         socket.once("close", () => this.sockets.delete(socket));
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
         if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
-        serveTcp(socket, current, { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000 }, metrics.tcpLatency);
+        serveTcp(
+          socket,
+          current,
+          { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000, client: info.remote.address },
+          metrics.tcpLatency,
+        );
       },
       onUdpSockets: (shares) => {
         for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
@@ -83,7 +93,23 @@ export class DnsService {
     const service = new DnsService(await loadZones(section), options);
     service.files = filesOf(section);
     service.tls = await loadTls(section);
+    service.forwarder = await service.makeForwarder(section);
     return service;
+  }
+
+  private async makeForwarder(section: DnsSection): Promise<Forwarder | undefined> {
+    if (!section.forward) return undefined;
+    const { metrics, logger } = this.options;
+    return Forwarder.create(
+      section.forward,
+      () => this.served.responder,
+      {
+        query: (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
+        outcome: (o) => metrics.forwarded(o),
+        upstreamError: (u) => metrics.upstreamError(u),
+      },
+      logger,
+    );
   }
 
   get zones(): ZoneSet {
@@ -112,8 +138,11 @@ export class DnsService {
   async reload(section: DnsSection): Promise<void> {
     const zones = await loadZones(section);
     const tls = await loadTls(section);
+    const forwarder = await this.makeForwarder(section);
     this.served.setStatic(zones);
     this.tls = tls;
+    this.forwarder?.close();
+    this.forwarder = forwarder;
     this.files = filesOf(section);
   }
 
@@ -128,6 +157,7 @@ export class DnsService {
     await this.feed?.stop();
     this.served.stop();
     this.doh.close();
+    this.forwarder?.close();
     for (const s of this.sockets) s.destroy();
   }
 }

@@ -49,3 +49,8 @@ export class DohRequestError extends Error {
     super(message, options);
   }
 }
+
+/** An upstream resolver that did not answer usefully (timeout, refused connection, HTTP error). */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+}

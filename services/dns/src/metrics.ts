@@ -12,6 +12,8 @@ export class DnsMetrics {
     ReturnType<Counter<"qtype" | "rcode" | "transport">["labels"]>
   >();
   private readonly dohResponses: Counter<"status">;
+  private readonly forwardedAnswers: Counter<"outcome">;
+  private readonly upstreamErrors: Counter<"upstream">;
   readonly udpLatency: Histogram.Internal<"transport">;
   readonly tcpLatency: Histogram.Internal<"transport">;
 
@@ -33,6 +35,18 @@ export class DnsMetrics {
       name: "switchyard_dns_doh_responses_total",
       help: "DNS-over-HTTPS responses, by HTTP status",
       labelNames: ["status"],
+      registers: [registry],
+    });
+    this.forwardedAnswers = new Counter({
+      name: "switchyard_dns_forwarded_total",
+      help: "Questions from trusted clients forwarded outside the zones, by outcome (cache, upstream, failed)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    });
+    this.upstreamErrors = new Counter({
+      name: "switchyard_dns_upstream_errors_total",
+      help: "Upstream resolver attempts that failed (timeout, error, SERVFAIL, REFUSED), by upstream",
+      labelNames: ["upstream"],
       registers: [registry],
     });
     this.udpLatency = this.latency.labels("udp");
@@ -59,5 +73,13 @@ export class DnsMetrics {
   /** One DoH response (its HTTP status). */
   doh(status: number): void {
     this.dohResponses.labels(String(status)).inc();
+  }
+
+  forwarded(outcome: "cache" | "upstream" | "failed"): void {
+    this.forwardedAnswers.labels(outcome).inc();
+  }
+
+  upstreamError(upstream: string): void {
+    this.upstreamErrors.labels(upstream).inc();
   }
 }

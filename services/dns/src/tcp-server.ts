@@ -40,8 +40,10 @@ export function serveTcp(
       if (pending.length - pos - 2 < len) break;
       const answer = responder().respond(pending.subarray(pos + 2, pos + 2 + len), false, options.client);
       pos += 2 + len;
-      if (answer instanceof Promise) (later ??= []).push(answer);
-      else if (answer) out.push(prefixOf(answer), answer);
+      if (answer instanceof Promise) {
+        later ??= [];
+        later.push(answer);
+      } else if (answer) out.push(prefixOf(answer), answer);
     }
     pending = pos === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(pos));
     if (out.length > 0) {

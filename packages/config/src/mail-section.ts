@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { mailQueueSchema } from "./mail-queue-schema.js";
 import { hostPort, port } from "./primitives.js";
 
 const label = "(?!-)[a-z0-9-]{1,63}(?<!-)";
@@ -79,6 +80,7 @@ export const mailSectionSchema = z
     spool: z.string().min(1).default(".switchyard/mail"),
     limits: limitsSchema.prefault({}),
     tls: tlsSchema.prefault({}),
+    queue: mailQueueSchema.prefault({}),
   })
   .superRefine((mail, ctx) => {
     const domains = new Set(mail.domains);

@@ -3,10 +3,12 @@ import type { AddressPolicy } from "./address-policy.js";
 import { SmtpReply } from "./errors.js";
 import type { MailMetrics } from "./metrics.js";
 import { receivedHeader } from "./received-header.js";
-import type { Spool } from "./spool.js";
+import type { NewRecipient, Spool, SpooledMessage } from "./spool.js";
 
 export interface IntakeDeps {
   spool: Spool;
+  /** Told when a message waits in the queue (remote recipients, or a local delivery to retry). */
+  queue?: { kick(): void };
   policy: AddressPolicy;
   metrics: MailMetrics;
   hostname: string;
@@ -25,8 +27,9 @@ async function* withinLimit(stream: SMTPServerDataStream): AsyncGenerator<Buffer
 }
 
 /**
- * DATA: spool the message (fsynced, file and directory), deliver it to the local Maildirs, and only
- * then answer 250. Any failure before that answers 4xx and leaves nothing delivered or half written.
+ * DATA: spool the message with its envelope (fsynced, file and directory) and deliver it to the
+ * local Maildirs, then answer 250. A failure before the spool commit answers 4xx and leaves nothing;
+ * after it the message is safe: what could not be delivered yet waits in the queue.
  */
 export async function takeMessage(
   deps: IntakeDeps,
@@ -34,14 +37,17 @@ export async function takeMessage(
   session: SMTPServerSession,
   remote: string,
 ): Promise<string> {
-  const mailboxes = session.envelope.rcptTo.flatMap((rcpt) => {
+  const recipients: NewRecipient[] = session.envelope.rcptTo.flatMap((rcpt) => {
     const verdict = deps.policy.recipient(rcpt.address);
-    return verdict.ok ? verdict.mailboxes : [];
+    return verdict.ok
+      ? verdict.mailboxes.map((m) => ({ original: rcpt.address, address: m, mailbox: m }))
+      : [];
   });
+  const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
   const head = receivedHeader(session, remote, deps.hostname);
-  let message: Awaited<ReturnType<Spool["receive"]>>;
+  let message: SpooledMessage;
   try {
-    message = await deps.spool.receive(head, withinLimit(stream));
+    message = await deps.spool.receive(head, withinLimit(stream), { from, recipients });
   } catch (err) {
     if (stream.sizeExceeded) {
       deps.metrics.reject("size");
@@ -51,20 +57,37 @@ export async function takeMessage(
     deps.logger.warn({ err, session: session.id }, "message not spooled");
     throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
   }
-  try {
-    await deps.spool.deliverLocal(message, mailboxes);
-    await deps.spool.release(message);
-  } catch (err) {
-    deps.metrics.reject("spool");
-    deps.logger.warn({ err, session: session.id, message: message.id }, "local delivery failed");
-    throw new SmtpReply(451, "4.3.0 Message not delivered, try again later", { cause: err });
-  }
+  const result = await dispatch(deps, message);
   deps.metrics.messageAccepted(message.bytes);
   deps.logger.info(
-    { session: session.id, message: message.id, bytes: message.bytes, mailboxes },
+    { session: session.id, message: message.id, bytes: message.bytes, recipients: recipients.length, result },
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${message.id}`;
+}
+
+/**
+ * Delivers a just-committed message locally and hands the rest to the queue. Never throws: the
+ * message is durable, so whatever fails here is retried by the queue (or the recovery sweep).
+ */
+export async function dispatch(
+  deps: Pick<IntakeDeps, "spool" | "queue" | "logger">,
+  message: SpooledMessage,
+): Promise<"delivered" | "queued" | "held"> {
+  try {
+    await deps.spool.deliverLocal(message);
+  } catch (err) {
+    deps.logger.warn({ err, message: message.id }, "local delivery failed; queued for retry");
+  }
+  try {
+    const result = await deps.spool.settle(message);
+    if (result === "queued") deps.queue?.kick();
+    return result === "done" ? "delivered" : "queued";
+  } catch (err) {
+    deps.spool.letGo(message);
+    deps.logger.warn({ err, message: message.id }, "cannot settle a spooled message; recovery will retry it");
+    return "held";
+  }
 }
 
 function tooLarge(): SmtpReply {

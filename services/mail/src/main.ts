@@ -13,8 +13,10 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { nodeFileOps } from "./file-ops.js";
+import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
 import { createMailAdmin } from "./server.js";
 import { SmtpFront } from "./smtp-front.js";
@@ -39,7 +41,17 @@ await runService({
     await spool.init();
     const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
-    const front = new SmtpFront({ mail, policy: new AddressPolicy(mail), spool, metrics, logger, tls });
+    const authMetrics = new AuthMetrics(registry);
+    const reviews = await messageReviews(mail, authMetrics, logger);
+    const front = new SmtpFront({
+      mail,
+      policy: new AddressPolicy(mail),
+      spool,
+      metrics,
+      logger,
+      tls,
+      reviews,
+    });
 
     const worker = new EdgeWorker({
       edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,

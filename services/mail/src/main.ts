@@ -13,8 +13,10 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { nodeFileOps } from "./file-ops.js";
+import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
 import { DeliveryQueue } from "./relay-queue.js";
 import { createMailAdmin } from "./server.js";
@@ -56,6 +58,8 @@ await runService({
     const recovered = await recovery.start();
     logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
     queue.start();
+    const authMetrics = new AuthMetrics(registry);
+    const reviews = await messageReviews(mail, authMetrics, logger);
     const front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
@@ -64,6 +68,7 @@ await runService({
       metrics,
       logger,
       tls,
+      reviews,
     });
 
     const worker = new EdgeWorker({

@@ -2,6 +2,7 @@ export { dnsName, type InlineRecord, inlineRecordSchema, type ZoneConfig, zoneSc
 export type { EdgeConfig } from "./edge-schema.js";
 export { edgeSchema } from "./edge-schema.js";
 export { ConfigError } from "./errors.js";
+export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
 export { impliedRoutes } from "./implied-routes.js";
 export { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";

@@ -15,6 +15,8 @@ mkdir -p "$state/run" "$state/nats" "$state/logs"
 export SWITCHYARD_CONFIG=${SWITCHYARD_CONFIG:-config/local.yaml}
 export SWITCHYARD_ADMIN_TOKEN_FILE=${SWITCHYARD_ADMIN_TOKEN_FILE:-$state/admin.token}
 node -e 'import("@switchyard/runtime").then((r) => r.ensureToken(process.argv[1]))' "$SWITCHYARD_ADMIN_TOKEN_FILE"
+export SWITCHYARD_KV_KEY_FILE=${SWITCHYARD_KV_KEY_FILE:-$state/kv.key}
+node -e 'import("@switchyard/certstore").then((c) => c.ensureKvKey(process.argv[1]))' "$SWITCHYARD_KV_KEY_FILE"
 
 pids=()
 stop_all() {
@@ -47,7 +49,8 @@ cat >&2 <<INFO
     HTTPS/DoH  127.0.0.1:10443   HTTP 10080
     edge admin 127.0.0.1:10900 (gRPC)   metrics http://127.0.0.1:10901/metrics
     NATS       nats://127.0.0.1:10422 (JetStream in $state/nats)
-    yardctl    npx yardctl workers | routes | stats
+    certs      internal CA (trust it: npx yardctl certs ca > switchyard-ca.pem)
+    yardctl    npx yardctl workers | routes | stats | certs list
   Ctrl-C stops everything.
 
 INFO

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import {
+  type DnsReplica,
+  freePort,
+  type Pebble,
+  startDnsReplica,
+  startPebble,
+  waitFor,
+} from "@switchyard/testkit";
+import { type Stack, startStack } from "./test-stack.js";
+
+/** A zone for the names Pebble validates, every one at 127.0.0.1 (where the edge listens). */
+export function testZone(origin: string, names: string[]) {
+  return {
+    origin,
+    soa: { mname: "ns1", rname: "hostmaster", minimum: 10 },
+    records: [
+      { type: "NS", value: "ns1" },
+      { name: "ns1", type: "A", value: "127.0.0.1" },
+      ...names.map((name) => ({ name, type: "A", value: "127.0.0.1" })),
+    ],
+  };
+}
+
+describe("HTTP-01 issuance from Pebble through the edge", () => {
+  let stack: Stack;
+  let pebble: Pebble;
+  let dns: DnsReplica;
+
+  before(async () => {
+    const [httpPort, dnsPort] = [await freePort(), await freePort()];
+    pebble = await startPebble({ httpPort, dnsServer: `127.0.0.1:${dnsPort}` });
+    stack = await startStack(() => ({
+      dns: { ports: [dnsPort], zones: [testZone("example.test", ["www", "mail"])] },
+      certs: {
+        httpPort,
+        directory: pebble.directoryUrl,
+        directoryCaFile: pebble.caFile,
+        email: "ops@example.test",
+        certificates: [{ name: "www.example.test", altNames: ["mail.example.test"] }],
+        renewal: { checkIntervalMs: 500, retryMinMs: 500, retryMaxMs: 2000 },
+      },
+    }));
+    dns = await startDnsReplica(stack.edge, { name: "dns-a" });
+    await stack.startReplica("certs-a");
+  });
+  after(async () => {
+    await stack?.stop();
+    await dns?.stop();
+    await pebble?.stop();
+  });
+
+  it("gets a certificate Pebble's root verifies, for every name, and workers see it", async () => {
+    const loaded = await waitFor(
+      "the certificate",
+      () => stack.watcher.selector.select("mail.example.test"),
+      60_000,
+    );
+    const root = new X509Certificate(await pebble.root());
+    const chain = loaded.chain.split(/(?<=-----END CERTIFICATE-----)\n?/).filter((p) => p.includes("BEGIN"));
+    const [leaf, intermediate] = chain.map((pem) => new X509Certificate(pem));
+    assert.ok(leaf && intermediate, "leaf and intermediate");
+    assert.ok(
+      leaf.verify(intermediate.publicKey) && intermediate.verify(root.publicKey),
+      "chains to Pebble's root",
+    );
+    assert.deepEqual(loaded.names.sort(), ["mail.example.test", "www.example.test"]);
+    const record = await stack.record("www.example.test");
+    assert.equal(record?.source, "acme");
+    assert.equal(record?.directory, pebble.directoryUrl);
+    assert.equal(record?.renewal?.source, "lifetime", "Pebble 2.4 offers no renewalInfo");
+    assert.equal(record?.lastError, undefined);
+    assert.deepEqual(
+      await waitFor("tokens removed", async () => {
+        const keys: string[] = [];
+        for await (const k of await stack.acme.keys("http01.>")) keys.push(k);
+        return keys.length === 0 ? ["none"] : undefined;
+      }),
+      ["none"],
+    );
+  });
+});

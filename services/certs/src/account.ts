@@ -17,7 +17,7 @@ interface StoredAccount {
 export async function accountKey(state: KV, directoryUrl: string, kvKey: Buffer): Promise<string> {
   const name = `account.${createHash("sha256").update(directoryUrl).digest("hex").slice(0, 32)}`;
   let entry = await state.get(name);
-  if (!entry || entry.operation !== "PUT") {
+  if (entry?.operation !== "PUT") {
     const { pem } = await newKeyPair();
     const stored: StoredAccount = { directory: directoryUrl, key: encrypt(pem, kvKey, name) };
     try {

@@ -45,7 +45,7 @@ export class Http01Responder {
       if (!kv) return this.send(res, 503, "not connected to NATS yet\n");
       try {
         const entry = await kv.get(http01Key(token));
-        if (!entry || entry.operation !== "PUT") {
+        if (entry?.operation !== "PUT") {
           this.logger.info({ token, remote: req.socket.remoteAddress }, "http-01: unknown token");
           return this.send(res, 404, "no such challenge\n");
         }

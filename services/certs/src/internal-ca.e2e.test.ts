@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { freePort, waitFor } from "@switchyard/testkit";
 import { type Stack, startStack } from "./test-stack.js";
+
+const yardctlMain = fileURLToPath(new URL("../../../packages/yardctl/dist/main.js", import.meta.url));
+const run = promisify(execFile);
 
 /** One HTTP/1.1 request to the edge's HTTP port with a Host header. */
 function httpGet(
@@ -30,6 +36,23 @@ function httpGet(
 describe("certs with the internal CA, through the edge", () => {
   let stack: Stack;
   let httpPort: number;
+  let grpc: string;
+  const yardctl = async (...argv: string[]) => {
+    try {
+      const { stdout } = await run(process.execPath, [
+        yardctlMain,
+        ...argv,
+        "--certs",
+        grpc,
+        "--token-file",
+        stack.edge.tokenFile,
+      ]);
+      return { code: 0, stdout };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout + e.stderr };
+    }
+  };
 
   before(async () => {
     httpPort = await freePort();
@@ -44,7 +67,7 @@ describe("certs with the internal CA, through the edge", () => {
         renewal: { checkIntervalMs: 500 },
       },
     }));
-    await stack.startReplica("certs-a");
+    grpc = (await stack.startReplica("certs-a")).grpc;
   });
   after(() => stack?.stop());
 
@@ -77,5 +100,41 @@ describe("certs with the internal CA, through the edge", () => {
     const other = await httpGet(httpPort, "/shop?item=1", "www.switchyard.test");
     assert.equal(other.status, 308);
     assert.equal(other.location, "https://www.switchyard.test/shop?item=1");
+  });
+
+  it("yardctl certs: list, renew (workers get the new one), revoke, ca, and a clear error for unknown names", async () => {
+    const list = await yardctl("certs", "list");
+    assert.equal(list.code, 0, list.stdout);
+    assert.match(list.stdout, /directory internal/);
+    assert.match(list.stdout, /www\.switchyard\.test .*internal .*in 29d/);
+    const before = stack.watcher.selector.select("www.switchyard.test")?.serial;
+    const renew = await yardctl("certs", "renew", "www.switchyard.test");
+    assert.equal(renew.code, 0, renew.stdout);
+    assert.match(renew.stdout, /new certificate issued/);
+    await waitFor(
+      "the renewed certificate at the watcher",
+      () => stack.watcher.selector.select("www.switchyard.test")?.serial !== before,
+    );
+    const fresh = await yardctl("certs", "issue", "www.switchyard.test");
+    assert.match(fresh.stdout, /fresh, nothing to do/);
+    const revoked = await yardctl("certs", "revoke", "shop.switchyard.test");
+    assert.equal(revoked.code, 1, "shop is not configured by that name");
+    assert.match(revoked.stdout, /not a configured certificate/);
+    const revoke = await yardctl("certs", "revoke", "*.switchyard.test");
+    assert.match(revoke.stdout, /new certificate issued/);
+    const ca = await yardctl("certs", "ca");
+    assert.equal(ca.code, 0);
+    const leaf = new X509Certificate(stack.watcher.selector.select("www.switchyard.test")?.chain ?? "");
+    assert.ok(
+      leaf.verify(new X509Certificate(ca.stdout).publicKey),
+      "yardctl certs ca prints the issuing CA",
+    );
+    const json = JSON.parse((await yardctl("certs", "list", "--json")).stdout) as {
+      certificates: Array<{ name: string; lastError: string }>;
+    };
+    assert.deepEqual(
+      json.certificates.map((c) => c.name),
+      ["www.switchyard.test", "*.switchyard.test"],
+    );
   });
 });

@@ -33,7 +33,7 @@ export class InternalCa {
   /** Loads the CA from KV, creating it when there is none. */
   static async open(state: KV, kvKey: Buffer): Promise<InternalCa> {
     let entry = await state.get(CA_KEY);
-    if (!entry || entry.operation !== "PUT") {
+    if (entry?.operation !== "PUT") {
       const made = await makeCa(kvKey);
       try {
         await state.create(CA_KEY, JSON.stringify(made));

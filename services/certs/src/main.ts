@@ -2,6 +2,7 @@
 /** The certs process: reads the environment, loads config, joins the edge's `certs` pool, issues and renews, handles signals. */
 import { hostname } from "node:os";
 import { ensureKvKey } from "@switchyard/certstore";
+import { certsV1 } from "@switchyard/proto";
 import {
   createGrpcServer,
   createLogger,
@@ -17,6 +18,7 @@ import { CertsService } from "./certs-service.js";
 import { loadCertsConfig } from "./config.js";
 import { Http01Responder } from "./http01-responder.js";
 import { CertsMetrics } from "./metrics.js";
+import { createCertsAdmin } from "./server.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
 const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
@@ -56,6 +58,14 @@ await runService({
 
     service = await CertsService.connect({ config, settings, kvKey, instance, logger, metrics });
     const grpc = createGrpcServer({ logger, token, service: "certs" });
+    grpc.add(
+      certsV1.CertsAdminService,
+      createCertsAdmin({
+        scheduler: service.scheduler,
+        directory: service.issuer.directory,
+        caPem: service.ca?.certPem,
+      }),
+    );
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? section.grpc);
     const [metricsHost, metricsPort] = splitHostPort(
       process.env.SWITCHYARD_METRICS_ADDRESS ?? section.metrics,

@@ -82,7 +82,7 @@ export class RenewalScheduler {
 
   async record(name: string): Promise<CertificateRecord | undefined> {
     const entry = await this.deps.buckets.certs.get(certKey(name));
-    if (!entry || entry.operation !== "PUT") return undefined;
+    if (entry?.operation !== "PUT") return undefined;
     return parseRecord(entry.value);
   }
 

@@ -1,5 +1,6 @@
 import type { KV, Logger } from "@switchyard/runtime";
 import * as acme from "acme-client";
+import { retryOnBadNonce as step } from "./acme-problems.js";
 import { dns01Name, type Published, publishDns01, publishHttp01, unpublish } from "./challenges.js";
 import { waitForTxt } from "./dns-propagation.js";
 import { CertsError } from "./errors.js";
@@ -55,11 +56,12 @@ export class AcmeIssuer {
 
   /** Registers (or finds) the account once per process; a failure is retried on the next call. */
   private ensureAccount(): Promise<void> {
-    this.account ??= this.client
-      .createAccount({
+    this.account ??= step(() =>
+      this.client.createAccount({
         termsOfServiceAgreed: true,
         ...(this.options.email ? { contact: [`mailto:${this.options.email}`] } : {}),
-      })
+      }),
+    )
       .then(() => undefined)
       .catch((err: unknown) => {
         this.account = undefined;
@@ -71,14 +73,18 @@ export class AcmeIssuer {
   async issue(request: OrderRequest): Promise<Issued> {
     const { logger } = this.options;
     await this.ensureAccount();
-    const order = await this.client.createOrder({
-      identifiers: request.names.map((value) => ({ type: "dns", value })),
-      ...(request.replaces ? { replaces: request.replaces } : {}),
-    } as Parameters<acme.Client["createOrder"]>[0]);
+    const order = await step(() =>
+      this.client.createOrder({
+        identifiers: request.names.map((value) => ({ type: "dns", value })),
+        ...(request.replaces ? { replaces: request.replaces } : {}),
+      } as Parameters<acme.Client["createOrder"]>[0]),
+    );
     logger.info({ names: request.names, order: order.url }, "acme order created");
     const published: Published[] = [];
     try {
-      const authzs = (await this.client.getAuthorizations(order)).filter((a) => a.status !== "valid");
+      const authzs = (await step(() => this.client.getAuthorizations(order))).filter(
+        (a) => a.status !== "valid",
+      );
       const pending: Array<{ authz: acme.Authorization; challenge: { url: string; type: string } }> = [];
       const txt: Array<{ name: string; value: string }> = [];
       for (const authz of authzs) {
@@ -101,15 +107,16 @@ export class AcmeIssuer {
         const { servers, propagationTimeoutMs } = this.options.dns01;
         await waitForTxt(txt, servers, propagationTimeoutMs, logger);
       }
-      for (const { challenge } of pending) await this.client.completeChallenge(challenge as never);
-      for (const { authz } of pending) await this.client.waitForValidStatus(authz);
+      for (const { challenge } of pending)
+        await step(() => this.client.completeChallenge(challenge as never));
+      for (const { authz } of pending) await step(() => this.client.waitForValidStatus(authz));
       const { pem: key } = await newKeyPair();
       const [, csr] = await acme.crypto.createCsr(
         { commonName: request.names[0] as string, altNames: request.names },
         key,
       );
-      const finalized = await this.client.finalizeOrder(order, csr);
-      const chain = await this.client.getCertificate(finalized);
+      const finalized = await step(() => this.client.finalizeOrder(order, csr));
+      const chain = await step(() => this.client.getCertificate(finalized));
       logger.info({ names: request.names, order: order.url }, "acme order valid; certificate downloaded");
       return { chain, key };
     } finally {
@@ -133,7 +140,7 @@ export class AcmeIssuer {
 
   async revoke(chain: string): Promise<void> {
     await this.ensureAccount();
-    await this.client.revokeCertificate(chain);
+    await step(() => this.client.revokeCertificate(chain));
   }
 
   /** The CA's renewalInfo window for `ariId`, or undefined when the directory has no renewalInfo. */

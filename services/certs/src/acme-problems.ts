@@ -78,3 +78,23 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/**
+ * Runs one ACME step again when it failed on badNonce (acme-client already retried it with the
+ * nonces the CA sent). A badNonce rejection means the CA did not act on the request, so repeating
+ * the step cannot order or finalize twice; each attempt starts with a fresh nonce. Bounded.
+ */
+export async function retryOnBadNonce<T>(fn: () => Promise<T>, attempts = 10): Promise<T> {
+  const store = scope.getStore();
+  for (let attempt = 1; ; attempt++) {
+    const before = store?.problems.length ?? 0;
+    try {
+      return await fn();
+    } catch (err) {
+      const last = store?.problems.at(-1);
+      const badNonce =
+        store !== undefined && store.problems.length > before && last?.type.endsWith(":badNonce");
+      if (!badNonce || attempt >= attempts) throw err;
+    }
+  }
+}

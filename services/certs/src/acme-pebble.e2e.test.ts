@@ -24,7 +24,7 @@ export function testZone(origin: string, names: string[]) {
   };
 }
 
-describe("HTTP-01 issuance from Pebble through the edge", () => {
+describe("Pebble issues through Switchyard: HTTP-01 through the edge, a wildcard by DNS-01 through the dns service", () => {
   let stack: Stack;
   let pebble: Pebble;
   let dns: DnsReplica;
@@ -39,7 +39,11 @@ describe("HTTP-01 issuance from Pebble through the edge", () => {
         directory: pebble.directoryUrl,
         directoryCaFile: pebble.caFile,
         email: "ops@example.test",
-        certificates: [{ name: "www.example.test", altNames: ["mail.example.test"] }],
+        certificates: [
+          { name: "www.example.test", altNames: ["mail.example.test"] },
+          { name: "*.example.test", altNames: ["example.test"], challenge: "dns-01" },
+        ],
+        dns01: { servers: [`127.0.0.1:${dnsPort}`], propagationTimeoutMs: 30_000 },
         renewal: { checkIntervalMs: 500, retryMinMs: 500, retryMaxMs: 2000 },
       },
     }));
@@ -80,5 +84,39 @@ describe("HTTP-01 issuance from Pebble through the edge", () => {
       }),
       ["none"],
     );
+  });
+
+  it("gets a wildcard (with its apex) by DNS-01: TXT values served by the dns replicas, checked before validation, removed after", async () => {
+    const loaded = await waitFor(
+      "the wildcard",
+      () => stack.watcher.selector.select("shop.example.test"),
+      60_000,
+    );
+    assert.deepEqual(loaded.names.sort(), ["*.example.test", "example.test"]);
+    assert.equal(stack.watcher.selector.select("example.test")?.serial, loaded.serial);
+    assert.notEqual(
+      stack.watcher.selector.select("www.example.test")?.serial,
+      loaded.serial,
+      "exact name wins over the wildcard",
+    );
+    const root = new X509Certificate(await pebble.root());
+    const [leaf, intermediate] = loaded.chain
+      .split(/(?<=-----END CERTIFICATE-----)\n?/)
+      .filter((p) => p.includes("BEGIN"))
+      .map((pem) => new X509Certificate(pem));
+    assert.ok(
+      leaf?.verify(intermediate?.publicKey ?? root.publicKey) && intermediate?.verify(root.publicKey),
+    );
+    const replica = stack.replicas[0];
+    assert.ok(
+      replica?.process.lines.some(
+        (l) => typeof l !== "string" && l.msg === "dns-01 TXT values visible on every server",
+      ),
+    );
+    await waitFor("TXT values removed", async () => {
+      const keys: string[] = [];
+      for await (const k of await stack.acme.keys("dns01.>")) keys.push(k);
+      return keys.length === 0;
+    });
   });
 });

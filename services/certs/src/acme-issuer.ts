@@ -1,6 +1,6 @@
 import type { KV, Logger } from "@switchyard/runtime";
 import * as acme from "acme-client";
-import { retryOnBadNonce as step } from "./acme-problems.js";
+import { lastProblemType, retryOnBadNonce as step } from "./acme-problems.js";
 import { dns01Name, type Published, publishDns01, publishHttp01, unpublish } from "./challenges.js";
 import { waitForTxt } from "./dns-propagation.js";
 import { CertsError } from "./errors.js";
@@ -56,18 +56,30 @@ export class AcmeIssuer {
 
   /** Registers (or finds) the account once per process; a failure is retried on the next call. */
   private ensureAccount(): Promise<void> {
-    this.account ??= step(() =>
+    this.account ??= this.findOrCreateAccount().catch((err: unknown) => {
+      this.account = undefined;
+      throw err;
+    });
+    return this.account;
+  }
+
+  /**
+   * Every replica shares the account key, so the account usually exists: look it up first
+   * (onlyReturnExisting, then a POST-as-GET), and create it only when the CA says there is none.
+   */
+  private async findOrCreateAccount(): Promise<void> {
+    try {
+      await step(() => this.client.createAccount({ onlyReturnExisting: true }));
+      return;
+    } catch (err) {
+      if (!lastProblemType()?.endsWith(":accountDoesNotExist")) throw err;
+    }
+    await step(() =>
       this.client.createAccount({
         termsOfServiceAgreed: true,
         ...(this.options.email ? { contact: [`mailto:${this.options.email}`] } : {}),
       }),
-    )
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        this.account = undefined;
-        throw err;
-      });
-    return this.account;
+    );
   }
 
   async issue(request: OrderRequest): Promise<Issued> {

@@ -9,20 +9,7 @@ import {
   startPebble,
   waitFor,
 } from "@switchyard/testkit";
-import { type Stack, startStack } from "./test-stack.js";
-
-/** A zone for the names Pebble validates, every one at 127.0.0.1 (where the edge listens). */
-export function testZone(origin: string, names: string[]) {
-  return {
-    origin,
-    soa: { mname: "ns1", rname: "hostmaster", minimum: 10 },
-    records: [
-      { type: "NS", value: "ns1" },
-      { name: "ns1", type: "A", value: "127.0.0.1" },
-      ...names.map((name) => ({ name, type: "A", value: "127.0.0.1" })),
-    ],
-  };
-}
+import { type Stack, startStack, testZone } from "./test-stack.js";
 
 describe("Pebble issues through Switchyard: HTTP-01 through the edge, a wildcard by DNS-01 through the dns service", () => {
   let stack: Stack;

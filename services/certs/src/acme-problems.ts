@@ -98,3 +98,8 @@ export async function retryOnBadNonce<T>(fn: () => Promise<T>, attempts = 10): P
     }
   }
 }
+
+/** The type of the last ACME problem recorded in the current operation, if any. */
+export function lastProblemType(): string | undefined {
+  return scope.getStore()?.problems.at(-1)?.type;
+}

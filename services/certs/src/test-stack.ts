@@ -12,11 +12,17 @@ import {
 import { connectNats, createLogger, type KV, type NatsConnection, openKv } from "@switchyard/runtime";
 import {
   type CertsReplica,
+  type DnsReplica,
   type EdgeHarness,
+  freePort,
   type NatsServerHandle,
+  type Pebble,
+  type PebbleOptions,
   startCertsReplica,
+  startDnsReplica,
   startEdge,
   startNatsServer,
+  startPebble,
 } from "@switchyard/testkit";
 
 export const quiet = createLogger("certs-test", {
@@ -25,6 +31,7 @@ export const quiet = createLogger("certs-test", {
 
 export interface Stack {
   dir: string;
+  /** Replace it after a restart so stop() stops the running server. */
   nats: NatsServerHandle;
   edge: EdgeHarness;
   kvKeyFile: string;
@@ -88,4 +95,79 @@ export async function startStack(
     },
   };
   return stack;
+}
+
+/** A zone for the names Pebble validates, every one at 127.0.0.1 (where the edge listens). */
+export function testZone(origin: string, names: string[]) {
+  return {
+    origin,
+    soa: { mname: "ns1", rname: "hostmaster", minimum: 10 },
+    records: [
+      { type: "NS", value: "ns1" },
+      { name: "ns1", type: "A", value: "127.0.0.1" },
+      ...names.map((name) => ({ name, type: "A", value: "127.0.0.1" })),
+    ],
+  };
+}
+
+export interface PebbleStack {
+  stack: Stack;
+  pebble: Pebble;
+  dns: DnsReplica;
+  stop(): Promise<void>;
+}
+
+/**
+ * Pebble with its VA pointed at the edge (HTTP-01 on the edge's HTTP port, DNS through the edge to
+ * a dns replica serving `example.test`), NATS, the edge and a dns replica; certs replicas are
+ * started by the test. `certs` is merged into the certs section.
+ */
+export async function startPebbleStack(options: {
+  labels: string[];
+  certs: Record<string, unknown>;
+  pebble?: Omit<PebbleOptions, "httpPort" | "dnsServer">;
+  storeDir?: string;
+}): Promise<PebbleStack> {
+  const [httpPort, dnsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble({ httpPort, dnsServer: `127.0.0.1:${dnsPort}`, ...options.pebble });
+  let stack: Stack | undefined;
+  try {
+    stack = await startStack(
+      () => ({
+        dns: { ports: [dnsPort], zones: [testZone("example.test", options.labels)] },
+        certs: {
+          httpPort,
+          directory: pebble.directoryUrl,
+          directoryCaFile: pebble.caFile,
+          renewal: { checkIntervalMs: 500, retryMinMs: 500, retryMaxMs: 2000 },
+          dns01: { servers: [`127.0.0.1:${dnsPort}`], propagationTimeoutMs: 30_000 },
+          ...options.certs,
+        },
+      }),
+      options.storeDir,
+    );
+    const dns = await startDnsReplica(stack.edge, { name: "dns-a" });
+    const started = stack;
+    return {
+      stack: started,
+      pebble,
+      dns,
+      async stop() {
+        await started.stop();
+        await dns.stop();
+        await pebble.stop();
+      },
+    };
+  } catch (err) {
+    await stack?.stop();
+    await pebble.stop();
+    throw err;
+  }
+}
+
+/** Log lines of a replica with this `msg`. */
+export function logLines(replica: CertsReplica, msg: string): Array<Record<string, unknown>> {
+  return replica.process.lines.filter(
+    (l): l is Record<string, unknown> & { msg: string } => typeof l !== "string" && l.msg === msg,
+  );
 }

@@ -16,6 +16,7 @@ import { EdgeWorker } from "@switchyard/worker";
 import { installAcmeHttp } from "./acme-problems.js";
 import { CertsService } from "./certs-service.js";
 import { loadCertsConfig } from "./config.js";
+import { CertsError } from "./errors.js";
 import { Http01Responder } from "./http01-responder.js";
 import { CertsMetrics } from "./metrics.js";
 import { createCertsAdmin } from "./server.js";
@@ -90,6 +91,17 @@ await runService({
     );
     const running = service;
     return {
+      async reload() {
+        const next = await loadCertsConfig(configPath);
+        if (next.settings.directoryUrl !== settings.directoryUrl) {
+          throw new CertsError("certs.directory changed: restart the certs replicas to switch issuers");
+        }
+        running.scheduler.reconfigure(next.settings.section);
+        logger.info(
+          { certificates: next.settings.section.certificates.map((c) => c.name) },
+          "certs config reloaded",
+        );
+      },
       async drain() {
         grpc.setServing("", false);
         await worker.leave();

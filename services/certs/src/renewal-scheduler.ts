@@ -45,6 +45,11 @@ export class RenewalScheduler {
 
   constructor(private readonly deps: SchedulerDeps) {}
 
+  /** A reloaded section (same directory): new names are ordered at the next check. */
+  reconfigure(section: CertsSection): void {
+    this.deps.section = section;
+  }
+
   get certificates(): CertificateConfig[] {
     return this.deps.section.certificates;
   }

@@ -10,4 +10,10 @@ export type { MailQueueConfig } from "./mail-queue-schema.js";
 export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
 export { routeSchema } from "./route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";
-export type { CertsSection, DnsSection, FirewallSection, MailSection } from "./service-sections.js";
+export type {
+  CertificateConfig,
+  CertsSection,
+  DnsSection,
+  FirewallSection,
+  MailSection,
+} from "./service-sections.js";

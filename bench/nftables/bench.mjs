@@ -224,7 +224,7 @@ async function main() {
         "  metrics: 127.0.0.1:10901",
         `  handoff: { socket: ${join(dir, "handoff.sock")} }`,
         "nats: { servers: ['nats://127.0.0.1:4222'] }",
-        "firewall: { grpc: 127.0.0.1:10930, metrics: 127.0.0.1:10931 }",
+        "firewall: { grpc: 127.0.0.1:10940, metrics: 127.0.0.1:10941 }",
         "routes:",
         `  - { name: kernel, engine: nftables, match: { ports: [8080] }, action: { type: forward, host: ${BACKEND_HOST}, port: ${PATHS.nftables.backend} } }`,
         `  - { name: userland, match: { ports: [8081] }, action: { type: forward, host: ${BACKEND_HOST}, port: ${PATHS.forward.backend} } }`,

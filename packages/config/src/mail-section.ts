@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { authLimitsSchema, checkDkimKeys, dkimKeySchema, inboundSchema } from "./mail-auth-section.js";
+import { mailQueueSchema } from "./mail-queue-schema.js";
 import { hostPort, port } from "./primitives.js";
 
 const label = "(?!-)[a-z0-9-]{1,63}(?<!-)";
@@ -79,8 +81,16 @@ export const mailSectionSchema = z
     spool: z.string().min(1).default(".switchyard/mail"),
     limits: limitsSchema.prefault({}),
     tls: tlsSchema.prefault({}),
+    queue: mailQueueSchema.prefault({}),
+    /** SPF, DKIM, DMARC and ARC on port 25. */
+    inbound: inboundSchema.prefault({}),
+    /** DKIM signing keys for mail submitted on 587/465. */
+    dkim: z.array(dkimKeySchema).default([]),
+    /** AUTH failures per client IP before AUTH is refused and the IP published on `firewall.ban`. */
+    authLimits: authLimitsSchema.prefault({}),
   })
   .superRefine((mail, ctx) => {
+    checkDkimKeys(mail, ctx);
     const domains = new Set(mail.domains);
     const mailboxes = new Set<string>();
     const ours = (address: string) => domains.has(address.slice(address.lastIndexOf("@") + 1));

@@ -5,7 +5,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp
 import type { AddressPolicy } from "./address-policy.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
 import { SmtpReply } from "./errors.js";
-import { takeMessage } from "./message-intake.js";
+import { type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
 import { verifyPassword } from "./password-hash.js";
 import { connectSocket, type SmtpConnectionHandle } from "./smtp-internals.js";
@@ -23,9 +23,13 @@ export interface SmtpFrontDeps {
   mail: MailSection;
   policy: AddressPolicy;
   spool: Spool;
+  /** The delivery queue, told when a message waits in it. */
+  queue?: { kick(): void };
   metrics: MailMetrics;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
+  /** What looks at whole messages per port: verification on smtp, DKIM signing on submission/smtps. */
+  reviews?: Partial<Record<PortRole, MessageReview>>;
 }
 
 interface SessionState {
@@ -70,7 +74,13 @@ export class SmtpFront {
       },
       onData: (stream, session, cb) => {
         const state = this.states.get(session.id);
-        takeMessage({ ...deps, hostname: mail.hostname }, stream, session, state?.remote ?? "unknown").then(
+        const review = state ? deps.reviews?.[state.role] : undefined;
+        takeMessage(
+          { ...deps, hostname: mail.hostname, review },
+          stream,
+          session,
+          state?.remote ?? "unknown",
+        ).then(
           (reply) => cb(null, reply),
           (err: Error) => cb(err),
         );

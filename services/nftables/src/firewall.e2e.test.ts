@@ -29,8 +29,8 @@ function config(extra: { interfaces?: string[] } = {}): string {
   return [
     "nats: { servers: ['nats://127.0.0.1:4222'] }",
     "firewall:",
-    "  grpc: 127.0.0.1:10930",
-    "  metrics: 127.0.0.1:10931",
+    "  grpc: 127.0.0.1:10940",
+    "  metrics: 127.0.0.1:10941",
     `  interfaces: ${JSON.stringify(extra.interfaces ?? [])}`,
     "  reconcileIntervalMs: 500",
     "  blockList: [10.1.0.5]",
@@ -66,7 +66,7 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
       YARDCTL,
       ...args,
       "--firewall",
-      "127.0.0.1:10930",
+      "127.0.0.1:10940",
       "--token-file",
       tokenFile(),
     ]);

@@ -6,6 +6,7 @@ export { formatPath } from "./format-issues.js";
 export { impliedRoutes } from "./implied-routes.js";
 export { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
 export type { MailQueueConfig } from "./mail-queue-schema.js";
+export type { MailRule } from "./mail-rules-schema.js";
 export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
 export { routeSchema } from "./route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";

@@ -66,6 +66,31 @@ export async function takeMessage(
   return `2.0.0 Ok: queued as ${message.id}`;
 }
 
+/** True when the session logged in (submission): its recipients may be anywhere. */
+export function isAuthenticated(session: SMTPServerSession): boolean {
+  return typeof session.user === "string" && session.user !== "";
+}
+
+/** The spool recipients for accepted RCPT TO addresses: local mailboxes and remote targets. */
+export function routeRecipients(
+  policy: AddressPolicy,
+  addresses: readonly string[],
+  authenticated: boolean,
+): NewRecipient[] {
+  return addresses.flatMap((original) => {
+    const verdict = policy.recipient(original, { authenticated });
+    if (!verdict.ok) return [];
+    return [
+      ...verdict.mailboxes.map((m) => ({ original, address: m, mailbox: m })),
+      ...(verdict.remote ?? []).map((r) => ({
+        original,
+        address: r.address,
+        ...(r.relay ? { relay: r.relay } : {}),
+      })),
+    ];
+  });
+}
+
 /**
  * Delivers a just-committed message locally and hands the rest to the queue. Never throws: the
  * message is durable, so whatever fails here is retried by the queue (or the recovery sweep).

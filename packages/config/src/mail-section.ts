@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { mailAddress, mailDomain } from "./mail-address.js";
-import { mailQueueSchema } from "./mail-queue-schema.js";
+import { mailOutboundSchema, mailQueueSchema } from "./mail-queue-schema.js";
 import { mailRulesSchema, validateRules } from "./mail-rules-schema.js";
 import { hostPort, port } from "./primitives.js";
 
@@ -55,6 +55,7 @@ export const mailSectionSchema = z
     limits: limitsSchema.prefault({}),
     tls: tlsSchema.prefault({}),
     queue: mailQueueSchema.prefault({}),
+    outbound: mailOutboundSchema.prefault({}),
     rules: mailRulesSchema,
   })
   .superRefine((mail, ctx) => {

@@ -37,12 +37,11 @@ export async function takeMessage(
   session: SMTPServerSession,
   remote: string,
 ): Promise<string> {
-  const recipients: NewRecipient[] = session.envelope.rcptTo.flatMap((rcpt) => {
-    const verdict = deps.policy.recipient(rcpt.address);
-    return verdict.ok
-      ? verdict.mailboxes.map((m) => ({ original: rcpt.address, address: m, mailbox: m }))
-      : [];
-  });
+  const recipients = routeRecipients(
+    deps.policy,
+    session.envelope.rcptTo.map((r) => r.address),
+    isAuthenticated(session),
+  );
   const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
   const head = receivedHeader(session, remote, deps.hostname);
   let message: SpooledMessage;

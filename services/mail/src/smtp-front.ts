@@ -5,7 +5,7 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp
 import type { AddressPolicy } from "./address-policy.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
 import { SmtpReply } from "./errors.js";
-import { type MessageReview, takeMessage } from "./message-intake.js";
+import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
 import { verifyPassword } from "./password-hash.js";
 import { connectSocket, type SmtpConnectionHandle } from "./smtp-internals.js";
@@ -179,7 +179,7 @@ export class SmtpFront {
       cb(new SmtpReply(452, "4.5.3 Too many recipients"));
       return;
     }
-    const verdict = this.deps.policy.recipient(to);
+    const verdict = this.deps.policy.recipient(to, { authenticated: isAuthenticated(session) });
     if (verdict.ok) {
       cb();
       return;

@@ -13,6 +13,7 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { startAuthGuard } from "./auth-guard.js";
 import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { nodeFileOps } from "./file-ops.js";
@@ -43,6 +44,13 @@ await runService({
     const metrics = new MailMetrics(registry);
     const authMetrics = new AuthMetrics(registry);
     const reviews = await messageReviews(mail, authMetrics, logger);
+    const auth = startAuthGuard({
+      limits: mail.authLimits,
+      natsServers: config.nats.servers,
+      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      metrics: authMetrics,
+      logger,
+    });
     const front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
@@ -51,6 +59,7 @@ await runService({
       logger,
       tls,
       reviews,
+      authGuard: auth.guard,
     });
 
     const worker = new EdgeWorker({
@@ -88,6 +97,7 @@ await runService({
       async stop() {
         await worker.stop();
         await front.close(0);
+        await auth.close();
         await grpc.shutdown(2000);
         await metricsServer.close();
       },

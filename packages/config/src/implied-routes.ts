@@ -23,6 +23,7 @@ function route(
       clientIps: [],
     },
     action: { type: "handoff", pool },
+    engine: "edge",
     security: { ...openSecurity },
     refusal: extra.refusal ?? "close",
   };

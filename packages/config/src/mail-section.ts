@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { authLimitsSchema, checkDkimKeys, dkimKeySchema, inboundSchema } from "./mail-auth-section.js";
+import { mailQueueSchema } from "./mail-queue-schema.js";
 import { hostPort, port } from "./primitives.js";
 
 const label = "(?!-)[a-z0-9-]{1,63}(?<!-)";
@@ -80,6 +81,7 @@ export const mailSectionSchema = z
     spool: z.string().min(1).default(".switchyard/mail"),
     limits: limitsSchema.prefault({}),
     tls: tlsSchema.prefault({}),
+    queue: mailQueueSchema.prefault({}),
     /** SPF, DKIM, DMARC and ARC on port 25. */
     inbound: inboundSchema.prefault({}),
     /** DKIM signing keys for mail submitted on 587/465. */

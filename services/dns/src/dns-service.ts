@@ -3,8 +3,13 @@ import type { DnsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
+import type { RecordSource } from "./dynamic-records.js";
 import type { DnsMetrics } from "./metrics.js";
-import { Responder } from "./responder.js";
+import { RecordAdmin } from "./record-admin.js";
+import { RecordFeed } from "./record-feed.js";
+import type { ResourceRecord } from "./records.js";
+import type { Responder } from "./responder.js";
+import { ServedZones } from "./served-zones.js";
 import { serveTcp } from "./tcp-server.js";
 import { serveUdp } from "./udp-server.js";
 import type { ZoneSet } from "./zone-set.js";
@@ -16,22 +21,33 @@ export interface DnsServiceOptions {
   logger: Logger;
   metrics: DnsMetrics;
   tcpIdleTimeoutMs?: number;
+  /** NATS servers for dynamic records (the `acme` and `dns-records` buckets); none: static only. */
+  natsServers?: string[];
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
 export class DnsService {
-  private responder: Responder;
+  private readonly served: ServedZones;
+  private readonly feed: RecordFeed | undefined;
+  readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
 
-  private constructor(
-    zones: ZoneSet,
-    private readonly options: DnsServiceOptions,
-  ) {
-    this.responder = this.makeResponder(zones);
-    const current = () => this.responder;
+  private constructor(zones: ZoneSet, options: DnsServiceOptions) {
     const { metrics, logger } = options;
+    this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
+    const current = () => this.served.responder;
+    if (options.natsServers && options.natsServers.length > 0) {
+      const feed = new RecordFeed({
+        servers: options.natsServers,
+        name: `dns-${options.instance ?? process.pid}`,
+        logger,
+        onEntries: (bucket, entries, snapshot) => this.served.onEntries(bucket, entries, snapshot),
+      });
+      this.feed = feed;
+      this.records = new RecordAdmin(this.served, () => feed.records);
+    }
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -57,27 +73,32 @@ export class DnsService {
     return service;
   }
 
-  private makeResponder(zones: ZoneSet): Responder {
-    const { metrics } = this.options;
-    return new Responder(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp));
+  get zones(): ZoneSet {
+    return this.served.zones;
   }
 
-  get zones(): ZoneSet {
-    return this.responder.zones;
+  get responder(): Responder {
+    return this.served.responder;
   }
 
   get prebuilt(): number {
-    return this.responder.prebuiltCount;
+    return this.served.responder.prebuiltCount;
+  }
+
+  /** Where a served record comes from: the config, UpsertRecord, or an ACME challenge. */
+  sourceOf(rr: ResourceRecord): RecordSource {
+    return this.served.sourceOf(rr);
   }
 
   start(): void {
     this.worker.start();
+    this.feed?.start();
   }
 
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
   async reload(section: DnsSection): Promise<void> {
     const zones = await loadZones(section);
-    this.responder = this.makeResponder(zones);
+    this.served.setStatic(zones);
     this.files = filesOf(section);
   }
 
@@ -89,6 +110,8 @@ export class DnsService {
 
   async stop(): Promise<void> {
     await this.worker.stop();
+    await this.feed?.stop();
+    this.served.stop();
     for (const s of this.sockets) s.destroy();
   }
 }

@@ -27,3 +27,8 @@ export class ZoneError extends Error {
 export class EncodeError extends Error {
   override name = "EncodeError";
 }
+
+/** A dynamic record (UpsertRecord, the `dns-records` or `acme` bucket) that cannot be served. */
+export class DynamicRecordError extends Error {
+  override name = "DynamicRecordError";
+}

@@ -19,9 +19,11 @@ import { loadMailSection } from "./config.js";
 import { nodeFileOps } from "./file-ops.js";
 import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
+import { DeliveryQueue } from "./relay-queue.js";
 import { createMailAdmin } from "./server.js";
 import { SmtpFront } from "./smtp-front.js";
-import { Spool } from "./spool.js";
+import { ownerName, Spool } from "./spool.js";
+import { SpoolRecovery } from "./spool-recovery.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
@@ -38,10 +40,25 @@ await runService({
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
     if (tls.selfSigned)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
-    const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname);
+    const spool = new Spool(
+      resolve(mail.spool),
+      nodeFileOps,
+      mail.hostname,
+      ownerName(process.env.SWITCHYARD_INSTANCE),
+    );
     await spool.init();
     const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
+    const queue = new DeliveryQueue({ spool, config: mail.queue, logger });
+    const recovery = new SpoolRecovery(spool, {
+      leaseMs: mail.queue.leaseMs,
+      logger,
+      inFlight: () => spool.held,
+      onRecovered: () => queue.kick(),
+    });
+    const recovered = await recovery.start();
+    logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
+    queue.start();
     const authMetrics = new AuthMetrics(registry);
     const reviews = await messageReviews(mail, authMetrics, logger);
     const auth = startAuthGuard({
@@ -55,6 +72,7 @@ await runService({
       mail,
       policy: new AddressPolicy(mail),
       spool,
+      queue,
       metrics,
       logger,
       tls,
@@ -76,7 +94,7 @@ await runService({
     const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
-      createMailAdmin({ mail, queueDir: spool.queueDir, activeSessions: () => front.activeSessions }),
+      createMailAdmin({ mail, spool, activeSessions: () => front.activeSessions }),
     );
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
     const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
@@ -93,11 +111,15 @@ await runService({
         grpc.setServing("", false);
         await worker.leave();
         await front.close(deadlineMs);
+        await queue.stop();
       },
       async stop() {
         await worker.stop();
         await front.close(0);
         await auth.close();
+        await queue.stop();
+        recovery.stop();
+        await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));
         await grpc.shutdown(2000);
         await metricsServer.close();
       },

@@ -3,7 +3,7 @@ import type { AddressPolicy } from "./address-policy.js";
 import { SmtpReply } from "./errors.js";
 import type { MailMetrics } from "./metrics.js";
 import { receivedHeader } from "./received-header.js";
-import type { Spool } from "./spool.js";
+import type { NewRecipient, Spool, SpooledMessage } from "./spool.js";
 
 /**
  * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on
@@ -17,6 +17,8 @@ export type MessageReview = (
 
 export interface IntakeDeps {
   spool: Spool;
+  /** Told when a message waits in the queue (remote recipients, or a local delivery to retry). */
+  queue?: { kick(): void };
   policy: AddressPolicy;
   metrics: MailMetrics;
   hostname: string;
@@ -36,8 +38,9 @@ async function* withinLimit(stream: SMTPServerDataStream): AsyncGenerator<Buffer
 }
 
 /**
- * DATA: spool the message (fsynced, file and directory), deliver it to the local Maildirs, and only
- * then answer 250. Any failure before that answers 4xx and leaves nothing delivered or half written.
+ * DATA: spool the message with its envelope (fsynced, file and directory) and deliver it to the
+ * local Maildirs, then answer 250. A failure before the spool commit answers 4xx and leaves nothing;
+ * after it the message is safe: what could not be delivered yet waits in the queue.
  */
 export async function takeMessage(
   deps: IntakeDeps,
@@ -45,10 +48,13 @@ export async function takeMessage(
   session: SMTPServerSession,
   remote: string,
 ): Promise<string> {
-  const mailboxes = session.envelope.rcptTo.flatMap((rcpt) => {
+  const recipients: NewRecipient[] = session.envelope.rcptTo.flatMap((rcpt) => {
     const verdict = deps.policy.recipient(rcpt.address);
-    return verdict.ok ? verdict.mailboxes : [];
+    return verdict.ok
+      ? verdict.mailboxes.map((m) => ({ original: rcpt.address, address: m, mailbox: m }))
+      : [];
   });
+  const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
   let head = receivedHeader(session, remote, deps.hostname);
   let body: AsyncIterable<Uint8Array> = withinLimit(stream);
   if (deps.review) {
@@ -56,9 +62,9 @@ export async function takeMessage(
     head = Buffer.concat([reviewed.headers, head]);
     body = only(reviewed.message);
   }
-  let message: Awaited<ReturnType<Spool["receive"]>>;
+  let message: SpooledMessage;
   try {
-    message = await deps.spool.receive(head, body);
+    message = await deps.spool.receive(head, body, { from, recipients });
   } catch (err) {
     if (stream.sizeExceeded) {
       deps.metrics.reject("size");
@@ -68,20 +74,37 @@ export async function takeMessage(
     deps.logger.warn({ err, session: session.id }, "message not spooled");
     throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
   }
-  try {
-    await deps.spool.deliverLocal(message, mailboxes);
-    await deps.spool.release(message);
-  } catch (err) {
-    deps.metrics.reject("spool");
-    deps.logger.warn({ err, session: session.id, message: message.id }, "local delivery failed");
-    throw new SmtpReply(451, "4.3.0 Message not delivered, try again later", { cause: err });
-  }
+  const result = await dispatch(deps, message);
   deps.metrics.messageAccepted(message.bytes);
   deps.logger.info(
-    { session: session.id, message: message.id, bytes: message.bytes, mailboxes },
+    { session: session.id, message: message.id, bytes: message.bytes, recipients: recipients.length, result },
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${message.id}`;
+}
+
+/**
+ * Delivers a just-committed message locally and hands the rest to the queue. Never throws: the
+ * message is durable, so whatever fails here is retried by the queue (or the recovery sweep).
+ */
+export async function dispatch(
+  deps: Pick<IntakeDeps, "spool" | "queue" | "logger">,
+  message: SpooledMessage,
+): Promise<"delivered" | "queued" | "held"> {
+  try {
+    await deps.spool.deliverLocal(message);
+  } catch (err) {
+    deps.logger.warn({ err, message: message.id }, "local delivery failed; queued for retry");
+  }
+  try {
+    const result = await deps.spool.settle(message);
+    if (result === "queued") deps.queue?.kick();
+    return result === "done" ? "delivered" : "queued";
+  } catch (err) {
+    deps.spool.letGo(message);
+    deps.logger.warn({ err, message: message.id }, "cannot settle a spooled message; recovery will retry it");
+    return "held";
+  }
 }
 
 async function* only(chunk: Buffer): AsyncGenerator<Buffer> {

@@ -24,6 +24,8 @@ export interface SmtpFrontDeps {
   mail: MailSection;
   policy: AddressPolicy;
   spool: Spool;
+  /** The delivery queue, told when a message waits in it. */
+  queue?: { kick(): void };
   metrics: MailMetrics;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };

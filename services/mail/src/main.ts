@@ -13,6 +13,7 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { startAuthGuard } from "./auth-guard.js";
 import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { createBouncer } from "./dsn.js";
@@ -83,6 +84,13 @@ await runService({
     queue.start();
     const authMetrics = new AuthMetrics(registry);
     const reviews = await messageReviews(mail, authMetrics, logger);
+    const auth = startAuthGuard({
+      limits: mail.authLimits,
+      natsServers: config.nats.servers,
+      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      metrics: authMetrics,
+      logger,
+    });
     const front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
@@ -92,6 +100,7 @@ await runService({
       logger,
       tls,
       reviews,
+      authGuard: auth.guard,
     });
 
     const worker = new EdgeWorker({
@@ -130,6 +139,7 @@ await runService({
       async stop() {
         await worker.stop();
         await front.close(0);
+        await auth.close();
         await queue.stop();
         recovery.stop();
         await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));

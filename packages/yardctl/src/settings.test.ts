@@ -53,8 +53,8 @@ describe("resolveSettings", () => {
   test("SWITCHYARD_EDGE beats the config file, --edge beats both", async () => {
     assert.equal((await resolve({}, { SWITCHYARD_EDGE: "10.0.0.1:1" })).addresses.edge, "10.0.0.1:1");
     const settings = await resolve(
-      { edge: "[::1]:2", dns: "[::1]:3", certs: "[::1]:4", firewall: "[::1]:5" },
-      { SWITCHYARD_EDGE: "10.0.0.1:1" },
+      { edge: "[::1]:2", dns: "[::1]:3", certs: "[::1]:4" },
+      { SWITCHYARD_EDGE: "10.0.0.1:1", SWITCHYARD_FIREWALL: "10.0.0.1:3" },
     );
     assert.equal(settings.addresses.edge, "[::1]:2");
     assert.equal(settings.configFile, undefined, "no config file is read when every address is given");

@@ -26,6 +26,8 @@ export interface DnsServiceOptions {
   tcpIdleTimeoutMs?: number;
   /** NATS servers for dynamic records (the `acme` and `dns-records` buckets); none: static only. */
   natsServers?: string[];
+  /** config `nats.tokenFile`. */
+  natsTokenFile?: string;
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -56,6 +58,7 @@ export class DnsService {
     if (options.natsServers && options.natsServers.length > 0) {
       const feed = new RecordFeed({
         servers: options.natsServers,
+        tokenFile: options.natsTokenFile,
         name: `dns-${options.instance ?? process.pid}`,
         logger,
         onEntries: (bucket, entries, snapshot) => this.served.onEntries(bucket, entries, snapshot),

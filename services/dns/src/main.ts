@@ -39,6 +39,7 @@ await runService({
       logger,
       metrics,
       natsServers: config.nats.servers,
+      natsTokenFile: config.nats.tokenFile,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
     });
 

@@ -4,6 +4,8 @@ import { ACME_BUCKET, ACME_FILTER, RECORDS_BUCKET } from "./record-codec.js";
 
 export interface RecordFeedOptions {
   servers: string[];
+  /** The NATS token file (config `nats.tokenFile`), when the server requires one. */
+  tokenFile?: string;
   /** Connection name shown by the NATS server. */
   name: string;
   logger: Logger;
@@ -40,10 +42,10 @@ export class RecordFeed {
   }
 
   private async run(): Promise<void> {
-    const { servers, name, logger } = this.options;
+    const { servers, tokenFile, name, logger } = this.options;
     let nc: NatsConnection;
     try {
-      nc = await connectNats({ servers, name, logger });
+      nc = await connectNats({ servers, tokenFile, name, logger });
     } catch (err) {
       if (!this.stopped) logger.error({ err }, "nats: giving up; serving static zones only");
       return;

@@ -22,6 +22,12 @@ process.env.TESTCONTAINERS_HOST_OVERRIDE = "localhost";
 const { DockerComposeEnvironment, Wait } = await import("testcontainers");
 type Started = Awaited<ReturnType<InstanceType<typeof DockerComposeEnvironment>["up"]>>;
 
+async function runBoundedJson(argv: string[]): Promise<unknown> {
+  const [command = "", ...args] = argv;
+  const { stdout } = await run(command, args);
+  return JSON.parse(stdout);
+}
+
 async function dig(port: number, name: string, type: string, tcp: boolean): Promise<string[]> {
   const args = ["@127.0.0.1", "-p", String(port), name, type, "+short", "+timeout=5", "+retry=1"];
   const { stdout } = await run("kdig", tcp ? [...args, "+tcp"] : args);
@@ -74,9 +80,10 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
           throw new Error(`${error.message}\n${await stack.diagnose()}`);
         });
       await waitFor(
-        "a dns and a mail worker attached to the edge",
+        "a dns, a mail and a certs worker attached to the edge",
         async () =>
           (await stack.yardctlWorkers("dns")).some((w) => w.state === "ready") &&
+          (await stack.yardctlWorkers("certs")).some((w) => w.state === "ready") &&
           (await mailWorkers()).length === 1,
         60_000,
         500,
@@ -98,6 +105,36 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
   test("DNS answers over UDP and TCP through the edge", { timeout: 5 * 60_000 }, async () => {
     assert.deepEqual(await dig(stack.ports.dns, "www.example.com", "A", false), ["192.0.2.10"]);
     assert.deepEqual(await dig(stack.ports.dns, "example.com", "MX", true), ["10 mail.example.com."]);
+  });
+
+  test("certs issues from its internal CA through NATS with token auth", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    const [certs] = await stack.containers("certs");
+    assert.ok(certs, "a certs container");
+    // The certificate is stored in the NATS KV bucket `certs` (sealed with the kv_key secret).
+    const issued = await waitFor(
+      "mail.example.com issued by the internal CA",
+      async () => {
+        const out = (await runBoundedJson([
+          "docker",
+          "exec",
+          certs,
+          "yardctl",
+          "certs",
+          "list",
+          "--json",
+        ])) as {
+          certificates: Array<{ name: string; notAfterMs: number | string; source: string }>;
+        };
+        return out.certificates.find(
+          (c) => c.name === "mail.example.com" && Number(c.notAfterMs) > Date.now(),
+        );
+      },
+      120_000,
+      2000,
+    );
+    assert.equal(issued.source, "internal");
   });
 
   test("mail is accepted through the edge and lands in the shared spool volume", {

@@ -27,6 +27,7 @@ export interface StackPorts {
   edgeGrpc: number;
   edgeMetrics: number;
   nats: number;
+  http: number;
 }
 
 export interface WorkerRow {
@@ -57,6 +58,7 @@ export class DeployStack {
       edgeGrpc: await freePort(),
       edgeMetrics: await freePort(),
       nats: await freePort(),
+      http: await freePort(),
     };
     const doc = parseDocument(await readFile(join(deployDir, "config/switchyard.yaml"), "utf8"));
     doc.setIn(["edge", "addresses"], ["127.0.0.1"]);
@@ -64,6 +66,8 @@ export class DeployStack {
     doc.setIn(["edge", "metrics"], `127.0.0.1:${ports.edgeMetrics}`);
     doc.setIn(["dns", "ports"], [ports.dns]);
     doc.setIn(["mail", "ports"], { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps });
+    doc.setIn(["certs", "httpPort"], ports.http);
+    doc.setIn(["certs", "directory"], "internal"); // no internet here: the certs service's own CA
     await run("mkdir", ["-p", join(dir, "config")]);
     const configFile = join(dir, "config/switchyard.yaml");
     await writeFile(configFile, doc.toString());

@@ -24,6 +24,7 @@ interface ServiceEndpoint {
 /** The admin APIs yardctl talks to. A command group for a new service adds its entry here. */
 export const SERVICES = {
   edge: { label: "the edge", env: "SWITCHYARD_EDGE", defaultAddress: "127.0.0.1:10900" },
+  mail: { label: "the mail service", env: "SWITCHYARD_MAIL", defaultAddress: "127.0.0.1:10920" },
 } as const satisfies Record<string, ServiceEndpoint>;
 
 export type ServiceName = keyof typeof SERVICES;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { mailAddress, mailDomain } from "./mail-address.js";
+import { authLimitsSchema, checkDkimKeys, dkimKeySchema, inboundSchema } from "./mail-auth-section.js";
 import { mailOutboundSchema, mailQueueSchema } from "./mail-queue-schema.js";
 import { mailRulesSchema, validateRules } from "./mail-rules-schema.js";
 import { hostPort, port } from "./primitives.js";
@@ -55,10 +56,17 @@ export const mailSectionSchema = z
     limits: limitsSchema.prefault({}),
     tls: tlsSchema.prefault({}),
     queue: mailQueueSchema.prefault({}),
+    /** SPF, DKIM, DMARC and ARC on port 25. */
+    inbound: inboundSchema.prefault({}),
+    /** DKIM signing keys for mail submitted on 587/465. */
+    dkim: z.array(dkimKeySchema).default([]),
+    /** AUTH failures per client IP before AUTH is refused and the IP published on `firewall.ban`. */
+    authLimits: authLimitsSchema.prefault({}),
     outbound: mailOutboundSchema.prefault({}),
     rules: mailRulesSchema,
   })
   .superRefine((mail, ctx) => {
+    checkDkimKeys(mail, ctx);
     const domains = new Set(mail.domains);
     const mailboxes = new Set<string>();
     const ours = (address: string) => domains.has(address.slice(address.lastIndexOf("@") + 1));

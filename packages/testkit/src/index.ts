@@ -1,5 +1,7 @@
+export { type CertsReplica, startCertsReplica } from "./certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./edge-harness.js";
+export { type KnotHandle, type KnotOptions, startKnot } from "./knot-server.js";
 export { type MailReplica, startMailReplica } from "./mail-replica.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
 export { freePort, type NatsServerHandle, type NatsServerOptions, startNatsServer } from "./nats-server.js";
@@ -13,4 +15,5 @@ export {
   tcpExchange,
   udpExchange,
 } from "./net-clients.js";
+export { type Pebble, type PebbleOptions, startPebble } from "./pebble.js";
 export { waitFor } from "./wait-for.js";

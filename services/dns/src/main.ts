@@ -38,13 +38,19 @@ await runService({
       token,
       logger,
       metrics,
+      natsServers: config.nats.servers,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
     });
 
     const grpc = createGrpcServer({ logger, token, service: "dns" });
     grpc.add(
       dnsV1.DnsAdminService,
-      createDnsAdmin({ zones: () => service.zones, files: () => service.files }),
+      createDnsAdmin({
+        zones: () => service.zones,
+        files: () => service.files,
+        sourceOf: (rr) => service.sourceOf(rr),
+        ...(service.records ? { records: service.records } : {}),
+      }),
     );
     // Per-replica overrides, so several replicas can run on one host (port 0: any free port).
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? dns.grpc);

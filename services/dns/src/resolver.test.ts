@@ -114,4 +114,39 @@ describe("resolve", () => {
       "4.2.0.192.in-addr.example.test 300 PTR web.example.test.",
     ]);
   });
+
+  it("answers DS at a zone cut from the parent side (NODATA, AA), and below the cut with a referral", () => {
+    const ds = resolve(zones, "sub.example.test", undefined, { parentSide: true });
+    assert.equal(ds.rcode, Rcode.NOERROR);
+    assert.ok(ds.authoritative);
+    assert.deepEqual(
+      ds.authority.map((r) => r.data.type),
+      ["SOA"],
+    );
+    const below = resolve(zones, "x.sub.example.test", undefined, { parentSide: true });
+    assert.equal(below.authoritative, false);
+    assert.deepEqual(
+      below.authority.map((r) => r.data.type),
+      ["NS"],
+    );
+  });
+
+  it("follows a CNAME into a delegation with the referral after the CNAME, still authoritative", () => {
+    const z = new ZoneSet([
+      new Zone(
+        "example.test",
+        parseZoneFile(`${exampleZone}to-sub IN CNAME host.sub\n`, {
+          file: "z",
+          origin: "example.test",
+          defaultTtl: 3600,
+        }),
+      ),
+    ]);
+    const a = resolve(z, "to-sub.example.test", "A");
+    assert.ok(a.authoritative);
+    assert.deepEqual(show(a.answer), ["to-sub.example.test 300 CNAME host.sub.example.test."]);
+    assert.deepEqual(show(a.authority), ["sub.example.test 300 NS ns.sub.example.test."]);
+    assert.deepEqual(show(a.additional), ["ns.sub.example.test 300 A 192.0.2.153"]);
+    assert.deepEqual([...(a.requiredGlue ?? [])], ["ns.sub.example.test"]);
+  });
 });

@@ -11,6 +11,15 @@ export interface Answer {
   answer: ResourceRecord[];
   authority: ResourceRecord[];
   additional: ResourceRecord[];
+  /** Owners in additional whose glue a referral cannot do without (RFC 9471): TC when they do not fit. */
+  requiredGlue?: Set<string>;
+  /** An Extended DNS Error code to send with EDNS (RFC 8914), e.g. 20 "Not Authoritative". */
+  ede?: number;
+}
+
+export interface ResolveOptions {
+  /** The question is DS: answered from the parent side of a zone cut (RFC 4035 3.1.4.1). */
+  parentSide?: boolean;
 }
 
 const MAX_CHAIN = 8;
@@ -19,9 +28,14 @@ const MAX_CHAIN = 8;
  * Answers a question from the zones as an authoritative server does (RFC 1034 4.3.2, RFC 4592
  * wildcards, RFC 2308 negative answers, RFC 6604 rcode for CNAME chains).
  */
-export function resolve(zones: ZoneSet, qname: string, qtype: RRTypeName | undefined): Answer {
+export function resolve(
+  zones: ZoneSet,
+  qname: string,
+  qtype: RRTypeName | undefined,
+  options: ResolveOptions = {},
+): Answer {
   const zone = zones.find(qname);
-  if (!zone) return { rcode: Rcode.REFUSED, authoritative: false, answer: [], authority: [], additional: [] };
+  if (!zone) return refused();
   const result: Answer = {
     rcode: Rcode.NOERROR,
     authoritative: true,
@@ -33,19 +47,15 @@ export function resolve(zones: ZoneSet, qname: string, qtype: RRTypeName | undef
   let name = qname;
   for (let step = 0; step <= MAX_CHAIN; step++) {
     seen.add(name);
-    const cut = findCut(zone, name);
+    const cut = findCut(zone, name, options.parentSide && name === qname ? name : undefined);
     if (cut) {
-      if (step === 0) {
-        result.authoritative = false;
-        const ns = zone.rrset(cut, "NS") ?? [];
-        result.authority.push(...ns);
-        addGlue(
-          zone,
-          ns.map((r) => (r.data.type === "NS" ? r.data.target : "")),
-          result,
-          cut,
-        );
-      }
+      // A referral; after a CNAME the answer so far stays authoritative (as Knot answers).
+      if (step === 0) result.authoritative = false;
+      const ns = zone.rrset(cut, "NS") ?? [];
+      result.authority.push(...ns);
+      const targets = ns.map((r) => (r.data.type === "NS" ? r.data.target : ""));
+      addGlue(zone, targets, result, cut);
+      result.requiredGlue = new Set(targets.filter((t) => isAtOrBelow(t, cut)));
       return result;
     }
     let node = zone.nodes.get(name);
@@ -90,14 +100,19 @@ function withOwner(rr: ResourceRecord, owner: string): ResourceRecord {
   return rr.name === owner ? rr : { ...rr, name: owner };
 }
 
-/** The highest zone cut at or above `name` (below the apex), if any. */
-function findCut(zone: Zone, name: string): string | undefined {
+/** The REFUSED answer for a name in no served zone. */
+export function refused(): Answer {
+  return { rcode: Rcode.REFUSED, authoritative: false, answer: [], authority: [], additional: [], ede: 20 };
+}
+
+/** The highest zone cut at or above `name` (below the apex), if any; `skip` is not a cut (DS). */
+function findCut(zone: Zone, name: string, skip?: string): string | undefined {
   if (zone.cuts.size === 0) return undefined;
   const labels = splitLabels(name);
   const depth = splitLabels(zone.origin).length;
   for (let i = labels.length - depth - 1; i >= 0; i--) {
     const candidate = labels.slice(i).join(".");
-    if (zone.cuts.has(candidate)) return candidate;
+    if (candidate !== skip && zone.cuts.has(candidate)) return candidate;
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { decode } from "dns-packet";
 import { Responder } from "./responder.js";
 import { exampleZone, header, query } from "./test-fixtures.js";
 import { Zone } from "./zone.js";
@@ -7,10 +8,15 @@ import { parseZoneFile } from "./zone-file.js";
 import { ZoneSet } from "./zone-set.js";
 
 const bigTxt = Array.from({ length: 12 }, (_, i) => `big TXT "${String(i).repeat(200)}"`).join("\n");
+const midTxt = Array.from({ length: 3 }, (_, i) => `mid TXT "${String(i).repeat(200)}"`).join("\n");
 const zones = new ZoneSet([
   new Zone(
     "example.test",
-    parseZoneFile(`${exampleZone}${bigTxt}\n`, { file: "z", origin: "example.test", defaultTtl: 3600 }),
+    parseZoneFile(`${exampleZone}${bigTxt}\n${midTxt}\n`, {
+      file: "z",
+      origin: "example.test",
+      defaultTtl: 3600,
+    }),
   ),
 ]);
 const responder = new Responder(zones);
@@ -92,8 +98,11 @@ describe("Responder", () => {
     assert.ok(header(small).tc, "floor 512 still too small");
     assert.equal(header(small).ar, 1);
     const large = responder.respond(query("big.example.test", TXT, { udpSize: 4096 }), true) as Buffer;
-    assert.equal(header(large).tc, false);
-    assert.equal(header(large).an, 12);
+    assert.ok(header(large).tc, "capped at our 1232 octets whatever the client offers (as Knot, NSD, BIND)");
+    const mid = responder.respond(query("mid.example.test", TXT, { udpSize: 4096 }), true) as Buffer;
+    assert.ok(mid.length > 512 && mid.length <= 1232);
+    assert.deepEqual([header(mid).tc, header(mid).an], [false, 3]);
+    assert.ok(header(responder.respond(query("mid.example.test", TXT), true) as Buffer).tc);
     const tcp = responder.respond(query("big.example.test", TXT), false) as Buffer;
     assert.equal(header(tcp).an, 12);
   });
@@ -118,5 +127,46 @@ describe("Responder", () => {
     assert.equal(header(first).an, 1);
     assert.deepEqual(first.subarray(12 + 22), second.subarray(12 + 22));
     assert.equal(second.toString("latin1", 17, 21), "WILD");
+  });
+
+  it("keeps every additional RRset that fits when the whole answer does not, without TC", () => {
+    const mx = Array.from({ length: 8 }, (_, i) => [
+      `mxbig MX ${i} mx${i}.mxbig`,
+      `mx${i}.mxbig A 198.51.100.${i}`,
+      `mx${i}.mxbig AAAA 2001:db8:100::${i}`,
+    ]).flat();
+    const r = new Responder(
+      new ZoneSet([
+        new Zone(
+          "example.test",
+          parseZoneFile(`${exampleZone}${mx.join("\n")}\n`, {
+            file: "z",
+            origin: "example.test",
+            defaultTtl: 60,
+          }),
+        ),
+      ]),
+    );
+    const whole = r.respond(query("mxbig.example.test", 15), false) as Buffer;
+    assert.equal(header(whole).ar, 16);
+    const out = r.respond(query("mxbig.example.test", 15), true) as Buffer;
+    const h = header(out);
+    assert.ok(out.length <= 512 && whole.length > 512);
+    assert.deepEqual([h.tc, h.an], [false, 8]);
+    assert.ok(h.ar > 0 && h.ar < 16, `${h.ar} additional records fit`);
+    const decoded = decode(out);
+    assert.equal(decoded.additionals?.length, h.ar, "well-formed: compression only points at what was sent");
+  });
+
+  it("adds Extended DNS Error 20 (Not Authoritative) to REFUSED when the query has EDNS", () => {
+    const out = responder.respond(query("example.org", A, { udpSize: 1232 }), true) as Buffer;
+    assert.equal(header(out).rcode, 5);
+    const opt = decode(out).additionals?.find((a) => a.type === "OPT");
+    assert.ok(opt && opt.type === "OPT");
+    assert.deepEqual(
+      opt.options.map((o) => [o.code, o.data?.toString("hex")]),
+      [[15, "0014"]],
+    );
+    assert.equal(header(responder.respond(query("example.org", A), true) as Buffer).ar, 0);
   });
 });

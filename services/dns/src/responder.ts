@@ -1,7 +1,14 @@
 import { type EdnsInfo, type ParsedQuery, parseQuery, Rcode } from "./query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "./records.js";
-import { resolve } from "./resolver.js";
-import { encodeTemplate, OPT_LENGTH, type ResponseTemplate, writeOpt } from "./response-template.js";
+import { refused, resolve } from "./resolver.js";
+import {
+  EDE_LENGTH,
+  encodeTemplate,
+  OPT_LENGTH,
+  OUR_UDP_SIZE,
+  type ResponseTemplate,
+  writeOpt,
+} from "./response-template.js";
 import type { ZoneSet } from "./zone-set.js";
 
 export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
@@ -10,7 +17,7 @@ const TC = 0x0200;
 const RD = 0x0100;
 const QR = 0x8000;
 const CLASS_IN = 1;
-const MAX_UDP = 4096;
+const DS = 43;
 const MIN_UDP = 512;
 /** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
 const MAX_DYNAMIC = 10_000;
@@ -22,16 +29,31 @@ const MAX_DYNAMIC = 10_000;
 export class Responder {
   private readonly prebuilt = new Map<string, ResponseTemplate>();
   private readonly dynamic = new Map<string, ResponseTemplate>();
+  /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
+  private readonly zoneKeys = new Map<string, string[]>();
 
+  /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
     readonly zones: ZoneSet,
     private readonly observe: Observer = () => {},
+    reuse?: { from: Responder; unchanged: ReadonlySet<string> },
   ) {
     for (const zone of zones.zones) {
-      for (const [name, node] of zone.nodes) {
-        if (name.startsWith("*")) continue;
-        for (const type of node.keys()) this.store(this.prebuilt, name, type);
+      const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;
+      if (keys && reuse) {
+        for (const key of keys) {
+          const template = reuse.from.prebuilt.get(key);
+          if (template) this.prebuilt.set(key, template);
+        }
+        this.zoneKeys.set(zone.origin, keys);
+        continue;
       }
+      const built: string[] = [];
+      for (const [name, node] of zone.nodes) {
+        if (name.startsWith("*") || zones.find(name) !== zone) continue;
+        for (const type of node.keys()) built.push(this.store(this.prebuilt, name, type));
+      }
+      this.zoneKeys.set(zone.origin, built);
     }
   }
 
@@ -39,10 +61,12 @@ export class Responder {
     return this.prebuilt.size;
   }
 
-  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): void {
+  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): string {
     const code = RRType[type];
     const template = encodeTemplate(name, code, CLASS_IN, resolve(this.zones, name, type));
-    map.set(template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3), template);
+    const key = template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3);
+    map.set(key, template);
+    return key;
   }
 
   /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
@@ -66,20 +90,17 @@ export class Responder {
 
   /** The general path: resolve and encode, cached when the answer is cacheable. */
   private general(q: ParsedQuery): ResponseTemplate {
-    if (q.qclass !== CLASS_IN) {
-      return encodeTemplate(q.qname, q.qtype, q.qclass, {
-        rcode: Rcode.REFUSED,
-        authoritative: false,
-        answer: [],
-        authority: [],
-        additional: [],
-      });
-    }
+    if (q.qclass !== CLASS_IN) return encodeTemplate(q.qname, q.qtype, q.qclass, refused());
     const known = typeNames.get(q.qtype);
     const type = known === "OPT" ? undefined : (known as RRTypeName | undefined);
     let template: ResponseTemplate;
     try {
-      template = encodeTemplate(q.qname, q.qtype, q.qclass, resolve(this.zones, q.qname, type));
+      template = encodeTemplate(
+        q.qname,
+        q.qtype,
+        q.qclass,
+        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS }),
+      );
     } catch {
       template = encodeTemplate(q.qname, q.qtype, q.qclass, {
         rcode: Rcode.SERVFAIL,
@@ -95,29 +116,44 @@ export class Responder {
   }
 
   private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean): Buffer {
-    const opt = q.edns ? OPT_LENGTH : 0;
+    const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
     const limit = udp ? udpLimit(q.edns) : 65535;
+    let out: Buffer;
     let length = t.bytes.length;
-    let dropAdditional = false;
     let truncate = false;
-    if (length + opt > limit) {
-      if (t.withoutAdditional + opt <= limit) {
-        dropAdditional = true;
-        length = t.withoutAdditional;
-      } else {
-        truncate = true;
-        length = q.questionEnd;
+    if (length + opt <= limit) {
+      out = Buffer.allocUnsafe(length + opt);
+      t.bytes.copy(out, 0, 0, length);
+    } else if (t.withoutAdditional + opt <= limit) {
+      // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
+      out = Buffer.allocUnsafe(limit);
+      length = t.withoutAdditional;
+      t.bytes.copy(out, 0, 0, length);
+      let count = 0;
+      let start = t.withoutAdditional;
+      for (const set of t.additionalSets) {
+        const size = set.end - start;
+        if (length + size + opt <= limit) {
+          t.bytes.copy(out, length, start, set.end);
+          length += size;
+          count += set.count;
+        } else if (set.required) truncate = true;
+        start = set.end;
       }
+      out = out.subarray(0, length + opt);
+      out.writeUInt16BE(count, 10);
+    } else {
+      truncate = true;
+      length = q.questionEnd;
+      out = Buffer.allocUnsafe(length + opt);
+      t.bytes.copy(out, 0, 0, length);
+      out.fill(0, 6, 12);
     }
-    const out = Buffer.allocUnsafe(length + opt);
-    t.bytes.copy(out, 0, 0, length);
     out.writeUInt16BE(q.id, 0);
     out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
     msg.copy(out, 12, 12, q.qnameEnd);
-    if (truncate) out.fill(0, 6, 12);
-    else if (dropAdditional) out.writeUInt16BE(0, 10);
     if (q.edns) {
-      writeOpt(out, length, t.rcode, q.edns.dnssecOk);
+      writeOpt(out, length, t.rcode, q.edns.dnssecOk, t.ede);
       out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
     }
     return out;
@@ -126,7 +162,7 @@ export class Responder {
 
 function udpLimit(edns: EdnsInfo | undefined): number {
   if (!edns) return MIN_UDP;
-  return Math.min(MAX_UDP, Math.max(MIN_UDP, edns.udpSize));
+  return Math.min(OUR_UDP_SIZE, Math.max(MIN_UDP, edns.udpSize));
 }
 
 function headerOnly(id: number, flags: number, rcode: number): Buffer {

@@ -10,7 +10,7 @@ import { type RData, type ResourceRecord, RRType } from "./records.js";
 export class WireWriter {
   private buf = Buffer.alloc(512);
   private len = 0;
-  private readonly offsets = new Map<string, number>();
+  private offsets = new Map<string, number>();
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -42,6 +42,14 @@ export class WireWriter {
     b.copy(this.buf, this.len);
     this.len += b.length;
   }
+  /** The names compression can point at so far; `restoreCompression` forgets every name written since. */
+  compressionState(): Map<string, number> {
+    return new Map(this.offsets);
+  }
+  restoreCompression(state: Map<string, number>): void {
+    this.offsets = new Map(state);
+  }
+
   setU16(at: number, v: number): void {
     this.buf.writeUInt16BE(v & 0xffff, at);
   }

@@ -98,7 +98,11 @@ describe("mail through the edge, two replicas", () => {
     assert.match(res.output, /<- {2}250 2\.0\.0 Ok: queued as/);
     const text = await delivered(marker);
     assert.ok(text, "the message is in the Maildir once 250 was answered");
-    assert.match(text, /^Received: from [^\r\n]+\(\[127\.0\.0\.1\]\)\r\n\tby mx\.switchyard\.test/);
+    // Our trace fields first: Authentication-Results (inbound checks), then Received.
+    assert.match(
+      text,
+      /^Authentication-Results: mx\.switchyard\.test;(?:\r\n[ \t][^\r\n]*)+\r\nReceived: from [^\r\n]+\(\[127\.0\.0\.1\]\)\r\n\tby mx\.switchyard\.test/,
+    );
     assert.match(text, /\r\n\.leading dot\r\nlast line\r\n/, "dot-unstuffed, nothing cut");
   });
 

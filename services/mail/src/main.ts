@@ -13,9 +13,12 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { startAuthGuard } from "./auth-guard.js";
+import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { createBouncer } from "./dsn.js";
 import { nodeFileOps } from "./file-ops.js";
+import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
 import { createOutbound } from "./outbound-setup.js";
 import { QueueMetrics } from "./queue-metrics.js";
@@ -79,6 +82,15 @@ await runService({
     const recovered = await recovery.start();
     logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
     queue.start();
+    const authMetrics = new AuthMetrics(registry);
+    const reviews = await messageReviews(mail, authMetrics, logger);
+    const auth = startAuthGuard({
+      limits: mail.authLimits,
+      natsServers: config.nats.servers,
+      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      metrics: authMetrics,
+      logger,
+    });
     const front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
@@ -87,6 +99,8 @@ await runService({
       metrics,
       logger,
       tls,
+      reviews,
+      authGuard: auth.guard,
     });
 
     const worker = new EdgeWorker({
@@ -130,6 +144,7 @@ await runService({
       async stop() {
         await worker.stop();
         await front.close(0);
+        await auth.close();
         await queue.stop();
         recovery.stop();
         await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));

@@ -5,6 +5,16 @@ import type { MailMetrics } from "./metrics.js";
 import { receivedHeader } from "./received-header.js";
 import type { NewRecipient, Spool, SpooledMessage } from "./spool.js";
 
+/**
+ * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on
+ * 587/465): returns the header fields to put on top and the message to store, or throws SmtpReply.
+ */
+export type MessageReview = (
+  message: Buffer,
+  session: SMTPServerSession,
+  remote: string,
+) => Promise<{ headers: Buffer; message: Buffer }>;
+
 export interface IntakeDeps {
   spool: Spool;
   /** Told when a message waits in the queue (remote recipients, or a local delivery to retry). */
@@ -13,6 +23,7 @@ export interface IntakeDeps {
   metrics: MailMetrics;
   hostname: string;
   logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  review?: MessageReview | undefined;
 }
 
 /**
@@ -43,10 +54,16 @@ export async function takeMessage(
     isAuthenticated(session),
   );
   const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
-  const head = receivedHeader(session, remote, deps.hostname);
+  let head = receivedHeader(session, remote, deps.hostname);
+  let body: AsyncIterable<Uint8Array> = withinLimit(stream);
+  if (deps.review) {
+    const reviewed = await deps.review(await wholeMessage(body, stream, deps.metrics), session, remote);
+    head = Buffer.concat([reviewed.headers, head]);
+    body = only(reviewed.message);
+  }
   let message: SpooledMessage;
   try {
-    message = await deps.spool.receive(head, withinLimit(stream), { from, recipients });
+    message = await deps.spool.receive(head, body, { from, recipients });
   } catch (err) {
     if (stream.sizeExceeded) {
       deps.metrics.reject("size");
@@ -112,6 +129,27 @@ export async function dispatch(
     deps.logger.warn({ err, message: message.id }, "cannot settle a spooled message; recovery will retry it");
     return "held";
   }
+}
+
+async function* only(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
+}
+
+/** The message in one Buffer (bounded by the size limit: past it, 552 and nothing kept). */
+async function wholeMessage(
+  body: AsyncIterable<Uint8Array>,
+  stream: SMTPServerDataStream,
+  metrics: MailMetrics,
+): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  try {
+    for await (const chunk of body) chunks.push(chunk);
+  } catch (err) {
+    if (!stream.sizeExceeded) throw err;
+    metrics.reject("size");
+    throw tooLarge();
+  }
+  return Buffer.concat(chunks);
 }
 
 function tooLarge(): SmtpReply {

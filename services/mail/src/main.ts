@@ -117,7 +117,12 @@ await runService({
     const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
-      createMailAdmin({ mail, spool, activeSessions: () => front.activeSessions }),
+      createMailAdmin({
+        mail,
+        spool,
+        activeSessions: () => front.activeSessions,
+        kickQueue: () => queue.kick(),
+      }),
     );
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
     const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);

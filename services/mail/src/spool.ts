@@ -250,6 +250,28 @@ export class Spool {
     return { queued, receiving };
   }
 
+  /**
+   * Every committed entry for listings: waiting ones in `ready/` (with their due time) and those a
+   * replica is delivering (with its owner). Entries that move while being read are skipped.
+   */
+  async listAll(): Promise<Array<{ entry: QueueEntry; dueAt?: number; owner?: string }>> {
+    const out: Array<{ entry: QueueEntry; dueAt?: number; owner?: string }> = [];
+    for (const ready of await this.listReady()) {
+      const entry = await this.peek(ready);
+      if (entry) out.push({ entry, dueAt: ready.dueAt });
+    }
+    for (const owner of await this.ops.list(this.workRoot)) {
+      for (const id of await this.ops.list(join(this.workRoot, owner))) {
+        try {
+          out.push({ entry: decodeEntry(await this.ops.read(join(this.workRoot, owner, id, ENTRY))), owner });
+        } catch {
+          // moved on meanwhile, or half written: not listed
+        }
+      }
+    }
+    return out.sort((a, b) => a.entry.createdAt - b.entry.createdAt);
+  }
+
   /** Writes the entry's state durably (new file, fsync, rename over the old one). */
   async saveEntry(message: SpooledMessage): Promise<void> {
     const tmp = join(message.dir, `${ENTRY}.new`);

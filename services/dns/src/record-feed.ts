@@ -53,7 +53,19 @@ export class RecordFeed {
       return;
     }
     this.nc = nc;
+    void this.rewatchOnReconnect(nc);
     await Promise.all(buckets.map((b) => this.watchForever(nc, b.bucket, b.name, b.filter)));
+  }
+
+  /**
+   * After a reconnect the server may be another one, or the same one restarted with other data:
+   * watch again from a fresh snapshot rather than trust a consumer that may never deliver again.
+   */
+  private async rewatchOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const event of nc.status()) {
+      if (event.type !== "reconnect" || this.stopped) continue;
+      for (const stop of [...this.stops]) stop();
+    }
   }
 
   private async watchForever(

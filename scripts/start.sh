@@ -21,6 +21,8 @@ if [[ ! -s "$state/tls/localhost.pem" ]]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost -keyout "$state/tls/localhost.key" -out "$state/tls/localhost.pem" 2>/dev/null
 fi
+export SWITCHYARD_KV_KEY_FILE=${SWITCHYARD_KV_KEY_FILE:-$state/kv.key}
+node -e 'import("@switchyard/certstore").then((c) => c.ensureKvKey(process.argv[1]))' "$SWITCHYARD_KV_KEY_FILE"
 
 pids=()
 stop_all() {
@@ -53,7 +55,8 @@ cat >&2 <<INFO
     HTTPS/DoH  127.0.0.1:10443   HTTP 10080   kdig @127.0.0.1 -p 10443 +https +tls-ca=$state/tls/localhost.pem +tls-hostname=localhost ...
     edge admin 127.0.0.1:10900 (gRPC)   metrics http://127.0.0.1:10901/metrics
     NATS       nats://127.0.0.1:10422 (JetStream in $state/nats)
-    yardctl    npx yardctl workers | routes | stats
+    certs      internal CA (trust it: npx yardctl certs ca > switchyard-ca.pem)
+    yardctl    npx yardctl workers | routes | stats | certs list
   Ctrl-C stops everything.
 
 INFO

@@ -20,6 +20,10 @@ export interface LastError {
   message: string;
   /** The ACME problem type when the CA sent one (e.g. urn:ietf:params:acme:error:rateLimited). */
   type?: string;
+  /** Failed orders in a row. */
+  failures?: number;
+  /** No replica orders this name again before this moment (backoff, Retry-After). */
+  retryAt?: number;
 }
 
 /**

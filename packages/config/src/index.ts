@@ -6,8 +6,15 @@ export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
 export { impliedRoutes } from "./implied-routes.js";
 export { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
-export type { MailQueueConfig } from "./mail-queue-schema.js";
+export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail-queue-schema.js";
+export type { MailRule } from "./mail-rules-schema.js";
 export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
 export { routeSchema } from "./route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";
-export type { CertsSection, DnsSection, FirewallSection, MailSection } from "./service-sections.js";
+export type {
+  CertificateConfig,
+  CertsSection,
+  DnsSection,
+  FirewallSection,
+  MailSection,
+} from "./service-sections.js";

@@ -43,6 +43,13 @@ pids+=($!)
 # Every service that exists joins here (services/*/dist/main.js other than the edge).
 for main in services/*/dist/main.js; do
   case "$main" in services/edge/*) continue ;; esac
+  # The nftables agent programs this host's kernel firewall: only as root and with a firewall section.
+  if [[ "$main" == services/nftables/* ]]; then
+    if [[ $(id -u) -ne 0 ]] || ! grep -q '^firewall:' "$SWITCHYARD_CONFIG"; then
+      say "nftables agent not started (it needs root and a firewall section in $SWITCHYARD_CONFIG)"
+      continue
+    fi
+  fi
   node "$main" &
   pids+=($!)
 done

@@ -2,6 +2,7 @@ import type { CommandGroup } from "../command.js";
 import { certsCommands } from "./certs.js";
 import { dnsCommands } from "./dns.js";
 import { edgeCommands } from "./edge.js";
+import { firewallCommands } from "./firewall.js";
 import { mailDkimCommands } from "./mail-dkim.js";
 
 /** Every command group, in the order the help lists them. A new group is one file plus one line here. */
@@ -10,4 +11,5 @@ export const commandGroups: readonly CommandGroup[] = [
   dnsCommands,
   mailDkimCommands,
   certsCommands,
+  firewallCommands,
 ];

@@ -106,6 +106,8 @@ export interface CorpusQuery {
   udpSize?: number;
   version?: number;
   rd?: boolean;
+  /** Also sent over TCP (besides every third query). */
+  tcp?: boolean;
 }
 
 const T = {
@@ -205,6 +207,12 @@ export function diffCorpus(seed = 4592): CorpusQuery[] {
     out.push({ label: "no EDNS", name, type });
     for (const udpSize of [512, 1232, 4096, 100, 65535])
       out.push({ label: `EDNS ${udpSize}`, name, type, udpSize });
+  }
+  // RFC 8482: ANY gets one RRset; zone transfers and other meta-queries are not served.
+  for (const name of names) out.push({ label: "ANY", name, type: 255, udpSize: 1232, tcp: true });
+  for (const name of ["diff.test", "www.diff.test", "nope.diff.test", "sub.diff.test", "example.org"]) {
+    for (const type of [251, 252, 253, 254])
+      out.push({ label: "meta-query", name, type, udpSize: 1232, tcp: true });
   }
   for (const name of ["www.diff.test", "nope.diff.test", "example.org"]) {
     out.push({ label: "BADVERS", name, type: T.A, udpSize: 1232, version: 1 });

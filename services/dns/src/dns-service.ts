@@ -15,7 +15,6 @@ export interface DnsServiceOptions {
   instance?: string;
   logger: Logger;
   metrics: DnsMetrics;
-  tcpIdleTimeoutMs?: number;
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -24,11 +23,14 @@ export class DnsService {
   private readonly worker: EdgeWorker;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
+  private tcp: DnsSection["tcp"];
 
   private constructor(
     zones: ZoneSet,
+    section: DnsSection,
     private readonly options: DnsServiceOptions,
   ) {
+    this.tcp = section.tcp;
     this.responder = this.makeResponder(zones);
     const current = () => this.responder;
     const { metrics, logger } = options;
@@ -40,9 +42,18 @@ export class DnsService {
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
       onConnection: (socket) => {
+        if (this.sockets.size >= this.tcp.maxConnections) {
+          refuse(socket);
+          metrics.tcpRefused.inc();
+          return;
+        }
         this.sockets.add(socket);
-        socket.once("close", () => this.sockets.delete(socket));
-        serveTcp(socket, current, { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000 }, metrics.tcpLatency);
+        metrics.tcpConnections.inc();
+        socket.once("close", () => {
+          this.sockets.delete(socket);
+          metrics.tcpConnections.dec();
+        });
+        serveTcp(socket, current, { idleTimeoutMs: this.tcp.idleTimeoutMs }, metrics.tcpLatency);
       },
       onUdpSockets: (shares) => {
         for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
@@ -52,7 +63,7 @@ export class DnsService {
   }
 
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
-    const service = new DnsService(await loadZones(section), options);
+    const service = new DnsService(await loadZones(section), section, options);
     service.files = filesOf(section);
     return service;
   }
@@ -79,6 +90,7 @@ export class DnsService {
     const zones = await loadZones(section);
     this.responder = this.makeResponder(zones);
     this.files = filesOf(section);
+    this.tcp = section.tcp;
   }
 
   async drain(deadlineMs: number): Promise<void> {
@@ -91,6 +103,13 @@ export class DnsService {
     await this.worker.stop();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** Over the connection cap: close politely (FIN once nothing is left to write), read nothing. */
+function refuse(socket: Socket): void {
+  socket.on("error", () => socket.destroy());
+  socket.resume();
+  socket.end(() => socket.destroy());
 }
 
 function filesOf(section: DnsSection): Map<string, string> {

@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { typeName } from "./records.js";
 
 const rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
@@ -13,6 +13,8 @@ export class DnsMetrics {
   >();
   readonly udpLatency: Histogram.Internal<"transport">;
   readonly tcpLatency: Histogram.Internal<"transport">;
+  readonly tcpConnections: Gauge;
+  readonly tcpRefused: Counter;
 
   constructor(registry: Registry) {
     this.queries = new Counter({
@@ -26,6 +28,16 @@ export class DnsMetrics {
       help: "Time from a query's arrival to its response being handed to the socket",
       labelNames: ["transport"],
       buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+      registers: [registry],
+    });
+    this.tcpConnections = new Gauge({
+      name: "switchyard_dns_tcp_connections",
+      help: "TCP connections this replica holds",
+      registers: [registry],
+    });
+    this.tcpRefused = new Counter({
+      name: "switchyard_dns_tcp_refused_total",
+      help: "TCP connections closed at once because the replica held dns.tcp.maxConnections",
       registers: [registry],
     });
     this.udpLatency = this.latency.labels("udp");

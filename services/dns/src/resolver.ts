@@ -1,6 +1,6 @@
 import { isAtOrBelow, parentOf, splitLabels } from "./names.js";
 import { Rcode } from "./query-parser.js";
-import type { ResourceRecord, RRTypeName } from "./records.js";
+import { type ResourceRecord, RRType, type RRTypeName } from "./records.js";
 import type { Zone } from "./zone.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -20,6 +20,8 @@ export interface Answer {
 export interface ResolveOptions {
   /** The question is DS: answered from the parent side of a zone cut (RFC 4035 3.1.4.1). */
   parentSide?: boolean;
+  /** The question is ANY: one RRset of the name, the lowest type, as Knot answers (RFC 8482). */
+  any?: boolean;
 }
 
 const MAX_CHAIN = 8;
@@ -75,6 +77,12 @@ export function resolve(
       result.authority.push(zone.negativeSoa());
       return result;
     }
+    if (options.any) {
+      const set = lowestType(node);
+      result.answer.push(...set.map((r) => withOwner(r, owner)));
+      addAdditional(zone, set, result);
+      return result;
+    }
     const cname = node.get("CNAME");
     if (cname && qtype !== "CNAME") {
       const rr = withOwner(cname[0] as ResourceRecord, owner);
@@ -94,6 +102,18 @@ export function resolve(
     return result;
   }
   return result;
+}
+
+function lowestType(node: Map<RRTypeName, ResourceRecord[]>): ResourceRecord[] {
+  let best: ResourceRecord[] = [];
+  let code = Number.POSITIVE_INFINITY;
+  for (const [type, set] of node) {
+    if (RRType[type] < code) {
+      code = RRType[type];
+      best = set;
+    }
+  }
+  return best;
 }
 
 function withOwner(rr: ResourceRecord, owner: string): ResourceRecord {

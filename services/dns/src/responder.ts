@@ -18,6 +18,10 @@ const RD = 0x0100;
 const QR = 0x8000;
 const CLASS_IN = 1;
 const DS = 43;
+const IXFR = 251;
+const AXFR = 252;
+const ANY = 255;
+const NOTAUTH = 9;
 const MIN_UDP = 512;
 /** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
 const MAX_DYNAMIC = 10_000;
@@ -63,7 +67,13 @@ export class Responder {
     const q = parsed.query;
     if (q.edns && q.edns.version !== 0) {
       this.observe(q.qtype, Rcode.BADVERS, udp);
-      return this.finish(badvers(q), msg, q, udp);
+      return this.finish(bare(q, Rcode.BADVERS), msg, q, udp);
+    }
+    if (q.qtype === IXFR || q.qtype === AXFR) {
+      // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
+      const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
+      this.observe(q.qtype, rcode, udp);
+      return this.finish(bare(q, rcode), msg, q, udp);
     }
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
@@ -82,7 +92,7 @@ export class Responder {
         q.qname,
         q.qtype,
         q.qclass,
-        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS }),
+        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS, any: q.qtype === ANY }),
       );
     } catch {
       template = encodeTemplate(q.qname, q.qtype, q.qclass, {
@@ -155,7 +165,8 @@ function headerOnly(id: number, flags: number, rcode: number): Buffer {
   return out;
 }
 
-function badvers(q: ParsedQuery): ResponseTemplate {
-  const answer = { rcode: Rcode.BADVERS, authoritative: false, answer: [], authority: [], additional: [] };
+/** A response with the question and no records. */
+function bare(q: ParsedQuery, rcode: number): ResponseTemplate {
+  const answer = { rcode, authoritative: false, answer: [], authority: [], additional: [] };
   return encodeTemplate(q.qname, q.qtype, q.qclass, answer);
 }

@@ -33,13 +33,18 @@ export function serveTcp(
       const answer = responder().respond(pending.subarray(pos + 2, pos + 2 + len), false);
       pos += 2 + len;
       if (!answer) continue;
-      const prefix = Buffer.allocUnsafe(2);
-      prefix.writeUInt16BE(answer.length, 0);
-      out.push(prefix, answer);
+      const framed = Buffer.allocUnsafe(answer.length + 2);
+      framed.writeUInt16BE(answer.length, 0);
+      answer.copy(framed, 2);
+      out.push(framed);
     }
     pending = pos === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(pos));
     if (out.length > 0) {
-      socket.write(Buffer.concat(out));
+      // A client that does not read its answers gets no more of them read for it (bounded memory).
+      if (!socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out))) {
+        socket.pause();
+        socket.once("drain", () => socket.resume());
+      }
       latency?.observe((performance.now() - started) / 1000);
     }
   });

@@ -3,7 +3,7 @@
  * corpus generated from it.
  */
 import { canonical, parentOf } from "./names.js";
-import { query } from "./test-fixtures.js";
+import { query, seeded } from "./test-fixtures.js";
 import { parseZoneFile } from "./zone-file.js";
 
 export const DIFF_ORIGIN = "diff.test";
@@ -126,18 +126,6 @@ const T = {
   CAA: 257,
 } as const;
 const served = [T.A, T.AAAA, T.CNAME, T.MX, T.TXT, T.NS, T.SOA, T.SRV, T.CAA, T.PTR];
-
-/** A deterministic pseudo-random generator (mulberry32), so the corpus is the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every name of the zone (owners and empty non-terminals) plus names that exercise the rules around them. */
 export function corpusNames(): string[] {

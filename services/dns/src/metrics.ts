@@ -14,6 +14,7 @@ export class DnsMetrics {
   readonly udpLatency: Histogram.Internal<"transport">;
   readonly tcpLatency: Histogram.Internal<"transport">;
   readonly tcpConnections: Gauge;
+  private readonly dropped: Counter<"transport">;
   readonly tcpRefused: Counter;
 
   constructor(registry: Registry) {
@@ -28,6 +29,12 @@ export class DnsMetrics {
       help: "Time from a query's arrival to its response being handed to the socket",
       labelNames: ["transport"],
       buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+      registers: [registry],
+    });
+    this.dropped = new Counter({
+      name: "switchyard_dns_dropped_total",
+      help: "Messages dropped without an answer: no readable header, or a response",
+      labelNames: ["transport"],
       registers: [registry],
     });
     this.tcpConnections = new Gauge({
@@ -46,6 +53,10 @@ export class DnsMetrics {
 
   /** Counts one query; qtypes we do not serve share one label value so cardinality stays bounded. */
   count(qtype: number, rcode: number, tcp: boolean): void {
+    if (rcode < 0) {
+      this.dropped.labels(tcp ? "tcp" : "udp").inc();
+      return;
+    }
     const known = typeName(qtype);
     const q = known.startsWith("TYPE") ? 0 : qtype;
     const key = (q << 6) | (rcode << 1) | (tcp ? 1 : 0);

@@ -11,7 +11,9 @@ import {
 } from "./response-template.js";
 import type { ZoneSet } from "./zone-set.js";
 
+/** Called once per message: its qtype and the rcode answered, or rcode DROPPED when none was sent. */
 export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
+export const DROPPED = -1;
 
 const TC = 0x0200;
 const RD = 0x0100;
@@ -59,7 +61,10 @@ export class Responder {
   /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
   respond(msg: Buffer, udp: boolean): Buffer | undefined {
     const parsed = parseQuery(msg);
-    if (parsed.kind === "drop") return undefined;
+    if (parsed.kind === "drop") {
+      this.observe(0, DROPPED, udp);
+      return undefined;
+    }
     if (parsed.kind === "error") {
       this.observe(0, parsed.rcode, udp);
       return headerOnly(parsed.id, parsed.flags, parsed.rcode);

@@ -30,4 +30,24 @@ describe("dns limits", () => {
       found.join("\n"),
     );
   });
+
+  it("turns response rate limiting on by default, loopback exempt, no bans", () => {
+    const config = parseConfig("dns: {}\n", "test.yaml");
+    assert.deepEqual(config.dns?.rrl, {
+      responsesPerSecond: 200,
+      slip: 2,
+      windowSeconds: 15,
+      banSeconds: 0,
+      exempt: ["127.0.0.0/8", "::1/128"],
+    });
+  });
+
+  it("names the path of a bad rate limiting setting", () => {
+    const found = problems("dns:\n  rrl: { slip: -1, exempt: [10.0.0.0/33], windowSeconds: 0 }\n");
+    for (const path of ["dns.rrl.slip", "dns.rrl.exempt[0]", "dns.rrl.windowSeconds"])
+      assert.ok(
+        found.some((p) => p.includes(path)),
+        `${path} in ${found.join("\n")}`,
+      );
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dnsTcpSchema } from "./dns-limits.js";
+import { dnsRrlSchema, dnsTcpSchema } from "./dns-limits.js";
 import { zoneSchema } from "./dns-zones.js";
 import { domainPattern, hostPort, port } from "./primitives.js";
 
@@ -25,6 +25,7 @@ export const dnsSectionSchema = z.strictObject({
     }),
   doh: z.strictObject({ domain: domainPattern, port: port.default(443) }).optional(),
   tcp: dnsTcpSchema.prefault({}),
+  rrl: dnsRrlSchema.prefault({}),
   grpc: hostPort.default("127.0.0.1:10910"),
   metrics: hostPort.default("127.0.0.1:10911"),
 });

@@ -4,6 +4,7 @@ import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
 import type { DnsMetrics } from "./metrics.js";
+import { ResponseRateLimiter } from "./rate-limiter.js";
 import { Responder } from "./responder.js";
 import { serveTcp } from "./tcp-server.js";
 import { serveUdp } from "./udp-server.js";
@@ -15,6 +16,8 @@ export interface DnsServiceOptions {
   instance?: string;
   logger: Logger;
   metrics: DnsMetrics;
+  /** Publishes a ban (NATS `firewall.ban`); without it, rate limiting reports none. */
+  ban?: (ban: { address: string; seconds: number; reason: string; source: string }) => void;
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -24,6 +27,8 @@ export class DnsService {
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
   private tcp: DnsSection["tcp"];
+  private limiter: ResponseRateLimiter;
+  private rrl: DnsSection["rrl"];
 
   private constructor(
     zones: ZoneSet,
@@ -31,6 +36,8 @@ export class DnsService {
     private readonly options: DnsServiceOptions,
   ) {
     this.tcp = section.tcp;
+    this.rrl = section.rrl;
+    this.limiter = this.makeLimiter(section.rrl);
     this.responder = this.makeResponder(zones);
     const current = () => this.responder;
     const { metrics, logger } = options;
@@ -56,7 +63,7 @@ export class DnsService {
         serveTcp(socket, current, { idleTimeoutMs: this.tcp.idleTimeoutMs }, metrics.tcpLatency);
       },
       onUdpSockets: (shares) => {
-        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
+        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency, () => this.limiter);
         logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
       },
     });
@@ -71,6 +78,21 @@ export class DnsService {
   private makeResponder(zones: ZoneSet): Responder {
     const { metrics } = this.options;
     return new Responder(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp));
+  }
+
+  private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
+    const { metrics, logger, ban } = this.options;
+    return new ResponseRateLimiter(rrl, {
+      dropped: () => metrics.rrlDropped.inc(),
+      slipped: () => metrics.rrlSlipped.inc(),
+      ...(ban && {
+        ban: (address, seconds) => {
+          metrics.rrlBans.inc();
+          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
+          ban({ address, seconds, reason: "dns-rrl", source: "dns" });
+        },
+      }),
+    });
   }
 
   get zones(): ZoneSet {
@@ -91,6 +113,9 @@ export class DnsService {
     this.responder = this.makeResponder(zones);
     this.files = filesOf(section);
     this.tcp = section.tcp;
+    if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
+      this.limiter = this.makeLimiter(section.rrl);
+    this.rrl = section.rrl;
   }
 
   async drain(deadlineMs: number): Promise<void> {

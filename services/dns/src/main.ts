@@ -3,9 +3,11 @@
 import { loadConfig } from "@switchyard/config";
 import { dnsV1 } from "@switchyard/proto";
 import {
+  connectNats,
   createGrpcServer,
   createLogger,
   createMetricsRegistry,
+  type NatsConnection,
   readToken,
   runService,
   StartupError,
@@ -33,7 +35,24 @@ await runService({
     const metrics = new DnsMetrics(registry);
     // The edge's address: from the environment, else the config's edge.grpc (as the test worker does).
     const edge = process.env.SWITCHYARD_EDGE ?? config.edge.grpc;
+    // NATS only carries rate-limit bans here; connecting must not hold up serving.
+    let nats: NatsConnection | undefined;
+    let connecting = false;
+    const connectForBans = (section: typeof dns, servers: string[]) => {
+      if (connecting || section.rrl.banSeconds === 0 || section.rrl.responsesPerSecond === 0) return;
+      connecting = true;
+      connectNats({ servers, name: `dns-${process.pid}`, logger })
+        .then((nc) => {
+          nats = nc;
+        })
+        .catch((err: unknown) => logger.error({ err }, "nats: bans will not be published"));
+    };
+    connectForBans(dns, config.nats.servers);
     const service = await DnsService.create(dns, {
+      ban: (ban) => {
+        if (nats) nats.publish("firewall.ban", JSON.stringify(ban));
+        else logger.warn({ ban }, "nats not connected: ban not published");
+      },
       edge,
       token,
       logger,
@@ -71,6 +90,7 @@ await runService({
         const next = await loadConfig(configPath);
         if (!next.dns) throw new StartupError(`${configPath} has no dns section`);
         await service.reload(next.dns);
+        connectForBans(next.dns, next.nats.servers);
         logger.info({ zones: service.zones.zones.map((z) => z.origin) }, "zones reloaded");
       },
       async drain(deadlineMs) {
@@ -81,6 +101,7 @@ await runService({
         await service.stop();
         await grpc.shutdown(2000);
         await metricsServer.close();
+        await nats?.drain().catch(() => {});
       },
     };
   },

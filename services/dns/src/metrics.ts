@@ -16,6 +16,9 @@ export class DnsMetrics {
   readonly tcpConnections: Gauge;
   private readonly dropped: Counter<"transport">;
   readonly tcpRefused: Counter;
+  readonly rrlDropped: Counter;
+  readonly rrlSlipped: Counter;
+  readonly rrlBans: Counter;
 
   constructor(registry: Registry) {
     this.queries = new Counter({
@@ -45,6 +48,21 @@ export class DnsMetrics {
     this.tcpRefused = new Counter({
       name: "switchyard_dns_tcp_refused_total",
       help: "TCP connections closed at once because the replica held dns.tcp.maxConnections",
+      registers: [registry],
+    });
+    this.rrlDropped = new Counter({
+      name: "switchyard_dns_rrl_dropped_total",
+      help: "UDP responses not sent because the client network was over dns.rrl.responsesPerSecond",
+      registers: [registry],
+    });
+    this.rrlSlipped = new Counter({
+      name: "switchyard_dns_rrl_slipped_total",
+      help: "Rate-limited UDP responses sent truncated (TC=1) instead, every dns.rrl.slip-th",
+      registers: [registry],
+    });
+    this.rrlBans = new Counter({
+      name: "switchyard_dns_rrl_bans_total",
+      help: "Networks over the limit for a whole window, published on firewall.ban",
       registers: [registry],
     });
     this.udpLatency = this.latency.labels("udp");

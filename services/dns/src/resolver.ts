@@ -15,6 +15,12 @@ export interface Answer {
   requiredGlue?: Set<string>;
   /** An Extended DNS Error code to send with EDNS (RFC 8914), e.g. 20 "Not Authoritative". */
   ede?: number;
+  /**
+   * The name rate limiting groups this answer under when it is not the question's: the zone for
+   * NXDOMAIN, the wildcard for synthesized answers, the delegation for referrals.
+   */
+  groupName?: string;
+  wildcard?: boolean;
 }
 
 export interface ResolveOptions {
@@ -52,7 +58,10 @@ export function resolve(
     const cut = findCut(zone, name, options.parentSide && name === qname ? name : undefined);
     if (cut) {
       // A referral; after a CNAME the answer so far stays authoritative (as Knot answers).
-      if (step === 0) result.authoritative = false;
+      if (step === 0) {
+        result.authoritative = false;
+        result.groupName = cut;
+      }
       const ns = zone.rrset(cut, "NS") ?? [];
       result.authority.push(...ns);
       const targets = ns.map((r) => (r.data.type === "NS" ? r.data.target : ""));
@@ -66,11 +75,16 @@ export function resolve(
       const wildcard = wildcardFor(zone, name);
       if (!wildcard) {
         result.rcode = Rcode.NXDOMAIN;
+        result.groupName ??= zone.origin;
         result.authority.push(zone.negativeSoa());
         return result;
       }
       node = zone.nodes.get(wildcard);
       owner = name;
+      if (step === 0) {
+        result.wildcard = true;
+        result.groupName = wildcard;
+      }
     }
     if (!node) {
       // An empty non-terminal: the name exists, with no data (RFC 4592 2.2.2).

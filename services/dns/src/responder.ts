@@ -3,6 +3,7 @@ import { RRType, type RRTypeName, typeNames } from "./records.js";
 import { refused, resolve } from "./resolver.js";
 import {
   EDE_LENGTH,
+  ERROR_CLASS,
   encodeTemplate,
   OPT_LENGTH,
   OUR_UDP_SIZE,
@@ -35,6 +36,8 @@ const MAX_DYNAMIC = 10_000;
 export class Responder {
   private readonly prebuilt = new Map<string, ResponseTemplate>();
   private readonly dynamic = new Map<string, ResponseTemplate>();
+  /** The answer class of the last response made (for rate limiting, read right after respond). */
+  lastClass = ERROR_CLASS;
 
   constructor(
     readonly zones: ZoneSet,
@@ -58,8 +61,12 @@ export class Responder {
     map.set(template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3), template);
   }
 
-  /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
-  respond(msg: Buffer, udp: boolean): Buffer | undefined {
+  /**
+   * The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is
+   * whole. `truncate`: header, question and OPT only, with TC (a rate limiter's slip).
+   */
+  respond(msg: Buffer, udp: boolean, truncate = false): Buffer | undefined {
+    this.lastClass = ERROR_CLASS;
     const parsed = parseQuery(msg);
     if (parsed.kind === "drop") {
       this.observe(0, DROPPED, udp);
@@ -83,7 +90,8 @@ export class Responder {
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
     this.observe(q.qtype, template.rcode, udp);
-    return this.finish(template, msg, q, udp);
+    this.lastClass = template.answerClass;
+    return this.finish(template, msg, q, udp, truncate);
   }
 
   /** The general path: resolve and encode, cached when the answer is cacheable. */
@@ -113,16 +121,16 @@ export class Responder {
     return template;
   }
 
-  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean): Buffer {
+  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, slip = false): Buffer {
     const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
     const limit = udp ? udpLimit(q.edns) : 65535;
     let out: Buffer;
     let length = t.bytes.length;
     let truncate = false;
-    if (length + opt <= limit) {
+    if (length + opt <= limit && !slip) {
       out = Buffer.allocUnsafe(length + opt);
       t.bytes.copy(out, 0, 0, length);
-    } else if (t.withoutAdditional + opt <= limit) {
+    } else if (t.withoutAdditional + opt <= limit && !slip) {
       // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
       out = Buffer.allocUnsafe(limit);
       length = t.withoutAdditional;

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Histogram } from "prom-client";
+import type { LatencyRecorder } from "./latency-histogram.js";
 import type { Responder } from "./responder.js";
 
 export interface TcpOptions {
@@ -15,7 +15,7 @@ export function serveTcp(
   socket: Socket,
   responder: () => Responder,
   options: TcpOptions,
-  latency?: Histogram.Internal<"transport">,
+  latency?: LatencyRecorder,
 ): void {
   let pending: Buffer = Buffer.alloc(0);
   socket.setNoDelay(true);

@@ -1,5 +1,5 @@
 import type { Socket } from "node:dgram";
-import type { Histogram } from "prom-client";
+import type { LatencyRecorder } from "./latency-histogram.js";
 import { type ResponseRateLimiter, Verdict } from "./rate-limiter.js";
 import type { Responder } from "./responder.js";
 
@@ -10,7 +10,7 @@ import type { Responder } from "./responder.js";
 export function serveUdp(
   socket: Socket,
   responder: () => Responder,
-  latency?: Histogram.Internal<"transport">,
+  latency?: LatencyRecorder,
   limiter?: () => ResponseRateLimiter,
 ): void {
   socket.on("message", (msg, rinfo) => {

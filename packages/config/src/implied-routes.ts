@@ -23,6 +23,7 @@ function route(
       clientIps: [],
     },
     action: { type: "handoff", pool },
+    engine: "edge",
     security: { ...openSecurity },
     refusal: extra.refusal ?? "close",
   };
@@ -37,7 +38,8 @@ export interface ImpliedSections {
 /**
  * Routes a service section implies, as dcrouter does: the dns section's ports go to the dns pool
  * (UDP shares the bound socket, TCP is handed off), its DoH domain gets an SNI route, the mail ports
- * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges to certs.
+ * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges (and, last,
+ * every other request, for a redirect to https) to certs.
  * A route in the file with the same name replaces the implied one.
  */
 export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
@@ -60,6 +62,8 @@ export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
         refusal: "http",
       }),
     );
+    if (certs.redirectHttp)
+      routes.push(route("certs-http-redirect", [certs.httpPort], "certs", { refusal: "http" }));
   }
   return routes;
 }

@@ -86,7 +86,16 @@ describe("parseConfig", () => {
     const byName = new Map(config.effectiveRoutes.map((r) => [r.name, r]));
     assert.deepEqual(
       [...byName.keys()],
-      ["mail-smtps", "dns-udp", "dns-tcp", "dns-doh", "mail-smtp", "mail-submission", "certs-http01"],
+      [
+        "mail-smtps",
+        "dns-udp",
+        "dns-tcp",
+        "dns-doh",
+        "mail-smtp",
+        "mail-submission",
+        "certs-http01",
+        "certs-http-redirect",
+      ],
     );
     assert.equal(byName.get("mail-smtps")?.action.type, "forward");
     assert.equal(byName.get("mail-smtp")?.refusal, "smtp");
@@ -94,5 +103,6 @@ describe("parseConfig", () => {
     assert.deepEqual(byName.get("dns-doh")?.match.domains, ["doh.example.test"]);
     assert.deepEqual(byName.get("certs-http01")?.match.paths, ["/.well-known/acme-challenge/*"]);
     assert.equal(byName.get("dns-tcp")?.origin, "dns");
+    assert.deepEqual(byName.get("certs-http-redirect")?.match.paths, []);
   });
 });

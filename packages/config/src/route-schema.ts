@@ -1,3 +1,4 @@
+import { parseIp } from "@switchyard/cidr";
 import { z } from "zod";
 import { cidr, domainPattern, name, port } from "./primitives.js";
 
@@ -32,6 +33,8 @@ const forwardAction = z.strictObject({
   proxyProtocol: z.enum(["none", "v1", "v2"]).default("none"),
   connectTimeoutMs: z.number().int().min(1).max(120_000).default(5000),
   idleTimeoutMs: z.number().int().min(0).default(0),
+  /** `engine: nftables` only: rewrite the source to this host's address so replies come back through it. */
+  masquerade: z.boolean().default(false),
 });
 const blockAction = z.strictObject({ type: z.literal("block") });
 
@@ -42,12 +45,17 @@ export const routeSchema = z
     name,
     match: matchSchema,
     action: actionSchema,
+    /**
+     * Who carries the route: `edge` (the edge process accepts it) or `nftables` (the kernel forwards
+     * it with DNAT, programmed by the nftables agent; the edge does not listen on its ports).
+     */
+    engine: z.enum(["edge", "nftables"]).default("edge"),
     security: securitySchema.prefault({}),
     /** What a client gets when no worker can take it: a `421` SMTP greeting, an HTTP `503`, or a close. */
     refusal: z.enum(["smtp", "http", "close"]).default("close"),
   })
   .superRefine((route, ctx) => {
-    if (route.match.protocol === "udp") {
+    if (route.match.protocol === "udp" && route.engine === "edge") {
       if (route.action.type !== "handoff") {
         ctx.addIssue({
           code: "custom",
@@ -67,10 +75,72 @@ export const routeSchema = z
         });
       }
     }
+    if (route.engine === "nftables") for (const issue of kernelRouteIssues(route)) ctx.addIssue({ ...issue });
+    else if (route.action.type === "forward" && route.action.masquerade) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["action", "masquerade"],
+        message: "masquerade needs engine: nftables (the edge's forward already connects from this host)",
+      });
+    }
     if (route.match.paths.length > 0 && route.match.protocol !== "tcp") {
       ctx.addIssue({ code: "custom", path: ["match", "paths"], message: "paths need a tcp route" });
     }
   });
+
+interface RouteIssue {
+  code: "custom";
+  path: Array<string | number>;
+  message: string;
+}
+
+/** What the kernel cannot do for an `engine: nftables` route: it sees packets, not names or bytes. */
+function kernelRouteIssues(route: {
+  match: { domains: string[]; paths: string[] };
+  action: RouteAction;
+}): RouteIssue[] {
+  const issues: RouteIssue[] = [];
+  const add = (path: Array<string | number>, message: string) =>
+    issues.push({ code: "custom", path, message });
+  if (route.action.type === "handoff") {
+    add(["action", "type"], "engine nftables routes forward (DNAT) or block; handoff needs the edge");
+  }
+  if (route.match.domains.length > 0 || route.match.paths.length > 0) {
+    add(
+      ["match"],
+      "engine nftables routes match ports and client IPs only (the kernel reads no SNI or Host)",
+    );
+  }
+  if (route.action.type === "forward") {
+    const reason = kernelTargetProblem(route.action.host);
+    if (reason) add(["action", "host"], `${JSON.stringify(route.action.host)} ${reason}`);
+    if (route.action.proxyProtocol !== "none") {
+      add(["action", "proxyProtocol"], "the kernel cannot send a PROXY header; use engine: edge");
+    }
+  }
+  return issues;
+}
+
+/** Why `host` cannot be a DNAT target, or undefined when it can. */
+function kernelTargetProblem(host: string): string | undefined {
+  const ip = parseIp(host);
+  if (ip === null || host.includes("%"))
+    return "is not an IP address (the kernel forwards to addresses, not names)";
+  const b = ip.bytes;
+  if (ip.family === 4) {
+    if (b[0] === 127) return "is a loopback address (the kernel does not route forwarded packets to lo)";
+    if (b.every((x) => x === 0)) return "is the unspecified address";
+    if (b[0]! >= 224) return "is a multicast or reserved address";
+    return undefined;
+  }
+  if (b.every((x, i) => (i === 15 ? x === 1 : x === 0)))
+    return "is a loopback address (the kernel does not route forwarded packets to lo)";
+  if (b.every((x) => x === 0)) return "is the unspecified address";
+  if (b[0] === 0xff) return "is a multicast address";
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff)
+    return "is an IPv4-mapped address; write the IPv4 address";
+  return undefined;
+}
 
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type RouteAction = z.infer<typeof actionSchema>;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { edgeSchema } from "./edge-schema.js";
-import { routeSchema } from "./route-schema.js";
+import { impliedRoutes } from "./implied-routes.js";
+import { type RouteConfig, routeSchema } from "./route-schema.js";
 import {
   certsSectionSchema,
   dnsSectionSchema,
@@ -31,7 +32,57 @@ export const configSchema = z
         });
       } else seen.set(r.name, i);
     });
+    for (const issue of kernelRoutePortIssues(config)) ctx.addIssue({ ...issue });
   });
+
+/**
+ * An `engine: nftables` route takes its ports away from the edge (the kernel rewrites the packets
+ * before any socket sees them), so no edge route, explicit or implied, may share one; and the agent
+ * that programs it needs the firewall section.
+ */
+function kernelRoutePortIssues(config: {
+  routes: RouteConfig[];
+  firewall?: unknown;
+  dns?: Parameters<typeof impliedRoutes>[0]["dns"];
+  mail?: Parameters<typeof impliedRoutes>[0]["mail"];
+  certs?: Parameters<typeof impliedRoutes>[0]["certs"];
+}): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
+  const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
+  const named = new Set(config.routes.map((r) => r.name));
+  const edgeRoutes = [
+    ...config.routes.filter((r) => r.engine === "edge"),
+    ...impliedRoutes(config).filter((r) => !named.has(r.name)),
+  ];
+  const edgePorts = new Map<string, string>();
+  for (const r of edgeRoutes)
+    for (const p of r.match.ports) {
+      const key = `${p}/${r.match.protocol}`;
+      if (!edgePorts.has(key)) edgePorts.set(key, r.name);
+    }
+  const kernelPorts = new Map<string, string>();
+  config.routes.forEach((r, i) => {
+    if (r.engine !== "nftables") return;
+    if (config.firewall === undefined) {
+      issues.push({
+        code: "custom",
+        path: ["routes", i, "engine"],
+        message: "engine nftables needs a firewall section (the nftables agent programs the route)",
+      });
+    }
+    r.match.ports.forEach((p, j) => {
+      const key = `${p}/${r.match.protocol}`;
+      const other = edgePorts.get(key) ?? kernelPorts.get(key);
+      if (other !== undefined) {
+        issues.push({
+          code: "custom",
+          path: ["routes", i, "match", "ports", j],
+          message: `${key} is also used by route ${JSON.stringify(other)}; an engine nftables route owns its ports alone`,
+        });
+      } else kernelPorts.set(key, r.name);
+    });
+  });
+  return issues;
+}
 
 /** The whole validated file. */
 export type SwitchyardConfig = z.infer<typeof configSchema>;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /** Every service section, one file each; this module only gathers them for the root schema. */
-export { type CertsSection, certsSectionSchema } from "./certs-section.js";
+export { type CertificateConfig, type CertsSection, certsSectionSchema } from "./certs-section.js";
 export { type DnsSection, dnsSectionSchema } from "./dns-section.js";
 export { type FirewallSection, firewallSectionSchema } from "./firewall-section.js";
 export { mailSectionSchema } from "./mail-section.js";

@@ -1,3 +1,4 @@
+export { type CertsReplica, startCertsReplica } from "./certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./edge-harness.js";
 export { type KnotHandle, type KnotOptions, startKnot } from "./knot-server.js";
@@ -14,4 +15,5 @@ export {
   tcpExchange,
   udpExchange,
 } from "./net-clients.js";
+export { type Pebble, type PebbleOptions, startPebble } from "./pebble.js";
 export { waitFor } from "./wait-for.js";

@@ -10,6 +10,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Port to listen on (to restart a server where clients expect it). Default: a free port. */
   port?: number;
+  /** JetStream storage to use and keep (to restart a server with its data). Default: a temp dir removed by stop(). */
+  storeDir?: string;
 }
 
 export interface NatsServerHandle {
@@ -42,19 +44,26 @@ export async function freePort(): Promise<number> {
 /** Starts Debian's nats-server on 127.0.0.1 and resolves once it accepts connections. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = await findNatsServer();
-  const storeDir = await mkdtemp(join(tmpdir(), "switchyard-nats-"));
+  const keep = options.storeDir !== undefined;
+  const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "switchyard-nats-")));
   try {
     const port = options.port ?? (await freePort());
     const args = ["-a", "127.0.0.1", "-p", String(port)];
     if (options.jetstream) args.push("-js", "-sd", storeDir);
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
-    running.set(child, storeDir);
+    running.set(child, keep ? "" : storeDir);
     child.once("exit", () => running.delete(child));
     await waitUntilReady(child, port);
     const pid = child.pid ?? -1;
-    return { url: `nats://127.0.0.1:${port}`, port, pid, storeDir, stop: () => stopServer(child, storeDir) };
+    return {
+      url: `nats://127.0.0.1:${port}`,
+      port,
+      pid,
+      storeDir,
+      stop: () => stopServer(child, keep ? "" : storeDir),
+    };
   } catch (error) {
-    await rm(storeDir, { recursive: true, force: true });
+    if (!keep) await rm(storeDir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -119,13 +128,13 @@ async function stopServer(child: ChildProcess, storeDir: string): Promise<void> 
     clearTimeout(timer);
   }
   running.delete(child);
-  await rm(storeDir, { recursive: true, force: true });
+  if (storeDir !== "") await rm(storeDir, { recursive: true, force: true });
 }
 
 // A test that crashes must not leave servers behind. 'exit' handlers must be synchronous.
 process.once("exit", () => {
   for (const [child, storeDir] of running) {
     child.kill("SIGKILL");
-    rmSync(storeDir, { recursive: true, force: true });
+    if (storeDir !== "") rmSync(storeDir, { recursive: true, force: true });
   }
 });

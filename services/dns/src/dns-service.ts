@@ -3,10 +3,18 @@ import type { DnsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
+import { DohServer } from "./doh-server.js";
+import type { RecordSource } from "./dynamic-records.js";
+import { type Answerer, Forwarder } from "./forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { ResponseRateLimiter } from "./rate-limiter.js";
-import { Responder } from "./responder.js";
+import { RecordAdmin } from "./record-admin.js";
+import { RecordFeed } from "./record-feed.js";
+import type { ResourceRecord } from "./records.js";
+import type { Responder } from "./responder.js";
+import { ServedZones } from "./served-zones.js";
 import { serveTcp } from "./tcp-server.js";
+import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
 import { serveUdp } from "./udp-server.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -16,14 +24,19 @@ export interface DnsServiceOptions {
   instance?: string;
   logger: Logger;
   metrics: DnsMetrics;
-  /** Publishes a ban (NATS `firewall.ban`); without it, rate limiting reports none. */
-  ban?: (ban: { address: string; seconds: number; reason: string; source: string }) => void;
+  /** NATS servers for dynamic records (the `acme` and `dns-records` buckets); none: static only. */
+  natsServers?: string[];
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
 export class DnsService {
-  private responder: Responder;
+  private readonly served: ServedZones;
+  private readonly feed: RecordFeed | undefined;
+  readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
+  private readonly doh: DohServer;
+  private tls: TlsContextSource | undefined;
+  private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
   private tcp: DnsSection["tcp"];
@@ -38,9 +51,25 @@ export class DnsService {
     this.tcp = section.tcp;
     this.rrl = section.rrl;
     this.limiter = this.makeLimiter(section.rrl);
-    this.responder = this.makeResponder(zones);
-    const current = () => this.responder;
     const { metrics, logger } = options;
+    this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
+    const current = (): Answerer => this.forwarder ?? this.served.responder;
+    this.doh = new DohServer({
+      answer: async (query, client) => current().respond(query, false, client),
+      tls: () => this.tls,
+      logger,
+      observe: (status) => metrics.doh(status),
+    });
+    if (options.natsServers && options.natsServers.length > 0) {
+      const feed = new RecordFeed({
+        servers: options.natsServers,
+        name: `dns-${options.instance ?? process.pid}`,
+        logger,
+        onEntries: (bucket, entries, snapshot) => this.served.onEntries(bucket, entries, snapshot),
+      });
+      this.feed = feed;
+      this.records = new RecordAdmin(this.served, () => feed.records);
+    }
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -48,7 +77,8 @@ export class DnsService {
       pool: "dns",
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
-      onConnection: (socket) => {
+      onConnection: (socket, info) => {
+        // The cap counts every connection the replica holds, DNS over TCP and DoH alike.
         if (this.sockets.size >= this.tcp.maxConnections) {
           refuse(socket);
           metrics.tcpRefused.inc();
@@ -60,10 +90,18 @@ export class DnsService {
           this.sockets.delete(socket);
           metrics.tcpConnections.dec();
         });
-        serveTcp(socket, current, { idleTimeoutMs: this.tcp.idleTimeoutMs }, metrics.tcpLatency);
+        // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
+        serveTcp(
+          socket,
+          current,
+          { idleTimeoutMs: this.tcp.idleTimeoutMs, client: info.remote.address },
+          metrics.tcpLatency,
+        );
       },
       onUdpSockets: (shares) => {
-        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency, () => this.limiter);
+        const rrl = { limiter: () => this.limiter, responder: () => this.served.responder };
+        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency, rrl);
         logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
       },
     });
@@ -72,45 +110,73 @@ export class DnsService {
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
     const service = new DnsService(await loadZones(section), section, options);
     service.files = filesOf(section);
+    service.tls = await loadTls(section);
+    service.forwarder = await service.makeForwarder(section);
     return service;
   }
 
-  private makeResponder(zones: ZoneSet): Responder {
-    const { metrics } = this.options;
-    return new Responder(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp));
+  private async makeForwarder(section: DnsSection): Promise<Forwarder | undefined> {
+    if (!section.forward) return undefined;
+    const { metrics, logger } = this.options;
+    return Forwarder.create(
+      section.forward,
+      () => this.served.responder,
+      {
+        query: (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
+        outcome: (o) => metrics.forwarded(o),
+        upstreamError: (u) => metrics.upstreamError(u),
+      },
+      logger,
+    );
   }
 
+  /** Rate limiting; bans go out on NATS `firewall.ban` over the record feed's connection. */
   private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
-    const { metrics, logger, ban } = this.options;
+    const { metrics, logger } = this.options;
     return new ResponseRateLimiter(rrl, {
       dropped: () => metrics.rrlDropped.inc(),
       slipped: () => metrics.rrlSlipped.inc(),
-      ...(ban && {
-        ban: (address, seconds) => {
+      ban: (address, seconds) => {
+        const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
+        if (this.feed?.publish("firewall.ban", JSON.stringify(ban))) {
           metrics.rrlBans.inc();
-          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
-          ban({ address, seconds, reason: "dns-rrl", source: "dns" });
-        },
-      }),
+          logger.warn(ban, "rate limited for a whole window: ban published");
+        } else logger.warn(ban, "rate limited for a whole window, but NATS is not connected: no ban");
+      },
     });
   }
 
   get zones(): ZoneSet {
-    return this.responder.zones;
+    return this.served.zones;
+  }
+
+  get responder(): Responder {
+    return this.served.responder;
   }
 
   get prebuilt(): number {
-    return this.responder.prebuiltCount;
+    return this.served.responder.prebuiltCount;
+  }
+
+  /** Where a served record comes from: the config, UpsertRecord, or an ACME challenge. */
+  sourceOf(rr: ResourceRecord): RecordSource {
+    return this.served.sourceOf(rr);
   }
 
   start(): void {
     this.worker.start();
+    this.feed?.start();
   }
 
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
   async reload(section: DnsSection): Promise<void> {
     const zones = await loadZones(section);
-    this.responder = this.makeResponder(zones);
+    const tls = await loadTls(section);
+    const forwarder = await this.makeForwarder(section);
+    this.served.setStatic(zones);
+    this.tls = tls;
+    this.forwarder?.close();
+    this.forwarder = forwarder;
     this.files = filesOf(section);
     this.tcp = section.tcp;
     if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
@@ -126,6 +192,10 @@ export class DnsService {
 
   async stop(): Promise<void> {
     await this.worker.stop();
+    await this.feed?.stop();
+    this.served.stop();
+    this.doh.close();
+    this.forwarder?.close();
     for (const s of this.sockets) s.destroy();
   }
 }
@@ -141,4 +211,10 @@ function filesOf(section: DnsSection): Map<string, string> {
   const files = new Map<string, string>();
   for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
   return files;
+}
+
+async function loadTls(section: DnsSection): Promise<TlsContextSource | undefined> {
+  const doh = section.doh;
+  if (!doh?.certFile || !doh.keyFile) return undefined;
+  return FileTlsContext.load(doh.certFile, doh.keyFile);
 }

@@ -27,3 +27,30 @@ export class ZoneError extends Error {
 export class EncodeError extends Error {
   override name = "EncodeError";
 }
+
+/** A dynamic record (UpsertRecord, the `dns-records` or `acme` bucket) that cannot be served. */
+export class DynamicRecordError extends Error {
+  override name = "DynamicRecordError";
+}
+
+/** A DoH certificate or key that cannot be read or used. */
+export class TlsMaterialError extends Error {
+  override name = "TlsMaterialError";
+}
+
+/** A DoH request that gets an HTTP error status (400, 413, 414, 415, ...) with this message. */
+export class DohRequestError extends Error {
+  override name = "DohRequestError";
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An upstream resolver that did not answer usefully (timeout, refused connection, HTTP error). */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+}

@@ -3,11 +3,9 @@
 import { loadConfig } from "@switchyard/config";
 import { dnsV1 } from "@switchyard/proto";
 import {
-  connectNats,
   createGrpcServer,
   createLogger,
   createMetricsRegistry,
-  type NatsConnection,
   readToken,
   runService,
   StartupError,
@@ -35,35 +33,24 @@ await runService({
     const metrics = new DnsMetrics(registry);
     // The edge's address: from the environment, else the config's edge.grpc (as the test worker does).
     const edge = process.env.SWITCHYARD_EDGE ?? config.edge.grpc;
-    // NATS only carries rate-limit bans here; connecting must not hold up serving.
-    let nats: NatsConnection | undefined;
-    let connecting = false;
-    const connectForBans = (section: typeof dns, servers: string[]) => {
-      if (connecting || section.rrl.banSeconds === 0 || section.rrl.responsesPerSecond === 0) return;
-      connecting = true;
-      connectNats({ servers, name: `dns-${process.pid}`, logger })
-        .then((nc) => {
-          nats = nc;
-        })
-        .catch((err: unknown) => logger.error({ err }, "nats: bans will not be published"));
-    };
-    connectForBans(dns, config.nats.servers);
     const service = await DnsService.create(dns, {
-      ban: (ban) => {
-        if (nats) nats.publish("firewall.ban", JSON.stringify(ban));
-        else logger.warn({ ban }, "nats not connected: ban not published");
-      },
       edge,
       token,
       logger,
       metrics,
+      natsServers: config.nats.servers,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
     });
 
     const grpc = createGrpcServer({ logger, token, service: "dns" });
     grpc.add(
       dnsV1.DnsAdminService,
-      createDnsAdmin({ zones: () => service.zones, files: () => service.files }),
+      createDnsAdmin({
+        zones: () => service.zones,
+        files: () => service.files,
+        sourceOf: (rr) => service.sourceOf(rr),
+        ...(service.records ? { records: service.records } : {}),
+      }),
     );
     // Per-replica overrides, so several replicas can run on one host (port 0: any free port).
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? dns.grpc);
@@ -90,7 +77,6 @@ await runService({
         const next = await loadConfig(configPath);
         if (!next.dns) throw new StartupError(`${configPath} has no dns section`);
         await service.reload(next.dns);
-        connectForBans(next.dns, next.nats.servers);
         logger.info({ zones: service.zones.zones.map((z) => z.origin) }, "zones reloaded");
       },
       async drain(deadlineMs) {
@@ -101,7 +87,6 @@ await runService({
         await service.stop();
         await grpc.shutdown(2000);
         await metricsServer.close();
-        await nats?.drain().catch(() => {});
       },
     };
   },

@@ -30,6 +30,9 @@ export class DnsMetrics {
   readonly rrlDropped: Counter;
   readonly rrlSlipped: Counter;
   readonly rrlBans: Counter;
+  private readonly dohResponses: Counter<"status">;
+  private readonly forwardedAnswers: Counter<"outcome">;
+  private readonly upstreamErrors: Counter<"upstream">;
 
   constructor(registry: Registry) {
     const pending = this.pending;
@@ -62,6 +65,24 @@ export class DnsMetrics {
       name: "switchyard_dns_dropped_total",
       help: "Messages dropped without an answer: no readable header, or a response",
       labelNames: ["transport"],
+      registers: [registry],
+    });
+    this.dohResponses = new Counter({
+      name: "switchyard_dns_doh_responses_total",
+      help: "DNS-over-HTTPS responses, by HTTP status",
+      labelNames: ["status"],
+      registers: [registry],
+    });
+    this.forwardedAnswers = new Counter({
+      name: "switchyard_dns_forwarded_total",
+      help: "Questions from trusted clients forwarded outside the zones, by outcome (cache, upstream, failed)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    });
+    this.upstreamErrors = new Counter({
+      name: "switchyard_dns_upstream_errors_total",
+      help: "Upstream resolver attempts that failed (timeout, error, SERVFAIL, REFUSED), by upstream",
+      labelNames: ["upstream"],
       registers: [registry],
     });
     this.tcpConnections = new Gauge({
@@ -102,5 +123,18 @@ export class DnsMetrics {
     const q = typeNames.has(qtype) ? qtype : 0;
     const key = (q << 6) | ((rcode & 31) << 1) | (tcp ? 1 : 0);
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+  }
+
+  /** One DoH response (its HTTP status). */
+  doh(status: number): void {
+    this.dohResponses.labels(String(status)).inc();
+  }
+
+  forwarded(outcome: "cache" | "upstream" | "failed"): void {
+    this.forwardedAnswers.labels(outcome).inc();
+  }
+
+  upstreamError(upstream: string): void {
+    this.upstreamErrors.labels(upstream).inc();
   }
 }

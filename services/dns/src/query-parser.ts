@@ -153,7 +153,7 @@ function nameText(msg: Buffer, start: number): string {
 }
 
 /** Skips a possibly compressed name; pointers must point backwards (no loops). -1 when malformed. */
-function skipName(msg: Buffer, start: number): number {
+export function skipName(msg: Buffer, start: number): number {
   let pos = start;
   let total = 1;
   let end = -1;

@@ -36,18 +36,33 @@ const MAX_DYNAMIC = 10_000;
 export class Responder {
   private readonly prebuilt = new Map<string, ResponseTemplate>();
   private readonly dynamic = new Map<string, ResponseTemplate>();
+  /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
+  private readonly zoneKeys = new Map<string, string[]>();
   /** The answer class of the last response made (for rate limiting, read right after respond). */
   lastClass = ERROR_CLASS;
 
+  /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
     readonly zones: ZoneSet,
     private readonly observe: Observer = () => {},
+    reuse?: { from: Responder; unchanged: ReadonlySet<string> },
   ) {
     for (const zone of zones.zones) {
-      for (const [name, node] of zone.nodes) {
-        if (name.startsWith("*")) continue;
-        for (const type of node.keys()) this.store(this.prebuilt, name, type);
+      const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;
+      if (keys && reuse) {
+        for (const key of keys) {
+          const template = reuse.from.prebuilt.get(key);
+          if (template) this.prebuilt.set(key, template);
+        }
+        this.zoneKeys.set(zone.origin, keys);
+        continue;
       }
+      const built: string[] = [];
+      for (const [name, node] of zone.nodes) {
+        if (name.startsWith("*") || zones.find(name) !== zone) continue;
+        for (const type of node.keys()) built.push(this.store(this.prebuilt, name, type));
+      }
+      this.zoneKeys.set(zone.origin, built);
     }
   }
 
@@ -55,41 +70,49 @@ export class Responder {
     return this.prebuilt.size;
   }
 
-  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): void {
+  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): string {
     const code = RRType[type];
     const template = encodeTemplate(name, code, CLASS_IN, resolve(this.zones, name, type));
-    map.set(template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3), template);
+    const key = template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3);
+    map.set(key, template);
+    return key;
   }
 
-  /**
-   * The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is
-   * whole. `truncate`: header, question and OPT only, with TC (a rate limiter's slip).
-   */
-  respond(msg: Buffer, udp: boolean, truncate = false): Buffer | undefined {
+  /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
+  respond(msg: Buffer, udp: boolean): Buffer | undefined {
+    return this.answer(msg, udp, false, this.observe);
+  }
+
+  /** The UDP response cut to header, question and OPT with TC=1: a rate limiter's slip (not counted again). */
+  slip(msg: Buffer): Buffer | undefined {
+    return this.answer(msg, true, true, () => {});
+  }
+
+  private answer(msg: Buffer, udp: boolean, truncate: boolean, observe: Observer): Buffer | undefined {
     this.lastClass = ERROR_CLASS;
     const parsed = parseQuery(msg);
     if (parsed.kind === "drop") {
-      this.observe(0, DROPPED, udp);
+      observe(0, DROPPED, udp);
       return undefined;
     }
     if (parsed.kind === "error") {
-      this.observe(0, parsed.rcode, udp);
+      observe(0, parsed.rcode, udp);
       return headerOnly(parsed.id, parsed.flags, parsed.rcode);
     }
     const q = parsed.query;
     if (q.edns && q.edns.version !== 0) {
-      this.observe(q.qtype, Rcode.BADVERS, udp);
+      observe(q.qtype, Rcode.BADVERS, udp);
       return this.finish(bare(q, Rcode.BADVERS), msg, q, udp);
     }
     if (q.qtype === IXFR || q.qtype === AXFR) {
       // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
       const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
-      this.observe(q.qtype, rcode, udp);
+      observe(q.qtype, rcode, udp);
       return this.finish(bare(q, rcode), msg, q, udp);
     }
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
-    this.observe(q.qtype, template.rcode, udp);
+    observe(q.qtype, template.rcode, udp);
     this.lastClass = template.answerClass;
     return this.finish(template, msg, q, udp, truncate);
   }

@@ -1,7 +1,9 @@
 import type { dnsV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
+import type { RecordSource } from "./dynamic-records.js";
 import { canonical } from "./names.js";
-import { rdataText } from "./records.js";
+import type { RecordAdmin } from "./record-admin.js";
+import { type ResourceRecord, rdataText } from "./records.js";
 import type { ZoneSet } from "./zone-set.js";
 
 export interface DnsAdminDeps {
@@ -9,10 +11,23 @@ export interface DnsAdminDeps {
   zones: () => ZoneSet;
   /** Zone origin → the file it was read from. */
   files: () => ReadonlyMap<string, string>;
+  /** Where a served record comes from (default: the config). */
+  sourceOf?: (rr: ResourceRecord) => RecordSource;
+  /** UpsertRecord and DeleteRecord; without it they answer UNIMPLEMENTED. */
+  records?: RecordAdmin;
 }
 
-/** DnsAdmin: read-only views of the served zones. */
-export function createDnsAdmin({ zones, files }: DnsAdminDeps): ServiceImplementation<dnsV1.DnsAdminService> {
+/** DnsAdmin: views of the served zones, and dynamic records written through NATS KV. */
+export function createDnsAdmin({
+  zones,
+  files,
+  sourceOf = () => "config",
+  records,
+}: DnsAdminDeps): ServiceImplementation<dnsV1.DnsAdminService> {
+  const admin = () => {
+    if (!records) throw grpcError(status.UNIMPLEMENTED, "dynamic records are not enabled");
+    return records;
+  };
   return {
     listZones() {
       return {
@@ -33,8 +48,11 @@ export function createDnsAdmin({ zones, files }: DnsAdminDeps): ServiceImplement
           type: r.data.type,
           ttl: r.ttl,
           value: rdataText(r.data),
+          source: sourceOf(r),
         })),
       };
     },
+    upsertRecord: (request) => admin().upsert(request),
+    deleteRecord: (request) => admin().delete(request),
   };
 }

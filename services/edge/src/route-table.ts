@@ -61,6 +61,8 @@ export class RouteTable {
   constructor(config: Pick<LoadedConfig, "effectiveRoutes">) {
     this.routes = config.effectiveRoutes.map(compileRoute);
     for (const route of this.routes) {
+      // The kernel carries `engine: nftables` routes (DNAT by the nftables agent): listed, never listened on.
+      if (route.config.engine === "nftables") continue;
       for (const port of route.ports) {
         if (route.protocol === "udp") {
           if (!this.udpByPort.has(port)) this.udpByPort.set(port, route);

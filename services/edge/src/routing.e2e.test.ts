@@ -38,6 +38,7 @@ describe("edge routing through real processes", () => {
       "web",
       "nothing",
       "byIp",
+      "kernel",
     ]) {
       ports[k] = await freePort();
     }
@@ -50,7 +51,14 @@ describe("edge routing through real processes", () => {
     const backendPort = (backend.address() as { port: number }).port;
     edge = await startEdge({
       edge: { addresses: ["127.0.0.1", "::1"] },
+      firewall: {},
       routes: [
+        {
+          name: "kernel",
+          engine: "nftables",
+          match: { ports: [ports.kernel] },
+          action: { type: "forward", host: "192.0.2.10", port: 80 },
+        },
         {
           name: "from-2",
           match: { ports: [ports.byIp], clientIps: ["127.0.0.2/32"] },
@@ -113,6 +121,21 @@ describe("edge routing through real processes", () => {
     await Promise.all(workers.map((w) => w.stop()));
     await edge?.stop();
     await new Promise((r) => backend?.close(r));
+  });
+
+  it("does not listen on an engine: nftables route's port (the kernel carries it) but lists the route", async () => {
+    const refused = await new Promise<string>((resolve) => {
+      const s = connect({ host: "127.0.0.1", port: ports.kernel! });
+      s.on("connect", () => {
+        s.destroy();
+        resolve("connected");
+      });
+      s.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    assert.equal(refused, "ECONNREFUSED");
+    const { routes } = await unary(edge.admin, "listRoutes", {});
+    const kernel = routes.find((r) => r.name === "kernel");
+    assert.equal(kernel?.target, "192.0.2.10:80 (nftables)");
   });
 
   it("hands a port-matched connection to the pool's worker, which receives exactly the client's bytes", async () => {

@@ -89,7 +89,7 @@ export function createEdgeAdmin({
             r.action.type === "handoff"
               ? r.action.pool
               : r.action.type === "forward"
-                ? `${r.action.host}:${r.action.port}`
+                ? `${r.action.host}:${r.action.port}${r.config.engine === "nftables" ? " (nftables)" : ""}`
                 : "",
           source: r.origin,
         })),

@@ -1,4 +1,16 @@
-import { link, mkdir, open, rename, unlink } from "node:fs/promises";
+import {
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  utimes,
+} from "node:fs/promises";
 
 /** An open file the spool writes: what it needs of a FileHandle. */
 export interface WritableFile {
@@ -19,6 +31,21 @@ export interface FileOps {
   unlink(path: string): Promise<void>;
   /** fsync a directory, so the names created or removed in it survive a crash. */
   syncDir(path: string): Promise<void>;
+  /** Names in a directory; a missing directory has none. */
+  list(path: string): Promise<string[]>;
+  read(path: string): Promise<Buffer>;
+  /** Removes a file or a directory tree; missing is fine. */
+  remove(path: string): Promise<void>;
+  /** Removes an empty directory (fails when something is in it). */
+  rmdir(path: string): Promise<void>;
+  /** Last modification time in ms, or undefined when the path does not exist. */
+  modifiedAt(path: string): Promise<number | undefined>;
+  /** Sets the modification time to now (a lease heartbeat). */
+  touch(path: string): Promise<void>;
+}
+
+function missing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
 export const nodeFileOps: FileOps = {
@@ -35,4 +62,34 @@ export const nodeFileOps: FileOps = {
       await dir.close();
     }
   },
+  list: (path) =>
+    readdir(path).catch((err: unknown) => {
+      if (missing(err)) return [];
+      throw err;
+    }),
+  read: (path) => readFile(path),
+  remove: (path) => rm(path, { recursive: true, force: true }),
+  rmdir: (path) => rmdir(path),
+  modifiedAt: (path) =>
+    stat(path).then(
+      (s) => s.mtimeMs,
+      (err: unknown) => {
+        if (missing(err)) return undefined;
+        throw err;
+      },
+    ),
+  async touch(path) {
+    const now = new Date();
+    await utimes(path, now, now);
+  },
 };
+
+/** True for ENOENT: a name another replica (or a recovery pass) already moved or removed. */
+export function isMissing(err: unknown): boolean {
+  return missing(err);
+}
+
+/** True for EEXIST. */
+export function isExisting(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "EEXIST";
+}

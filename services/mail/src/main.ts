@@ -13,12 +13,20 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { startAuthGuard } from "./auth-guard.js";
+import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
+import { createBouncer } from "./dsn.js";
 import { nodeFileOps } from "./file-ops.js";
+import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
+import { createOutbound } from "./outbound-setup.js";
+import { QueueMetrics } from "./queue-metrics.js";
+import { DeliveryQueue } from "./relay-queue.js";
 import { createMailAdmin } from "./server.js";
 import { SmtpFront } from "./smtp-front.js";
-import { Spool } from "./spool.js";
+import { ownerName, Spool } from "./spool.js";
+import { SpoolRecovery } from "./spool-recovery.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
@@ -35,11 +43,65 @@ await runService({
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
     if (tls.selfSigned)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
-    const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname);
+    const spool = new Spool(
+      resolve(mail.spool),
+      nodeFileOps,
+      mail.hostname,
+      ownerName(process.env.SWITCHYARD_INSTANCE),
+    );
     await spool.init();
     const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
-    const front = new SmtpFront({ mail, policy: new AddressPolicy(mail), spool, metrics, logger, tls });
+    const queueMetrics = new QueueMetrics(registry);
+    const policy = new AddressPolicy(mail);
+    const bouncer = createBouncer({
+      spool,
+      policy,
+      hostname: mail.hostname,
+      queue: { kick: () => queue.kick() },
+      logger,
+    });
+    const queue: DeliveryQueue = new DeliveryQueue({
+      spool,
+      config: mail.queue,
+      logger,
+      remote: await createOutbound(mail, logger, queueMetrics),
+      bounce: async (message, failed) => {
+        await bouncer(message, failed);
+        queueMetrics.bounce();
+      },
+      onAttempt: (outcome, count) => queueMetrics.attempt(outcome, count),
+    });
+    const recovery = new SpoolRecovery(spool, {
+      leaseMs: mail.queue.leaseMs,
+      logger,
+      inFlight: () => spool.held,
+      onRecovered: () => queue.kick(),
+      onSwept: (r) => queueMetrics.recovery(r.recovered, r.dropped),
+    });
+    const recovered = await recovery.start();
+    logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
+    queue.start();
+    const authMetrics = new AuthMetrics(registry);
+    const reviews = await messageReviews(mail, authMetrics, logger);
+    const auth = startAuthGuard({
+      limits: mail.authLimits,
+      natsServers: config.nats.servers,
+      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      metrics: authMetrics,
+      logger,
+    });
+    const front = new SmtpFront({
+      mail,
+      policy: new AddressPolicy(mail),
+      spool,
+      queue,
+      metrics,
+      logger,
+      tls,
+      reviews,
+      authGuard: auth.guard,
+    });
 
     const worker = new EdgeWorker({
       edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
@@ -55,7 +117,7 @@ await runService({
     const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
-      createMailAdmin({ mail, queueDir: spool.queueDir, activeSessions: () => front.activeSessions }),
+      createMailAdmin({ mail, spool, activeSessions: () => front.activeSessions }),
     );
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
     const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
@@ -72,10 +134,15 @@ await runService({
         grpc.setServing("", false);
         await worker.leave();
         await front.close(deadlineMs);
+        await queue.stop();
       },
       async stop() {
         await worker.stop();
         await front.close(0);
+        await auth.close();
+        await queue.stop();
+        recovery.stop();
+        await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));
         await grpc.shutdown(2000);
         await metricsServer.close();
       },

@@ -3,14 +3,27 @@ import type { AddressPolicy } from "./address-policy.js";
 import { SmtpReply } from "./errors.js";
 import type { MailMetrics } from "./metrics.js";
 import { receivedHeader } from "./received-header.js";
-import type { Spool } from "./spool.js";
+import type { NewRecipient, Spool, SpooledMessage } from "./spool.js";
+
+/**
+ * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on
+ * 587/465): returns the header fields to put on top and the message to store, or throws SmtpReply.
+ */
+export type MessageReview = (
+  message: Buffer,
+  session: SMTPServerSession,
+  remote: string,
+) => Promise<{ headers: Buffer; message: Buffer }>;
 
 export interface IntakeDeps {
   spool: Spool;
+  /** Told when a message waits in the queue (remote recipients, or a local delivery to retry). */
+  queue?: { kick(): void };
   policy: AddressPolicy;
   metrics: MailMetrics;
   hostname: string;
   logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  review?: MessageReview | undefined;
 }
 
 /**
@@ -25,8 +38,9 @@ async function* withinLimit(stream: SMTPServerDataStream): AsyncGenerator<Buffer
 }
 
 /**
- * DATA: spool the message (fsynced, file and directory), deliver it to the local Maildirs, and only
- * then answer 250. Any failure before that answers 4xx and leaves nothing delivered or half written.
+ * DATA: spool the message with its envelope (fsynced, file and directory) and deliver it to the
+ * local Maildirs, then answer 250. A failure before the spool commit answers 4xx and leaves nothing;
+ * after it the message is safe: what could not be delivered yet waits in the queue.
  */
 export async function takeMessage(
   deps: IntakeDeps,
@@ -34,14 +48,22 @@ export async function takeMessage(
   session: SMTPServerSession,
   remote: string,
 ): Promise<string> {
-  const mailboxes = session.envelope.rcptTo.flatMap((rcpt) => {
-    const verdict = deps.policy.recipient(rcpt.address);
-    return verdict.ok ? verdict.mailboxes : [];
-  });
-  const head = receivedHeader(session, remote, deps.hostname);
-  let message: Awaited<ReturnType<Spool["receive"]>>;
+  const recipients = routeRecipients(
+    deps.policy,
+    session.envelope.rcptTo.map((r) => r.address),
+    isAuthenticated(session),
+  );
+  const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
+  let head = receivedHeader(session, remote, deps.hostname);
+  let body: AsyncIterable<Uint8Array> = withinLimit(stream);
+  if (deps.review) {
+    const reviewed = await deps.review(await wholeMessage(body, stream, deps.metrics), session, remote);
+    head = Buffer.concat([reviewed.headers, head]);
+    body = only(reviewed.message);
+  }
+  let message: SpooledMessage;
   try {
-    message = await deps.spool.receive(head, withinLimit(stream));
+    message = await deps.spool.receive(head, body, { from, recipients });
   } catch (err) {
     if (stream.sizeExceeded) {
       deps.metrics.reject("size");
@@ -51,20 +73,83 @@ export async function takeMessage(
     deps.logger.warn({ err, session: session.id }, "message not spooled");
     throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
   }
-  try {
-    await deps.spool.deliverLocal(message, mailboxes);
-    await deps.spool.release(message);
-  } catch (err) {
-    deps.metrics.reject("spool");
-    deps.logger.warn({ err, session: session.id, message: message.id }, "local delivery failed");
-    throw new SmtpReply(451, "4.3.0 Message not delivered, try again later", { cause: err });
-  }
+  const result = await dispatch(deps, message);
   deps.metrics.messageAccepted(message.bytes);
   deps.logger.info(
-    { session: session.id, message: message.id, bytes: message.bytes, mailboxes },
+    { session: session.id, message: message.id, bytes: message.bytes, recipients: recipients.length, result },
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${message.id}`;
+}
+
+/** True when the session logged in (submission): its recipients may be anywhere. */
+export function isAuthenticated(session: SMTPServerSession): boolean {
+  return typeof session.user === "string" && session.user !== "";
+}
+
+/** The spool recipients for accepted RCPT TO addresses: local mailboxes and remote targets. */
+export function routeRecipients(
+  policy: AddressPolicy,
+  addresses: readonly string[],
+  authenticated: boolean,
+): NewRecipient[] {
+  return addresses.flatMap((original) => {
+    const verdict = policy.recipient(original, { authenticated });
+    if (!verdict.ok) return [];
+    return [
+      ...verdict.mailboxes.map((m) => ({ original, address: m, mailbox: m })),
+      ...(verdict.remote ?? []).map((r) => ({
+        original,
+        address: r.address,
+        ...(r.relay ? { relay: r.relay } : {}),
+      })),
+    ];
+  });
+}
+
+/**
+ * Delivers a just-committed message locally and hands the rest to the queue. Never throws: the
+ * message is durable, so whatever fails here is retried by the queue (or the recovery sweep).
+ */
+export async function dispatch(
+  deps: Pick<IntakeDeps, "spool" | "queue" | "logger">,
+  message: SpooledMessage,
+): Promise<"delivered" | "queued" | "held"> {
+  try {
+    await deps.spool.deliverLocal(message);
+  } catch (err) {
+    deps.logger.warn({ err, message: message.id }, "local delivery failed; queued for retry");
+  }
+  try {
+    const result = await deps.spool.settle(message);
+    if (result === "queued") deps.queue?.kick();
+    return result === "done" ? "delivered" : "queued";
+  } catch (err) {
+    deps.spool.letGo(message);
+    deps.logger.warn({ err, message: message.id }, "cannot settle a spooled message; recovery will retry it");
+    return "held";
+  }
+}
+
+async function* only(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
+}
+
+/** The message in one Buffer (bounded by the size limit: past it, 552 and nothing kept). */
+async function wholeMessage(
+  body: AsyncIterable<Uint8Array>,
+  stream: SMTPServerDataStream,
+  metrics: MailMetrics,
+): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  try {
+    for await (const chunk of body) chunks.push(chunk);
+  } catch (err) {
+    if (!stream.sizeExceeded) throw err;
+    metrics.reject("size");
+    throw tooLarge();
+  }
+  return Buffer.concat(chunks);
 }
 
 function tooLarge(): SmtpReply {

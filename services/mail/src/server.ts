@@ -1,22 +1,14 @@
-import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { MailSection } from "@switchyard/config";
 import type { mailV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
 import { mailboxDir } from "./maildir.js";
+import type { Spool } from "./spool.js";
 
 export interface MailAdminDeps {
   mail: MailSection;
-  queueDir: string;
+  spool: Spool;
   activeSessions: () => number;
-}
-
-async function countEntries(dir: string, suffix?: string): Promise<number> {
-  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw grpcError(status.UNAVAILABLE, `cannot read ${dir}`, { cause: err });
-  });
-  return suffix ? names.filter((n) => n.endsWith(suffix)).length : names.length;
 }
 
 /** MailAdmin: mailboxes and the spool, read-only for now. */
@@ -40,12 +32,10 @@ export function createMailAdmin(deps: MailAdminDeps): ServiceImplementation<mail
       };
     },
     async queueStatus() {
-      return {
-        queued: await countEntries(deps.queueDir, ".eml"),
-        receiving: await countEntries(resolve(deps.queueDir, "tmp")),
-        activeSessions: deps.activeSessions(),
-        spool: resolve(mail.spool),
-      };
+      const counts = await deps.spool.counts().catch((err: unknown) => {
+        throw grpcError(status.UNAVAILABLE, `cannot read the spool ${deps.spool.queueDir}`, { cause: err });
+      });
+      return { ...counts, activeSessions: deps.activeSessions(), spool: resolve(mail.spool) };
     },
   };
 }

@@ -3,9 +3,10 @@ import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { AddressPolicy } from "./address-policy.js";
+import type { AuthGuard } from "./auth-guard.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
 import { SmtpReply } from "./errors.js";
-import { takeMessage } from "./message-intake.js";
+import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
 import { verifyPassword } from "./password-hash.js";
 import { connectSocket, type SmtpConnectionHandle } from "./smtp-internals.js";
@@ -23,9 +24,15 @@ export interface SmtpFrontDeps {
   mail: MailSection;
   policy: AddressPolicy;
   spool: Spool;
+  /** The delivery queue, told when a message waits in it. */
+  queue?: { kick(): void };
   metrics: MailMetrics;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
+  /** What looks at whole messages per port: verification on smtp, DKIM signing on submission/smtps. */
+  reviews?: Partial<Record<PortRole, MessageReview>>;
+  /** AUTH failure limits per client IP (and `firewall.ban`). */
+  authGuard?: AuthGuard;
 }
 
 interface SessionState {
@@ -70,7 +77,13 @@ export class SmtpFront {
       },
       onData: (stream, session, cb) => {
         const state = this.states.get(session.id);
-        takeMessage({ ...deps, hostname: mail.hostname }, stream, session, state?.remote ?? "unknown").then(
+        const review = state ? deps.reviews?.[state.role] : undefined;
+        takeMessage(
+          { ...deps, hostname: mail.hostname, review },
+          stream,
+          session,
+          state?.remote ?? "unknown",
+        ).then(
           (reply) => cb(null, reply),
           (err: Error) => cb(err),
         );
@@ -169,7 +182,7 @@ export class SmtpFront {
       cb(new SmtpReply(452, "4.5.3 Too many recipients"));
       return;
     }
-    const verdict = this.deps.policy.recipient(to);
+    const verdict = this.deps.policy.recipient(to, { authenticated: isAuthenticated(session) });
     if (verdict.ok) {
       cb();
       return;
@@ -181,12 +194,17 @@ export class SmtpFront {
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession): Promise<string> {
+    const ip = this.states.get(session.id)?.remote ?? "unknown";
+    this.deps.authGuard?.before(ip, session.id);
     const address = username.toLowerCase();
     const box = this.deps.mail.mailboxes.find((b) => b.address === address);
     if (box?.passwordHash && (await verifyPassword(password, box.passwordHash))) return address;
     this.deps.metrics.reject("auth");
     this.deps.logger.info({ session: session.id, username: address.slice(0, 100) }, "authentication failed");
-    throw new SmtpReply(535, "5.7.8 Authentication credentials invalid");
+    throw (
+      this.deps.authGuard?.failed(ip, session.id) ??
+      new SmtpReply(535, "5.7.8 Authentication credentials invalid")
+    );
   }
 
   /** Stops every server and ends the open sessions (after `graceMs`, they are destroyed). */

@@ -1,51 +1,133 @@
 import { randomBytes } from "node:crypto";
+import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { DeliveryError, SpoolWriteError } from "./errors.js";
-import { type FileOps, nodeFileOps, type WritableFile } from "./file-ops.js";
+import { type FileOps, isExisting, isMissing, nodeFileOps, type WritableFile } from "./file-ops.js";
 import { mailboxDir, maildirName } from "./maildir.js";
+import {
+  decodeEntry,
+  encodeEntry,
+  pendingLocal,
+  type QueueEntry,
+  type QueueRecipient,
+} from "./queue-entry.js";
 
-/** A message the spool holds durably: its file is complete, fsynced, and named in the queue. */
+/** A message the spool holds durably: its directory is complete, fsynced and committed. */
 export interface SpooledMessage {
   id: string;
+  /** The entry's directory (`work/<owner>/<id>` while this replica holds it). */
+  dir: string;
+  /** The message bytes (`<dir>/message`). */
   path: string;
   bytes: number;
+  entry: QueueEntry;
+}
+
+/** What the receiving side knows about a recipient before any delivery. */
+export type NewRecipient = Omit<QueueRecipient, "status" | "attempts">;
+
+/** A queue entry waiting in `ready/`: its directory name carries when it is due. */
+export interface ReadyName {
+  name: string;
+  id: string;
+  dueAt: number;
+}
+
+const ENTRY = "entry.json";
+const MESSAGE = "message";
+
+/** A name for this process in the spool: readable, and unique even for replicas sharing a name. */
+export function ownerName(instance = osHostname()): string {
+  const safe = instance.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60) || "mail";
+  return `${safe}.${process.pid}.${randomBytes(3).toString("hex")}`;
 }
 
 /**
- * The durable spool under `<root>/queue`. A message is written to `queue/tmp/<id>`, fsynced, renamed
- * to `queue/<id>.eml` and the directory fsynced: only then does it exist (and may the client get
- * 250). A message that fails half way is removed from tmp and never named in the queue. Local
- * delivery hard-links the spooled file into each Maildir (`tmp` → `new`, directory fsynced), so
- * the bytes are written and synced once whatever the number of recipients.
+ * The durable spool under `<root>/queue`, shared by every replica:
+ *
+ * - `tmp/<owner>/<id>/` a message being received (`message` + `entry.json`);
+ * - `work/<owner>/<id>/` committed and held by one live replica (delivering it now);
+ * - `ready/<id>@<dueMs>/` committed and waiting (relay retries, or recovered from a dead replica);
+ * - `owners/<owner>` each live replica's lease, its mtime refreshed while the process lives.
+ *
+ * A message exists once its directory, complete and fsynced, is renamed from `tmp/` to `work/` and
+ * `work/<owner>` is fsynced: only then may the client get 250. A replica takes a ready entry by
+ * renaming it into its own `work/` (one rename wins), so no two replicas handle an entry at once.
+ * Local delivery hard-links `message` into the Maildir's `new/` under a name derived from the
+ * entry id, so a delivery repeated after a crash finds the name taken and does nothing.
  */
 export class Spool {
+  /** Entries this process holds in its `work/` right now (recovery leaves them alone). */
+  readonly held = new Set<string>();
   readonly queueDir: string;
-  private readonly tmpDir: string;
+  readonly tmpRoot: string;
+  readonly workRoot: string;
+  readonly readyDir: string;
+  readonly ownersDir: string;
 
   constructor(
     readonly root: string,
     private readonly ops: FileOps = nodeFileOps,
     private readonly hostname = "localhost",
+    readonly owner = ownerName(),
   ) {
     this.queueDir = join(root, "queue");
-    this.tmpDir = join(this.queueDir, "tmp");
+    this.tmpRoot = join(this.queueDir, "tmp");
+    this.workRoot = join(this.queueDir, "work");
+    this.readyDir = join(this.queueDir, "ready");
+    this.ownersDir = join(this.queueDir, "owners");
   }
 
-  /** Creates the directories (at start; not on a serving path). */
+  get fileOps(): FileOps {
+    return this.ops;
+  }
+
+  /** Creates the directories and this replica's lease (at start; not on a serving path). */
   async init(): Promise<void> {
-    await this.ops.mkdir(this.tmpDir);
+    await this.ops.mkdir(this.ownersDir);
+    const lease = join(this.ownersDir, this.owner);
+    const file = await this.ops.create(lease);
+    await file.close();
+    await this.ops.syncDir(this.ownersDir);
+    await this.ops.mkdir(join(this.tmpRoot, this.owner));
+    await this.ops.mkdir(join(this.workRoot, this.owner));
+    await this.ops.mkdir(this.readyDir);
   }
 
-  /** Writes `head` then every chunk of `body`; throws SpoolWriteError and leaves nothing behind on failure. */
-  async receive(head: Uint8Array, body: AsyncIterable<Uint8Array>): Promise<SpooledMessage> {
-    const id = `${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
-    const tmp = join(this.tmpDir, id);
-    const path = join(this.queueDir, `${id}.eml`);
+  /**
+   * Refreshes this replica's lease; a replica whose lease runs out is taken for dead. False when
+   * the lease was gone (this process stalled past it and another replica recovered its entries):
+   * the lease and directories are made again.
+   */
+  async renewLease(): Promise<boolean> {
+    try {
+      await this.ops.touch(join(this.ownersDir, this.owner));
+      return true;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+      await this.init();
+      return false;
+    }
+  }
+
+  /**
+   * Writes `head` then every chunk of `body` and the envelope, and commits the entry into this
+   * replica's `work/`. Throws SpoolWriteError and leaves nothing behind on failure.
+   */
+  async receive(
+    head: Uint8Array,
+    body: AsyncIterable<Uint8Array>,
+    envelope: { from: string; recipients: readonly NewRecipient[] },
+    id = newId(),
+  ): Promise<SpooledMessage> {
+    const tmp = join(this.tmpRoot, this.owner, id);
+    const dir = join(this.workRoot, this.owner, id);
     let file: WritableFile | undefined;
     let bytes = 0;
     let named = false;
     try {
-      file = await this.ops.create(tmp);
+      await this.ops.mkdir(tmp);
+      file = await this.ops.create(join(tmp, MESSAGE));
       await file.write(head);
       bytes += head.length;
       for await (const chunk of body) {
@@ -55,41 +137,211 @@ export class Spool {
       await file.sync();
       await file.close();
       file = undefined;
-      await this.ops.rename(tmp, path);
+      const entry: QueueEntry = {
+        id,
+        from: envelope.from,
+        createdAt: Date.now(),
+        bytes,
+        recipients: envelope.recipients.map((r) => ({ ...r, status: "pending", attempts: 0 })),
+        attempts: 0,
+        nextAttemptAt: 0,
+      };
+      await this.writeNew(join(tmp, ENTRY), encodeEntry(entry));
+      await this.ops.syncDir(tmp);
+      this.held.add(id);
+      await this.ops.rename(tmp, dir);
       named = true;
-      await this.ops.syncDir(this.queueDir);
-      return { id, path, bytes };
+      await this.ops.syncDir(join(this.workRoot, this.owner));
+      return { id, dir, path: join(dir, MESSAGE), bytes, entry };
     } catch (err) {
       await file?.close().catch(() => {});
       // The client is told 4xx and will send again: a copy left in the queue would be a duplicate.
-      await this.ops.unlink(named ? path : tmp).catch(() => {});
+      await this.ops.remove(named ? dir : tmp).catch(() => {});
+      this.held.delete(id);
       throw new SpoolWriteError(`cannot spool message ${id}`, { cause: err });
     }
   }
 
-  /** Delivers a spooled message into each mailbox's Maildir `new/`, durably. */
-  async deliverLocal(message: SpooledMessage, mailboxes: readonly string[]): Promise<void> {
-    for (const mailbox of new Set(mailboxes)) {
+  /**
+   * Delivers to every pending local recipient's Maildir `new/` and marks them delivered (in memory;
+   * `settle` persists). `recovering`: the entry may have been delivered before a crash, so a copy
+   * the user already moved to `cur/` counts as delivered too.
+   */
+  async deliverLocal(message: SpooledMessage, options: { recovering?: boolean } = {}): Promise<void> {
+    const name = maildirName(this.hostname, message.entry);
+    const byMailbox = new Map<string, QueueRecipient[]>();
+    for (const r of pendingLocal(message.entry)) {
+      const mailbox = r.mailbox as string;
+      byMailbox.set(mailbox, [...(byMailbox.get(mailbox) ?? []), r]);
+    }
+    for (const [mailbox, recipients] of byMailbox) {
       const dir = mailboxDir(this.root, mailbox);
-      const name = maildirName(this.hostname, message.bytes);
-      const tmp = join(dir, "tmp", name);
       try {
         await this.ops.mkdir(join(dir, "tmp"));
         await this.ops.mkdir(join(dir, "new"));
         await this.ops.mkdir(join(dir, "cur"));
-        await this.ops.link(message.path, tmp);
-        await this.ops.rename(tmp, join(dir, "new", name));
-        await this.ops.syncDir(join(dir, "new"));
+        const seen =
+          options.recovering &&
+          (await this.ops.list(join(dir, "cur"))).some((n) => n === name || n.startsWith(`${name}:`));
+        if (!seen) {
+          await this.ops.link(message.path, join(dir, "new", name)).catch((err: unknown) => {
+            if (!isExisting(err)) throw err;
+          });
+          await this.ops.syncDir(join(dir, "new"));
+        }
       } catch (err) {
-        await this.ops.unlink(tmp).catch(() => {});
         throw new DeliveryError(`cannot deliver ${message.id} to ${mailbox}`, { cause: err });
       }
+      for (const r of recipients) r.status = "delivered";
     }
   }
 
-  /** Forgets a message every recipient of which has it (the Maildir links keep the bytes). */
-  async release(message: SpooledMessage): Promise<void> {
-    await this.ops.unlink(message.path);
-    await this.ops.syncDir(this.queueDir);
+  /**
+   * Ends this replica's hold on an entry: forgotten when no recipient is pending (the Maildir links
+   * keep the bytes), otherwise saved and put in `ready/` for `dueAt`.
+   */
+  async settle(message: SpooledMessage, dueAt = Date.now()): Promise<"done" | "queued"> {
+    try {
+      if (!message.entry.recipients.some((r) => r.status === "pending")) {
+        await this.discard(message.dir);
+        return "done";
+      }
+      message.entry.nextAttemptAt = dueAt;
+      await this.saveEntry(message);
+      await this.ops.rename(message.dir, join(this.readyDir, `${message.id}@${dueAt}`));
+      return "queued";
+    } finally {
+      this.held.delete(message.id);
+    }
   }
+
+  /**
+   * Stops holding an entry without settling it (its handling failed): it stays in this replica's
+   * `work/`, committed, and the next recovery sweep puts it back in `ready/`.
+   */
+  letGo(message: SpooledMessage): void {
+    this.held.delete(message.id);
+  }
+
+  /**
+   * A clean exit: what this replica still holds goes to `ready/` for the others, and its lease and
+   * directories are removed (what was being received is dropped; its clients got no 250).
+   */
+  async retire(): Promise<void> {
+    const work = join(this.workRoot, this.owner);
+    for (const id of await this.ops.list(work)) {
+      await this.ops.rename(join(work, id), join(this.readyDir, `${id}@0`)).catch(() => {});
+    }
+    await this.ops.remove(join(this.tmpRoot, this.owner));
+    await this.ops.rmdir(work).catch(() => {});
+    await this.ops.unlink(join(this.ownersDir, this.owner)).catch(() => {});
+  }
+
+  /** Counts for QueueStatus: entries committed (waiting or being delivered) and being received. */
+  async counts(): Promise<{ queued: number; receiving: number }> {
+    let queued = (await this.listReady()).length;
+    let receiving = 0;
+    for (const owner of await this.ops.list(this.workRoot)) {
+      queued += (await this.ops.list(join(this.workRoot, owner))).length;
+    }
+    for (const owner of await this.ops.list(this.tmpRoot)) {
+      receiving += (await this.ops.list(join(this.tmpRoot, owner))).length;
+    }
+    return { queued, receiving };
+  }
+
+  /** Writes the entry's state durably (new file, fsync, rename over the old one). */
+  async saveEntry(message: SpooledMessage): Promise<void> {
+    const tmp = join(message.dir, `${ENTRY}.new`);
+    await this.ops.remove(tmp);
+    await this.writeNew(tmp, encodeEntry(message.entry));
+    await this.ops.rename(tmp, join(message.dir, ENTRY));
+    await this.ops.syncDir(message.dir);
+  }
+
+  /** Removes an entry: `entry.json` first, so a half-removed entry is recognisably dead. */
+  async discard(dir: string): Promise<void> {
+    await this.ops.unlink(join(dir, ENTRY)).catch((err: unknown) => {
+      if (!isMissing(err)) throw err;
+    });
+    await this.ops.remove(dir);
+  }
+
+  /** Entries waiting in `ready/`, with when each is due. */
+  async listReady(): Promise<ReadyName[]> {
+    const names = await this.ops.list(this.readyDir);
+    return names.flatMap((name) => {
+      const at = name.lastIndexOf("@");
+      const dueAt = Number(name.slice(at + 1));
+      return at > 0 && Number.isFinite(dueAt) ? [{ name, id: name.slice(0, at), dueAt }] : [];
+    });
+  }
+
+  /**
+   * Takes a ready entry into this replica's `work/`. Undefined when another replica took it first
+   * (the rename found nothing). An entry that cannot be read is removed: it was half discarded.
+   */
+  async claim(ready: ReadyName): Promise<SpooledMessage | undefined> {
+    const dir = join(this.workRoot, this.owner, ready.id);
+    // Held before the rename: a recovery sweep of this replica's work/ must never see it unheld.
+    this.held.add(ready.id);
+    try {
+      await this.ops.rename(join(this.readyDir, ready.name), dir);
+    } catch (err) {
+      this.held.delete(ready.id);
+      if (isMissing(err) || isExisting(err) || (err as NodeJS.ErrnoException).code === "ENOTEMPTY")
+        return undefined;
+      throw err;
+    }
+    const message = await this.load(dir);
+    if (!message) this.held.delete(ready.id);
+    return message;
+  }
+
+  /** Reads an entry directory; a broken one (no entry.json or no message) is removed. */
+  async load(dir: string): Promise<SpooledMessage | undefined> {
+    try {
+      const entry = decodeEntry(await this.ops.read(join(dir, ENTRY)));
+      if ((await this.ops.modifiedAt(join(dir, MESSAGE))) === undefined) throw new Error("no message file");
+      return { id: entry.id, dir, path: join(dir, MESSAGE), bytes: entry.bytes, entry };
+    } catch {
+      await this.ops.remove(dir);
+      return undefined;
+    }
+  }
+
+  /** Puts a ready entry's due time to now (`FlushQueue`). False when it is gone or being handled. */
+  async makeDue(ready: ReadyName, at = 0): Promise<boolean> {
+    try {
+      await this.ops.rename(join(this.readyDir, ready.name), join(this.readyDir, `${ready.id}@${at}`));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Reads a ready entry without taking it (for listings); undefined when it moved meanwhile. */
+  async peek(ready: ReadyName): Promise<QueueEntry | undefined> {
+    try {
+      return decodeEntry(await this.ops.read(join(this.readyDir, ready.name, ENTRY)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async writeNew(path: string, data: Uint8Array): Promise<void> {
+    const file = await this.ops.create(path);
+    try {
+      await file.write(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  }
+}
+
+/** Sortable by time of arrival, unique without coordination. */
+function newId(): string {
+  return `${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
 }

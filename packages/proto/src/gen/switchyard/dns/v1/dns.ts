@@ -52,10 +52,42 @@ export interface Record {
   ttl: number;
   /** RDATA in zone-file presentation form ("10 mail.example.com."). */
   value: string;
+  /** Where it comes from: "config" (zone file or inline), "api" (UpsertRecord), "acme" (DNS-01). */
+  source: string;
 }
 
 export interface ListRecordsResponse {
   records: Record[];
+}
+
+export interface UpsertRecordRequest {
+  /** Absolute owner name ("www.example.com", trailing dot optional) inside a served zone. */
+  name: string;
+  /** A, AAAA, CNAME, MX, TXT, NS, SRV, CAA or PTR. */
+  type: string;
+  ttl: number;
+  /** RDATA in zone-file presentation form; names in it are absolute ("10 mail.example.com"). */
+  value: string;
+}
+
+export interface UpsertRecordResponse {
+  /** The zone the record belongs to and its key and revision in the `dns-records` bucket. */
+  zone: string;
+  key: string;
+  revision: number;
+  /** The record as it is served (canonical form). */
+  record: Record | undefined;
+}
+
+export interface DeleteRecordRequest {
+  name: string;
+  type: string;
+  /** One value to remove; empty removes every dynamic record of (name, type). */
+  value: string;
+}
+
+export interface DeleteRecordResponse {
+  deleted: number;
 }
 
 function createBaseListZonesRequest(): ListZonesRequest {
@@ -366,7 +398,7 @@ export const ListRecordsRequest: MessageFns<ListRecordsRequest> = {
 };
 
 function createBaseRecord(): Record {
-  return { name: "", type: "", ttl: 0, value: "" };
+  return { name: "", type: "", ttl: 0, value: "", source: "" };
 }
 
 export const Record: MessageFns<Record> = {
@@ -382,6 +414,9 @@ export const Record: MessageFns<Record> = {
     }
     if (message.value !== "") {
       writer.uint32(34).string(message.value);
+    }
+    if (message.source !== "") {
+      writer.uint32(42).string(message.source);
     }
     return writer;
   },
@@ -431,6 +466,14 @@ export const Record: MessageFns<Record> = {
             message.value = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -449,6 +492,7 @@ export const Record: MessageFns<Record> = {
       type: isSet(object.type) ? globalThis.String(object.type) : "",
       ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
       value: isSet(object.value) ? globalThis.String(object.value) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
     };
   },
 
@@ -466,6 +510,9 @@ export const Record: MessageFns<Record> = {
     if (message.value !== "") {
       obj.value = message.value;
     }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
     return obj;
   },
 
@@ -478,6 +525,7 @@ export const Record: MessageFns<Record> = {
     message.type = object.type ?? "";
     message.ttl = object.ttl ?? 0;
     message.value = object.value ?? "";
+    message.source = object.source ?? "";
     return message;
   },
 };
@@ -551,6 +599,410 @@ export const ListRecordsResponse: MessageFns<ListRecordsResponse> = {
   },
 };
 
+function createBaseUpsertRecordRequest(): UpsertRecordRequest {
+  return { name: "", type: "", ttl: 0, value: "" };
+}
+
+export const UpsertRecordRequest: MessageFns<UpsertRecordRequest> = {
+  encode(message: UpsertRecordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.ttl !== 0) {
+      writer.uint32(24).uint32(message.ttl);
+    }
+    if (message.value !== "") {
+      writer.uint32(34).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertRecordRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertRecordRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttl = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertRecordRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: UpsertRecordRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.ttl !== 0) {
+      obj.ttl = Math.round(message.ttl);
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertRecordRequest>, I>>(base?: I): UpsertRecordRequest {
+    return UpsertRecordRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertRecordRequest>, I>>(object: I): UpsertRecordRequest {
+    const message = createBaseUpsertRecordRequest();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.ttl = object.ttl ?? 0;
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseUpsertRecordResponse(): UpsertRecordResponse {
+  return { zone: "", key: "", revision: 0, record: undefined };
+}
+
+export const UpsertRecordResponse: MessageFns<UpsertRecordResponse> = {
+  encode(message: UpsertRecordResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.zone !== "") {
+      writer.uint32(10).string(message.zone);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint64(message.revision);
+    }
+    if (message.record !== undefined) {
+      Record.encode(message.record, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpsertRecordResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpsertRecordResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.record = Record.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpsertRecordResponse {
+    return {
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      record: isSet(object.record) ? Record.fromJSON(object.record) : undefined,
+    };
+  },
+
+  toJSON(message: UpsertRecordResponse): unknown {
+    const obj: any = {};
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.record !== undefined) {
+      obj.record = Record.toJSON(message.record);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpsertRecordResponse>, I>>(base?: I): UpsertRecordResponse {
+    return UpsertRecordResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpsertRecordResponse>, I>>(object: I): UpsertRecordResponse {
+    const message = createBaseUpsertRecordResponse();
+    message.zone = object.zone ?? "";
+    message.key = object.key ?? "";
+    message.revision = object.revision ?? 0;
+    message.record = (object.record !== undefined && object.record !== null)
+      ? Record.fromPartial(object.record)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteRecordRequest(): DeleteRecordRequest {
+  return { name: "", type: "", value: "" };
+}
+
+export const DeleteRecordRequest: MessageFns<DeleteRecordRequest> = {
+  encode(message: DeleteRecordRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.value !== "") {
+      writer.uint32(26).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRecordRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRecordRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRecordRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DeleteRecordRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteRecordRequest>, I>>(base?: I): DeleteRecordRequest {
+    return DeleteRecordRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteRecordRequest>, I>>(object: I): DeleteRecordRequest {
+    const message = createBaseDeleteRecordRequest();
+    message.name = object.name ?? "";
+    message.type = object.type ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRecordResponse(): DeleteRecordResponse {
+  return { deleted: 0 };
+}
+
+export const DeleteRecordResponse: MessageFns<DeleteRecordResponse> = {
+  encode(message: DeleteRecordResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== 0) {
+      writer.uint32(8).uint32(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRecordResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRecordResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deleted = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRecordResponse {
+    return { deleted: isSet(object.deleted) ? globalThis.Number(object.deleted) : 0 };
+  },
+
+  toJSON(message: DeleteRecordResponse): unknown {
+    const obj: any = {};
+    if (message.deleted !== 0) {
+      obj.deleted = Math.round(message.deleted);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteRecordResponse>, I>>(base?: I): DeleteRecordResponse {
+    return DeleteRecordResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteRecordResponse>, I>>(object: I): DeleteRecordResponse {
+    const message = createBaseDeleteRecordResponse();
+    message.deleted = object.deleted ?? 0;
+    return message;
+  },
+};
+
 /** DnsAdmin: what operators (yardctl) ask a dns replica about the zones it serves. */
 export type DnsAdminService = typeof DnsAdminService;
 export const DnsAdminService = {
@@ -572,11 +1024,51 @@ export const DnsAdminService = {
     responseSerialize: (value: ListRecordsResponse): Buffer => Buffer.from(ListRecordsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRecordsResponse => ListRecordsResponse.decode(value),
   },
+  /**
+   * Adds a record (or changes its TTL) in a served zone. The record is validated, written to the
+   * NATS KV bucket `dns-records`, and every replica serves it once its watch has applied it; the
+   * call returns when this replica has. INVALID_ARGUMENT for a bad record, UNAVAILABLE without NATS.
+   */
+  upsertRecord: {
+    path: "/switchyard.dns.v1.DnsAdmin/UpsertRecord" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpsertRecordRequest): Buffer => Buffer.from(UpsertRecordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpsertRecordRequest => UpsertRecordRequest.decode(value),
+    responseSerialize: (value: UpsertRecordResponse): Buffer =>
+      Buffer.from(UpsertRecordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpsertRecordResponse => UpsertRecordResponse.decode(value),
+  },
+  /**
+   * Removes dynamic records: one (name, type, value), or the whole RRset when value is empty.
+   * NOT_FOUND when nothing matches; FAILED_PRECONDITION for records from the config.
+   */
+  deleteRecord: {
+    path: "/switchyard.dns.v1.DnsAdmin/DeleteRecord" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRecordRequest): Buffer => Buffer.from(DeleteRecordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRecordRequest => DeleteRecordRequest.decode(value),
+    responseSerialize: (value: DeleteRecordResponse): Buffer =>
+      Buffer.from(DeleteRecordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteRecordResponse => DeleteRecordResponse.decode(value),
+  },
 } as const;
 
 export interface DnsAdminServer extends UntypedServiceImplementation {
   listZones: handleUnaryCall<ListZonesRequest, ListZonesResponse>;
   listRecords: handleUnaryCall<ListRecordsRequest, ListRecordsResponse>;
+  /**
+   * Adds a record (or changes its TTL) in a served zone. The record is validated, written to the
+   * NATS KV bucket `dns-records`, and every replica serves it once its watch has applied it; the
+   * call returns when this replica has. INVALID_ARGUMENT for a bad record, UNAVAILABLE without NATS.
+   */
+  upsertRecord: handleUnaryCall<UpsertRecordRequest, UpsertRecordResponse>;
+  /**
+   * Removes dynamic records: one (name, type, value), or the whole RRset when value is empty.
+   * NOT_FOUND when nothing matches; FAILED_PRECONDITION for records from the config.
+   */
+  deleteRecord: handleUnaryCall<DeleteRecordRequest, DeleteRecordResponse>;
 }
 
 export interface DnsAdminClient extends Client {
@@ -610,6 +1102,45 @@ export interface DnsAdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRecordsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Adds a record (or changes its TTL) in a served zone. The record is validated, written to the
+   * NATS KV bucket `dns-records`, and every replica serves it once its watch has applied it; the
+   * call returns when this replica has. INVALID_ARGUMENT for a bad record, UNAVAILABLE without NATS.
+   */
+  upsertRecord(
+    request: UpsertRecordRequest,
+    callback: (error: ServiceError | null, response: UpsertRecordResponse) => void,
+  ): ClientUnaryCall;
+  upsertRecord(
+    request: UpsertRecordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpsertRecordResponse) => void,
+  ): ClientUnaryCall;
+  upsertRecord(
+    request: UpsertRecordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpsertRecordResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes dynamic records: one (name, type, value), or the whole RRset when value is empty.
+   * NOT_FOUND when nothing matches; FAILED_PRECONDITION for records from the config.
+   */
+  deleteRecord(
+    request: DeleteRecordRequest,
+    callback: (error: ServiceError | null, response: DeleteRecordResponse) => void,
+  ): ClientUnaryCall;
+  deleteRecord(
+    request: DeleteRecordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteRecordResponse) => void,
+  ): ClientUnaryCall;
+  deleteRecord(
+    request: DeleteRecordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteRecordResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const DnsAdminClient = makeGenericClientConstructor(
@@ -633,6 +1164,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

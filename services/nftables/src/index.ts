@@ -1,0 +1,10 @@
+export { type Ban, BanBook } from "./ban-book.js";
+export { parseBanRequest } from "./ban-request.js";
+export { BANS_BUCKET, BanStore, banKey } from "./ban-store.js";
+export { hasNetAdmin, requireNetAdmin } from "./capabilities.js";
+export { BanError, CapabilityError, NftError, RulesetInputError } from "./errors.js";
+export { FirewallAgent } from "./firewall-agent.js";
+export { NftRunner } from "./nft-runner.js";
+export { renderBanUpdate, renderRuleset } from "./render.js";
+export { type BanElement, buildRuleset, type Ruleset } from "./ruleset.js";
+export { readTableState } from "./table-state.js";

@@ -143,6 +143,18 @@ async function profiledReplica(edge, name, dir) {
   return { process: proc, stop: () => proc.stop() };
 }
 
+/** A free port can be taken by another process before the server binds it: try again. */
+async function withRetries(fn, attempts = 3) {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      log(`start failed (${err.message.split("\n")[0]}); trying again`);
+    }
+  }
+}
+
 /** One dnsperf run (verbose: one line per answer, from which the latency percentiles come). */
 function dnsperf(port, transport, seconds) {
   const args = [
@@ -330,7 +342,7 @@ async function main() {
   );
   const targets = {};
   try {
-    for (const name of settings.targets) targets[name] = await startTarget(name);
+    for (const name of settings.targets) targets[name] = await withRetries(() => startTarget(name));
     for (const [name, t] of Object.entries(targets)) {
       for (const transport of settings.transports) {
         if (transport === "udp" || !UDP_ONLY.has(name)) await dnsperf(t.port, transport, 2); // warm-up

@@ -56,7 +56,7 @@ describe("response rate limiting through the edge, 2 replicas", () => {
   let floodStarted = 0;
 
   before(async () => {
-    nats = await startNatsServer();
+    nats = await startNatsServer({ jetstream: true });
     port = await freePort();
     edge = await startEdge({
       nats: { servers: [nats.url] },

@@ -41,4 +41,7 @@ export function serveUdp(socket: Socket, options: UdpOptions): void {
     if (out) socket.send(out, rinfo.port, rinfo.address);
     latency?.observe((performance.now() - started) / 1000);
   });
+  socket.on("error", () => {
+    // A send to an unreachable client; the socket stays usable.
+  });
 }

@@ -7,6 +7,8 @@ import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
 import { type Answerer, Forwarder } from "./forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
+import { NatsLink } from "./nats-link.js";
+import { ResponseRateLimiter } from "./rate-limiter.js";
 import { RecordAdmin } from "./record-admin.js";
 import { RecordFeed } from "./record-feed.js";
 import type { ResourceRecord } from "./records.js";
@@ -23,14 +25,14 @@ export interface DnsServiceOptions {
   instance?: string;
   logger: Logger;
   metrics: DnsMetrics;
-  tcpIdleTimeoutMs?: number;
-  /** NATS servers for dynamic records (the `acme` and `dns-records` buckets); none: static only. */
+  /** NATS servers for dynamic records (`acme`, `dns-records`) and rate-limit bans; none: neither. */
   natsServers?: string[];
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
 export class DnsService {
   private readonly served: ServedZones;
+  private readonly nats: NatsLink | undefined;
   private readonly feed: RecordFeed | undefined;
   readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
@@ -39,14 +41,21 @@ export class DnsService {
   private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
+  private tcp: DnsSection["tcp"];
+  private limiter: ResponseRateLimiter;
+  private rrl: DnsSection["rrl"];
 
   private constructor(
     zones: ZoneSet,
+    section: DnsSection,
     private readonly options: DnsServiceOptions,
   ) {
+    this.tcp = section.tcp;
+    this.rrl = section.rrl;
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
     const current = (): Answerer => this.forwarder ?? this.served.responder;
+    const authoritative = () => this.served.responder;
     this.doh = new DohServer({
       answer: async (query, client) => current().respond(query, false, client),
       tls: () => this.tls,
@@ -54,15 +63,21 @@ export class DnsService {
       observe: (status) => metrics.doh(status),
     });
     if (options.natsServers && options.natsServers.length > 0) {
-      const feed = new RecordFeed({
+      const nats = new NatsLink({
         servers: options.natsServers,
         name: `dns-${options.instance ?? process.pid}`,
+        logger,
+      });
+      this.nats = nats;
+      const feed = new RecordFeed({
+        nats,
         logger,
         onEntries: (bucket, entries, snapshot) => this.served.onEntries(bucket, entries, snapshot),
       });
       this.feed = feed;
       this.records = new RecordAdmin(this.served, () => feed.records);
     }
+    this.limiter = this.makeLimiter(section.rrl);
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -71,26 +86,42 @@ export class DnsService {
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
       onConnection: (socket, info) => {
+        // The cap counts every connection this replica holds: DNS over TCP and DoH alike.
+        if (this.sockets.size >= this.tcp.maxConnections) {
+          refuse(socket);
+          metrics.tcpRefused.inc();
+          return;
+        }
         this.sockets.add(socket);
-        socket.once("close", () => this.sockets.delete(socket));
+        metrics.tcpConnections.inc();
+        socket.once("close", () => {
+          this.sockets.delete(socket);
+          metrics.tcpConnections.dec();
+        });
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
         if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
         serveTcp(
           socket,
           current,
-          { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000, client: info.remote.address },
+          { idleTimeoutMs: this.tcp.idleTimeoutMs, client: info.remote.address },
           metrics.tcpLatency,
         );
       },
       onUdpSockets: (shares) => {
-        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
+        for (const share of shares)
+          serveUdp(share.socket, {
+            answerer: current,
+            responder: authoritative,
+            limiter: () => this.limiter,
+            latency: metrics.udpLatency,
+          });
         logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
       },
     });
   }
 
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
-    const service = new DnsService(await loadZones(section), options);
+    const service = new DnsService(await loadZones(section), section, options);
     service.files = filesOf(section);
     service.tls = await loadTls(section);
     service.forwarder = await service.makeForwarder(section);
@@ -110,6 +141,26 @@ export class DnsService {
       },
       logger,
     );
+  }
+
+  private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
+    const { metrics, logger } = this.options;
+    const nats = this.nats;
+    return new ResponseRateLimiter(rrl, {
+      dropped: () => metrics.rrlDropped.inc(),
+      slipped: () => metrics.rrlSlipped.inc(),
+      ...(nats && {
+        ban: (address, seconds) => {
+          const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
+          if (!nats.publish("firewall.ban", JSON.stringify(ban))) {
+            logger.warn({ ban }, "nats not connected: ban not published");
+            return;
+          }
+          metrics.rrlBans.inc();
+          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
+        },
+      }),
+    });
   }
 
   get zones(): ZoneSet {
@@ -144,6 +195,10 @@ export class DnsService {
     this.forwarder?.close();
     this.forwarder = forwarder;
     this.files = filesOf(section);
+    this.tcp = section.tcp;
+    if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
+      this.limiter = this.makeLimiter(section.rrl);
+    this.rrl = section.rrl;
   }
 
   async drain(deadlineMs: number): Promise<void> {
@@ -154,12 +209,20 @@ export class DnsService {
 
   async stop(): Promise<void> {
     await this.worker.stop();
-    await this.feed?.stop();
+    this.feed?.stop();
+    await this.nats?.close();
     this.served.stop();
     this.doh.close();
     this.forwarder?.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** Over the connection cap: close politely (FIN once nothing is left to write), read nothing. */
+function refuse(socket: Socket): void {
+  socket.on("error", () => socket.destroy());
+  socket.resume();
+  socket.end(() => socket.destroy());
 }
 
 function filesOf(section: DnsSection): Map<string, string> {

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_commands nats-server:nats-server ip:iproute2 kdig:knot-dnsutils dig:dnsutils swaks:swaks \
-  knotd:knot pebble:pebble nft:nftables openssl:openssl
+  knotd:knot pebble:pebble nft:nftables openssl:openssl setpriv:util-linux unshare:util-linux
 ensure_node_modules
 
 say "building"

@@ -1,5 +1,6 @@
 /*
- * loadgen: the load generator of bench/handoff. One thread, epoll, non-blocking sockets, 127.0.0.1 only.
+ * loadgen: the load generator of bench/handoff (and bench/nftables). One thread, epoll, non-blocking
+ * sockets, to 127.0.0.1 or the IPv4 address given with -a ADDR.
  *
  *   loadgen rate -p PORT -c CONC -d SECONDS -n MAXCOUNT -r REPLY_BYTES
  *     keeps CONC connections in flight; each one: connect, send a 100-byte HTTP/1.0 request, read
@@ -52,6 +53,7 @@ static uint64_t reply_len;
 static char request[160];
 static size_t request_len;
 static struct sockaddr_in addr;
+static const char *target = "127.0.0.1";
 static int ep;
 
 static uint64_t started_n, ok_n, err_connect, err_addr, err_reset, err_short, err_other, bytes_total;
@@ -317,7 +319,7 @@ static int run_hold(void) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: loadgen rate|bulk|hold -p PORT [-c N] [-d SECONDS] [-n MAX] [-r REPLY] [-b BYTES]\n");
+    fprintf(stderr, "usage: loadgen rate|bulk|hold [-a ADDR] -p PORT [-c N] [-d SECONDS] [-n MAX] [-r REPLY] [-b BYTES]\n");
     return 2;
   }
   if (strcmp(argv[1], "rate") == 0) mode = MODE_RATE;
@@ -329,8 +331,9 @@ int main(int argc, char **argv) {
   }
   int opt;
   optind = 2;
-  while ((opt = getopt(argc, argv, "p:c:d:n:b:r:")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:c:d:n:b:r:")) != -1) {
     switch (opt) {
+      case 'a': target = optarg; break;
       case 'p': port = atoi(optarg); break;
       case 'c': conc = atoi(optarg); break;
       case 'd': seconds = atof(optarg); break;
@@ -348,7 +351,10 @@ int main(int argc, char **argv) {
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, target, &addr.sin_addr) != 1) {
+    fprintf(stderr, "loadgen: -a %s is not an IPv4 address\n", target);
+    return 2;
+  }
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) die("epoll_create1");
   switch (mode) {

@@ -24,7 +24,7 @@ describe("firewall section", () => {
       ].join("\n"),
     );
     const fw = config.firewall!;
-    assert.equal(fw.grpc, "127.0.0.1:10930");
+    assert.equal(fw.grpc, "127.0.0.1:10940");
     assert.equal(fw.bans.defaultSeconds, 3600);
     assert.equal(fw.log.enabled, false);
     assert.deepEqual(fw.ports[0], {

@@ -27,8 +27,8 @@ const portRuleSchema = z.strictObject({
 
 /** The firewall section: what the nftables agent programs into the kernel table `inet switchyard`. */
 export const firewallSectionSchema = z.strictObject({
-  grpc: hostPort.default("127.0.0.1:10930"),
-  metrics: hostPort.default("127.0.0.1:10931"),
+  grpc: hostPort.default("127.0.0.1:10940"),
+  metrics: hostPort.default("127.0.0.1:10941"),
   /** Filter only traffic arriving on these interfaces (they must exist). Empty: every interface but lo. */
   interfaces: z.array(interfaceName).default([]),
   /** Never dropped by the table: not by lists, bans or rate limits (your admin network). */

@@ -61,3 +61,44 @@ describe("mail section", () => {
     assert.match(issues("mail: { tls: { certFile: /x.pem } }"), /certFile and keyFile go together/);
   });
 });
+
+describe("mail routing rules", () => {
+  const base = "domains: [a.test], mailboxes: [{ address: x@a.test }]";
+
+  it("parses deliver, forward and reject rules with their defaults", () => {
+    const config = parseConfig(
+      `mail: { ${base}, rules: [` +
+        "{ match: 'S*@A.test', action: deliver, to: [x@a.test] }, " +
+        "{ match: f@a.test, action: forward, to: [y@far.test], relay: '127.0.0.1:2525' }, " +
+        "{ match: r@a.test, action: reject } ] }",
+    );
+    assert.deepEqual(config.mail?.rules, [
+      { match: "s*@a.test", action: "deliver", to: ["x@a.test"] },
+      { match: "f@a.test", action: "forward", to: ["y@far.test"], relay: "127.0.0.1:2525" },
+      { match: "r@a.test", action: "reject", text: "5.1.1 Recipient rejected", code: 550 },
+    ]);
+  });
+
+  it("refuses a rule outside our domains, a deliver to a non-mailbox, an empty forward, a bad action", () => {
+    assert.match(
+      issues(`mail: { ${base}, rules: [{ match: '*@far.test', action: forward, to: [x@a.test] }] }`),
+      /mail\.rules\[0\]\.match: \*@far\.test: far\.test is not in domains/,
+    );
+    assert.match(
+      issues(`mail: { ${base}, rules: [{ match: s@a.test, action: deliver, to: [z@a.test] }] }`),
+      /mail\.rules\[0\]\.to\[0\]: z@a\.test is not a mailbox/,
+    );
+    assert.match(
+      issues(`mail: { ${base}, rules: [{ match: s@a.test, action: forward }] }`),
+      /needs `to` addresses, a `relay`, or both/,
+    );
+    assert.match(
+      issues(`mail: { ${base}, rules: [{ match: s@a.test, action: bounce }] }`),
+      /mail\.rules\[0\]/,
+    );
+    assert.match(
+      issues(`mail: { ${base}, rules: [{ match: s@a.test, action: reject, text: "a\\r\\nb" }] }`),
+      /printable/,
+    );
+  });
+});

@@ -1,35 +1,9 @@
 import { z } from "zod";
+import { mailAddress, mailDomain } from "./mail-address.js";
 import { authLimitsSchema, checkDkimKeys, dkimKeySchema, inboundSchema } from "./mail-auth-section.js";
-import { mailQueueSchema } from "./mail-queue-schema.js";
+import { mailOutboundSchema, mailQueueSchema } from "./mail-queue-schema.js";
+import { mailRulesSchema, validateRules } from "./mail-rules-schema.js";
 import { hostPort, port } from "./primitives.js";
-
-const label = "(?!-)[a-z0-9-]{1,63}(?<!-)";
-const hostnameRe = new RegExp(`^(${label}\\.)*${label}$`, "i");
-
-/** A plain DNS name (no glob, no trailing dot), lower-cased. */
-const mailDomain = z
-  .string()
-  .refine((text) => text.length <= 253 && hostnameRe.test(text), {
-    error: (iss) => `${JSON.stringify(iss.input)} is not a domain name`,
-  })
-  .transform((text) => text.toLowerCase());
-
-/**
- * A plain mailbox address `local@domain`: a dot-atom local part without the characters relay tricks
- * use (`%`, `!`, `@`, quotes, brackets), lower-cased.
- */
-const mailAddress = z
-  .string()
-  .refine(
-    (text) =>
-      /^[a-z0-9#$&'*+=?^_`{|}~-]+(\.[a-z0-9#$&'*+=?^_`{|}~-]+)*@[^@]+$/i.test(text) &&
-      !/[!%]/.test(text) &&
-      hostnameRe.test(text.slice(text.indexOf("@") + 1)),
-    {
-      error: (iss) => `${JSON.stringify(iss.input)} is not a plain mail address (local@domain)`,
-    },
-  )
-  .transform((text) => text.toLowerCase());
 
 /** `scrypt$N$r$p$salt$hash` (base64), as `hashPassword` in @switchyard/mail writes it. */
 const scryptHash = z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {
@@ -88,6 +62,8 @@ export const mailSectionSchema = z
     dkim: z.array(dkimKeySchema).default([]),
     /** AUTH failures per client IP before AUTH is refused and the IP published on `firewall.ban`. */
     authLimits: authLimitsSchema.prefault({}),
+    outbound: mailOutboundSchema.prefault({}),
+    rules: mailRulesSchema,
   })
   .superRefine((mail, ctx) => {
     checkDkimKeys(mail, ctx);
@@ -127,11 +103,14 @@ export const mailSectionSchema = z
           ctx.addIssue({
             code: "custom",
             path: ["aliases", alias, i],
-            message: `${target} is not a mailbox (forwarding comes with the relay queue)`,
+            message: `${target} is not a mailbox (a forward rule sends mail elsewhere)`,
           });
         }
       });
     }
+    validateRules(mail.rules, domains, mailboxes, (path, message) =>
+      ctx.addIssue({ code: "custom", path, message }),
+    );
     if (mail.catchAll !== undefined && !mailboxes.has(mail.catchAll)) {
       ctx.addIssue({ code: "custom", path: ["catchAll"], message: `${mail.catchAll} is not a mailbox` });
     }

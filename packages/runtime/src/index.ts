@@ -17,6 +17,12 @@ export {
   type UnaryMethod,
 } from "./grpc-handlers.js";
 export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
+export {
+  type HealthProbeOptions,
+  type HealthProbeResult,
+  type HealthStatus,
+  probeHealth,
+} from "./health-probe.js";
 export { splitHostPort } from "./host-port.js";
 export { type RunningService, runService, type ServiceProcess, type ServiceRunOptions } from "./lifecycle.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";

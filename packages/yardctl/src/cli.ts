@@ -191,12 +191,18 @@ function describeParseError(error: Error & { code?: string }, command: Command):
 }
 
 function bindArgs(command: Command, positionals: readonly string[]): Record<string, string> {
-  const names = command.args ?? [];
-  if (positionals.length < names.length) {
-    throw new UsageError(`"${command.name}" needs <${names[positionals.length]}>`);
+  const specs = command.args ?? [];
+  const last = specs[specs.length - 1] ?? "";
+  const rest = last.endsWith("...");
+  const required = specs.filter((a) => !a.endsWith("?")).length;
+  const bare = (a: string) => a.replace(/(\?|\.\.\.)$/, "");
+  if (positionals.length < required) {
+    throw new UsageError(`"${command.name}" needs <${bare(specs[positionals.length] ?? "")}>`);
   }
-  if (positionals.length > names.length) {
-    throw new UsageError(`unexpected argument "${positionals[names.length]}" for "${command.name}"`);
+  if (!rest && positionals.length > specs.length) {
+    throw new UsageError(`unexpected argument "${positionals[specs.length]}" for "${command.name}"`);
   }
-  return Object.fromEntries(names.map((name, i) => [name, positionals[i] ?? ""]));
+  const args = Object.fromEntries(specs.map((name, i) => [bare(name), positionals[i] ?? ""]));
+  if (rest) args[bare(last)] = positionals.slice(specs.length - 1).join(" ");
+  return args;
 }

@@ -39,7 +39,10 @@ export interface CommandContext {
 export interface Command {
   /** The words after `yardctl`: `workers`, or `dns zones` in a group. */
   name: string;
-  /** Positional arguments, all required, e.g. `["worker-id"]`. */
+  /**
+   * Positional arguments, e.g. `["worker-id"]`: required, `"value?"` optional (only last), or
+   * `"value..."` the rest of the words joined with spaces (only last, at least one).
+   */
   args?: readonly string[];
   options?: Readonly<Record<string, OptionSpec>>;
   /** One line for the help. */

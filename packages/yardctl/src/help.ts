@@ -52,7 +52,7 @@ export function commandHelp(command: Command, globalOptions: Readonly<Record<str
 
 /** `drain <worker-id>`, `workers [--pool P]`. */
 function synopsis(command: Command): string {
-  const args = (command.args ?? []).map((a) => `<${a}>`);
+  const args = (command.args ?? []).map((a) => (a.endsWith("?") ? `[${a.slice(0, -1)}]` : `<${a}>`));
   const options = Object.entries(command.options ?? {}).map(([name, spec]) => `[${flag(name, spec)}]`);
   return [command.name, ...args, ...options].join(" ");
 }

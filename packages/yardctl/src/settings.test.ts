@@ -24,7 +24,12 @@ describe("resolveSettings", () => {
     try {
       const settings = await resolve({}, {}, empty);
       assert.deepEqual(settings, {
-        addresses: { edge: "127.0.0.1:10900", certs: "127.0.0.1:10930" },
+        addresses: {
+          edge: "127.0.0.1:10900",
+          dns: "127.0.0.1:10910",
+          certs: "127.0.0.1:10930",
+          firewall: "127.0.0.1:10940",
+        },
         tokenFile: join(empty, ".switchyard/admin.token"),
         configFile: undefined,
       });
@@ -47,7 +52,10 @@ describe("resolveSettings", () => {
 
   test("SWITCHYARD_EDGE beats the config file, --edge beats both", async () => {
     assert.equal((await resolve({}, { SWITCHYARD_EDGE: "10.0.0.1:1" })).addresses.edge, "10.0.0.1:1");
-    const settings = await resolve({ edge: "[::1]:2", certs: "[::1]:3" }, { SWITCHYARD_EDGE: "10.0.0.1:1" });
+    const settings = await resolve(
+      { edge: "[::1]:2", dns: "[::1]:3", certs: "[::1]:4" },
+      { SWITCHYARD_EDGE: "10.0.0.1:1", SWITCHYARD_FIREWALL: "10.0.0.1:3" },
+    );
     assert.equal(settings.addresses.edge, "[::1]:2");
     assert.equal(settings.configFile, undefined, "no config file is read when every address is given");
   });

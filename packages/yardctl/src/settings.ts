@@ -24,7 +24,9 @@ interface ServiceEndpoint {
 /** The admin APIs yardctl talks to. A command group for a new service adds its entry here. */
 export const SERVICES = {
   edge: { label: "the edge", env: "SWITCHYARD_EDGE", defaultAddress: "127.0.0.1:10900" },
+  dns: { label: "the dns service", env: "SWITCHYARD_DNS", defaultAddress: "127.0.0.1:10910" },
   certs: { label: "the certs service", env: "SWITCHYARD_CERTS", defaultAddress: "127.0.0.1:10930" },
+  firewall: { label: "the nftables agent", env: "SWITCHYARD_FIREWALL", defaultAddress: "127.0.0.1:10940" },
 } as const satisfies Record<string, ServiceEndpoint>;
 
 export type ServiceName = keyof typeof SERVICES;

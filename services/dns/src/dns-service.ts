@@ -3,7 +3,9 @@ import type { DnsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
+import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
+import { type Answerer, Forwarder } from "./forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { RecordAdmin } from "./record-admin.js";
 import { RecordFeed } from "./record-feed.js";
@@ -11,6 +13,7 @@ import type { ResourceRecord } from "./records.js";
 import type { Responder } from "./responder.js";
 import { ServedZones } from "./served-zones.js";
 import { serveTcp } from "./tcp-server.js";
+import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
 import { serveUdp } from "./udp-server.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -31,13 +34,25 @@ export class DnsService {
   private readonly feed: RecordFeed | undefined;
   readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
+  private readonly doh: DohServer;
+  private tls: TlsContextSource | undefined;
+  private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
 
-  private constructor(zones: ZoneSet, options: DnsServiceOptions) {
+  private constructor(
+    zones: ZoneSet,
+    private readonly options: DnsServiceOptions,
+  ) {
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
-    const current = () => this.served.responder;
+    const current = (): Answerer => this.forwarder ?? this.served.responder;
+    this.doh = new DohServer({
+      answer: async (query, client) => current().respond(query, false, client),
+      tls: () => this.tls,
+      logger,
+      observe: (status) => metrics.doh(status),
+    });
     if (options.natsServers && options.natsServers.length > 0) {
       const feed = new RecordFeed({
         servers: options.natsServers,
@@ -55,10 +70,17 @@ export class DnsService {
       pool: "dns",
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
-      onConnection: (socket) => {
+      onConnection: (socket, info) => {
         this.sockets.add(socket);
         socket.once("close", () => this.sockets.delete(socket));
-        serveTcp(socket, current, { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000 }, metrics.tcpLatency);
+        // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
+        serveTcp(
+          socket,
+          current,
+          { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000, client: info.remote.address },
+          metrics.tcpLatency,
+        );
       },
       onUdpSockets: (shares) => {
         for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
@@ -70,7 +92,24 @@ export class DnsService {
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
     const service = new DnsService(await loadZones(section), options);
     service.files = filesOf(section);
+    service.tls = await loadTls(section);
+    service.forwarder = await service.makeForwarder(section);
     return service;
+  }
+
+  private async makeForwarder(section: DnsSection): Promise<Forwarder | undefined> {
+    if (!section.forward) return undefined;
+    const { metrics, logger } = this.options;
+    return Forwarder.create(
+      section.forward,
+      () => this.served.responder,
+      {
+        query: (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
+        outcome: (o) => metrics.forwarded(o),
+        upstreamError: (u) => metrics.upstreamError(u),
+      },
+      logger,
+    );
   }
 
   get zones(): ZoneSet {
@@ -98,7 +137,12 @@ export class DnsService {
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
   async reload(section: DnsSection): Promise<void> {
     const zones = await loadZones(section);
+    const tls = await loadTls(section);
+    const forwarder = await this.makeForwarder(section);
     this.served.setStatic(zones);
+    this.tls = tls;
+    this.forwarder?.close();
+    this.forwarder = forwarder;
     this.files = filesOf(section);
   }
 
@@ -112,6 +156,8 @@ export class DnsService {
     await this.worker.stop();
     await this.feed?.stop();
     this.served.stop();
+    this.doh.close();
+    this.forwarder?.close();
     for (const s of this.sockets) s.destroy();
   }
 }
@@ -120,4 +166,10 @@ function filesOf(section: DnsSection): Map<string, string> {
   const files = new Map<string, string>();
   for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
   return files;
+}
+
+async function loadTls(section: DnsSection): Promise<TlsContextSource | undefined> {
+  const doh = section.doh;
+  if (!doh?.certFile || !doh.keyFile) return undefined;
+  return FileTlsContext.load(doh.certFile, doh.keyFile);
 }

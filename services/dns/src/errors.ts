@@ -32,3 +32,25 @@ export class EncodeError extends Error {
 export class DynamicRecordError extends Error {
   override name = "DynamicRecordError";
 }
+
+/** A DoH certificate or key that cannot be read or used. */
+export class TlsMaterialError extends Error {
+  override name = "TlsMaterialError";
+}
+
+/** A DoH request that gets an HTTP error status (400, 413, 414, 415, ...) with this message. */
+export class DohRequestError extends Error {
+  override name = "DohRequestError";
+  constructor(
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An upstream resolver that did not answer usefully (timeout, refused connection, HTTP error). */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+}

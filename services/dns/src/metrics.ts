@@ -11,6 +11,9 @@ export class DnsMetrics {
     number,
     ReturnType<Counter<"qtype" | "rcode" | "transport">["labels"]>
   >();
+  private readonly dohResponses: Counter<"status">;
+  private readonly forwardedAnswers: Counter<"outcome">;
+  private readonly upstreamErrors: Counter<"upstream">;
   readonly udpLatency: Histogram.Internal<"transport">;
   readonly tcpLatency: Histogram.Internal<"transport">;
 
@@ -26,6 +29,24 @@ export class DnsMetrics {
       help: "Time from a query's arrival to its response being handed to the socket",
       labelNames: ["transport"],
       buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+      registers: [registry],
+    });
+    this.dohResponses = new Counter({
+      name: "switchyard_dns_doh_responses_total",
+      help: "DNS-over-HTTPS responses, by HTTP status",
+      labelNames: ["status"],
+      registers: [registry],
+    });
+    this.forwardedAnswers = new Counter({
+      name: "switchyard_dns_forwarded_total",
+      help: "Questions from trusted clients forwarded outside the zones, by outcome (cache, upstream, failed)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    });
+    this.upstreamErrors = new Counter({
+      name: "switchyard_dns_upstream_errors_total",
+      help: "Upstream resolver attempts that failed (timeout, error, SERVFAIL, REFUSED), by upstream",
+      labelNames: ["upstream"],
       registers: [registry],
     });
     this.udpLatency = this.latency.labels("udp");
@@ -47,5 +68,18 @@ export class DnsMetrics {
       this.children.set(key, child);
     }
     child.inc();
+  }
+
+  /** One DoH response (its HTTP status). */
+  doh(status: number): void {
+    this.dohResponses.labels(String(status)).inc();
+  }
+
+  forwarded(outcome: "cache" | "upstream" | "failed"): void {
+    this.forwardedAnswers.labels(outcome).inc();
+  }
+
+  upstreamError(upstream: string): void {
+    this.upstreamErrors.labels(upstream).inc();
   }
 }

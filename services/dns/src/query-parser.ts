@@ -118,7 +118,7 @@ export function parseQuery(msg: Buffer): ParseResult {
 }
 
 /** Skips a possibly compressed name; pointers must point backwards (no loops). -1 when malformed. */
-function skipName(msg: Buffer, start: number): number {
+export function skipName(msg: Buffer, start: number): number {
   let pos = start;
   let total = 1;
   let end = -1;

@@ -25,3 +25,6 @@ export class SmtpReply extends MailError {
     super(message, options);
   }
 }
+
+/** A configured DKIM signing key could not be read or is not usable. */
+export class DkimKeyError extends MailError {}

@@ -58,6 +58,14 @@ describe("mail through the edge, two replicas", () => {
           { address: "ops@switchyard.test" },
         ],
         aliases: { "postmaster@switchyard.test": [DEMO] },
+        rules: [
+          { match: "sales@switchyard.test", action: "deliver", to: [DEMO, "ops@switchyard.test"] },
+          {
+            match: "former-*@switchyard.test",
+            action: "reject",
+            text: "5.1.6 Has left; write to ops@switchyard.test",
+          },
+        ],
         spool,
         limits: { maxMessageBytes: 64 * 1024, maxRecipients: 3, sessionTimeoutMs: 5000 },
       },
@@ -147,6 +155,31 @@ describe("mail through the edge, two replicas", () => {
     } finally {
       smtp.close();
     }
+  });
+
+  it("applies routing rules at RCPT: deliver to two mailboxes, reject with the configured text", async () => {
+    const smtp = await RawSmtp.open(ports.smtp);
+    const marker = randomUUID();
+    try {
+      await smtp.reply();
+      await smtp.command("EHLO client.test\r\n");
+      await smtp.command("MAIL FROM:<a@example.org>\r\n");
+      assert.match(
+        await smtp.command("RCPT TO:<former-bob@switchyard.test>\r\n"),
+        /^550 5\.1\.6 Has left; write to ops@switchyard\.test/,
+      );
+      assert.match(await smtp.command("RCPT TO:<sales@switchyard.test>\r\n"), /^250/);
+      assert.match(await smtp.command("DATA\r\n"), /^354/);
+      assert.match(await smtp.command(`Subject: ${marker}\r\n\r\nrules\r\n.\r\n`), /^250/);
+    } finally {
+      smtp.close();
+    }
+    assert.ok(await delivered(marker), "in demo's Maildir");
+    const opsNew = join(spool, "switchyard.test", "ops", "new");
+    const opsCopies = await Promise.all(
+      (await readdir(opsNew)).map((n) => readFile(join(opsNew, n), "utf8")),
+    );
+    assert.equal(opsCopies.filter((t) => t.includes(marker)).length, 1, "and once in ops's");
   });
 
   it("is not an open relay, however the recipient is dressed up", async () => {

@@ -13,12 +13,16 @@ import {
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
+import { startAuthGuard } from "./auth-guard.js";
 import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
+import { createBouncer } from "./dsn.js";
 import { nodeFileOps } from "./file-ops.js";
 import { LiveCertificates } from "./live-certificates.js";
 import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
+import { createOutbound } from "./outbound-setup.js";
+import { QueueMetrics } from "./queue-metrics.js";
 import { DeliveryQueue } from "./relay-queue.js";
 import { createMailAdmin } from "./server.js";
 import { SmtpFront } from "./smtp-front.js";
@@ -60,18 +64,45 @@ await runService({
     await spool.init();
     const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
-    const queue = new DeliveryQueue({ spool, config: mail.queue, logger });
+    const queueMetrics = new QueueMetrics(registry);
+    const policy = new AddressPolicy(mail);
+    const bouncer = createBouncer({
+      spool,
+      policy,
+      hostname: mail.hostname,
+      queue: { kick: () => queue.kick() },
+      logger,
+    });
+    const queue: DeliveryQueue = new DeliveryQueue({
+      spool,
+      config: mail.queue,
+      logger,
+      remote: await createOutbound(mail, logger, queueMetrics),
+      bounce: async (message, failed) => {
+        await bouncer(message, failed);
+        queueMetrics.bounce();
+      },
+      onAttempt: (outcome, count) => queueMetrics.attempt(outcome, count),
+    });
     const recovery = new SpoolRecovery(spool, {
       leaseMs: mail.queue.leaseMs,
       logger,
       inFlight: () => spool.held,
       onRecovered: () => queue.kick(),
+      onSwept: (r) => queueMetrics.recovery(r.recovered, r.dropped),
     });
     const recovered = await recovery.start();
     logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
     queue.start();
     const authMetrics = new AuthMetrics(registry);
     const reviews = await messageReviews(mail, authMetrics, logger);
+    const auth = startAuthGuard({
+      limits: mail.authLimits,
+      natsServers: config.nats.servers,
+      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      metrics: authMetrics,
+      logger,
+    });
     front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
@@ -81,6 +112,7 @@ await runService({
       logger,
       tls,
       reviews,
+      authGuard: auth.guard,
       ...(live ? { SNICallback: live.SNICallback } : {}),
     });
     const smtp = front;
@@ -123,6 +155,7 @@ await runService({
       async stop() {
         await worker.stop();
         await smtp.close(0);
+        await auth.close();
         await live?.stop();
         await queue.stop();
         recovery.stop();

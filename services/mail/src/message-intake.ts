@@ -48,12 +48,11 @@ export async function takeMessage(
   session: SMTPServerSession,
   remote: string,
 ): Promise<string> {
-  const recipients: NewRecipient[] = session.envelope.rcptTo.flatMap((rcpt) => {
-    const verdict = deps.policy.recipient(rcpt.address);
-    return verdict.ok
-      ? verdict.mailboxes.map((m) => ({ original: rcpt.address, address: m, mailbox: m }))
-      : [];
-  });
+  const recipients = routeRecipients(
+    deps.policy,
+    session.envelope.rcptTo.map((r) => r.address),
+    isAuthenticated(session),
+  );
   const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
   let head = receivedHeader(session, remote, deps.hostname);
   let body: AsyncIterable<Uint8Array> = withinLimit(stream);
@@ -81,6 +80,31 @@ export async function takeMessage(
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${message.id}`;
+}
+
+/** True when the session logged in (submission): its recipients may be anywhere. */
+export function isAuthenticated(session: SMTPServerSession): boolean {
+  return typeof session.user === "string" && session.user !== "";
+}
+
+/** The spool recipients for accepted RCPT TO addresses: local mailboxes and remote targets. */
+export function routeRecipients(
+  policy: AddressPolicy,
+  addresses: readonly string[],
+  authenticated: boolean,
+): NewRecipient[] {
+  return addresses.flatMap((original) => {
+    const verdict = policy.recipient(original, { authenticated });
+    if (!verdict.ok) return [];
+    return [
+      ...verdict.mailboxes.map((m) => ({ original, address: m, mailbox: m })),
+      ...(verdict.remote ?? []).map((r) => ({
+        original,
+        address: r.address,
+        ...(r.relay ? { relay: r.relay } : {}),
+      })),
+    ];
+  });
 }
 
 /**

@@ -1,12 +1,16 @@
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { AuthMetrics } from "./auth-metrics.js";
+import { DkimSigner, loadDkimKeys, signingReview } from "./dkim-signer.js";
 import { createDnsResolve } from "./dns-resolver.js";
 import { InboundVerifier, inboundReview } from "./inbound-verification.js";
 import type { MessageReview } from "./message-intake.js";
 import type { PortRole } from "./smtp-front.js";
 
-/** Which review each port's messages get, from the config: verification on 25 (when `inbound.verify`). */
+/**
+ * Which review each port's messages get, from the config: verification on 25 (when
+ * `inbound.verify`), DKIM signing on 587 and 465 (when `dkim` has keys; they are read here).
+ */
 export async function messageReviews(
   mail: MailSection,
   metrics: AuthMetrics,
@@ -22,6 +26,11 @@ export async function messageReviews(
       logger,
     });
     reviews.smtp = inboundReview(verifier);
+  }
+  if (mail.dkim.length > 0) {
+    const sign = signingReview(new DkimSigner(await loadDkimKeys(mail.dkim), metrics, logger));
+    reviews.submission = sign;
+    reviews.smtps = sign;
   }
   return reviews;
 }

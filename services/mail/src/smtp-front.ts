@@ -4,9 +4,10 @@ import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { AddressPolicy } from "./address-policy.js";
+import type { AuthGuard } from "./auth-guard.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
 import { SmtpReply } from "./errors.js";
-import { type MessageReview, takeMessage } from "./message-intake.js";
+import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
 import { verifyPassword } from "./password-hash.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
@@ -33,6 +34,8 @@ export interface SmtpFrontDeps {
   SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** What looks at whole messages per port: verification on smtp, DKIM signing on submission/smtps. */
   reviews?: Partial<Record<PortRole, MessageReview>>;
+  /** AUTH failure limits per client IP (and `firewall.ban`). */
+  authGuard?: AuthGuard;
 }
 
 interface SessionState {
@@ -183,7 +186,7 @@ export class SmtpFront {
       cb(new SmtpReply(452, "4.5.3 Too many recipients"));
       return;
     }
-    const verdict = this.deps.policy.recipient(to);
+    const verdict = this.deps.policy.recipient(to, { authenticated: isAuthenticated(session) });
     if (verdict.ok) {
       cb();
       return;
@@ -195,12 +198,17 @@ export class SmtpFront {
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession): Promise<string> {
+    const ip = this.states.get(session.id)?.remote ?? "unknown";
+    this.deps.authGuard?.before(ip, session.id);
     const address = username.toLowerCase();
     const box = this.deps.mail.mailboxes.find((b) => b.address === address);
     if (box?.passwordHash && (await verifyPassword(password, box.passwordHash))) return address;
     this.deps.metrics.reject("auth");
     this.deps.logger.info({ session: session.id, username: address.slice(0, 100) }, "authentication failed");
-    throw new SmtpReply(535, "5.7.8 Authentication credentials invalid");
+    throw (
+      this.deps.authGuard?.failed(ip, session.id) ??
+      new SmtpReply(535, "5.7.8 Authentication credentials invalid")
+    );
   }
 
   /** Stops every server and ends the open sessions (after `graceMs`, they are destroyed). */

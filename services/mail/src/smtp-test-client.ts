@@ -11,10 +11,12 @@ export class RawSmtp {
     this.listen(socket);
   }
 
-  static async open(port: number, tls = false): Promise<RawSmtp> {
+  /** `localAddress` (e.g. 127.0.0.2) makes the connection come from another loopback address. */
+  static async open(port: number, tls = false, localAddress?: string): Promise<RawSmtp> {
+    const from = localAddress ? { localAddress } : {};
     const socket = tls
-      ? tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false })
-      : connect({ host: "127.0.0.1", port });
+      ? tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...from })
+      : connect({ host: "127.0.0.1", port, ...from });
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? "secureConnect" : "connect", () => resolve());
       socket.once("error", reject);

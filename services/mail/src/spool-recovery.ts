@@ -31,6 +31,7 @@ export class SpoolRecovery {
       /** Ids this replica is working on right now; the rest of its own `work/` is stray. */
       inFlight: () => ReadonlySet<string>;
       onRecovered?: () => void;
+      onSwept?: (result: RecoveryResult) => void;
     },
   ) {}
 
@@ -109,6 +110,7 @@ export class SpoolRecovery {
       this.options.logger.info(result, "spool entries recovered for delivery");
       this.options.onRecovered?.();
     }
+    this.options.onSwept?.(result);
     return result;
   }
 

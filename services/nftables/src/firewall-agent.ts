@@ -56,6 +56,8 @@ export class FirewallAgent {
   readonly driftEvents: DriftEvent[] = [];
   lastApply: ApplyRecord | undefined;
   lastGoodApplyMs = 0;
+  resyncs = 0;
+  reconcileFailures = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: AgentOptions) {
@@ -254,6 +256,7 @@ export class FirewallAgent {
         else if (!bansMatch(this.book.expectedInKernel(this.now()), state.bans)) kind = "bans";
       } catch (error) {
         metrics.reconcileFailures.inc();
+        this.reconcileFailures++;
         logger.error({ err: error }, "cannot read table inet switchyard");
         return undefined;
       }
@@ -265,9 +268,11 @@ export class FirewallAgent {
         await this.applyNow(this.ruleset, "drift", this.settings);
         event.restored = true;
         metrics.resyncs.inc();
+        this.resyncs++;
       } catch (error) {
         event.error = errorText(error);
         metrics.reconcileFailures.inc();
+        this.reconcileFailures++;
       }
       this.driftEvents.push(event);
       if (this.driftEvents.length > MAX_DRIFT_EVENTS) this.driftEvents.shift();

@@ -3,12 +3,15 @@
 import { watch } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
+import { firewallV1 } from "@switchyard/proto";
 import {
   connectNats,
+  createGrpcServer,
   createLogger,
   createMetricsRegistry,
   type NatsConnection,
   openKv,
+  readToken,
   runService,
   StartupError,
   splitHostPort,
@@ -22,8 +25,10 @@ import { FirewallAgent } from "./firewall-agent.js";
 import { FirewallMetrics } from "./metrics.js";
 import { NftRunner } from "./nft-runner.js";
 import { Reconciler } from "./reconciler.js";
+import { createFirewallAdmin } from "./server.js";
 
 const configPath = resolve(process.env.SWITCHYARD_CONFIG ?? "config/local.yaml");
+const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
 const logger = createLogger("nftables", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
 
 await runService({
@@ -33,6 +38,7 @@ await runService({
   async start() {
     await requireNetAdmin();
     let loaded: FirewallConfig = await loadFirewallConfig(configPath);
+    const token = await readToken(tokenFile);
     const registry = createMetricsRegistry("nftables");
     const metrics = new FirewallMetrics(registry);
     const nft = new NftRunner();
@@ -45,6 +51,9 @@ await runService({
     const reconciler = new Reconciler(agent, logger, loaded.firewall.reconcileIntervalMs);
     reconciler.start();
 
+    const grpc = createGrpcServer({ logger, token, service: "nftables" });
+    grpc.add(firewallV1.FirewallAdminService, createFirewallAdmin({ agent, nft, metrics }));
+    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? loaded.firewall.grpc);
     const [metricsHost, metricsPort] = splitHostPort(
       process.env.SWITCHYARD_METRICS_ADDRESS ?? loaded.firewall.metrics,
     );
@@ -52,7 +61,7 @@ await runService({
       host: metricsHost,
       port: metricsPort,
       registry,
-      ready: () => agent.lastApply?.ok === true,
+      ready: () => agent.current !== undefined,
     });
 
     // NATS is for bans only: the config's rules hold without it, and bans join once it is reachable.
@@ -77,7 +86,9 @@ await runService({
         agent.refused("reload", error);
         throw error;
       }
+      // Unchanged and in force: nothing to do (after a refusal, applying again clears the report).
       if (
+        agent.lastApply?.ok === true &&
         JSON.stringify(next.ruleset) === JSON.stringify(agent.current) &&
         JSON.stringify(next.firewall.bans) === JSON.stringify(loaded.firewall.bans)
       ) {
@@ -102,9 +113,15 @@ await runService({
       }, 300);
     });
 
-    logger.info({ metrics: metricsServer.port, config: configPath }, "nftables agent started");
+    logger.info(
+      { grpc: grpcPort, metrics: metricsServer.port, config: configPath },
+      "nftables agent started",
+    );
     return {
       reload,
+      async drain() {
+        grpc.setServing("", false);
+      },
       async stop() {
         stopping = true;
         watcher.close();
@@ -112,6 +129,7 @@ await runService({
         reconciler.stop();
         agent.stop();
         await nc?.close();
+        await grpc.shutdown(2000);
         await metricsServer.close();
       },
     };

@@ -148,9 +148,11 @@ function routeRules(route: KernelRoute, i: number) {
     clients = `${saddr(f)} @${prefix}_clients_${suffix(f)}`;
   }
   nat.push(`${match} ${clients} counter name "route_${i}" ${to} comment "route ${route.name}"`);
+  // Matched on the port the client asked for too, so another route to the same backend keeps its source.
+  const asked = route.ports.length === 1 ? `${route.ports[0]}` : `{ ${route.ports.join(", ")} }`;
   if (masquerade)
     post.push(
-      `ct status dnat ${f === 4 ? "ip" : "ip6"} daddr ${addressText(address)} ${route.protocol} dport ${port} masquerade`,
+      `ct status dnat ${f === 4 ? "ip" : "ip6"} daddr ${addressText(address)} ${route.protocol} dport ${port} ct original proto-dst ${asked} masquerade`,
     );
   return { sets, rules, nat, post };
 }

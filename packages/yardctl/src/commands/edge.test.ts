@@ -3,48 +3,14 @@
  * child process, the way an operator runs it.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { access, writeFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { edgeV1 } from "@switchyard/proto";
 import { type EdgeHarness, freePort, startEdge, startTestWorker, type TestWorker } from "@switchyard/testkit";
+import { runCli } from "../cli-fixture.js";
 
-const cli = fileURLToPath(new URL("../main.js", import.meta.url));
 const edgeMain = fileURLToPath(new URL("../../../../services/edge/dist/main.js", import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node dist/main.js ...argv` in `cwd` with no SWITCHYARD_* variables. */
-function runCli(argv: string[], cwd: string): Promise<CliResult> {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("SWITCHYARD_")),
-  );
-  const child = spawn(process.execPath, [cli, ...argv], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`yardctl ${argv.join(" ")} did not exit within 15 s\n${stderr}`));
-    }, 15_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("yardctl against a real edge", () => {
   let edge: EdgeHarness | undefined;

@@ -1,0 +1,109 @@
+/** End to end: a real edge, a real dns replica with NATS KV, and the built yardctl as a child process. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import type { dnsV1 } from "@switchyard/proto";
+import {
+  type DnsReplica,
+  type EdgeHarness,
+  freePort,
+  type NatsServerHandle,
+  startDnsReplica,
+  startEdge,
+  startNatsServer,
+  waitFor,
+} from "@switchyard/testkit";
+import { runCli } from "../cli-fixture.js";
+
+const run = promisify(execFile);
+
+describe("yardctl dns against a real dns replica", () => {
+  let nats: NatsServerHandle;
+  let edge: EdgeHarness;
+  let replica: DnsReplica;
+  let port: number;
+
+  before(async () => {
+    nats = await startNatsServer({ jetstream: true });
+    port = await freePort();
+    edge = await startEdge({
+      nats: { servers: [nats.url] },
+      dns: {
+        ports: [port],
+        zones: [
+          {
+            origin: "cli.test",
+            soa: { mname: "ns1", rname: "hostmaster", serial: 5, minimum: 60 },
+            records: [
+              { type: "NS", value: "ns1" },
+              { name: "ns1", type: "A", value: "192.0.2.53" },
+            ],
+          },
+        ],
+      },
+    });
+    replica = await startDnsReplica(edge, { name: "dns-cli" });
+    await replica.process.waitForLine(
+      (l) => l.msg === "kv snapshot applied" && l.bucket === "records",
+      20_000,
+    );
+  });
+
+  after(async () => {
+    await replica?.stop();
+    await edge?.stop();
+    await nats?.stop();
+  });
+
+  const yardctl = (...argv: string[]) =>
+    runCli([...argv, "--dns", replica.grpc, "--token-file", edge.tokenFile], edge.dir);
+  const dig = async (name: string, type: string) =>
+    (await run("kdig", ["@127.0.0.1", "-p", String(port), "+short", "+time=2", name, type])).stdout.trim();
+
+  test("zones prints a table and --json the response", async () => {
+    const table = await yardctl("dns", "zones");
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^ORIGIN\s+SERIAL\s+RECORDS\s+FILE\ncli\.test\s+5\s+3\s+-\n$/);
+    const json = JSON.parse((await yardctl("dns", "zones", "--json")).stdout) as dnsV1.ListZonesResponse;
+    assert.deepEqual(
+      json.zones.map((z) => z.origin),
+      ["cli.test"],
+    );
+  });
+
+  test("upsert serves the record, records lists it as api, delete removes it", async () => {
+    const up = await yardctl("dns", "upsert", "mail.cli.test", "mx", "300", "10", "mx1.cli.test");
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(
+      up.stdout,
+      /^mail\.cli\.test\. 300 MX 10 mx1\.cli\.test\. set in zone cli\.test \(revision \d+\)\n$/,
+    );
+    assert.equal(await dig("mail.cli.test", "MX"), "10 mx1.cli.test.");
+
+    const records = await yardctl("dns", "records", "cli.test");
+    assert.match(records.stdout, /^NAME\s+TYPE\s+TTL\s+VALUE\s+SOURCE\n/);
+    assert.match(records.stdout, /mail\.cli\.test\.\s+MX\s+300\s+10 mx1\.cli\.test\.\s+api/);
+    assert.match(records.stdout, /ns1\.cli\.test\.\s+A\s+\d+\s+192\.0\.2\.53\s+config/);
+    const zones = JSON.parse((await yardctl("dns", "zones", "--json")).stdout) as dnsV1.ListZonesResponse;
+    assert.ok((zones.zones[0]?.serial ?? 0) > 5, "the serial moved");
+
+    const del = await yardctl("dns", "delete", "mail.cli.test", "MX", "10 mx1.cli.test");
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout, "deleted 1 MX record at mail.cli.test\n");
+    await waitFor("the MX is gone", async () => (await dig("mail.cli.test", "MX")) === "");
+  });
+
+  test("a bad record or an unknown zone exits 1 with the service's message", async () => {
+    const bad = await yardctl("dns", "upsert", "x.cli.test", "A", "60", "not-an-ip");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /INVALID_ARGUMENT/);
+    assert.match(bad.stderr, /"not-an-ip" is not an IPv4 address/);
+    const missing = await yardctl("dns", "records", "nope.test");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /NOT_FOUND/);
+    const usage = await yardctl("dns", "upsert", "x.cli.test", "A", "soon", "192.0.2.1");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /ttl "soon" is not a number of seconds/);
+  });
+});

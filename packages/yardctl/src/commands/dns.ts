@@ -1,0 +1,85 @@
+/** DNS commands over DnsAdmin: zones, records, upsert, delete. */
+import { dnsV1 } from "@switchyard/proto";
+import type { CommandGroup } from "../command.js";
+import { UsageError } from "../errors.js";
+import { renderTable } from "../table.js";
+
+const DnsAdmin = dnsV1.DnsAdminClient;
+
+export const dnsCommands: CommandGroup = {
+  title: "DNS",
+  commands: [
+    {
+      name: "dns zones",
+      summary: "list the zones a dns replica serves: origin, SOA serial, records, file",
+      async run(ctx) {
+        const response = await ctx.call("dns", DnsAdmin, "listZones", {});
+        ctx.print(response, () =>
+          response.zones.length === 0
+            ? "no zones served"
+            : renderTable(
+                ["ORIGIN", "SERIAL", "RECORDS", "FILE"],
+                response.zones.map((z) => [z.origin, z.serial, z.recordCount, z.file || "-"]),
+              ),
+        );
+        return 0;
+      },
+    },
+    {
+      name: "dns records",
+      args: ["zone"],
+      summary: "list a zone's records with where each comes from (config, api, acme)",
+      async run(ctx) {
+        const response = await ctx.call("dns", DnsAdmin, "listRecords", { zone: ctx.args.zone ?? "" });
+        ctx.print(response, () =>
+          renderTable(
+            ["NAME", "TYPE", { header: "TTL", align: "right" }, "VALUE", "SOURCE"],
+            response.records.map((r) => [r.name, r.type, r.ttl, r.value, r.source || "-"]),
+          ),
+        );
+        return 0;
+      },
+    },
+    {
+      name: "dns upsert",
+      args: ["name", "type", "ttl", "value..."],
+      summary: "add a record (or change its TTL) on every replica, through NATS KV; names absolute",
+      async run(ctx) {
+        const ttl = ctx.args.ttl ?? "";
+        if (!/^\d+$/.test(ttl)) throw new UsageError(`ttl ${JSON.stringify(ttl)} is not a number of seconds`);
+        const response = await ctx.call("dns", DnsAdmin, "upsertRecord", {
+          name: ctx.args.name ?? "",
+          type: (ctx.args.type ?? "").toUpperCase(),
+          ttl: Number(ttl),
+          value: ctx.args.value ?? "",
+        });
+        const r = response.record;
+        ctx.print(
+          response,
+          () =>
+            `${r?.name} ${r?.ttl} ${r?.type} ${r?.value} set in zone ${response.zone} (revision ${response.revision})`,
+        );
+        return 0;
+      },
+    },
+    {
+      name: "dns delete",
+      args: ["name", "type", "value?"],
+      summary: "remove a dynamic record, or without a value every dynamic record of that name and type",
+      async run(ctx) {
+        const name = ctx.args.name ?? "";
+        const type = (ctx.args.type ?? "").toUpperCase();
+        const response = await ctx.call("dns", DnsAdmin, "deleteRecord", {
+          name,
+          type,
+          value: ctx.args.value ?? "",
+        });
+        ctx.print(
+          response,
+          () => `deleted ${response.deleted} ${type} record${response.deleted === 1 ? "" : "s"} at ${name}`,
+        );
+        return 0;
+      },
+    },
+  ],
+};

@@ -1,14 +1,22 @@
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connect as tlsConnect } from "node:tls";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { certsV1 } from "@switchyard/proto";
 import { createGrpcClient, unary } from "@switchyard/runtime";
-import { freePort, type MailReplica, startMailReplica, waitFor } from "@switchyard/testkit";
-import { type Stack, startStack } from "./test-stack.js";
+import {
+  type DnsReplica,
+  freePort,
+  type MailReplica,
+  startDnsReplica,
+  startMailReplica,
+  waitFor,
+} from "@switchyard/testkit";
+import { type Stack, startStack, testZone } from "./test-stack.js";
 
 /** Reads from `socket` until `done(text)`; resolves with everything read. */
 function readUntil(socket: Socket, done: (text: string) => boolean): Promise<string> {
@@ -54,24 +62,62 @@ function tlsSerial(options: { socket?: Socket; port?: number; servername?: strin
   });
 }
 
-describe("mail serves the certs service's certificate, and a renewed one, without a restart", () => {
+/** A DoH GET for `switchyard.test A` over HTTPS with SNI: the status and the presented certificate's serial. */
+function dohSerial(port: number, servername: string): Promise<{ status: number; serial: string }> {
+  const query = Buffer.concat([
+    Buffer.from([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    Buffer.from("\x0aswitchyard\x04test\x00", "latin1"),
+    Buffer.from([0, 1, 0, 1]),
+  ]).toString("base64url");
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        servername,
+        path: `/dns-query?dns=${query}`,
+        rejectUnauthorized: false,
+        agent: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        const serial = (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber.toLowerCase() ?? "";
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, serial }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("DoH request timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("mail (STARTTLS, SMTPS) and dns (DoH) serve the certs service's certificates, and renewed ones, without a restart", () => {
   let stack: Stack;
   let mail: MailReplica;
+  let dns: DnsReplica | undefined;
+  let doh: number;
   let smtp: number;
   let smtps: number;
   let certsGrpc: string;
   const spool = join(tmpdir(), `switchyard-certs-mail-${process.pid}`);
 
   before(async () => {
-    [smtp, smtps] = [await freePort(), await freePort()];
+    [smtp, smtps, doh] = [await freePort(), await freePort(), await freePort()];
+    const dnsPort = await freePort();
     const submission = await freePort();
     const httpPort = await freePort();
     stack = await startStack(() => ({
       certs: {
         httpPort,
         directory: "internal",
-        certificates: [{ name: "mail.switchyard.test" }],
+        certificates: [{ name: "mail.switchyard.test" }, { name: "doh.switchyard.test" }],
         renewal: { checkIntervalMs: 500 },
+      },
+      dns: {
+        ports: [dnsPort],
+        doh: { domain: "doh.switchyard.test", port: doh },
+        zones: [testZone("switchyard.test", ["doh", "mail"])],
       },
       mail: {
         ports: { smtp, submission, smtps },
@@ -86,9 +132,14 @@ describe("mail serves the certs service's certificate, and a renewed one, withou
       name: "mail-a",
       env: { SWITCHYARD_KV_KEY_FILE: stack.kvKeyFile },
     });
+    dns = await startDnsReplica(stack.edge, {
+      name: "dns-a",
+      env: { SWITCHYARD_KV_KEY_FILE: stack.kvKeyFile },
+    });
   });
   after(async () => {
     await mail?.stop();
+    await dns?.stop();
     await stack?.stop();
     await rm(spool, { recursive: true, force: true });
   });
@@ -125,5 +176,37 @@ describe("mail serves the certs service's certificate, and a renewed one, withou
       admin.close();
     }
     assert.equal(mail.process.child.exitCode, null, "the same mail process throughout: not restarted");
+  });
+
+  it("DoH presents the issued certificate for its name, then the renewed one", async () => {
+    const issued = await waitFor(
+      "the DoH certificate",
+      () => stack.watcher.selector.select("doh.switchyard.test"),
+      20_000,
+    );
+    await waitFor(
+      "DoH to present it",
+      async () =>
+        (await dohSerial(doh, "doh.switchyard.test").catch(() => ({ serial: "" }))).serial === issued.serial,
+      20_000,
+      250,
+    );
+    assert.equal((await dohSerial(doh, "doh.switchyard.test")).status, 200);
+    const admin = createGrpcClient(certsV1.CertsAdminClient, certsGrpc, stack.edge.token);
+    try {
+      const renewed = await unary(admin, "renew", { name: "doh.switchyard.test" }, { deadlineMs: 10_000 });
+      const serial = renewed.certificate?.serial ?? "";
+      assert.notEqual(serial, issued.serial);
+      await waitFor(
+        "the renewed DoH certificate",
+        async () =>
+          (await dohSerial(doh, "doh.switchyard.test").catch(() => ({ serial: "" }))).serial === serial,
+        20_000,
+        250,
+      );
+    } finally {
+      admin.close();
+    }
+    assert.equal(dns?.process.child.exitCode, null, "the same dns process throughout: not restarted");
   });
 });

@@ -14,6 +14,7 @@ import { RecordFeed } from "./record-feed.js";
 import type { ResourceRecord } from "./records.js";
 import type { Responder } from "./responder.js";
 import { ServedZones } from "./served-zones.js";
+import { StoredCertificates } from "./stored-certificates.js";
 import { serveTcp } from "./tcp-server.js";
 import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
 import { serveUdp } from "./udp-server.js";
@@ -27,6 +28,8 @@ export interface DnsServiceOptions {
   metrics: DnsMetrics;
   /** NATS servers for dynamic records (`acme`, `dns-records`) and rate-limit bans; none: neither. */
   natsServers?: string[];
+  /** DoH certificates from the certs service's `certs` bucket (when the config lists certificates). */
+  certificates?: { kvKeyFile: string };
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -38,6 +41,7 @@ export class DnsService {
   private readonly worker: EdgeWorker;
   private readonly doh: DohServer;
   private tls: TlsContextSource | undefined;
+  private readonly stored: StoredCertificates | undefined;
   private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
@@ -56,9 +60,18 @@ export class DnsService {
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
     const current = (): Answerer => this.forwarder ?? this.served.responder;
     const authoritative = () => this.served.responder;
+    if (options.certificates && options.natsServers && options.natsServers.length > 0) {
+      this.stored = new StoredCertificates({
+        servers: options.natsServers,
+        name: `dns-certs-${options.instance ?? process.pid}`,
+        kvKeyFile: options.certificates.kvKeyFile,
+        logger,
+        files: () => this.tls,
+      });
+    }
     this.doh = new DohServer({
       answer: async (query, client) => current().respond(query, false, client),
-      tls: () => this.tls,
+      tls: () => this.stored ?? this.tls,
       logger,
       observe: (status) => metrics.doh(status),
     });
@@ -183,6 +196,7 @@ export class DnsService {
   start(): void {
     this.worker.start();
     this.feed?.start();
+    this.stored?.start();
   }
 
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
@@ -209,7 +223,8 @@ export class DnsService {
 
   async stop(): Promise<void> {
     await this.worker.stop();
-    this.feed?.stop();
+    await this.feed?.stop();
+    await this.stored?.stop();
     await this.nats?.close();
     this.served.stop();
     this.doh.close();

@@ -7,6 +7,10 @@ source scripts/lib.sh
 ensure_commands nats-server:nats-server ip:iproute2 kdig:knot-dnsutils dig:dnsutils swaks:swaks \
   knotd:knot pebble:pebble nft:nftables openssl:openssl setpriv:util-linux unshare:util-linux
 ensure_node_modules
+# The deploy tests (tests/deploy) need a Docker daemon and the local base image.
+source scripts/ensure-docker.sh
+ensure_docker
+export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost
 
 say "building"
 npx turbo run build --output-logs=errors-only
@@ -18,7 +22,7 @@ bash scripts/check-generated.sh
 say "running tests"
 # One runner over every package's compiled tests so the summary covers the whole repo.
 # Concurrency 2: tests start real processes and this machine has 2 cores.
-mapfile -t dirs < <(ls -d packages/*/dist services/*/dist 2>/dev/null)
+mapfile -t dirs < <(ls -d packages/*/dist services/*/dist tests/*/dist 2>/dev/null)
 mkdir -p .switchyard
 tap=.switchyard/test-results.tap
 status=0

@@ -8,6 +8,8 @@ export { mailSectionSchema } from "./mail-section.js";
 
 export const natsSchema = z.strictObject({
   servers: z.array(z.string().min(1)).min(1).default(["nats://127.0.0.1:4222"]),
+  /** A file holding the token the NATS server requires (deploy: the `nats_token` secret). None: no auth. */
+  tokenFile: z.string().min(1).optional(),
 });
 
 export type MailSection = z.infer<typeof import("./mail-section.js").mailSectionSchema>;

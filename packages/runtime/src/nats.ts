@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { NatsError } from "./errors.js";
@@ -13,6 +14,8 @@ export interface NatsOptions {
   name: string;
   logger: Logger;
   token?: string;
+  /** A file holding the token (config `nats.tokenFile`); read at connect, whitespace trimmed. */
+  tokenFile?: string;
   user?: string;
   pass?: string;
 }
@@ -22,7 +25,9 @@ export interface NatsOptions {
  * at start. Disconnects, reconnects and server errors are logged.
  */
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
-  const { servers, name, logger, token, user, pass } = options;
+  const { servers, name, logger, user, pass } = options;
+  const token =
+    options.token ?? (options.tokenFile === undefined ? undefined : await readNatsToken(options.tokenFile));
   if (token !== undefined && (user !== undefined || pass !== undefined)) {
     throw new NatsError("nats: use either a token or user/pass, not both");
   }
@@ -82,4 +87,16 @@ export async function openKv(
   } catch (error) {
     throw new NatsError(`nats: cannot open KV bucket ${bucket}`, { cause: error });
   }
+}
+
+async function readNatsToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new NatsError(`nats: token file ${file} cannot be read`, { cause: error });
+  }
+  const token = text.trim();
+  if (token === "") throw new NatsError(`nats: token file ${file} is empty`);
+  return token;
 }

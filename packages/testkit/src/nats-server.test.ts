@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { access } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { connectNats, createLogger, openKv } from "@switchyard/runtime";
@@ -73,4 +75,23 @@ test("a client survives a server restart and logs the disconnect and the reconne
   t.after(() => second.stop());
   await waitFor("nats reconnected");
   await nc.flush();
+});
+
+test("a server that requires a token admits a client that reads it from tokenFile", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), `switchyard-nats-token-${process.pid}-`));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, "nats.token");
+  await writeFile(tokenFile, "s3cret-token\n", { mode: 0o600 });
+  const server = await startNatsServer({ jetstream: true, token: "s3cret-token" });
+  t.after(() => server.stop());
+  const { logger } = capturedLogger();
+  const nc = await connectNats({ servers: server.url, name: "token-test", logger, tokenFile });
+  t.after(() => nc.close());
+  const kv = await openKv(nc, "token-test", { history: 1 });
+  await kv.put("k", "v");
+  assert.equal((await kv.get("k"))?.string(), "v");
+  await assert.rejects(
+    connectNats({ servers: server.url, name: "t", logger, tokenFile: join(dir, "missing") }),
+    /nats: token file .*missing cannot be read/,
+  );
 });

@@ -12,6 +12,8 @@ export interface NatsServerOptions {
   port?: number;
   /** JetStream storage to use and keep (to restart a server with its data). Default: a temp dir removed by stop(). */
   storeDir?: string;
+  /** Require this token from every client. */
+  token?: string;
 }
 
 export interface NatsServerHandle {
@@ -50,6 +52,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const port = options.port ?? (await freePort());
     const args = ["-a", "127.0.0.1", "-p", String(port)];
     if (options.jetstream) args.push("-js", "-sd", storeDir);
+    if (options.token !== undefined) args.push("--auth", options.token);
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     running.set(child, keep ? "" : storeDir);
     child.once("exit", () => running.delete(child));

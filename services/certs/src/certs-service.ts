@@ -31,7 +31,12 @@ export class CertsService {
   static async connect(deps: CertsServiceDeps): Promise<CertsService> {
     const { config, settings, kvKey, instance, logger, metrics } = deps;
     const { section, directoryUrl } = settings;
-    const nc = await connectNats({ servers: config.nats.servers, name: `certs-${instance}`, logger });
+    const nc = await connectNats({
+      servers: config.nats.servers,
+      tokenFile: config.nats.tokenFile,
+      name: `certs-${instance}`,
+      logger,
+    });
     try {
       const buckets = await openBuckets(nc, section.lockTtlMs);
       let issuer: Issuer;

@@ -30,6 +30,8 @@ export interface DnsServiceOptions {
   natsServers?: string[];
   /** DoH certificates from the certs service's `certs` bucket (when the config lists certificates). */
   certificates?: { kvKeyFile: string };
+  /** config `nats.tokenFile`. */
+  natsTokenFile?: string;
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -69,6 +71,7 @@ export class DnsService {
     if (options.natsServers && options.natsServers.length > 0) {
       const nats = new NatsLink({
         servers: options.natsServers,
+        tokenFile: options.natsTokenFile,
         name: `dns-${options.instance ?? process.pid}`,
         logger,
       });

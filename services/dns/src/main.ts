@@ -42,6 +42,7 @@ await runService({
       ...(config.certs && config.certs.certificates.length > 0
         ? { certificates: { kvKeyFile: process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key" } }
         : {}),
+      natsTokenFile: config.nats.tokenFile,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
     });
 

@@ -2,6 +2,8 @@ import { connectNats, type Logger, type NatsConnection } from "@switchyard/runti
 
 export interface NatsLinkOptions {
   servers: string[];
+  /** The NATS token file (config `nats.tokenFile`), when the server requires one. */
+  tokenFile?: string | undefined;
   /** Connection name shown by the NATS server. */
   name: string;
   logger: Logger;

@@ -54,15 +54,21 @@ export class AuthGuard {
 export function startAuthGuard(options: {
   limits: MailSection["authLimits"];
   natsServers: string[];
+  /** config `nats.tokenFile`. */
+  natsTokenFile?: string;
   name: string;
   metrics: AuthMetrics;
   logger: Logger;
 }): { guard: AuthGuard; close(): Promise<void> } {
-  const { limits, natsServers, name, metrics, logger } = options;
+  const { limits, natsServers, natsTokenFile, name, metrics, logger } = options;
   const limiter = new AuthLimiter(limits);
   const bans =
     limits.banSeconds > 0 && limits.maxFailures > 0
-      ? new BanPublisher(() => connectNats({ servers: natsServers, name, logger }), metrics, logger)
+      ? new BanPublisher(
+          () => connectNats({ servers: natsServers, tokenFile: natsTokenFile, name, logger }),
+          metrics,
+          logger,
+        )
       : undefined;
   return {
     guard: new AuthGuard({ limiter, bans, banSeconds: limits.banSeconds, metrics, logger }),

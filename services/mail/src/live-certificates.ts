@@ -53,6 +53,7 @@ export class LiveCertificates {
     const kvKey = await ensureKvKey(this.options.kvKeyFile);
     const nc = await connectNats({
       servers: config.nats.servers,
+      tokenFile: config.nats.tokenFile,
       name: `mail-${this.options.instance}`,
       logger,
     });

@@ -99,6 +99,7 @@ await runService({
     const auth = startAuthGuard({
       limits: mail.authLimits,
       natsServers: config.nats.servers,
+      natsTokenFile: config.nats.tokenFile,
       name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
       metrics: authMetrics,
       logger,

@@ -68,7 +68,12 @@ await runService({
     let nc: NatsConnection | undefined;
     let stopping = false;
     void (async () => {
-      nc = await connectNats({ servers: loaded.config.nats.servers, name: `nftables-${hostname()}`, logger });
+      nc = await connectNats({
+        servers: loaded.config.nats.servers,
+        tokenFile: loaded.config.nats.tokenFile,
+        name: `nftables-${hostname()}`,
+        logger,
+      });
       if (stopping) return;
       const kv = await openKv(nc, BANS_BUCKET, { history: 1 });
       const restored = await agent.attachStore(new BanStore(kv));

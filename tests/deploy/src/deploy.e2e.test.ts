@@ -1,0 +1,270 @@
+/**
+ * deploy/docker-compose.yml for real: images built from deploy/Dockerfile, the stack brought up with
+ * testcontainers (docker-compose v1), then DNS and mail through the edge on the host network,
+ * scaling the mail pool up and down, and a killed replica. Needs a Docker daemon and the local base
+ * image: `bash scripts/ensure-docker.sh` (npm test runs it first).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { waitFor } from "@switchyard/testkit";
+import { SmtpSession } from "./smtp-session.js";
+import { DeployStack, deployDir, removeLeftoverProjects } from "./stack.js";
+
+const run = promisify(execFile);
+const IMAGE_LABEL = "org.opencontainers.image.source=https://github.com/switchyard/switchyard";
+
+// Before testcontainers is loaded: no Ryuk (we clean up ourselves), and the daemon is local.
+process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
+process.env.TESTCONTAINERS_HOST_OVERRIDE = "localhost";
+const { DockerComposeEnvironment, Wait } = await import("testcontainers");
+type Started = Awaited<ReturnType<InstanceType<typeof DockerComposeEnvironment>["up"]>>;
+
+async function runBoundedJson(argv: string[]): Promise<unknown> {
+  const [command = "", ...args] = argv;
+  const { stdout } = await run(command, args);
+  return JSON.parse(stdout);
+}
+
+async function dig(port: number, name: string, type: string, tcp: boolean): Promise<string[]> {
+  const args = ["@127.0.0.1", "-p", String(port), name, type, "+short", "+timeout=5", "+retry=1"];
+  const { stdout } = await run("kdig", tcp ? [...args, "+tcp"] : args);
+  return stdout.split("\n").filter(Boolean);
+}
+
+async function swaks(port: number, subject: string): Promise<string> {
+  const { stdout } = await run("swaks", [
+    ...["--server", `127.0.0.1:${port}`, "--to", "demo@example.com", "--from", "deploy-test@example.net"],
+    ...["--header", `Subject: ${subject}`, "--timeout", "20"],
+  ]);
+  return stdout;
+}
+
+describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
+  let stack: DeployStack;
+  let environment: Started | undefined;
+
+  const mailWorkers = async () => (await stack.yardctlWorkers("mail")).filter((w) => w.state === "ready");
+  /** Subjects of the messages in demo@example.com's Maildir, read inside a mail container. */
+  const spooled = async (): Promise<string> =>
+    stack.compose(
+      [
+        "exec",
+        "-T",
+        "mail",
+        "sh",
+        "-c",
+        "cat /var/spool/switchyard/mail/example.com/demo/new/* 2>/dev/null || true",
+      ],
+      30_000,
+    );
+
+  before(
+    async () => {
+      await run("docker", ["info"]).catch((error: Error) => {
+        throw new Error(`no Docker daemon answers: run bash scripts/ensure-docker.sh (${error.message})`);
+      });
+      await removeLeftoverProjects();
+      stack = await DeployStack.prepare();
+      environment = await new DockerComposeEnvironment(deployDir, "docker-compose.yml")
+        .withProjectName(stack.project)
+        .withEnvironment(stack.environment)
+        .withBuild()
+        .withClientOptions({ executable: { standalone: true } })
+        .withDefaultWaitStrategy(Wait.forHealthCheck())
+        .withStartupTimeout(180_000)
+        .up()
+        .catch(async (error: Error) => {
+          throw new Error(`${error.message}\n${await stack.diagnose()}`);
+        });
+      await waitFor(
+        "a dns, a mail and a certs worker attached to the edge",
+        async () =>
+          (await stack.yardctlWorkers("dns")).some((w) => w.state === "ready") &&
+          (await stack.yardctlWorkers("certs")).some((w) => w.state === "ready") &&
+          (await mailWorkers()).length === 1,
+        60_000,
+        500,
+      );
+    },
+    { timeout: 25 * 60_000 },
+  );
+
+  after(
+    async () => {
+      await environment?.down({ removeVolumes: true, timeout: 5_000 }).catch(() => {});
+      await stack?.down();
+      // Images an earlier build replaced (untagged now); only ours carry this label.
+      await run("docker", ["image", "prune", "-f", "--filter", `label=${IMAGE_LABEL}`]).catch(() => {});
+    },
+    { timeout: 5 * 60_000 },
+  );
+
+  test("DNS answers over UDP and TCP through the edge", { timeout: 5 * 60_000 }, async () => {
+    assert.deepEqual(await dig(stack.ports.dns, "www.example.com", "A", false), ["192.0.2.10"]);
+    assert.deepEqual(await dig(stack.ports.dns, "example.com", "MX", true), ["10 mail.example.com."]);
+  });
+
+  test("certs issues from its internal CA through NATS with token auth", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    const [certs] = await stack.containers("certs");
+    assert.ok(certs, "a certs container");
+    // The certificate is stored in the NATS KV bucket `certs` (sealed with the kv_key secret).
+    const issued = await waitFor(
+      "mail.example.com issued by the internal CA",
+      async () => {
+        const out = (await runBoundedJson([
+          "docker",
+          "exec",
+          certs,
+          "yardctl",
+          "certs",
+          "list",
+          "--json",
+        ])) as {
+          certificates: Array<{ name: string; notAfterMs: number | string; source: string }>;
+        };
+        return out.certificates.find(
+          (c) => c.name === "mail.example.com" && Number(c.notAfterMs) > Date.now(),
+        );
+      },
+      120_000,
+      2000,
+    );
+    assert.equal(issued.source, "internal");
+  });
+
+  test("mail is accepted through the edge and lands in the shared spool volume", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    const subject = `deploy-${randomUUID()}`;
+    assert.match(await swaks(stack.ports.smtp, subject), /250 .*queued/);
+    await waitFor("the message in the Maildir", async () => (await spooled()).includes(subject), 15_000, 500);
+  });
+
+  test("three mail replicas: yardctl lists three workers and concurrent sessions spread over them", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    await stack.compose(["up", "-d", "--no-recreate", "--no-build", "--scale", "mail=3"], 180_000);
+    const workers = await waitFor(
+      "three ready mail workers",
+      async () => {
+        const ready = await mailWorkers();
+        return ready.length === 3 ? ready : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.equal(new Set(workers.map((w) => w.instance)).size, 3, "one worker per container");
+
+    const sessions = await Promise.all([0, 1, 2, 3, 4, 5].map(() => SmtpSession.open(stack.ports.smtp)));
+    try {
+      const spread = await waitFor(
+        "every held session counted by the edge",
+        async () => {
+          const ready = await mailWorkers();
+          const active = ready.map((w) => Number(w.activeConnections));
+          return active.reduce((a, b) => a + b, 0) === 6 ? active : undefined;
+        },
+        15_000,
+        250,
+      );
+      assert.deepEqual(spread, [2, 2, 2], `least-connections spreads six sessions two by two: ${spread}`);
+      const replies = await Promise.all(sessions.map((s, i) => s.deliver("demo@example.com", `spread-${i}`)));
+      for (const reply of replies) assert.match(reply, /^250 /);
+    } finally {
+      for (const s of sessions) s.close();
+    }
+  });
+
+  test("a killed mail container: the edge drops it and the others keep accepting mail", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    const [victim] = await stack.containers("mail");
+    assert.ok(victim, "a mail container to kill");
+    const before = await mailWorkers();
+    await run("docker", ["kill", "--signal", "KILL", victim]);
+    await waitFor(
+      "the killed worker gone from the edge",
+      async () => (await mailWorkers()).length === before.length - 1,
+      30_000,
+      250,
+    );
+    for (let i = 0; i < 4; i++) {
+      assert.match(await swaks(stack.ports.smtp, `after-kill-${i}`), /250 .*queued/);
+    }
+    // Back to three for the scale-down test (the killed one may have been restarted by its policy).
+    await stack.compose(["up", "-d", "--no-recreate", "--no-build", "--scale", "mail=3"], 180_000);
+    await waitFor(
+      "three ready mail workers again",
+      async () => (await mailWorkers()).length === 3,
+      60_000,
+      500,
+    );
+  });
+
+  test("scaled down, stopped replicas leave the edge at once and finish the messages in flight", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    await waitFor(
+      "no connections left over",
+      async () => (await mailWorkers()).every((w) => Number(w.activeConnections) === 0),
+      30_000,
+      250,
+    );
+    const sessions = await Promise.all([0, 1, 2].map(() => SmtpSession.open(stack.ports.smtp)));
+    try {
+      const subjects = sessions.map((_, i) => `drain-${randomUUID()}-${i}`);
+      // One message in flight (DATA sent, no final dot) on each of the three replicas.
+      await Promise.all(sessions.map((s, i) => s.begin("demo@example.com", subjects[i] ?? "")));
+      await waitFor(
+        "one session on each worker",
+        async () => (await mailWorkers()).every((w) => Number(w.activeConnections) === 1),
+        30_000,
+        250,
+      );
+
+      const scaledDown = stack.compose(
+        ["up", "-d", "--no-recreate", "--no-build", "--scale", "mail=1"],
+        180_000,
+      );
+      let finished = false;
+      void scaledDown.then(
+        () => {
+          finished = true;
+        },
+        () => {},
+      );
+      await waitFor(
+        "only one mail worker left in the edge",
+        async () => (await mailWorkers()).length === 1,
+        30_000,
+        250,
+      );
+      // Draining: out of rotation, yet the stopping containers still run for their sessions.
+      assert.equal(
+        (await stack.containers("mail")).length,
+        3,
+        "the stopping replicas still run while they drain",
+      );
+      assert.equal(finished, false, "compose waits for the draining replicas");
+
+      const replies = await Promise.all(sessions.map((s) => s.finish()));
+      for (const reply of replies)
+        assert.match(reply, /^250 /, "a message in flight is taken while draining");
+      await Promise.all(sessions.map((s) => s.quit()));
+
+      await scaledDown;
+      assert.equal((await stack.containers("mail")).length, 1);
+      const spool = await spooled();
+      for (const subject of subjects) assert.ok(spool.includes(subject), `${subject} is in the spool`);
+      // New mail goes to the replica that is left.
+      assert.match(await swaks(stack.ports.smtp, "after-scale-down"), /250 .*queued/);
+    } finally {
+      for (const s of sessions) s.close();
+    }
+  });
+});

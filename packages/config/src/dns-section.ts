@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { dnsRrlSchema, dnsTcpSchema } from "./dns-limits.js";
 import { zoneSchema } from "./dns-zones.js";
 import { cidr, domainPattern, hostPort, port } from "./primitives.js";
 
@@ -69,6 +70,8 @@ export const dnsSectionSchema = z.strictObject({
     }),
   doh: dohSchema.optional(),
   forward: forwardSchema.optional(),
+  tcp: dnsTcpSchema.prefault({}),
+  rrl: dnsRrlSchema.prefault({}),
   grpc: hostPort.default("127.0.0.1:10910"),
   metrics: hostPort.default("127.0.0.1:10911"),
 });

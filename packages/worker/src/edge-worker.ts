@@ -229,7 +229,11 @@ export class EdgeWorker extends EventEmitter {
     this.udp = message.udp.flatMap((share, i) => {
       const fd = fds[i];
       if (fd === undefined) return [];
-      const socket = dgram.createSocket(isIPv6(share.address) ? "udp6" : "udp4");
+      // Replies go to the literal address a datagram came from: no DNS lookup (and no extra tick) per send.
+      const socket = dgram.createSocket({
+        type: isIPv6(share.address) ? "udp6" : "udp4",
+        lookup: literalLookup,
+      });
       socket.bind({ fd });
       return [{ socket, ...share }];
     });
@@ -276,3 +280,15 @@ export class EdgeWorker extends EventEmitter {
 }
 
 export { EdgeWorkerError };
+
+/**
+ * dgram's `lookup` for the addresses replies go to, which are the IP literals datagrams came from:
+ * answers at once, synchronously (a name would fail in the send itself).
+ */
+function literalLookup(
+  address: string,
+  _family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(":") ? 6 : 4);
+}

@@ -25,6 +25,7 @@ interface ServiceEndpoint {
 export const SERVICES = {
   edge: { label: "the edge", env: "SWITCHYARD_EDGE", defaultAddress: "127.0.0.1:10900" },
   dns: { label: "the dns service", env: "SWITCHYARD_DNS", defaultAddress: "127.0.0.1:10910" },
+  mail: { label: "the mail service", env: "SWITCHYARD_MAIL", defaultAddress: "127.0.0.1:10920" },
   certs: { label: "the certs service", env: "SWITCHYARD_CERTS", defaultAddress: "127.0.0.1:10930" },
   firewall: { label: "the nftables agent", env: "SWITCHYARD_FIREWALL", defaultAddress: "127.0.0.1:10940" },
 } as const satisfies Record<string, ServiceEndpoint>;

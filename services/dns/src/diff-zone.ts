@@ -3,7 +3,7 @@
  * corpus generated from it.
  */
 import { canonical, parentOf } from "./names.js";
-import { query } from "./test-fixtures.js";
+import { query, seeded } from "./test-fixtures.js";
 import { parseZoneFile } from "./zone-file.js";
 
 export const DIFF_ORIGIN = "diff.test";
@@ -106,6 +106,8 @@ export interface CorpusQuery {
   udpSize?: number;
   version?: number;
   rd?: boolean;
+  /** Also sent over TCP (besides every third query). */
+  tcp?: boolean;
 }
 
 const T = {
@@ -124,18 +126,6 @@ const T = {
   CAA: 257,
 } as const;
 const served = [T.A, T.AAAA, T.CNAME, T.MX, T.TXT, T.NS, T.SOA, T.SRV, T.CAA, T.PTR];
-
-/** A deterministic pseudo-random generator (mulberry32), so the corpus is the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every name of the zone (owners and empty non-terminals) plus names that exercise the rules around them. */
 export function corpusNames(): string[] {
@@ -205,6 +195,12 @@ export function diffCorpus(seed = 4592): CorpusQuery[] {
     out.push({ label: "no EDNS", name, type });
     for (const udpSize of [512, 1232, 4096, 100, 65535])
       out.push({ label: `EDNS ${udpSize}`, name, type, udpSize });
+  }
+  // RFC 8482: ANY gets one RRset; zone transfers and other meta-queries are not served.
+  for (const name of names) out.push({ label: "ANY", name, type: 255, udpSize: 1232, tcp: true });
+  for (const name of ["diff.test", "www.diff.test", "nope.diff.test", "sub.diff.test", "example.org"]) {
+    for (const type of [251, 252, 253, 254])
+      out.push({ label: "meta-query", name, type, udpSize: 1232, tcp: true });
   }
   for (const name of ["www.diff.test", "nope.diff.test", "example.org"]) {
     out.push({ label: "BADVERS", name, type: T.A, udpSize: 1232, version: 1 });

@@ -7,11 +7,14 @@ import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
 import { type Answerer, Forwarder } from "./forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
+import { NatsLink } from "./nats-link.js";
+import { ResponseRateLimiter } from "./rate-limiter.js";
 import { RecordAdmin } from "./record-admin.js";
 import { RecordFeed } from "./record-feed.js";
 import type { ResourceRecord } from "./records.js";
 import type { Responder } from "./responder.js";
 import { ServedZones } from "./served-zones.js";
+import { StoredCertificates } from "./stored-certificates.js";
 import { serveTcp } from "./tcp-server.js";
 import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
 import { serveUdp } from "./udp-server.js";
@@ -23,9 +26,10 @@ export interface DnsServiceOptions {
   instance?: string;
   logger: Logger;
   metrics: DnsMetrics;
-  tcpIdleTimeoutMs?: number;
-  /** NATS servers for dynamic records (the `acme` and `dns-records` buckets); none: static only. */
+  /** NATS servers for dynamic records (`acme`, `dns-records`) and rate-limit bans; none: neither. */
   natsServers?: string[];
+  /** DoH certificates from the certs service's `certs` bucket (when the config lists certificates). */
+  certificates?: { kvKeyFile: string };
   /** config `nats.tokenFile`. */
   natsTokenFile?: string;
 }
@@ -33,39 +37,62 @@ export interface DnsServiceOptions {
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
 export class DnsService {
   private readonly served: ServedZones;
+  private readonly nats: NatsLink | undefined;
   private readonly feed: RecordFeed | undefined;
   readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
   private readonly doh: DohServer;
   private tls: TlsContextSource | undefined;
+  private readonly stored: StoredCertificates | undefined;
   private forwarder: Forwarder | undefined;
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
+  private tcp: DnsSection["tcp"];
+  private limiter: ResponseRateLimiter;
+  private rrl: DnsSection["rrl"];
 
   private constructor(
     zones: ZoneSet,
+    section: DnsSection,
     private readonly options: DnsServiceOptions,
   ) {
+    this.tcp = section.tcp;
+    this.rrl = section.rrl;
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
     const current = (): Answerer => this.forwarder ?? this.served.responder;
+    const authoritative = () => this.served.responder;
     this.doh = new DohServer({
       answer: async (query, client) => current().respond(query, false, client),
-      tls: () => this.tls,
+      tls: () => this.stored ?? this.tls,
       logger,
       observe: (status) => metrics.doh(status),
     });
     if (options.natsServers && options.natsServers.length > 0) {
-      const feed = new RecordFeed({
+      const nats = new NatsLink({
         servers: options.natsServers,
         tokenFile: options.natsTokenFile,
         name: `dns-${options.instance ?? process.pid}`,
+        logger,
+      });
+      this.nats = nats;
+      const feed = new RecordFeed({
+        nats,
         logger,
         onEntries: (bucket, entries, snapshot) => this.served.onEntries(bucket, entries, snapshot),
       });
       this.feed = feed;
       this.records = new RecordAdmin(this.served, () => feed.records);
+      if (options.certificates) {
+        this.stored = new StoredCertificates({
+          nats,
+          kvKeyFile: options.certificates.kvKeyFile,
+          logger,
+          files: () => this.tls,
+        });
+      }
     }
+    this.limiter = this.makeLimiter(section.rrl);
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -74,26 +101,42 @@ export class DnsService {
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
       onConnection: (socket, info) => {
+        // The cap counts every connection this replica holds: DNS over TCP and DoH alike.
+        if (this.sockets.size >= this.tcp.maxConnections) {
+          refuse(socket);
+          metrics.tcpRefused.inc();
+          return;
+        }
         this.sockets.add(socket);
-        socket.once("close", () => this.sockets.delete(socket));
+        metrics.tcpConnections.inc();
+        socket.once("close", () => {
+          this.sockets.delete(socket);
+          metrics.tcpConnections.dec();
+        });
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
         if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
         serveTcp(
           socket,
           current,
-          { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000, client: info.remote.address },
+          { idleTimeoutMs: this.tcp.idleTimeoutMs, client: info.remote.address },
           metrics.tcpLatency,
         );
       },
       onUdpSockets: (shares) => {
-        for (const share of shares) serveUdp(share.socket, current, metrics.udpLatency);
+        for (const share of shares)
+          serveUdp(share.socket, {
+            answerer: current,
+            responder: authoritative,
+            limiter: () => this.limiter,
+            latency: metrics.udpLatency,
+          });
         logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
       },
     });
   }
 
   static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
-    const service = new DnsService(await loadZones(section), options);
+    const service = new DnsService(await loadZones(section), section, options);
     service.files = filesOf(section);
     service.tls = await loadTls(section);
     service.forwarder = await service.makeForwarder(section);
@@ -113,6 +156,26 @@ export class DnsService {
       },
       logger,
     );
+  }
+
+  private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
+    const { metrics, logger } = this.options;
+    const nats = this.nats;
+    return new ResponseRateLimiter(rrl, {
+      dropped: () => metrics.rrlDropped.inc(),
+      slipped: () => metrics.rrlSlipped.inc(),
+      ...(nats && {
+        ban: (address, seconds) => {
+          const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
+          if (!nats.publish("firewall.ban", JSON.stringify(ban))) {
+            logger.warn({ ban }, "nats not connected: ban not published");
+            return;
+          }
+          metrics.rrlBans.inc();
+          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
+        },
+      }),
+    });
   }
 
   get zones(): ZoneSet {
@@ -135,6 +198,7 @@ export class DnsService {
   start(): void {
     this.worker.start();
     this.feed?.start();
+    this.stored?.start();
   }
 
   /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
@@ -147,6 +211,10 @@ export class DnsService {
     this.forwarder?.close();
     this.forwarder = forwarder;
     this.files = filesOf(section);
+    this.tcp = section.tcp;
+    if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
+      this.limiter = this.makeLimiter(section.rrl);
+    this.rrl = section.rrl;
   }
 
   async drain(deadlineMs: number): Promise<void> {
@@ -157,12 +225,21 @@ export class DnsService {
 
   async stop(): Promise<void> {
     await this.worker.stop();
-    await this.feed?.stop();
+    this.feed?.stop();
+    await this.stored?.stop();
+    await this.nats?.close();
     this.served.stop();
     this.doh.close();
     this.forwarder?.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** Over the connection cap: close politely (FIN once nothing is left to write), read nothing. */
+function refuse(socket: Socket): void {
+  socket.on("error", () => socket.destroy());
+  socket.resume();
+  socket.end(() => socket.destroy());
 }
 
 function filesOf(section: DnsSection): Map<string, string> {

@@ -80,7 +80,7 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
     (await kdig("+short", name, type)).trim().split("\n").filter(Boolean).sort();
 
   /** Runs `check` with only one replica reading the shared UDP socket, for each replica in turn. */
-  async function onEach(check: (replica: DnsReplica) => Promise<void>): Promise<void> {
+  async function onEach(check: (replica: DnsReplica) => Promise<unknown>): Promise<void> {
     for (const only of replicas) {
       const others = replicas.filter((r) => r !== only);
       for (const r of others) r.process.child.kill("SIGSTOP");
@@ -227,5 +227,54 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
         return true;
       });
     }
+  });
+
+  it("keeps serving what it has while NATS is down, and follows the bucket again once it is back", async () => {
+    const client = clients[0] as (typeof clients)[number];
+    await unary(client, "upsertRecord", { name: "kept.dyn.test", type: "A", ttl: 60, value: "192.0.2.44" });
+    await onEach(async (r) =>
+      waitFor(
+        `${r.name} answers kept.dyn.test`,
+        async () => (await short("kept.dyn.test", "A"))[0] === "192.0.2.44",
+      ),
+    );
+    await nc?.close();
+    nc = undefined;
+    await nats?.stop();
+    await onEach(async () => assert.deepEqual(await short("kept.dyn.test", "A"), ["192.0.2.44"]));
+    await assert.rejects(
+      unary(client, "upsertRecord", { name: "x.dyn.test", type: "A", ttl: 60, value: "192.0.2.45" }),
+      /UNAVAILABLE/,
+    );
+    // A new, empty server on the same port: the buckets are empty now, and the replicas follow them.
+    nats = await startNatsServer({ jetstream: true, port: natsPort });
+    nc = await connectNats({
+      servers: nats.url,
+      name: "dns-e2e",
+      logger: createLogger("test", { level: "silent" }),
+    });
+    const kv = await openKv(nc, "acme", { history: 1 });
+    const name = "_acme-challenge.dyn.test";
+    await waitFor(
+      "a value put after the restart is answered by both",
+      async () => {
+        await kv.put(
+          `dns01.${createHash("sha256").update(`${name}\nafter-restart`).digest("hex").slice(0, 32)}`,
+          JSON.stringify({ name, value: "after-restart", expiresAt: Date.now() + 60_000 }),
+        );
+        const seen: boolean[] = [];
+        await onEach(async () => {
+          seen.push((await short(name, "TXT"))[0] === '"after-restart"');
+        });
+        return seen.every(Boolean);
+      },
+      30_000,
+      500,
+    );
+    await onEach(async (r) =>
+      waitFor(`${r.name} forgot kept.dyn.test (the new bucket does not have it)`, async () =>
+        /status: NXDOMAIN/.test(await kdig("kept.dyn.test", "A")),
+      ),
+    );
   });
 });

@@ -39,6 +39,9 @@ await runService({
       logger,
       metrics,
       natsServers: config.nats.servers,
+      ...(config.certs && config.certs.certificates.length > 0
+        ? { certificates: { kvKeyFile: process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key" } }
+        : {}),
       natsTokenFile: config.nats.tokenFile,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
     });

@@ -1,34 +1,70 @@
-import { Counter, Histogram, type Registry } from "prom-client";
-import { typeName } from "./records.js";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { LatencyHistogram, type LatencyRecorder } from "./latency-histogram.js";
+import { typeName, typeNames } from "./records.js";
 
-const rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
+const rcodeNames = [
+  "NOERROR",
+  "FORMERR",
+  "SERVFAIL",
+  "NXDOMAIN",
+  "NOTIMP",
+  "REFUSED",
+  "YXDOMAIN",
+  "YXRRSET",
+  "NXRRSET",
+  "NOTAUTH",
+];
 
-/** Query counters and latency. Label children are made once per (qtype, rcode) and reused. */
+/**
+ * Query counters and latency. Per query they cost a Map increment and a few comparisons: the counts
+ * go to prom-client when it is scraped (its own label hashing per query showed in the UDP profile).
+ */
 export class DnsMetrics {
-  private readonly queries: Counter<"qtype" | "rcode" | "transport">;
-  private readonly latency: Histogram<"transport">;
-  private readonly children = new Map<
-    number,
-    ReturnType<Counter<"qtype" | "rcode" | "transport">["labels"]>
-  >();
+  /** Queries counted since the last scrape, by (qtype, rcode, transport) key. */
+  private readonly pending = new Map<number, number>();
+  readonly udpLatency: LatencyRecorder;
+  readonly tcpLatency: LatencyRecorder;
+  readonly tcpConnections: Gauge;
+  private readonly dropped: Counter<"transport">;
+  readonly tcpRefused: Counter;
+  readonly rrlDropped: Counter;
+  readonly rrlSlipped: Counter;
+  readonly rrlBans: Counter;
   private readonly dohResponses: Counter<"status">;
   private readonly forwardedAnswers: Counter<"outcome">;
   private readonly upstreamErrors: Counter<"upstream">;
-  readonly udpLatency: Histogram.Internal<"transport">;
-  readonly tcpLatency: Histogram.Internal<"transport">;
 
   constructor(registry: Registry) {
-    this.queries = new Counter({
+    const pending = this.pending;
+    new Counter({
       name: "switchyard_dns_queries_total",
       help: "Queries answered, by query type, response code and transport",
       labelNames: ["qtype", "rcode", "transport"],
       registers: [registry],
+      collect() {
+        for (const [key, n] of pending) {
+          const q = key >> 6;
+          const rcode = (key >> 1) & 31;
+          this.labels(
+            q === 0 ? "OTHER" : typeName(q),
+            rcodeNames[rcode] ?? (rcode === 16 ? "BADVERS" : String(rcode)),
+            key & 1 ? "tcp" : "udp",
+          ).inc(n);
+        }
+        pending.clear();
+      },
     });
-    this.latency = new Histogram({
-      name: "switchyard_dns_response_seconds",
-      help: "Time from a query's arrival to its response being handed to the socket",
+    const latency = new LatencyHistogram(
+      "switchyard_dns_response_seconds",
+      "Time from a query's arrival to its response being handed to the socket",
+      "transport",
+      [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+      registry,
+    );
+    this.dropped = new Counter({
+      name: "switchyard_dns_dropped_total",
+      help: "Messages dropped without an answer: no readable header, or a response",
       labelNames: ["transport"],
-      buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
       registers: [registry],
     });
     this.dohResponses = new Counter({
@@ -49,25 +85,44 @@ export class DnsMetrics {
       labelNames: ["upstream"],
       registers: [registry],
     });
-    this.udpLatency = this.latency.labels("udp");
-    this.tcpLatency = this.latency.labels("tcp");
+    this.tcpConnections = new Gauge({
+      name: "switchyard_dns_tcp_connections",
+      help: "TCP connections this replica holds",
+      registers: [registry],
+    });
+    this.tcpRefused = new Counter({
+      name: "switchyard_dns_tcp_refused_total",
+      help: "TCP connections closed at once because the replica held dns.tcp.maxConnections",
+      registers: [registry],
+    });
+    this.rrlDropped = new Counter({
+      name: "switchyard_dns_rrl_dropped_total",
+      help: "UDP responses not sent because the client network was over dns.rrl.responsesPerSecond",
+      registers: [registry],
+    });
+    this.rrlSlipped = new Counter({
+      name: "switchyard_dns_rrl_slipped_total",
+      help: "Rate-limited UDP responses sent truncated (TC=1) instead, every dns.rrl.slip-th",
+      registers: [registry],
+    });
+    this.rrlBans = new Counter({
+      name: "switchyard_dns_rrl_bans_total",
+      help: "Networks over the limit for a whole window, published on firewall.ban",
+      registers: [registry],
+    });
+    this.udpLatency = latency.child("udp");
+    this.tcpLatency = latency.child("tcp");
   }
 
   /** Counts one query; qtypes we do not serve share one label value so cardinality stays bounded. */
   count(qtype: number, rcode: number, tcp: boolean): void {
-    const known = typeName(qtype);
-    const q = known.startsWith("TYPE") ? 0 : qtype;
-    const key = (q << 6) | (rcode << 1) | (tcp ? 1 : 0);
-    let child = this.children.get(key);
-    if (!child) {
-      child = this.queries.labels(
-        q === 0 ? "OTHER" : known,
-        rcodeNames[rcode] ?? (rcode === 16 ? "BADVERS" : String(rcode)),
-        tcp ? "tcp" : "udp",
-      );
-      this.children.set(key, child);
+    if (rcode < 0) {
+      this.dropped.labels(tcp ? "tcp" : "udp").inc();
+      return;
     }
-    child.inc();
+    const q = typeNames.has(qtype) ? qtype : 0;
+    const key = (q << 6) | ((rcode & 31) << 1) | (tcp ? 1 : 0);
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
   }
 
   /** One DoH response (its HTTP status). */

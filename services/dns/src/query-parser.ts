@@ -6,8 +6,8 @@ export interface ParsedQuery {
   /** Header flags word as sent (opcode, RD, ...). */
   flags: number;
   opcode: number;
-  /** Canonical question name (see names.ts). */
-  qname: string;
+  /** Canonical question name (see names.ts), made on first use. */
+  readonly qname: string;
   /** Lowercased wire name plus qtype, as a latin1 string: the pre-encoded responses' key. */
   key: string;
   /** Where the question name sits in the packet (always 12) and where the question ends. */
@@ -65,8 +65,8 @@ export function parseQuery(msg: Buffer): ParseResult {
   if (qd !== 1) return formerr(`${qd} questions`);
   // The question name: no compression is possible before it, so a pointer is malformed.
   let pos = 12;
-  let qname = "";
   let wireLength = 1;
+  let ascii = true;
   for (;;) {
     if (pos >= msg.length) return formerr("question name runs past the end");
     const len = msg[pos] as number;
@@ -78,7 +78,7 @@ export function parseQuery(msg: Buffer): ParseResult {
     if (pos + 1 + len > msg.length) return formerr("label runs past the end");
     wireLength += len + 1;
     if (wireLength > 255) return formerr("question name over 255 octets");
-    qname += (qname === "" ? "" : ".") + labelText(msg, pos + 1, pos + 1 + len);
+    for (let i = pos + 1; i <= pos + len; i++) if ((msg[i] as number) >= 0x80) ascii = false;
     pos += len + 1;
   }
   const qnameEnd = pos;
@@ -110,11 +110,46 @@ export function parseQuery(msg: Buffer): ParseResult {
     pos = end;
   }
   if (pos !== msg.length) return formerr("bytes after the last record");
-  const key = lowerWire(msg, 12, qnameEnd + 2);
+  // The key: lowercase ASCII only (RFC 4343); latin1 toLowerCase would also fold octets over 0x7f.
+  const key = ascii
+    ? msg.toString("latin1", 12, qnameEnd + 2).toLowerCase()
+    : lowerWire(msg, 12, qnameEnd + 2);
   return {
     kind: "query",
-    query: { id, flags, opcode, qname, key, qnameEnd, questionEnd, qtype, qclass, edns },
+    query: new Query(msg, id, flags, opcode, key, qnameEnd, questionEnd, qtype, qclass, edns),
   };
+}
+
+/** A parsed query; the name as text is made only when the general path asks for it. */
+class Query implements ParsedQuery {
+  private name: string | undefined;
+
+  constructor(
+    private readonly msg: Buffer,
+    readonly id: number,
+    readonly flags: number,
+    readonly opcode: number,
+    readonly key: string,
+    readonly qnameEnd: number,
+    readonly questionEnd: number,
+    readonly qtype: number,
+    readonly qclass: number,
+    readonly edns: EdnsInfo | undefined,
+  ) {}
+
+  get qname(): string {
+    this.name ??= nameText(this.msg, 12);
+    return this.name;
+  }
+}
+
+/** The uncompressed name at `start` (already checked) as canonical text. */
+function nameText(msg: Buffer, start: number): string {
+  let name = "";
+  for (let pos = start; msg[pos] !== 0; pos += (msg[pos] as number) + 1) {
+    name += (name === "" ? "" : ".") + labelText(msg, pos + 1, pos + 1 + (msg[pos] as number));
+  }
+  return name;
 }
 
 /** Skips a possibly compressed name; pointers must point backwards (no loops). -1 when malformed. */

@@ -1,13 +1,11 @@
-import { connectNats, type KV, type Logger, type NatsConnection, openKv } from "@switchyard/runtime";
+import { type KV, type Logger, type NatsConnection, openKv } from "@switchyard/runtime";
 import type { Bucket, WatchedEntry } from "./dynamic-records.js";
+import type { NatsLink } from "./nats-link.js";
 import { ACME_BUCKET, ACME_FILTER, RECORDS_BUCKET } from "./record-codec.js";
 
 export interface RecordFeedOptions {
-  servers: string[];
-  /** The NATS token file (config `nats.tokenFile`), when the server requires one. */
-  tokenFile?: string;
-  /** Connection name shown by the NATS server. */
-  name: string;
+  /** The replica's NATS connection (its owner closes it). */
+  nats: NatsLink;
   logger: Logger;
   /** Entries of one bucket; `snapshot` means they replace everything known from that bucket. */
   onEntries(bucket: Bucket, entries: WatchedEntry[], snapshot: boolean): void;
@@ -23,13 +21,12 @@ const buckets: { bucket: Bucket; name: string; filter: string }[] = [
 const EMPTY_SNAPSHOT_MS = 200;
 
 /**
- * Keeps a replica's view of the `acme` and `dns-records` buckets: connects to NATS in the
+ * Keeps a replica's view of the `acme` and `dns-records` buckets: waits for NATS in the
  * background (the static zones are served meanwhile, and while NATS is away), watches both
  * buckets, and reports entries as they arrive. A watch that ends is started again and its first
  * full snapshot replaces what was known.
  */
 export class RecordFeed {
-  private nc: NatsConnection | undefined;
   private stopped = false;
   private readonly stops: (() => void)[] = [];
   /** The `dns-records` bucket, once open (UpsertRecord and DeleteRecord write through it). */
@@ -42,20 +39,24 @@ export class RecordFeed {
   }
 
   private async run(): Promise<void> {
-    const { servers, tokenFile, name, logger } = this.options;
-    let nc: NatsConnection;
-    try {
-      nc = await connectNats({ servers, tokenFile, name, logger });
-    } catch (err) {
-      if (!this.stopped) logger.error({ err }, "nats: giving up; serving static zones only");
+    const nc = await this.options.nats.connection();
+    if (!nc || this.stopped) {
+      if (!nc && !this.stopped) this.options.logger.warn("no nats: serving static zones only");
       return;
     }
-    if (this.stopped) {
-      await nc.close();
-      return;
-    }
-    this.nc = nc;
+    void this.rewatchOnReconnect(nc);
     await Promise.all(buckets.map((b) => this.watchForever(nc, b.bucket, b.name, b.filter)));
+  }
+
+  /**
+   * After a reconnect the server may be another one, or the same one restarted with other data:
+   * watch again from a fresh snapshot rather than trust a consumer that may never deliver again.
+   */
+  private async rewatchOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const event of nc.status()) {
+      if (event.type !== "reconnect" || this.stopped) continue;
+      for (const stop of [...this.stops]) stop();
+    }
   }
 
   private async watchForever(
@@ -85,6 +86,7 @@ export class RecordFeed {
   private async watch(kv: KV, bucket: Bucket, filter: string): Promise<void> {
     const iter = await kv.watch({ key: filter });
     const stop = () => iter.stop();
+    if (this.stopped) stop();
     this.stops.push(stop);
     let snapshot: WatchedEntry[] | undefined = [];
     const flush = () => {
@@ -116,9 +118,8 @@ export class RecordFeed {
     }
   }
 
-  async stop(): Promise<void> {
+  stop(): void {
     this.stopped = true;
     for (const stop of [...this.stops]) stop();
-    await this.nc?.close();
   }
 }

@@ -1,6 +1,6 @@
 import { isAtOrBelow, parentOf, splitLabels } from "./names.js";
 import { Rcode } from "./query-parser.js";
-import type { ResourceRecord, RRTypeName } from "./records.js";
+import { type ResourceRecord, RRType, type RRTypeName } from "./records.js";
 import type { Zone } from "./zone.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -15,11 +15,19 @@ export interface Answer {
   requiredGlue?: Set<string>;
   /** An Extended DNS Error code to send with EDNS (RFC 8914), e.g. 20 "Not Authoritative". */
   ede?: number;
+  /**
+   * The name rate limiting groups this answer under when it is not the question's: the zone for
+   * NXDOMAIN, the wildcard for synthesized answers, the delegation for referrals.
+   */
+  groupName?: string;
+  wildcard?: boolean;
 }
 
 export interface ResolveOptions {
   /** The question is DS: answered from the parent side of a zone cut (RFC 4035 3.1.4.1). */
   parentSide?: boolean;
+  /** The question is ANY: one RRset of the name, the lowest type, as Knot answers (RFC 8482). */
+  any?: boolean;
 }
 
 const MAX_CHAIN = 8;
@@ -50,7 +58,10 @@ export function resolve(
     const cut = findCut(zone, name, options.parentSide && name === qname ? name : undefined);
     if (cut) {
       // A referral; after a CNAME the answer so far stays authoritative (as Knot answers).
-      if (step === 0) result.authoritative = false;
+      if (step === 0) {
+        result.authoritative = false;
+        result.groupName = cut;
+      }
       const ns = zone.rrset(cut, "NS") ?? [];
       result.authority.push(...ns);
       const targets = ns.map((r) => (r.data.type === "NS" ? r.data.target : ""));
@@ -64,15 +75,26 @@ export function resolve(
       const wildcard = wildcardFor(zone, name);
       if (!wildcard) {
         result.rcode = Rcode.NXDOMAIN;
+        result.groupName ??= zone.origin;
         result.authority.push(zone.negativeSoa());
         return result;
       }
       node = zone.nodes.get(wildcard);
       owner = name;
+      if (step === 0) {
+        result.wildcard = true;
+        result.groupName = wildcard;
+      }
     }
     if (!node) {
       // An empty non-terminal: the name exists, with no data (RFC 4592 2.2.2).
       result.authority.push(zone.negativeSoa());
+      return result;
+    }
+    if (options.any) {
+      const set = lowestType(node);
+      result.answer.push(...set.map((r) => withOwner(r, owner)));
+      addAdditional(zone, set, result);
       return result;
     }
     const cname = node.get("CNAME");
@@ -94,6 +116,18 @@ export function resolve(
     return result;
   }
   return result;
+}
+
+function lowestType(node: Map<RRTypeName, ResourceRecord[]>): ResourceRecord[] {
+  let best: ResourceRecord[] = [];
+  let code = Number.POSITIVE_INFINITY;
+  for (const [type, set] of node) {
+    if (RRType[type] < code) {
+      code = RRType[type];
+      best = set;
+    }
+  }
+  return best;
 }
 
 function withOwner(rr: ResourceRecord, owner: string): ResourceRecord {

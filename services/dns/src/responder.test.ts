@@ -169,4 +169,60 @@ describe("Responder", () => {
     );
     assert.equal(header(responder.respond(query("example.org", A), true) as Buffer).ar, 0);
   });
+
+  it("sets TC when glue a referral needs does not fit (RFC 9471), not for sibling or missing glue", () => {
+    const servers = Array.from({ length: 13 }, (_, i) => `ns${i}.bigdel`);
+    const r = new Responder(
+      new ZoneSet([
+        new Zone(
+          "example.test",
+          parseZoneFile(
+            [
+              exampleZone,
+              ...servers.flatMap((ns, i) => [
+                `bigdel NS ${ns}`,
+                `${ns} A 203.0.113.${i}`,
+                `${ns} AAAA 2001:db8::${i}`,
+              ]),
+              ...Array.from({ length: 20 }, (_, i) => `sib NS ns${i}.sibling`),
+              ...Array.from({ length: 20 }, (_, i) => `ns${i}.sibling A 198.51.100.${i}`),
+              "",
+            ].join("\n"),
+            { file: "z", origin: "example.test", defaultTtl: 60 },
+          ),
+        ),
+      ]),
+    );
+    const referral = r.respond(query("host.bigdel.example.test", 1), true) as Buffer;
+    const h = header(referral);
+    assert.ok(referral.length <= 512);
+    assert.deepEqual([h.tc, h.aa, h.an, h.ns], [true, false, 0, 13]);
+    assert.ok(h.ar > 0, "the glue that fits is kept, as Knot does");
+    const whole = header(r.respond(query("host.bigdel.example.test", 1, { udpSize: 1232 }), true) as Buffer);
+    assert.deepEqual([whole.tc, whole.ar], [false, 27]);
+    // Glue for servers outside the delegated zone is optional: leaving it out is no reason for TC.
+    const sibling = header(r.respond(query("host.sib.example.test", 1), true) as Buffer);
+    assert.deepEqual([sibling.tc, sibling.ns], [false, 20]);
+  });
+
+  it("answers ANY with one RRset, the lowest type, as Knot does (RFC 8482)", () => {
+    const apex = decode(responder.respond(query("example.test", 255), false) as Buffer);
+    assert.deepEqual(
+      apex.answers?.map((a) => a.type),
+      ["A"],
+    );
+    const www = decode(responder.respond(query("www.example.test", 255), true) as Buffer);
+    assert.deepEqual(
+      www.answers?.map((a) => a.type),
+      ["CNAME"],
+      "the CNAME itself, not followed",
+    );
+    assert.equal(header(responder.respond(query("nope.example.test", 255), true) as Buffer).rcode, 3);
+  });
+
+  it("refuses zone transfers: NOTAUTH, and NOTIMP for AXFR over UDP", () => {
+    assert.equal(header(responder.respond(query("example.test", 252), false) as Buffer).rcode, 9);
+    assert.equal(header(responder.respond(query("example.test", 252), true) as Buffer).rcode, 4);
+    assert.equal(header(responder.respond(query("example.test", 251), true) as Buffer).rcode, 9);
+  });
 });

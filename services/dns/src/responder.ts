@@ -3,6 +3,7 @@ import { RRType, type RRTypeName, typeNames } from "./records.js";
 import { refused, resolve } from "./resolver.js";
 import {
   EDE_LENGTH,
+  ERROR_CLASS,
   encodeTemplate,
   OPT_LENGTH,
   OUR_UDP_SIZE,
@@ -11,13 +12,20 @@ import {
 } from "./response-template.js";
 import type { ZoneSet } from "./zone-set.js";
 
+/** Called once per message: its qtype and the rcode answered, or rcode DROPPED when none was sent. */
 export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
+export const DROPPED = -1;
+const ignore: Observer = () => {};
 
 const TC = 0x0200;
 const RD = 0x0100;
 const QR = 0x8000;
 const CLASS_IN = 1;
 const DS = 43;
+const IXFR = 251;
+const AXFR = 252;
+const ANY = 255;
+const NOTAUTH = 9;
 const MIN_UDP = 512;
 /** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
 const MAX_DYNAMIC = 10_000;
@@ -31,6 +39,8 @@ export class Responder {
   private readonly dynamic = new Map<string, ResponseTemplate>();
   /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
   private readonly zoneKeys = new Map<string, string[]>();
+  /** The answer class of the last response made (for rate limiting, read right after respond). */
+  lastClass = ERROR_CLASS;
 
   /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
@@ -71,21 +81,45 @@ export class Responder {
 
   /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
   respond(msg: Buffer, udp: boolean): Buffer | undefined {
+    return this.answer(msg, udp, false);
+  }
+
+  /**
+   * The rate limiter's slip: the UDP answer `respond` just gave for `msg`, cut to header, question
+   * and OPT with TC set, so a real client retries over TCP. Not counted a second time.
+   */
+  slip(msg: Buffer): Buffer | undefined {
+    return this.answer(msg, true, true);
+  }
+
+  private answer(msg: Buffer, udp: boolean, slip: boolean): Buffer | undefined {
+    this.lastClass = ERROR_CLASS;
+    const observe = slip ? ignore : this.observe;
     const parsed = parseQuery(msg);
-    if (parsed.kind === "drop") return undefined;
+    if (parsed.kind === "drop") {
+      observe(0, DROPPED, udp);
+      return undefined;
+    }
     if (parsed.kind === "error") {
-      this.observe(0, parsed.rcode, udp);
+      observe(0, parsed.rcode, udp);
       return headerOnly(parsed.id, parsed.flags, parsed.rcode);
     }
     const q = parsed.query;
     if (q.edns && q.edns.version !== 0) {
-      this.observe(q.qtype, Rcode.BADVERS, udp);
-      return this.finish(badvers(q), msg, q, udp);
+      observe(q.qtype, Rcode.BADVERS, udp);
+      return this.finish(bare(q, Rcode.BADVERS), msg, q, udp);
+    }
+    if (q.qtype === IXFR || q.qtype === AXFR) {
+      // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
+      const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
+      observe(q.qtype, rcode, udp);
+      return this.finish(bare(q, rcode), msg, q, udp);
     }
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
-    this.observe(q.qtype, template.rcode, udp);
-    return this.finish(template, msg, q, udp);
+    observe(q.qtype, template.rcode, udp);
+    this.lastClass = template.answerClass;
+    return this.finish(template, msg, q, udp, slip);
   }
 
   /** The general path: resolve and encode, cached when the answer is cacheable. */
@@ -99,7 +133,7 @@ export class Responder {
         q.qname,
         q.qtype,
         q.qclass,
-        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS }),
+        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS, any: q.qtype === ANY }),
       );
     } catch {
       template = encodeTemplate(q.qname, q.qtype, q.qclass, {
@@ -115,16 +149,16 @@ export class Responder {
     return template;
   }
 
-  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean): Buffer {
+  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, slip = false): Buffer {
     const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
     const limit = udp ? udpLimit(q.edns) : 65535;
     let out: Buffer;
     let length = t.bytes.length;
     let truncate = false;
-    if (length + opt <= limit) {
+    if (length + opt <= limit && !slip) {
       out = Buffer.allocUnsafe(length + opt);
       t.bytes.copy(out, 0, 0, length);
-    } else if (t.withoutAdditional + opt <= limit) {
+    } else if (t.withoutAdditional + opt <= limit && !slip) {
       // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
       out = Buffer.allocUnsafe(limit);
       length = t.withoutAdditional;
@@ -172,7 +206,8 @@ function headerOnly(id: number, flags: number, rcode: number): Buffer {
   return out;
 }
 
-function badvers(q: ParsedQuery): ResponseTemplate {
-  const answer = { rcode: Rcode.BADVERS, authoritative: false, answer: [], authority: [], additional: [] };
+/** A response with the question and no records. */
+function bare(q: ParsedQuery, rcode: number): ResponseTemplate {
+  const answer = { rcode, authoritative: false, answer: [], authority: [], additional: [] };
   return encodeTemplate(q.qname, q.qtype, q.qclass, answer);
 }

@@ -18,6 +18,8 @@ export interface ResponseTemplate {
   rcode: number;
   /** Extended DNS Error code for the OPT record (RFC 8914), 0 for none. */
   ede: number;
+  /** What response rate limiting counts this answer as (see answerClass). */
+  answerClass: string;
 }
 
 export interface AdditionalSet {
@@ -67,7 +69,30 @@ export function encodeTemplate(
     }
     additionalSets.push({ end: w.length, count, required: answer.requiredGlue?.has(first.name) ?? false });
   }
-  return { bytes: w.bytes(), withoutAdditional, additionalSets, rcode: answer.rcode, ede: answer.ede ?? 0 };
+  return {
+    bytes: w.bytes(),
+    withoutAdditional,
+    additionalSets,
+    rcode: answer.rcode,
+    ede: answer.ede ?? 0,
+    answerClass: answerClass(qname, qtype, answer),
+  };
+}
+
+/** Errors of any kind share one class; rate limiting needs nothing finer for them. */
+export const ERROR_CLASS = "error";
+
+/**
+ * The answer class for response rate limiting, as NSD and Knot group answers: the same positive or
+ * NODATA answer (name and type), NXDOMAIN per zone, synthesized answers per wildcard, referrals per
+ * delegation, errors together, so random names cannot spread a flood over many buckets.
+ */
+function answerClass(qname: string, qtype: number, answer: Answer): string {
+  if (answer.rcode === 3) return `nxdomain ${answer.groupName ?? qname}`;
+  if (answer.rcode !== 0) return ERROR_CLASS;
+  if (!answer.authoritative) return `referral ${answer.groupName ?? qname}`;
+  if (answer.wildcard) return `wildcard ${answer.groupName ?? qname} ${qtype}`;
+  return `${answer.answer.length > 0 ? "answer" : "nodata"} ${qname} ${qtype}`;
 }
 
 /** Length of our OPT record: without options, and with one Extended DNS Error option. */

@@ -7,6 +7,8 @@ import { connect } from "node:net";
 
 export interface BatchOptions {
   host?: string;
+  /** UDP only: the local address to send from (default any). */
+  source?: string;
   /** Queries in flight at once. */
   window?: number;
   /** Per attempt. */
@@ -21,11 +23,11 @@ export async function udpBatch(
   queries: Buffer[],
   options: BatchOptions = {},
 ): Promise<Array<Buffer | undefined>> {
-  const { host = "127.0.0.1", window = 16, timeoutMs = 2000, retries = 2 } = options;
+  const { host = "127.0.0.1", window = 16, timeoutMs = 2000, retries = 2, source } = options;
   const byId = indexById(queries);
   const results: Array<Buffer | undefined> = new Array(queries.length);
   const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
-  await new Promise<void>((r) => socket.bind(0, r));
+  await new Promise<void>((r) => (source ? socket.bind(0, source, r) : socket.bind(0, r)));
   const waiting = new Map<number, () => void>();
   socket.on("message", (msg) => {
     if (msg.length < 2) return;

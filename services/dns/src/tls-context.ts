@@ -3,8 +3,8 @@ import { createSecureContext, type SecureContext } from "node:tls";
 import { TlsMaterialError } from "./errors.js";
 
 /**
- * Where DoH finds its certificate for a TLS server name. Today: files from the config. The certs
- * service's `packages/certstore` (a KV watch with SNI selection) can plug in behind the same method.
+ * Where DoH finds its certificate for a TLS server name: files from the config (below), or the
+ * certs service's bucket through `packages/certstore` (`stored-certificates.ts`, files as fallback).
  */
 export interface TlsContextSource {
   /** The context for `servername`, or undefined to refuse the handshake. */

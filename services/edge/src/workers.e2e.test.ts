@@ -146,10 +146,11 @@ describe("edge and its workers", () => {
     const echoed = await readChunk(open);
     assert.equal(echoed, "survived", "the connection outlived the edge");
     open.destroy();
-    await waitFor(
-      "workers back",
-      async () => (await unary(edge.admin, "listWorkers", { pool: "svc" })).workers.length >= 4,
-    );
+    // Back means registered and attached: a worker between Register and attach shows "attaching".
+    await waitFor("workers back", async () => {
+      const { workers: back } = await unary(edge.admin, "listWorkers", { pool: "svc" });
+      return back.length >= 4 && back.every((w) => w.state !== "attaching");
+    });
     const state = (await unary(edge.admin, "listWorkers", { pool: "svc" })).workers.map((w) => w.state);
     assert.ok(
       state.every((s) => s === "ready"),

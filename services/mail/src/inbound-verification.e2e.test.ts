@@ -268,7 +268,7 @@ describe("inbound verification on port 25 through the edge, against a real DNS s
     const verifier = new InboundVerifier({
       hostname: MX,
       inbound: { verify: true, dmarcReject: false, timeoutMs: 20_000 },
-      resolve: createDnsResolve(dns.address),
+      resolve: createDnsResolve(dns.address, { timeoutMs: 5000, tries: 4 }),
       metrics: new AuthMetrics(registry),
       logger: createLogger("mail-test", { level: "silent" }),
     });
@@ -283,7 +283,7 @@ describe("inbound verification on port 25 through the edge, against a real DNS s
     const strict = new InboundVerifier({
       hostname: MX,
       inbound: { verify: true, dmarcReject: true, timeoutMs: 20_000 },
-      resolve: createDnsResolve(dns.address),
+      resolve: createDnsResolve(dns.address, { timeoutMs: 5000, tries: 4 }),
       metrics: new AuthMetrics(createMetricsRegistry("mail-test2")),
       logger: createLogger("mail-test", { level: "silent" }),
     });

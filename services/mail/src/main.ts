@@ -18,6 +18,7 @@ import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
 import { createBouncer } from "./dsn.js";
 import { nodeFileOps } from "./file-ops.js";
+import { LiveCertificates } from "./live-certificates.js";
 import { messageReviews } from "./message-reviews.js";
 import { MailMetrics } from "./metrics.js";
 import { createOutbound } from "./outbound-setup.js";
@@ -31,6 +32,7 @@ import { loadTlsMaterial } from "./tls-material.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
 const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
+const kvKeyFile = process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key";
 const logger = createLogger("mail", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
 
 await runService({
@@ -41,7 +43,17 @@ await runService({
     const { config, mail } = await loadMailSection(configPath);
     const token = await readToken(tokenFile);
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
-    if (tls.selfSigned)
+    let front: SmtpFront | undefined;
+    const live = LiveCertificates.start({
+      config,
+      mail,
+      fallback: tls,
+      kvKeyFile,
+      instance: process.env.SWITCHYARD_INSTANCE ?? `${mail.hostname}-${process.pid}`,
+      logger,
+      onDefaultContext: (context) => front?.useDefaultContext(context),
+    });
+    if (tls.selfSigned && !live)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
     const spool = new Spool(
       resolve(mail.spool),
@@ -92,7 +104,7 @@ await runService({
       metrics: authMetrics,
       logger,
     });
-    const front = new SmtpFront({
+    front = new SmtpFront({
       mail,
       policy: new AddressPolicy(mail),
       spool,
@@ -102,7 +114,11 @@ await runService({
       tls,
       reviews,
       authGuard: auth.guard,
+      ...(live ? { SNICallback: live.SNICallback } : {}),
     });
+    const smtp = front;
+    // Certificates that arrived while the front was being built.
+    if (live?.defaultContext) smtp.useDefaultContext(live.defaultContext);
 
     const worker = new EdgeWorker({
       edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
@@ -111,14 +127,19 @@ await runService({
       pool: "mail",
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
       logger,
-      onConnection: (socket, info) => front.handle(socket, info.route, info.remote, info.local),
+      onConnection: (socket, info) => smtp.handle(socket, info.route, info.remote, info.local),
       onDrainRequest: () => logger.info("drain requested by the edge"),
     });
 
     const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
-      createMailAdmin({ mail, spool, activeSessions: () => front.activeSessions }),
+      createMailAdmin({
+        mail,
+        spool,
+        activeSessions: () => smtp.activeSessions,
+        kickQueue: () => queue.kick(),
+      }),
     );
     const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
     const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
@@ -134,13 +155,14 @@ await runService({
       async drain(deadlineMs) {
         grpc.setServing("", false);
         await worker.leave();
-        await front.close(deadlineMs);
+        await smtp.close(deadlineMs);
         await queue.stop();
       },
       async stop() {
         await worker.stop();
-        await front.close(0);
+        await smtp.close(0);
         await auth.close();
+        await live?.stop();
         await queue.stop();
         recovery.stop();
         await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));

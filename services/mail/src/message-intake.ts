@@ -110,25 +110,33 @@ export function routeRecipients(
 /**
  * Delivers a just-committed message locally and hands the rest to the queue. Never throws: the
  * message is durable, so whatever fails here is retried by the queue (or the recovery sweep).
+ * Settling (removing the entry, or moving it to `ready/`) is not needed before the 250 and runs
+ * after it: an entry left by a crash is delivered again by recovery, and the Maildir name derived
+ * from the entry id makes that repeat a no-op.
  */
 export async function dispatch(
   deps: Pick<IntakeDeps, "spool" | "queue" | "logger">,
   message: SpooledMessage,
-): Promise<"delivered" | "queued" | "held"> {
+): Promise<"delivered" | "queued"> {
   try {
     await deps.spool.deliverLocal(message);
   } catch (err) {
     deps.logger.warn({ err, message: message.id }, "local delivery failed; queued for retry");
   }
-  try {
-    const result = await deps.spool.settle(message);
-    if (result === "queued") deps.queue?.kick();
-    return result === "done" ? "delivered" : "queued";
-  } catch (err) {
-    deps.spool.letGo(message);
-    deps.logger.warn({ err, message: message.id }, "cannot settle a spooled message; recovery will retry it");
-    return "held";
-  }
+  const pending = message.entry.recipients.some((r) => r.status === "pending");
+  deps.spool.settle(message).then(
+    (result) => {
+      if (result === "queued") deps.queue?.kick();
+    },
+    (err: unknown) => {
+      deps.spool.letGo(message);
+      deps.logger.warn(
+        { err, message: message.id },
+        "cannot settle a spooled message; recovery will retry it",
+      );
+    },
+  );
+  return pending ? "queued" : "delivered";
 }
 
 async function* only(chunk: Buffer): AsyncGenerator<Buffer> {

@@ -9,9 +9,15 @@ export interface MailAdminDeps {
   mail: MailSection;
   spool: Spool;
   activeSessions: () => number;
+  /** Tells this replica's queue to look for due messages now. */
+  kickQueue?: () => void;
 }
 
-/** MailAdmin: mailboxes and the spool, read-only for now. */
+function unavailable(what: string, err: unknown): never {
+  throw grpcError(status.UNAVAILABLE, `cannot read the spool (${what})`, { cause: err });
+}
+
+/** MailAdmin: mailboxes, the shared queue (list and flush). */
 export function createMailAdmin(deps: MailAdminDeps): ServiceImplementation<mailV1.MailAdminService> {
   const { mail } = deps;
   return {
@@ -36,6 +42,49 @@ export function createMailAdmin(deps: MailAdminDeps): ServiceImplementation<mail
         throw grpcError(status.UNAVAILABLE, `cannot read the spool ${deps.spool.queueDir}`, { cause: err });
       });
       return { ...counts, activeSessions: deps.activeSessions(), spool: resolve(mail.spool) };
+    },
+    async listMessages() {
+      const all = await deps.spool.listAll().catch((err: unknown) => unavailable("list", err));
+      return {
+        messages: all.map(({ entry, dueAt, owner }) => ({
+          id: entry.id,
+          sender: entry.from,
+          recipients: entry.recipients.map((r) => ({
+            address: r.address,
+            original: r.original,
+            status: r.status,
+            attempts: r.attempts,
+            lastError: r.lastError ?? "",
+            relay: r.relay ?? "",
+            local: r.mailbox !== undefined,
+          })),
+          attempts: entry.attempts,
+          nextAttemptAtMs: dueAt ?? 0,
+          lastError: entry.recipients.find((r) => r.status === "pending" && r.lastError)?.lastError ?? "",
+          createdAtMs: entry.createdAt,
+          bytes: entry.bytes,
+          state: owner === undefined ? "waiting" : "delivering",
+          owner: owner ?? "",
+        })),
+      };
+    },
+    async flushQueue(request) {
+      const wanted = new Set(request.ids);
+      const ready = await deps.spool.listReady().catch((err: unknown) => unavailable("flush", err));
+      let flushed = 0;
+      for (const entry of ready) {
+        if (wanted.size > 0 && !wanted.has(entry.id)) continue;
+        if (entry.dueAt !== 0 && (await deps.spool.makeDue(entry, 0))) flushed++;
+        else if (entry.dueAt === 0) flushed++;
+      }
+      if (wanted.size > 0 && flushed === 0) {
+        throw grpcError(
+          status.NOT_FOUND,
+          `no waiting message ${[...wanted].join(", ")} (delivered, or being delivered)`,
+        );
+      }
+      deps.kickQueue?.();
+      return { flushed };
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { SecureContext } from "node:tls";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
@@ -9,7 +10,7 @@ import { SmtpReply } from "./errors.js";
 import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
 import { verifyPassword } from "./password-hash.js";
-import { connectSocket, type SmtpConnectionHandle } from "./smtp-internals.js";
+import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
 import type { Spool } from "./spool.js";
 
 /** Which behaviour a handed-off connection gets, by the edge route it came in on. */
@@ -29,6 +30,8 @@ export interface SmtpFrontDeps {
   metrics: MailMetrics;
   logger: Logger;
   tls: { key: string | Buffer; cert: string | Buffer };
+  /** Certificates by SNI (from the certs service); an undefined context falls back to the default. */
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
   /** What looks at whole messages per port: verification on smtp, DKIM signing on submission/smtps. */
   reviews?: Partial<Record<PortRole, MessageReview>>;
   /** AUTH failure limits per client IP (and `firewall.ban`). */
@@ -59,6 +62,7 @@ export class SmtpFront {
       banner: "Switchyard ESMTP",
       key: tls.key,
       cert: tls.cert,
+      ...(deps.SNICallback ? { SNICallback: deps.SNICallback } : {}),
       size: mail.limits.maxMessageBytes,
       rejectOversized: true,
       maxCommandLength: mail.limits.maxLineLength,
@@ -213,6 +217,11 @@ export class SmtpFront {
     const until = Date.now() + graceMs;
     while (this.open.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     for (const socket of this.open) socket.destroy();
+  }
+
+  /** The certificate for clients without SNI, on every port, for the next TLS handshake. */
+  useDefaultContext(context: SecureContext): void {
+    for (const server of Object.values(this.servers)) setDefaultSecureContext(server, context);
   }
 
   get activeSessions(): number {

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { SecureContext } from "node:tls";
 import type { SMTPServer, SMTPServerSession } from "smtp-server";
 
 /**
@@ -89,4 +90,13 @@ function guardParsers(conn: SmtpConnectionInternals, inspect: () => (chunk: Buff
   const create = conn._createParser.bind(conn);
   conn._createParser = () => wrap(create());
   if (conn._parser) wrap(conn._parser);
+}
+
+/**
+ * Replaces the context smtp-server gives TLS clients that send no SNI (its `secureContext` map entry
+ * `*`, read at every STARTTLS and implicit-TLS upgrade), so a renewed certificate is served live.
+ * Clients that send SNI go through the `SNICallback` option, which is public API.
+ */
+export function setDefaultSecureContext(server: SMTPServer, context: SecureContext): void {
+  (server as unknown as { secureContext: Map<string, SecureContext> }).secureContext.set("*", context);
 }

@@ -108,8 +108,7 @@ describe("spool", () => {
       log.map((l) => l.replaceAll(message.id, "ID")),
       [
         `create ${tmp}/message`,
-        "write",
-        "write",
+        "write", // the head with the first chunk
         "write",
         "sync",
         `create ${tmp}/entry.json`,
@@ -178,7 +177,7 @@ describe("spool", () => {
     );
     assert.deepEqual(
       log.map((l) => l.split(" ")[0]),
-      ["link", "syncdir", "unlink"],
+      ["link", "syncdir", "unlink", "unlink"], // entry.json first, then the message (the Maildir link keeps it)
     );
     assert.deepEqual(await committed(), []);
     assert.equal(spool.held.size, 0);

@@ -3,12 +3,14 @@ import { certsCommands } from "./certs.js";
 import { dnsCommands } from "./dns.js";
 import { edgeCommands } from "./edge.js";
 import { firewallCommands } from "./firewall.js";
+import { mailCommands } from "./mail.js";
 import { mailDkimCommands } from "./mail-dkim.js";
 
 /** Every command group, in the order the help lists them. A new group is one file plus one line here. */
 export const commandGroups: readonly CommandGroup[] = [
   edgeCommands,
   dnsCommands,
+  mailCommands,
   mailDkimCommands,
   certsCommands,
   firewallCommands,

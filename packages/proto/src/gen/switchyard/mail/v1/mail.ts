@@ -55,6 +55,57 @@ export interface QueueStatusResponse {
   spool: string;
 }
 
+export interface ListMessagesRequest {
+}
+
+export interface QueuedRecipient {
+  /** Where this copy goes (a mailbox or a remote address). */
+  address: string;
+  /** The RCPT TO address it came from (differs for aliases and forwards). */
+  original: string;
+  /** "pending", "delivered" or "failed". */
+  status: string;
+  attempts: number;
+  lastError: string;
+  /** host:port of a forward rule's relay, if any. */
+  relay: string;
+  /** True for local delivery. */
+  local: boolean;
+}
+
+export interface QueuedMessage {
+  id: string;
+  /** Envelope sender; empty for a bounce. */
+  sender: string;
+  recipients: QueuedRecipient[];
+  /** Delivery rounds so far. */
+  attempts: number;
+  /** When the next round is due (unix ms); 0 while a replica is delivering it. */
+  nextAttemptAtMs: number;
+  /** The last error of any pending recipient. */
+  lastError: string;
+  createdAtMs: number;
+  bytes: number;
+  /** "waiting" (in the queue) or "delivering" (a replica holds it). */
+  state: string;
+  /** The replica holding it, when delivering. */
+  owner: string;
+}
+
+export interface ListMessagesResponse {
+  messages: QueuedMessage[];
+}
+
+export interface FlushQueueRequest {
+  /** Only these messages; empty: every waiting message. */
+  ids: string[];
+}
+
+export interface FlushQueueResponse {
+  /** How many waiting messages were made due now. */
+  flushed: number;
+}
+
 function createBaseListMailboxesRequest(): ListMailboxesRequest {
   return {};
 }
@@ -508,9 +559,673 @@ export const QueueStatusResponse: MessageFns<QueueStatusResponse> = {
   },
 };
 
+function createBaseListMessagesRequest(): ListMessagesRequest {
+  return {};
+}
+
+export const ListMessagesRequest: MessageFns<ListMessagesRequest> = {
+  encode(_: ListMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListMessagesRequest {
+    return {};
+  },
+
+  toJSON(_: ListMessagesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(base?: I): ListMessagesRequest {
+    return ListMessagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesRequest>, I>>(_: I): ListMessagesRequest {
+    const message = createBaseListMessagesRequest();
+    return message;
+  },
+};
+
+function createBaseQueuedRecipient(): QueuedRecipient {
+  return { address: "", original: "", status: "", attempts: 0, lastError: "", relay: "", local: false };
+}
+
+export const QueuedRecipient: MessageFns<QueuedRecipient> = {
+  encode(message: QueuedRecipient, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.original !== "") {
+      writer.uint32(18).string(message.original);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(32).uint32(message.attempts);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(42).string(message.lastError);
+    }
+    if (message.relay !== "") {
+      writer.uint32(50).string(message.relay);
+    }
+    if (message.local !== false) {
+      writer.uint32(56).bool(message.local);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueuedRecipient {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueuedRecipient();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.original = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.relay = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.local = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueuedRecipient {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      original: isSet(object.original) ? globalThis.String(object.original) : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      relay: isSet(object.relay) ? globalThis.String(object.relay) : "",
+      local: isSet(object.local) ? globalThis.Boolean(object.local) : false,
+    };
+  },
+
+  toJSON(message: QueuedRecipient): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.original !== "") {
+      obj.original = message.original;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.relay !== "") {
+      obj.relay = message.relay;
+    }
+    if (message.local !== false) {
+      obj.local = message.local;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueuedRecipient>, I>>(base?: I): QueuedRecipient {
+    return QueuedRecipient.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueuedRecipient>, I>>(object: I): QueuedRecipient {
+    const message = createBaseQueuedRecipient();
+    message.address = object.address ?? "";
+    message.original = object.original ?? "";
+    message.status = object.status ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.relay = object.relay ?? "";
+    message.local = object.local ?? false;
+    return message;
+  },
+};
+
+function createBaseQueuedMessage(): QueuedMessage {
+  return {
+    id: "",
+    sender: "",
+    recipients: [],
+    attempts: 0,
+    nextAttemptAtMs: 0,
+    lastError: "",
+    createdAtMs: 0,
+    bytes: 0,
+    state: "",
+    owner: "",
+  };
+}
+
+export const QueuedMessage: MessageFns<QueuedMessage> = {
+  encode(message: QueuedMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.sender !== "") {
+      writer.uint32(18).string(message.sender);
+    }
+    for (const v of message.recipients) {
+      QueuedRecipient.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(32).uint32(message.attempts);
+    }
+    if (message.nextAttemptAtMs !== 0) {
+      writer.uint32(40).uint64(message.nextAttemptAtMs);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(50).string(message.lastError);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(56).uint64(message.createdAtMs);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(64).uint64(message.bytes);
+    }
+    if (message.state !== "") {
+      writer.uint32(74).string(message.state);
+    }
+    if (message.owner !== "") {
+      writer.uint32(82).string(message.owner);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueuedMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueuedMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sender = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.recipients.push(QueuedRecipient.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.nextAttemptAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueuedMessage {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      sender: isSet(object.sender) ? globalThis.String(object.sender) : "",
+      recipients: globalThis.Array.isArray(object?.recipients)
+        ? object.recipients.map((e: any) => QueuedRecipient.fromJSON(e))
+        : [],
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      nextAttemptAtMs: isSet(object.nextAttemptAtMs)
+        ? globalThis.Number(object.nextAttemptAtMs)
+        : isSet(object.next_attempt_at_ms)
+        ? globalThis.Number(object.next_attempt_at_ms)
+        : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+    };
+  },
+
+  toJSON(message: QueuedMessage): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.sender !== "") {
+      obj.sender = message.sender;
+    }
+    if (message.recipients?.length) {
+      obj.recipients = message.recipients.map((e) => QueuedRecipient.toJSON(e));
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.nextAttemptAtMs !== 0) {
+      obj.nextAttemptAtMs = Math.round(message.nextAttemptAtMs);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueuedMessage>, I>>(base?: I): QueuedMessage {
+    return QueuedMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueuedMessage>, I>>(object: I): QueuedMessage {
+    const message = createBaseQueuedMessage();
+    message.id = object.id ?? "";
+    message.sender = object.sender ?? "";
+    message.recipients = object.recipients?.map((e) => QueuedRecipient.fromPartial(e)) || [];
+    message.attempts = object.attempts ?? 0;
+    message.nextAttemptAtMs = object.nextAttemptAtMs ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.bytes = object.bytes ?? 0;
+    message.state = object.state ?? "";
+    message.owner = object.owner ?? "";
+    return message;
+  },
+};
+
+function createBaseListMessagesResponse(): ListMessagesResponse {
+  return { messages: [] };
+}
+
+export const ListMessagesResponse: MessageFns<ListMessagesResponse> = {
+  encode(message: ListMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.messages) {
+      QueuedMessage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.messages.push(QueuedMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListMessagesResponse {
+    return {
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => QueuedMessage.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => QueuedMessage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(base?: I): ListMessagesResponse {
+    return ListMessagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListMessagesResponse>, I>>(object: I): ListMessagesResponse {
+    const message = createBaseListMessagesResponse();
+    message.messages = object.messages?.map((e) => QueuedMessage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFlushQueueRequest(): FlushQueueRequest {
+  return { ids: [] };
+}
+
+export const FlushQueueRequest: MessageFns<FlushQueueRequest> = {
+  encode(message: FlushQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ids) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ids.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlushQueueRequest {
+    return { ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: FlushQueueRequest): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushQueueRequest>, I>>(base?: I): FlushQueueRequest {
+    return FlushQueueRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushQueueRequest>, I>>(object: I): FlushQueueRequest {
+    const message = createBaseFlushQueueRequest();
+    message.ids = object.ids?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFlushQueueResponse(): FlushQueueResponse {
+  return { flushed: 0 };
+}
+
+export const FlushQueueResponse: MessageFns<FlushQueueResponse> = {
+  encode(message: FlushQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.flushed !== 0) {
+      writer.uint32(8).uint32(message.flushed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.flushed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlushQueueResponse {
+    return { flushed: isSet(object.flushed) ? globalThis.Number(object.flushed) : 0 };
+  },
+
+  toJSON(message: FlushQueueResponse): unknown {
+    const obj: any = {};
+    if (message.flushed !== 0) {
+      obj.flushed = Math.round(message.flushed);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushQueueResponse>, I>>(base?: I): FlushQueueResponse {
+    return FlushQueueResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushQueueResponse>, I>>(object: I): FlushQueueResponse {
+    const message = createBaseFlushQueueResponse();
+    message.flushed = object.flushed ?? 0;
+    return message;
+  },
+};
+
 /**
  * MailAdmin is served by every mail replica on its `mail.grpc` address (bearer token).
- * More calls (FlushQueue, ListMessages, ShowMessage, DeleteMessage, users) come with the relay queue.
+ * The queue is the shared spool: any replica lists and flushes all of it.
  */
 export type MailAdminService = typeof MailAdminService;
 export const MailAdminService = {
@@ -535,6 +1250,27 @@ export const MailAdminService = {
     responseSerialize: (value: QueueStatusResponse): Buffer => Buffer.from(QueueStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): QueueStatusResponse => QueueStatusResponse.decode(value),
   },
+  /** The messages in the queue with each recipient's status. */
+  listMessages: {
+    path: "/switchyard.mail.v1.MailAdmin/ListMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMessagesRequest): Buffer => Buffer.from(ListMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMessagesRequest => ListMessagesRequest.decode(value),
+    responseSerialize: (value: ListMessagesResponse): Buffer =>
+      Buffer.from(ListMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMessagesResponse => ListMessagesResponse.decode(value),
+  },
+  /** Makes waiting messages due now (all, or the given ids); the replicas retry them at once. */
+  flushQueue: {
+    path: "/switchyard.mail.v1.MailAdmin/FlushQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FlushQueueRequest): Buffer => Buffer.from(FlushQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FlushQueueRequest => FlushQueueRequest.decode(value),
+    responseSerialize: (value: FlushQueueResponse): Buffer => Buffer.from(FlushQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FlushQueueResponse => FlushQueueResponse.decode(value),
+  },
 } as const;
 
 export interface MailAdminServer extends UntypedServiceImplementation {
@@ -542,6 +1278,10 @@ export interface MailAdminServer extends UntypedServiceImplementation {
   listMailboxes: handleUnaryCall<ListMailboxesRequest, ListMailboxesResponse>;
   /** What the shared spool holds right now, and this replica's sessions. */
   queueStatus: handleUnaryCall<QueueStatusRequest, QueueStatusResponse>;
+  /** The messages in the queue with each recipient's status. */
+  listMessages: handleUnaryCall<ListMessagesRequest, ListMessagesResponse>;
+  /** Makes waiting messages due now (all, or the given ids); the replicas retry them at once. */
+  flushQueue: handleUnaryCall<FlushQueueRequest, FlushQueueResponse>;
 }
 
 export interface MailAdminClient extends Client {
@@ -577,6 +1317,38 @@ export interface MailAdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueueStatusResponse) => void,
   ): ClientUnaryCall;
+  /** The messages in the queue with each recipient's status. */
+  listMessages(
+    request: ListMessagesRequest,
+    callback: (error: ServiceError | null, response: ListMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listMessages(
+    request: ListMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMessagesResponse) => void,
+  ): ClientUnaryCall;
+  listMessages(
+    request: ListMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /** Makes waiting messages due now (all, or the given ids); the replicas retry them at once. */
+  flushQueue(
+    request: FlushQueueRequest,
+    callback: (error: ServiceError | null, response: FlushQueueResponse) => void,
+  ): ClientUnaryCall;
+  flushQueue(
+    request: FlushQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FlushQueueResponse) => void,
+  ): ClientUnaryCall;
+  flushQueue(
+    request: FlushQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FlushQueueResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const MailAdminClient = makeGenericClientConstructor(
@@ -600,6 +1372,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

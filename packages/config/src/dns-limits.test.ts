@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "./errors.js";
+import { parseConfig } from "./load-config.js";
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, "test.yaml");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return [...err.problems];
+  }
+  assert.fail("config was accepted");
+}
+
+describe("dns limits", () => {
+  it("defaults the TCP cap and idle timeout", () => {
+    const config = parseConfig("dns: {}\n", "test.yaml");
+    assert.deepEqual(config.dns?.tcp, { maxConnections: 1000, idleTimeoutMs: 10_000 });
+  });
+
+  it("names the path of a bad TCP setting", () => {
+    const found = problems("dns:\n  tcp: { maxConnections: 0, idleTimeoutMs: 5 }\n");
+    assert.ok(
+      found.some((p) => p.includes("dns.tcp.maxConnections")),
+      found.join("\n"),
+    );
+    assert.ok(
+      found.some((p) => p.includes("dns.tcp.idleTimeoutMs")),
+      found.join("\n"),
+    );
+  });
+
+  it("turns response rate limiting on by default, loopback exempt, no bans", () => {
+    const config = parseConfig("dns: {}\n", "test.yaml");
+    assert.deepEqual(config.dns?.rrl, {
+      responsesPerSecond: 200,
+      slip: 2,
+      windowSeconds: 15,
+      banSeconds: 0,
+      exempt: ["127.0.0.0/8", "::1/128"],
+    });
+  });
+
+  it("names the path of a bad rate limiting setting", () => {
+    const found = problems("dns:\n  rrl: { slip: -1, exempt: [10.0.0.0/33], windowSeconds: 0 }\n");
+    for (const path of ["dns.rrl.slip", "dns.rrl.exempt[0]", "dns.rrl.windowSeconds"])
+      assert.ok(
+        found.some((p) => p.includes(path)),
+        `${path} in ${found.join("\n")}`,
+      );
+  });
+});

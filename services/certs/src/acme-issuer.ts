@@ -24,6 +24,11 @@ export interface OrderRequest {
   replaces?: string;
 }
 
+/** acme-client's API layer: newAccount (201 created, 200 existing), the account URL kept. */
+interface AccountApi {
+  createAccount(payload: Record<string, unknown>): Promise<{ status: number }>;
+}
+
 /** The ARI window the CA suggests for a certificate (RFC 9773). */
 export interface SuggestedWindow {
   start: number;
@@ -41,7 +46,7 @@ export interface SuggestedWindow {
  */
 export class AcmeIssuer {
   private readonly client: acme.Client;
-  private account: Promise<void> | undefined;
+  private account: Promise<string> | undefined;
 
   constructor(private readonly options: AcmeIssuerOptions) {
     this.client = new acme.Client({
@@ -54,12 +59,18 @@ export class AcmeIssuer {
     });
   }
 
-  /** Registers (or finds) the account once per process; a failure is retried on the next call. */
-  private ensureAccount(): Promise<void> {
-    this.account ??= this.findOrCreateAccount().catch((err: unknown) => {
-      this.account = undefined;
-      throw err;
-    });
+  /**
+   * Registers (or finds) the account once per process and resolves to its URL; a failure is retried
+   * on the next call. Run it inside `withProblems` (the look-up tells "no account" by its problem).
+   */
+  ensureAccount(): Promise<string> {
+    this.account ??= this.findOrCreateAccount().then(
+      () => this.client.getAccountUrl(),
+      (err: unknown) => {
+        this.account = undefined;
+        throw err;
+      },
+    );
     return this.account;
   }
 
@@ -74,12 +85,28 @@ export class AcmeIssuer {
     } catch (err) {
       if (!lastProblemType()?.endsWith(":accountDoesNotExist")) throw err;
     }
-    await step(() =>
-      this.client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.options.email ? { contact: [`mailto:${this.options.email}`] } : {}),
-      }),
-    );
+    await step(() => this.register());
+  }
+
+  /**
+   * newAccount with the terms agreed. Another replica may have registered the key since our
+   * look-up; the CA then answers 200 with the account's URL and the account as it is (RFC 8555
+   * §7.3.1: the request's fields are ignored), and that is all we need. acme-client's
+   * `createAccount` would follow that 200 with the registration payload sent again as an account
+   * update (§7.3.2), which without a contact changes nothing and which CAs may refuse (Pebble: "Use
+   * POST-as-GET to retrieve account data instead of doing an empty update"); so newAccount goes
+   * through acme-client's API layer (`client.api`, undocumented but the one it uses itself), which
+   * sends just that request and keeps the URL (only from a 200 or 201, so a badNonce retry of this
+   * step registers again).
+   */
+  private async register(): Promise<void> {
+    const api = (this.client as unknown as { api: AccountApi }).api;
+    const response = await api.createAccount({
+      termsOfServiceAgreed: true,
+      ...(this.options.email ? { contact: [`mailto:${this.options.email}`] } : {}),
+    });
+    if (response.status === 200)
+      this.options.logger.info("acme account already registered (by another replica meanwhile)");
   }
 
   async issue(request: OrderRequest): Promise<Issued> {

@@ -158,6 +158,16 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
       return names.length === 0;
     };
     await waitFor("the recovered entries to be delivered", queueEmpty, 60_000, 200);
+    // What the killed replicas were writing straight into Maildir tmp/ (no 250 for it) is removed
+    // once their leases run out.
+    const tmpEmpty = async () => {
+      for (const mailbox of MAILBOXES) {
+        const tmp = join(spool, "crash.test", mailbox.split("@")[0] as string, "tmp");
+        if ((await readdir(tmp).catch(() => [] as string[])).length > 0) return false;
+      }
+      return true;
+    };
+    await waitFor("the partial Maildir files of dead replicas to be removed", tmpEmpty, 30_000, 200);
 
     const copies = new Map<string, number>();
     let partial = 0;

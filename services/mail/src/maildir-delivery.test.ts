@@ -87,6 +87,14 @@ describe("direct Maildir delivery", () => {
     assert.deepEqual(await readdir(join(dir("demo"), "tmp")), []);
   });
 
+  it("makes new/ again when it was removed since the Maildir was made", async () => {
+    const m = maildirs(nodeFileOps);
+    await m.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID6");
+    await rm(join(dir("demo"), "new"), { recursive: true });
+    const copy = await m.deliver(Buffer.alloc(0), chunks("two\r\n"), ["demo@switchyard.test"], "ID7");
+    assert.equal(await readFile(join(dir("demo"), "new", copy.name), "utf8"), "two\r\n");
+  });
+
   it("gives every mailbox a hard link of the one file", async () => {
     const m = maildirs(nodeFileOps);
     const copy = await m.deliver(

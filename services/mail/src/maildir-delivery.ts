@@ -119,7 +119,13 @@ export class Maildirs {
           placed.push(dir);
         }),
       );
-      await this.ops.rename(tmpPath, join(first, "new", name));
+      await this.ops.rename(tmpPath, join(first, "new", name)).catch(async (err: unknown) => {
+        if (!isMissing(err)) throw err;
+        // `new/` was removed since the Maildir was made: make it again (a missing tmp file fails again).
+        this.made.delete(first);
+        await this.ensure(first);
+        await this.ops.rename(tmpPath, join(first, "new", name));
+      });
       placed.push(first);
       await Promise.all(dirs.map((dir) => this.commit(dir)));
     } catch (err) {

@@ -12,6 +12,21 @@ export class SpoolWriteError extends MailError {}
 /** Local delivery into a Maildir failed. */
 export class DeliveryError extends MailError {}
 
+/**
+ * A message being received could not be put straight into its Maildirs; `stage` says what the
+ * caller can still do: "open" (nothing read yet), "write" (nothing left behind), "link" (the whole
+ * message is at `tmpPath`; no copy was left in any `new/`).
+ */
+export class MaildirDeliveryError extends DeliveryError {
+  constructor(
+    readonly stage: "open" | "write" | "link",
+    readonly tmpPath: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot deliver into the Maildir (${stage}): ${tmpPath}`, options);
+  }
+}
+
 /** The TLS certificate could not be read or made. */
 export class TlsSetupError extends MailError {}
 

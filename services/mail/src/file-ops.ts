@@ -1,4 +1,5 @@
 import {
+  type FileHandle,
   link,
   mkdir,
   open,
@@ -15,6 +16,8 @@ import {
 /** An open file the spool writes: what it needs of a FileHandle. */
 export interface WritableFile {
   write(data: Uint8Array): Promise<unknown>;
+  /** Writes the chunks in order with one system call (`writev`). */
+  writev(chunks: Uint8Array[]): Promise<unknown>;
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -44,13 +47,37 @@ export interface FileOps {
   touch(path: string): Promise<void>;
 }
 
+/**
+ * Writes every byte: one `writev`, and for a short write (a disk filling up) the rest until the
+ * kernel reports the error, so a file is never silently shorter than what was handed in.
+ */
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await handle.writev(chunks);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  for (let done = 0; done < rest.length; ) {
+    const { bytesWritten: n } = await handle.write(rest, done);
+    if (n === 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+    done += n;
+  }
+}
+
 function missing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
 export const nodeFileOps: FileOps = {
   mkdir: (path) => mkdir(path, { recursive: true }),
-  create: (path) => open(path, "wx", 0o600),
+  async create(path) {
+    const handle = await open(path, "wx", 0o600);
+    return {
+      write: (data) => writeAll(handle, [data]),
+      writev: (chunks) => writeAll(handle, chunks),
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+  },
   rename,
   link,
   unlink,
@@ -92,4 +119,30 @@ export function isMissing(err: unknown): boolean {
 /** True for EEXIST. */
 export function isExisting(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "EEXIST";
+}
+
+/** Bytes gathered before a write while a message streams in: small messages take one write. */
+const WRITE_BATCH = 256 * 1024;
+
+/** Writes `head` and the chunks of `body` with as few writes as the batch size allows; returns the byte count. */
+export async function writeBatched(
+  file: WritableFile,
+  head: Uint8Array,
+  body: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  let batch: Uint8Array[] = head.length > 0 ? [head] : [];
+  let batched = head.length;
+  let bytes = 0;
+  for await (const chunk of body) {
+    batch.push(chunk);
+    batched += chunk.length;
+    if (batched >= WRITE_BATCH) {
+      await file.writev(batch);
+      bytes += batched;
+      batch = [];
+      batched = 0;
+    }
+  }
+  if (batch.length > 0) await file.writev(batch);
+  return bytes + batched;
 }

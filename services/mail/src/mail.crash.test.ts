@@ -13,8 +13,11 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
+import { startTestSmtpServer, type TestSmtpServer } from "./test-peers.js";
 
 const MAILBOXES = ["a@crash.test", "b@crash.test", "c@crash.test"];
+/** Forwarded to a relay host: a message with it goes through the spool and the relay queue. */
+const FORWARDED = "fwd@crash.test";
 const SEED = Number(process.env.SWITCHYARD_CRASH_SEED ?? 20240611);
 const ROUNDS = 4;
 const PER_ROUND = 24;
@@ -64,6 +67,7 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
   let edge: EdgeHarness;
   let spool = "";
   let port = 0;
+  let peer: TestSmtpServer;
   const replicas = new Map<string, MailReplica>();
   const everyProcess: MailReplica[] = [];
   const start = async (name: string) => {
@@ -75,12 +79,14 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
   before(async () => {
     spool = await mkdtemp(join(tmpdir(), `switchyard-mail-crash-${process.pid}-`));
     port = await freePort();
+    peer = await startTestSmtpServer();
     edge = await startEdge({
       mail: {
         ports: { smtp: port, submission: await freePort(), smtps: await freePort() },
         hostname: "mx.crash.test",
         domains: ["crash.test"],
         mailboxes: MAILBOXES.map((address) => ({ address })),
+        rules: [{ match: FORWARDED, action: "forward", relay: `127.0.0.1:${peer.port}` }],
         spool,
         limits: { maxMessageBytes: 1024 * 1024, maxConnectionsPerIp: 0 },
         queue: { leaseMs: 2000, retryInitialMs: 200 },
@@ -92,6 +98,7 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
   after(async () => {
     await Promise.all([...replicas.values()].map((r) => r.stop()));
     await edge?.stop();
+    await peer?.close();
     await rm(spool, { recursive: true, force: true });
   });
 
@@ -127,6 +134,8 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
         const id = `r${round}m${i}-${randomBytes(4).toString("hex")}`;
         const to = MAILBOXES.filter(() => random() < 0.6);
         if (to.length === 0) to.push(MAILBOXES[i % MAILBOXES.length] as string);
+        // About a third also go to a relay host: spooled with their envelope, then relayed.
+        if (random() < 0.35) to.push(FORWARDED);
         const item = { id, to, accepted: false };
         sent.push(item);
         batch.push({ item, raw: makeMessage(id, to, random) });
@@ -158,6 +167,16 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
       return names.length === 0;
     };
     await waitFor("the recovered entries to be delivered", queueEmpty, 60_000, 200);
+    // What the killed replicas were writing straight into Maildir tmp/ (no 250 for it) is removed
+    // once their leases run out.
+    const tmpEmpty = async () => {
+      for (const mailbox of MAILBOXES) {
+        const tmp = join(spool, "crash.test", mailbox.split("@")[0] as string, "tmp");
+        if ((await readdir(tmp).catch(() => [] as string[])).length > 0) return false;
+      }
+      return true;
+    };
+    await waitFor("the partial Maildir files of dead replicas to be removed", tmpEmpty, 30_000, 200);
 
     const copies = new Map<string, number>();
     let partial = 0;
@@ -171,9 +190,18 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
       }
     }
     const accepted = sent.filter((s) => s.accepted);
+    const relayed = new Map<string, number>();
+    for (const m of peer.received) {
+      const { id, whole } = check(m.data);
+      if (!whole) partial++;
+      relayed.set(id, (relayed.get(id) ?? 0) + 1);
+    }
     const lostOrDuplicated: string[] = [];
+    const notRelayed: string[] = [];
     for (const s of accepted) {
+      if (s.to.includes(FORWARDED) && !relayed.has(s.id)) notRelayed.push(s.id);
       for (const to of s.to) {
+        if (to === FORWARDED) continue;
         const n = copies.get(`${to} ${s.id}`) ?? 0;
         if (n !== 1) lostOrDuplicated.push(`${s.id} → ${to}: ${n} copies`);
       }
@@ -188,7 +216,12 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
         `half-received messages dropped: ${sum("recovered the spool of a replica that is gone", "dropped")}, ` +
         `committed entries recovered: ${sum("spool entries recovered for delivery", "recovered")}`,
     );
-    assert.equal(partial, 0, "no partial message in any Maildir");
+    t.diagnostic(
+      `${accepted.filter((s) => s.to.includes(FORWARDED)).length} accepted messages went through the spool to the relay host; ` +
+        `relayed: ${relayed.size} distinct, ${[...relayed.values()].filter((n) => n > 1).length} more than once (a replica killed between relaying and settling)`,
+    );
+    assert.equal(partial, 0, "no partial message in any Maildir or at the relay host");
+    assert.deepEqual(notRelayed, [], "every 250 with a forwarded recipient reached the relay host");
     assert.deepEqual(twice, [], "no message delivered twice");
     assert.deepEqual(lostOrDuplicated, [], "every 250 is in each recipient's Maildir exactly once");
     assert.ok(accepted.length > sent.length / 2, "most messages got through (the test did test something)");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +11,7 @@ import {
   type MailReplica,
   startEdge,
   startMailReplica,
+  waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
 import { hashPassword } from "./password-hash.js";
@@ -56,10 +57,12 @@ describe("mail through the edge, two replicas", () => {
         mailboxes: [
           { address: DEMO, passwordHash: await hashPassword(PASSWORD) },
           { address: "ops@switchyard.test" },
+          { address: "stuck@switchyard.test" },
         ],
         aliases: { "postmaster@switchyard.test": [DEMO] },
         rules: [
           { match: "sales@switchyard.test", action: "deliver", to: [DEMO, "ops@switchyard.test"] },
+          { match: "team@switchyard.test", action: "deliver", to: [DEMO, "stuck@switchyard.test"] },
           {
             match: "former-*@switchyard.test",
             action: "reject",
@@ -68,6 +71,7 @@ describe("mail through the edge, two replicas", () => {
         ],
         spool,
         limits: { maxMessageBytes: 64 * 1024, maxRecipients: 3, sessionTimeoutMs: 5000 },
+        queue: { retryInitialMs: 200 },
       },
     });
     replicas.push(await startMailReplica(edge, { name: "mail-a" }));
@@ -180,6 +184,44 @@ describe("mail through the edge, two replicas", () => {
       (await readdir(opsNew)).map((n) => readFile(join(opsNew, n), "utf8")),
     );
     assert.equal(opsCopies.filter((t) => t.includes(marker)).length, 1, "and once in ops's");
+  });
+
+  it("answers 250 when a Maildir cannot be written and delivers every copy once it can, without duplicates", async () => {
+    const stuck = join(spool, "switchyard.test", "stuck");
+    await writeFile(stuck, "a file where the Maildir should be");
+    const alone = randomUUID();
+    const both = randomUUID();
+    for (const [to, marker] of [
+      ["stuck@switchyard.test", alone],
+      ["team@switchyard.test", both],
+    ] as const) {
+      const res = await swaks([
+        "--server",
+        `127.0.0.1:${ports.smtp}`,
+        "--to",
+        to,
+        "--header",
+        `Subject: ${marker}`,
+      ]);
+      assert.equal(res.code, 0, res.output);
+    }
+    // demo's copy of the message to both needs nothing from the broken Maildir.
+    await waitFor("demo's copy", async () => (await delivered(both)) !== undefined, 10_000);
+    await rm(stuck);
+    const copies = async (user: string, marker: string) => {
+      const dir = join(spool, "switchyard.test", user, "new");
+      const texts = await Promise.all(
+        (await readdir(dir).catch(() => [] as string[])).map((n) => readFile(join(dir, n), "utf8")),
+      );
+      return texts.filter((t) => t.includes(marker)).length;
+    };
+    await waitFor(
+      "the queue to deliver into the repaired Maildir",
+      async () => (await copies("stuck", alone)) === 1 && (await copies("stuck", both)) === 1,
+      20_000,
+    );
+    assert.equal(await copies("demo", both), 1, "demo got the message once");
+    assert.deepEqual(await readdir(join(spool, "switchyard.test", "demo", "tmp")), []);
   });
 
   it("is not an open relay, however the recipient is dressed up", async () => {
@@ -309,6 +351,11 @@ describe("mail through the edge, two replicas", () => {
       transport.close();
     }
     assert.equal(await delivered(marker), undefined);
+    assert.deepEqual(
+      await readdir(join(spool, "switchyard.test", "demo", "tmp")),
+      [],
+      "no partial file left",
+    );
   });
 
   it("answers 452 past the recipient limit", async () => {

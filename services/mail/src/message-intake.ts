@@ -1,9 +1,10 @@
+import { createReadStream } from "node:fs";
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import type { AddressPolicy } from "./address-policy.js";
-import { SmtpReply } from "./errors.js";
+import { MaildirDeliveryError, SmtpReply } from "./errors.js";
 import type { MailMetrics } from "./metrics.js";
 import { receivedHeader } from "./received-header.js";
-import type { NewRecipient, Spool, SpooledMessage } from "./spool.js";
+import { type NewRecipient, newId, type Spool, type SpooledMessage } from "./spool.js";
 
 /**
  * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on
@@ -38,9 +39,10 @@ async function* withinLimit(stream: SMTPServerDataStream): AsyncGenerator<Buffer
 }
 
 /**
- * DATA: spool the message with its envelope (fsynced, file and directory) and deliver it to the
- * local Maildirs, then answer 250. A failure before the spool commit answers 4xx and leaves nothing;
- * after it the message is safe: what could not be delivered yet waits in the queue.
+ * DATA: a message for local mailboxes only goes straight into their Maildirs (fsynced, file and
+ * `new/`); any other is spooled with its envelope (fsynced, file and directory), delivered to its
+ * local Maildirs and handed to the queue; then 250. A failure before the commit answers 4xx and
+ * leaves nothing; after it the message is safe: what could not be delivered yet waits in the queue.
  */
 export async function takeMessage(
   deps: IntakeDeps,
@@ -54,16 +56,37 @@ export async function takeMessage(
     isAuthenticated(session),
   );
   const from = session.envelope.mailFrom === false ? "" : session.envelope.mailFrom.address;
-  let head = receivedHeader(session, remote, deps.hostname);
+  let head: Uint8Array = receivedHeader(session, remote, deps.hostname);
   let body: AsyncIterable<Uint8Array> = withinLimit(stream);
   if (deps.review) {
     const reviewed = await deps.review(await wholeMessage(body, stream, deps.metrics), session, remote);
     head = Buffer.concat([reviewed.headers, head]);
     body = only(reviewed.message);
   }
+  const id = newId();
+  const mailboxes = onlyMailboxes(recipients);
+  if (mailboxes) {
+    const direct = await deliverDirect(deps, stream, session, { head, body, mailboxes, id });
+    if (direct.done) {
+      deps.metrics.messageAccepted(direct.bytes);
+      deps.logger.info(
+        {
+          session: session.id,
+          message: id,
+          bytes: direct.bytes,
+          recipients: recipients.length,
+          result: "delivered",
+        },
+        "message accepted",
+      );
+      return `2.0.0 Ok: queued as ${id}`;
+    }
+    head = direct.head;
+    body = direct.body;
+  }
   let message: SpooledMessage;
   try {
-    message = await deps.spool.receive(head, body, { from, recipients });
+    message = await deps.spool.receive(head, body, { from, recipients }, id);
   } catch (err) {
     if (stream.sizeExceeded) {
       deps.metrics.reject("size");
@@ -80,6 +103,55 @@ export async function takeMessage(
     "message accepted",
   );
   return `2.0.0 Ok: queued as ${message.id}`;
+}
+
+/** The distinct mailboxes when every recipient is local; undefined when one must be relayed. */
+function onlyMailboxes(recipients: readonly NewRecipient[]): string[] | undefined {
+  if (recipients.length === 0 || recipients.some((r) => r.mailbox === undefined)) return undefined;
+  return [...new Set(recipients.map((r) => r.mailbox as string))];
+}
+
+/**
+ * The fast path for a message whose recipients are all local: written once, straight into their
+ * Maildirs, and fsynced (file and `new/`) before the 250; the spool is not involved. When a Maildir
+ * cannot take it, the message goes through the spool instead (its local delivery is then retried
+ * from the queue): `done: false` with what to spool. Throws SmtpReply when the message cannot be
+ * stored at all (too large, or the disk refused it).
+ */
+async function deliverDirect(
+  deps: IntakeDeps,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  message: { head: Uint8Array; body: AsyncIterable<Uint8Array>; mailboxes: string[]; id: string },
+): Promise<
+  { done: true; bytes: number } | { done: false; head: Uint8Array; body: AsyncIterable<Uint8Array> }
+> {
+  try {
+    const copy = await deps.spool.maildirs.deliver(message.head, message.body, message.mailboxes, message.id);
+    return { done: true, bytes: copy.bytes };
+  } catch (err) {
+    if (stream.sizeExceeded) {
+      deps.metrics.reject("size");
+      throw tooLarge();
+    }
+    if (!(err instanceof MaildirDeliveryError) || err.stage === "write") {
+      deps.metrics.reject("spool");
+      deps.logger.warn({ err, session: session.id }, "message not stored");
+      throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
+    }
+    deps.logger.warn({ err, session: session.id, message: message.id }, "Maildir delivery failed; spooling");
+    if (err.stage === "open") return { done: false, head: message.head, body: message.body };
+    // The whole message is in the Maildir's tmp/: the spool takes it from there, then it goes.
+    const tmpPath = err.tmpPath;
+    async function* fromTmp(): AsyncGenerator<Uint8Array> {
+      try {
+        yield* createReadStream(tmpPath) as AsyncIterable<Buffer>;
+      } finally {
+        deps.spool.fileOps.unlink(tmpPath).catch(() => {});
+      }
+    }
+    return { done: false, head: new Uint8Array(0), body: fromTmp() };
+  }
 }
 
 /** True when the session logged in (submission): its recipients may be anywhere. */

@@ -35,7 +35,7 @@ export class MailMetrics {
     });
     this.accepted = new Counter({
       name: "switchyard_mail_messages_accepted_total",
-      help: "Messages answered 250 (spooled and fsynced)",
+      help: "Messages answered 250 (fsynced into the Maildirs or the spool)",
       registers,
     });
     this.rejected = new Counter({
@@ -46,7 +46,7 @@ export class MailMetrics {
     });
     this.bytes = new Counter({
       name: "switchyard_mail_bytes_total",
-      help: "Bytes of accepted messages written to the spool",
+      help: "Bytes of accepted messages written to disk (Maildirs or spool)",
       registers,
     });
   }

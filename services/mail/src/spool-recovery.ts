@@ -14,7 +14,8 @@ export interface RecoveryResult {
 
 /**
  * Keeps this replica's lease alive and sweeps the shared spool for replicas that died: what they
- * were receiving (`tmp/<owner>`) is removed, since its client never got 250; what they had
+ * were receiving (`tmp/<owner>`, and `<owner>.*` files in Maildir `tmp/`) is removed, since its
+ * client never got 250; what they had
  * committed and were delivering (`work/<owner>`) goes to `ready/`, due now, for any replica to take.
  * Entries in this replica's own `work/` that nothing holds (a delivery that threw) go back too.
  */
@@ -90,14 +91,15 @@ export class SpoolRecovery {
       result.owners++;
       const dropped = await ops.list(join(this.spool.tmpRoot, owner));
       await ops.remove(join(this.spool.tmpRoot, owner));
-      result.dropped += dropped.length;
+      const partial = await this.spool.maildirs.dropPartial(owner, this.spool.queueDir);
+      result.dropped += dropped.length + partial;
       result.recovered += await this.requeue(join(this.spool.workRoot, owner), () => true);
       // Not recursive: a replica that was only stalled and commits now keeps its entry (its lease is
       // gone, so a later sweep moves it).
       await ops.rmdir(join(this.spool.workRoot, owner)).catch(() => {});
       await ops.unlink(join(this.spool.ownersDir, owner)).catch(() => {});
       this.options.logger.info(
-        { owner, dropped: dropped.length, lease: renewed === undefined ? "none" : "expired" },
+        { owner, dropped: dropped.length + partial, lease: renewed === undefined ? "none" : "expired" },
         "recovered the spool of a replica that is gone",
       );
     }

@@ -38,6 +38,11 @@ function recording(log: string[], failOn?: keyof FileOps | "write" | "sync"): Fi
           log.push("write");
           return file.write(data);
         },
+        async writev(data) {
+          fail("write");
+          log.push("write");
+          return file.writev(data);
+        },
         async sync() {
           fail("sync");
           log.push("sync");
@@ -108,8 +113,7 @@ describe("spool", () => {
       log.map((l) => l.replaceAll(message.id, "ID")),
       [
         `create ${tmp}/message`,
-        "write", // the head with the first chunk
-        "write",
+        "write", // the head and every chunk in one writev
         "sync",
         `create ${tmp}/entry.json`,
         "write",
@@ -237,6 +241,10 @@ describe("spool recovery", () => {
     const committedByDead = await dead.receive(Buffer.alloc(0), chunks("whole\r\n"), envelope("d@x.test"));
     await mkdir(join(root, "queue", "tmp", "dead", "half"));
     await writeFile(join(root, "queue", "tmp", "dead", "half", "message"), "Subject: half");
+    // Half written straight into a Maildir by the dead replica, and by the live one.
+    await mkdir(join(root, "x.test", "d", "tmp"), { recursive: true });
+    await writeFile(join(root, "x.test", "d", "tmp", "dead.half2"), "Subject: half");
+    await writeFile(join(root, "x.test", "d", "tmp", "live.busy2"), "Subject: busy");
     const committedByLive = await live.receive(Buffer.alloc(0), chunks("busy\r\n"), envelope("l@x.test"));
     const old = new Date(Date.now() - 60_000);
     await utimes(join(root, "queue", "owners", "dead"), old, old);
@@ -248,7 +256,8 @@ describe("spool recovery", () => {
 
     const recovery = new SpoolRecovery(me, { leaseMs: 10_000, logger: quiet, inFlight: () => me.held });
     const result = await recovery.sweep();
-    assert.deepEqual(result, { owners: 2, recovered: 2, dropped: 1 });
+    assert.deepEqual(result, { owners: 2, recovered: 2, dropped: 2 });
+    assert.deepEqual(await readdir(join(root, "x.test", "d", "tmp")), ["live.busy2"]);
     assert.deepEqual(
       (await me.listReady()).map((r) => r.id).sort(),
       [committedByDead.id, committedByGhost.id].sort(),

@@ -1,9 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
+import { DirSyncer } from "./dir-sync.js";
 import { DeliveryError, SpoolWriteError } from "./errors.js";
-import { type FileOps, isExisting, isMissing, nodeFileOps, type WritableFile } from "./file-ops.js";
-import { mailboxDir, maildirName } from "./maildir.js";
+import {
+  type FileOps,
+  isExisting,
+  isMissing,
+  nodeFileOps,
+  type WritableFile,
+  writeBatched,
+} from "./file-ops.js";
+import { maildirName } from "./maildir.js";
+import { Maildirs } from "./maildir-delivery.js";
 import {
   decodeEntry,
   encodeEntry,
@@ -59,8 +68,10 @@ export function ownerName(instance = osHostname()): string {
 export class Spool {
   /** Entries this process holds in its `work/` right now (recovery leaves them alone). */
   readonly held = new Set<string>();
-  /** Maildirs whose directories this process has made (no mkdir per message). */
-  private readonly maildirsMade = new Set<string>();
+  /** Directory fsyncs, group-committed (the spool's `work/` and the Maildirs' `new/`). */
+  readonly syncer: DirSyncer;
+  /** The Maildirs under the root: local delivery, straight from intake or from the queue. */
+  readonly maildirs: Maildirs;
   readonly queueDir: string;
   readonly tmpRoot: string;
   readonly workRoot: string;
@@ -78,6 +89,8 @@ export class Spool {
     this.workRoot = join(this.queueDir, "work");
     this.readyDir = join(this.queueDir, "ready");
     this.ownersDir = join(this.queueDir, "owners");
+    this.syncer = new DirSyncer(ops);
+    this.maildirs = new Maildirs(root, ops, hostname, this.syncer, owner);
   }
 
   get fileOps(): FileOps {
@@ -130,15 +143,7 @@ export class Spool {
     try {
       await this.ops.mkdir(tmp);
       file = await this.ops.create(join(tmp, MESSAGE));
-      // The head goes out with the first chunk: one write (one trip to the I/O threads) fewer.
-      let first: Uint8Array | undefined = head;
-      bytes += head.length;
-      for await (const chunk of body) {
-        await file.write(first ? Buffer.concat([first, chunk]) : chunk);
-        first = undefined;
-        bytes += chunk.length;
-      }
-      if (first && first.length > 0) await file.write(first);
+      bytes = await writeBatched(file, head, body);
       const entry: QueueEntry = {
         id,
         from: envelope.from,
@@ -159,7 +164,8 @@ export class Spool {
       this.held.add(id);
       await this.ops.rename(tmp, dir);
       named = true;
-      await this.ops.syncDir(join(this.workRoot, this.owner));
+      // Shared with every message committed meanwhile (group commit).
+      await this.syncer.sync(join(this.workRoot, this.owner));
       return { id, dir, path: join(dir, MESSAGE), bytes, entry };
     } catch (err) {
       await file?.close().catch(() => {});
@@ -183,45 +189,20 @@ export class Spool {
       byMailbox.set(mailbox, [...(byMailbox.get(mailbox) ?? []), r]);
     }
     for (const [mailbox, recipients] of byMailbox) {
-      const dir = mailboxDir(this.root, mailbox);
+      const dir = this.maildirs.dirOf(mailbox);
       try {
-        if (!this.maildirsMade.has(dir)) await this.makeMaildir(dir);
+        await this.maildirs.ensure(dir);
         const seen =
           options.recovering &&
           (await this.ops.list(join(dir, "cur"))).some((n) => n === name || n.startsWith(`${name}:`));
         if (!seen) {
-          await this.linkInto(message.path, dir, name);
-          await this.ops.syncDir(join(dir, "new"));
+          await this.maildirs.link(message.path, dir, name);
+          await this.maildirs.commit(dir);
         }
       } catch (err) {
         throw new DeliveryError(`cannot deliver ${message.id} to ${mailbox}`, { cause: err });
       }
       for (const r of recipients) r.status = "delivered";
-    }
-  }
-
-  /** Creates a Maildir's three directories (once per process and mailbox while they exist). */
-  private async makeMaildir(dir: string): Promise<void> {
-    await this.ops.mkdir(join(dir, "tmp"));
-    await this.ops.mkdir(join(dir, "new"));
-    await this.ops.mkdir(join(dir, "cur"));
-    this.maildirsMade.add(dir);
-  }
-
-  /** Hard-links the message into `new/`; a name already there is a delivery done before a crash. */
-  private async linkInto(path: string, dir: string, name: string): Promise<void> {
-    const link = () =>
-      this.ops.link(path, join(dir, "new", name)).catch((err: unknown) => {
-        if (!isExisting(err)) throw err;
-      });
-    try {
-      await link();
-    } catch (err) {
-      if (!isMissing(err)) throw err;
-      // The Maildir was removed since we made it: make it again.
-      this.maildirsMade.delete(dir);
-      await this.makeMaildir(dir);
-      await link();
     }
   }
 
@@ -407,7 +388,12 @@ function closeLater(file: WritableFile): void {
   file.close().catch(() => {});
 }
 
-/** Sortable by time of arrival, unique without coordination. */
-function newId(): string {
-  return `${Date.now().toString(36)}${randomBytes(8).toString("hex")}`;
+/** This process's part of every id: random, so replicas never collide without coordinating. */
+const ID_PREFIX = randomBytes(5).toString("hex");
+let idCounter = 0;
+
+/** Sortable by time of arrival, unique without coordination (no random bytes drawn per message). */
+export function newId(): string {
+  idCounter = (idCounter + 1) % 0x100000;
+  return `${Date.now().toString(36)}${ID_PREFIX}${idCounter.toString(16).padStart(5, "0")}`;
 }

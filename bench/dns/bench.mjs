@@ -5,7 +5,7 @@
  * bench/README.md for what it measures.
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CLIENTS (4), BENCH_OUTSTANDING
- * (100), BENCH_PIN (split | none), BENCH_TRANSPORTS (udp,tcp), BENCH_TARGETS (knot,sy1,sy2),
+ * (100), BENCH_PIN (split | none), BENCH_TRANSPORTS (udp,tcp), BENCH_TARGETS (knot,sy1,sy1d,sy2,bare),
  * BENCH_PROFILE (1: profile one Switchyard replica under --cpu-prof instead), BENCH_OUT.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -34,7 +34,7 @@ const settings = {
   outstanding: Number(env.BENCH_OUTSTANDING ?? 100),
   pin: env.BENCH_PIN ?? "split",
   transports: (env.BENCH_TRANSPORTS ?? "udp,tcp").split(","),
-  targets: (env.BENCH_TARGETS ?? "knot,sy1,sy2,bare").split(","),
+  targets: (env.BENCH_TARGETS ?? "knot,sy1,sy1d,sy2,bare").split(","),
   profile: env.BENCH_PROFILE === "1",
 };
 const pinned = settings.pin === "split";
@@ -46,6 +46,7 @@ const queryFile = join(here, "queries.txt");
 const LABELS = {
   knot: "Knot 3.2 (1 thread per transport)",
   sy1: "Switchyard, 1 replica",
+  sy1d: "Switchyard, 1 replica, UDP via dgram (dns.udp.batch off)",
   sy2: "Switchyard, 2 replicas",
   bare: "bare Node dgram, fixed answer (reference)",
 };
@@ -66,7 +67,8 @@ function pin(pid) {
 }
 
 /** Starts the servers of one target; resolves with its port, the pids to sample and a stop(). */
-async function startTarget(name, profileDir) {
+async function startTarget(target, profileDir) {
+  const name = target;
   if (name === "knot") {
     const knot = await startKnot({
       zones: [{ origin: ORIGIN, text: readFileSync(zoneFile, "utf8") }],
@@ -93,7 +95,11 @@ async function startTarget(name, profileDir) {
   try {
     for (let i = 0; i < replicas; i++) {
       const name = `dns-${i}`;
-      const env = { SWITCHYARD_DRAIN_TIMEOUT_MS: "1000" };
+      // sy1d: the same replica with UDP through Node's dgram instead of recvmmsg/sendmmsg batches.
+      const env = {
+        SWITCHYARD_DRAIN_TIMEOUT_MS: "1000",
+        SWITCHYARD_DNS_UDP_BATCH: target === "sy1d" ? "0" : "1",
+      };
       started.push(
         profileDir
           ? await profiledReplica(edge, name, profileDir)

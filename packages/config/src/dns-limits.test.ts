@@ -31,6 +31,16 @@ describe("dns limits", () => {
     );
   });
 
+  it("reads UDP in batches of 32 by default, and names a bad batch size", () => {
+    const config = parseConfig("dns: {}\n", "test.yaml");
+    assert.deepEqual(config.dns?.udp, { batch: true, batchSize: 32 });
+    const found = problems("dns:\n  udp: { batch: false, batchSize: 0 }\n");
+    assert.ok(
+      found.some((p) => p.includes("dns.udp.batchSize")),
+      found.join("\n"),
+    );
+  });
+
   it("turns response rate limiting on by default, loopback exempt, no bans", () => {
     const config = parseConfig("dns: {}\n", "test.yaml");
     assert.deepEqual(config.dns?.rrl, {

@@ -10,6 +10,17 @@ export const dnsTcpSchema = z.strictObject({
 });
 
 /**
+ * How a replica reads the edge's shared UDP socket: in batches (recvmmsg/sendmmsg through the
+ * `@switchyard/udp-batch` addon, when it loads) or one datagram per call with Node's dgram.
+ */
+export const dnsUdpSchema = z.strictObject({
+  /** Batched reads and writes when the addon loads; false: always dgram. Read at start. */
+  batch: z.boolean().default(true),
+  /** Datagrams per recvmmsg/sendmmsg. */
+  batchSize: z.number().int().min(1).max(1024).default(32),
+});
+
+/**
  * Response rate limiting (UDP only, per replica), as NSD and Knot do it: per client network (IPv4 /24,
  * IPv6 /56) and answer class. Loopback is exempt by default: it cannot be spoofed from outside.
  */

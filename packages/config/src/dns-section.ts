@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dnsRrlSchema, dnsTcpSchema } from "./dns-limits.js";
+import { dnsRrlSchema, dnsTcpSchema, dnsUdpSchema } from "./dns-limits.js";
 import { zoneSchema } from "./dns-zones.js";
 import { cidr, domainPattern, hostPort, port } from "./primitives.js";
 
@@ -71,6 +71,7 @@ export const dnsSectionSchema = z.strictObject({
   doh: dohSchema.optional(),
   forward: forwardSchema.optional(),
   tcp: dnsTcpSchema.prefault({}),
+  udp: dnsUdpSchema.prefault({}),
   rrl: dnsRrlSchema.prefault({}),
   grpc: hostPort.default("127.0.0.1:10910"),
   metrics: hostPort.default("127.0.0.1:10911"),

@@ -24,6 +24,19 @@ export interface UdpShare {
   port: number;
 }
 
+/** What `adoptUdp` made of a shared UDP fd: the worker closes it when the edge goes away. */
+export interface UdpHandle {
+  close(): void;
+}
+
+/** A shared UDP socket before it is opened: the edge's fd and where it listens. */
+export interface UdpShareInfo {
+  fd: number;
+  route: string;
+  address: string;
+  port: number;
+}
+
 export interface EdgeWorkerOptions {
   /** The edge's gRPC address, host:port. */
   edge: string;
@@ -37,6 +50,11 @@ export interface EdgeWorkerOptions {
   onConnection: (socket: Socket, info: ConnMessage) => void;
   /** The pool's shared UDP sockets, after each attach. They are closed by the worker when the edge goes away. */
   onUdpSockets?: (shares: UdpShare[]) => void;
+  /**
+   * Serve a shared UDP socket directly from its fd (e.g. with recvmmsg batches) instead of a dgram
+   * socket: return the handle that now owns the fd, or undefined to get a dgram socket as usual.
+   */
+  adoptUdp?: (share: UdpShareInfo) => UdpHandle | undefined;
   /** An operator asked the edge to drain this worker; it sends no new connections. */
   onDrainRequest?: () => void;
   retryMinMs?: number;
@@ -55,6 +73,7 @@ export class EdgeWorker extends EventEmitter {
   private state: State = "idle";
   private channel: HandoffChannel | undefined;
   private udp: UdpShare[] = [];
+  private adopted: UdpHandle[] = [];
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private readonly reports = new ReportBatcher(
@@ -229,6 +248,11 @@ export class EdgeWorker extends EventEmitter {
     this.udp = message.udp.flatMap((share, i) => {
       const fd = fds[i];
       if (fd === undefined) return [];
+      const handle = this.options.adoptUdp?.({ fd, ...share });
+      if (handle) {
+        this.adopted.push(handle);
+        return [];
+      }
       // Replies go to the literal address a datagram came from: no DNS lookup (and no extra tick) per send.
       const socket = dgram.createSocket({
         type: isIPv6(share.address) ? "udp6" : "udp4",
@@ -240,7 +264,12 @@ export class EdgeWorker extends EventEmitter {
     for (const fd of fds.slice(message.udp.length)) closeFd(fd);
     this.state = "attached";
     this.options.logger.info(
-      { workerId: this.workerId, pool: this.options.pool, udp: this.udp.length },
+      {
+        workerId: this.workerId,
+        pool: this.options.pool,
+        udp: this.udp.length + this.adopted.length,
+        adoptedUdp: this.adopted.length,
+      },
       "attached to the edge",
     );
     if (this.udp.length > 0) this.options.onUdpSockets?.(this.udp);
@@ -276,6 +305,8 @@ export class EdgeWorker extends EventEmitter {
       }
     }
     this.udp = [];
+    for (const handle of this.adopted) handle.close();
+    this.adopted = [];
   }
 }
 

@@ -17,6 +17,7 @@ import { ServedZones } from "./served-zones.js";
 import { StoredCertificates } from "./stored-certificates.js";
 import { serveTcp } from "./tcp-server.js";
 import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
+import { loadUdpBatch, serveUdpBatch } from "./udp-batch-server.js";
 import { serveUdp } from "./udp-server.js";
 import type { ZoneSet } from "./zone-set.js";
 
@@ -32,6 +33,8 @@ export interface DnsServiceOptions {
   certificates?: { kvKeyFile: string };
   /** config `nats.tokenFile`. */
   natsTokenFile?: string;
+  /** Overrides config `dns.udp.batch` (env SWITCHYARD_DNS_UDP_BATCH). */
+  udpBatch?: boolean;
 }
 
 /** A dns replica: the zones it serves, and its membership of the edge's `dns` pool. */
@@ -50,6 +53,8 @@ export class DnsService {
   private tcp: DnsSection["tcp"];
   private limiter: ResponseRateLimiter;
   private rrl: DnsSection["rrl"];
+  private readonly udp: DnsSection["udp"];
+  private udpBatch: Awaited<ReturnType<typeof loadUdpBatch>>;
 
   private constructor(
     zones: ZoneSet,
@@ -58,6 +63,7 @@ export class DnsService {
   ) {
     this.tcp = section.tcp;
     this.rrl = section.rrl;
+    this.udp = section.udp;
     const { metrics, logger } = options;
     this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
     const current = (): Answerer => this.forwarder ?? this.served.responder;
@@ -122,6 +128,27 @@ export class DnsService {
           metrics.tcpLatency,
         );
       },
+      adoptUdp: (share) => {
+        if (!this.udpBatch) return undefined;
+        const udp = `${share.address}:${share.port}`;
+        try {
+          const handle = serveUdpBatch(this.udpBatch, share.fd, {
+            answerer: current,
+            responder: authoritative,
+            limiter: () => this.limiter,
+            latency: metrics.udpLatency,
+            batchSize: this.udp.batchSize,
+            logger,
+            metrics,
+          });
+          logger.info({ udp: [udp], mode: "batch", batch: this.udp.batchSize }, "serving udp");
+          return handle;
+        } catch (err) {
+          // The fd stays the worker's: it serves it with dgram instead.
+          logger.warn({ err, udp }, "cannot serve udp in batches: dgram instead");
+          return undefined;
+        }
+      },
       onUdpSockets: (shares) => {
         for (const share of shares)
           serveUdp(share.socket, {
@@ -130,7 +157,7 @@ export class DnsService {
             limiter: () => this.limiter,
             latency: metrics.udpLatency,
           });
-        logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`) }, "serving udp");
+        logger.info({ udp: shares.map((s) => `${s.address}:${s.port}`), mode: "dgram" }, "serving udp");
       },
     });
   }
@@ -140,6 +167,7 @@ export class DnsService {
     service.files = filesOf(section);
     service.tls = await loadTls(section);
     service.forwarder = await service.makeForwarder(section);
+    if (options.udpBatch ?? section.udp.batch) service.udpBatch = await loadUdpBatch(options.logger);
     return service;
   }
 

@@ -44,6 +44,10 @@ await runService({
         : {}),
       natsTokenFile: config.nats.tokenFile,
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
+      // "0": dgram, "1": batched (when the addon loads); unset: config dns.udp.batch.
+      ...(process.env.SWITCHYARD_DNS_UDP_BATCH
+        ? { udpBatch: process.env.SWITCHYARD_DNS_UDP_BATCH !== "0" }
+        : {}),
     });
 
     const grpc = createGrpcServer({ logger, token, service: "dns" });

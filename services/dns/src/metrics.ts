@@ -2,6 +2,11 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { LatencyHistogram, type LatencyRecorder } from "./latency-histogram.js";
 import { typeName, typeNames } from "./records.js";
 
+/** What the metrics read of a batched UDP socket. */
+export interface UdpBatchSource {
+  stats(): { batches: number; dropped: number; queued: number };
+}
+
 const rcodeNames = [
   "NOERROR",
   "FORMERR",
@@ -33,6 +38,10 @@ export class DnsMetrics {
   private readonly dohResponses: Counter<"status">;
   private readonly forwardedAnswers: Counter<"outcome">;
   private readonly upstreamErrors: Counter<"upstream">;
+  /** Batched UDP sockets (packages/udp-batch): their counters, and what was reported of them. */
+  private readonly udpSources = new Map<UdpBatchSource, { batches: number; dropped: number }>();
+  private readonly udpBatches: Counter;
+  private readonly udpSendDropped: Counter;
 
   constructor(registry: Registry) {
     const pending = this.pending;
@@ -110,6 +119,29 @@ export class DnsMetrics {
       help: "Networks over the limit for a whole window, published on firewall.ban",
       registers: [registry],
     });
+    const sources = this.udpSources;
+    const report = () => this.reportUdp();
+    new Gauge({
+      name: "switchyard_dns_udp_send_queued",
+      help: "UDP answers waiting for the socket to be writable again (batched UDP only)",
+      registers: [registry],
+      collect() {
+        report();
+        let queued = 0;
+        for (const source of sources.keys()) queued += source.stats().queued;
+        this.set(queued);
+      },
+    });
+    this.udpBatches = new Counter({
+      name: "switchyard_dns_udp_batches_total",
+      help: "recvmmsg calls that read datagrams (batched UDP only; queries / batches = batch fill)",
+      registers: [registry],
+    });
+    this.udpSendDropped = new Counter({
+      name: "switchyard_dns_udp_send_dropped_total",
+      help: "UDP answers dropped because the send queue was full (batched UDP only)",
+      registers: [registry],
+    });
     this.udpLatency = latency.child("udp");
     this.tcpLatency = latency.child("tcp");
   }
@@ -123,6 +155,25 @@ export class DnsMetrics {
     const q = typeNames.has(qtype) ? qtype : 0;
     const key = (q << 6) | ((rcode & 31) << 1) | (tcp ? 1 : 0);
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+  }
+
+  /** Counts a batched UDP socket's batches and drops until the returned function is called (at close). */
+  watchUdpBatch(source: UdpBatchSource): () => void {
+    this.udpSources.set(source, { batches: 0, dropped: 0 });
+    return () => {
+      this.reportUdp();
+      this.udpSources.delete(source);
+    };
+  }
+
+  private reportUdp(): void {
+    for (const [source, seen] of this.udpSources) {
+      const { batches, dropped } = source.stats();
+      this.udpBatches.inc(batches - seen.batches);
+      this.udpSendDropped.inc(dropped - seen.dropped);
+      seen.batches = batches;
+      seen.dropped = dropped;
+    }
   }
 
   /** One DoH response (its HTTP status). */

@@ -14,29 +14,40 @@ export interface UdpOptions {
 }
 
 /**
- * Answers datagrams on a socket shared with the other replicas (the edge bound it). Authoritative
- * responses pass the rate limiter: sent, slipped (sent truncated, TC=1) or dropped. Forwarded ones
- * (trusted clients only, names outside the zones) go out when the upstream answers, not limited.
+ * The answer to one datagram. Authoritative responses pass the rate limiter: sent, slipped (sent
+ * truncated, TC=1) or dropped (undefined). Forwarded ones (trusted clients only, names outside the
+ * zones) come as a promise, not limited.
  */
+export function answerDatagram(
+  answerer: Answerer,
+  msg: Buffer,
+  address: string,
+  options: UdpOptions,
+): Buffer | undefined | Promise<Buffer | undefined> {
+  const out = answerer.respond(msg, true, address);
+  if (out === undefined || out instanceof Promise) return out;
+  const rrl = options.limiter?.();
+  if (!rrl?.enabled) return out;
+  // Read right after respond: the answer class of this very response.
+  const r = options.responder();
+  const verdict = rrl.check(address, r.lastClass);
+  if (verdict === Verdict.DROP) return undefined;
+  if (verdict === Verdict.SLIP) return r.slip(msg);
+  return out;
+}
+
+/** Answers datagrams on a dgram socket shared with the other replicas (the edge bound it). */
 export function serveUdp(socket: Socket, options: UdpOptions): void {
-  const { answerer, responder, limiter, latency } = options;
+  const { answerer, latency } = options;
   socket.on("message", (msg, rinfo) => {
     const started = performance.now();
-    let out = answerer().respond(msg, true, rinfo.address);
+    const out = answerDatagram(answerer(), msg, rinfo.address, options);
     if (out instanceof Promise) {
       out.then(
         (r) => r && socket.send(r, rinfo.port, rinfo.address),
         () => {},
       );
       return;
-    }
-    const rrl = limiter?.();
-    if (out && rrl?.enabled) {
-      // Read right after respond: the answer class of this very response.
-      const r = responder();
-      const verdict = rrl.check(rinfo.address, r.lastClass);
-      if (verdict === Verdict.DROP) out = undefined;
-      else if (verdict === Verdict.SLIP) out = r.slip(msg);
     }
     if (out) socket.send(out, rinfo.port, rinfo.address);
     latency?.observe((performance.now() - started) / 1000);

@@ -1,0 +1,3 @@
+export type { UdpStats } from "./native.js";
+export { closeFd, localPort, udpSocket } from "./raw-socket.js";
+export { type BatchHandler, type UdpBatchOptions, UdpBatchSocket } from "./udp-batch-socket.js";

@@ -17,7 +17,7 @@ import {
   startMailReplica,
   waitFor,
 } from "@switchyard/testkit";
-import { runCli } from "../cli-runner.js";
+import { runCli } from "../cli-fixture.js";
 
 type QueueJson = mailV1.QueueStatusResponse & { messages: mailV1.QueuedMessage[] };
 

@@ -5,7 +5,8 @@
  * bench/README.md for what it measures.
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CLIENTS (4), BENCH_OUTSTANDING
- * (100), BENCH_PIN (split | none), BENCH_TRANSPORTS (udp,tcp), BENCH_TARGETS (knot,sy1,sy1d,sy2,bare),
+ * (100), BENCH_PIN (split | none), BENCH_TRANSPORTS (udp,tcp), BENCH_TARGETS (knot,sy1,sy1d,sy2,bare;
+ * also dns2, the dns2 package's server, which needs `npm install --no-save dns2` or DNS2_DIR),
  * BENCH_PROFILE (1: profile one Switchyard replica under --cpu-prof instead), BENCH_OUT.
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -49,9 +50,12 @@ const LABELS = {
   sy1d: "Switchyard, 1 replica, UDP via dgram (dns.udp.batch off)",
   sy2: "Switchyard, 2 replicas",
   bare: "bare Node dgram, fixed answer (reference)",
+  dns2: "dns2 3.1 UDP server, answers from a Map (reference)",
 };
 /** Targets that serve only UDP. */
-const UDP_ONLY = new Set(["bare"]);
+const UDP_ONLY = new Set(["bare", "dns2"]);
+/** Reference servers started as one script (dns2 needs `npm install --no-save dns2` or DNS2_DIR). */
+const SCRIPTS = { bare: "bare-udp.mjs", dns2: "dns2-server.mjs" };
 
 const log = (...args) => process.stderr.write(`# ${args.join(" ")}\n`);
 
@@ -77,11 +81,11 @@ async function startTarget(target, profileDir) {
     pin(knot.pid);
     return { port: knot.port, pids: { knotd: knot.pid }, stop: () => knot.stop() };
   }
-  if (name === "bare") {
+  if (SCRIPTS[name]) {
     const port = await freePort();
-    const proc = startProcess("bare", process.execPath, [join(here, "bare-udp.mjs"), String(port)]);
+    const proc = startProcess(name, process.execPath, [join(here, SCRIPTS[name]), String(port)]);
     for (const until = Date.now() + 10_000; !proc.lines.includes("ready"); await sleep(50)) {
-      if (Date.now() > until) throw new Error("bare-udp.mjs did not start");
+      if (Date.now() > until) throw new Error(`${SCRIPTS[name]} did not start`);
     }
     pin(proc.pid);
     return { port, pids: { node: proc.pid }, stop: () => proc.stop() };

@@ -1,7 +1,7 @@
 import type { Logger, NatsConnection } from "@switchyard/runtime";
 import type { AuthMetrics } from "./auth-metrics.js";
 
-/** The subject the nftables agent listens on (shared contract, see DESIGN and BRIEF). */
+/** The subject the nftables agent listens on (shared contract, see docs/architecture.md, "Fan-out"). */
 export const BAN_SUBJECT = "firewall.ban";
 
 /** The `firewall.ban` message, exactly as the contract fixes it. */

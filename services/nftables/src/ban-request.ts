@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-/** The `firewall.ban` message (DESIGN contract): `{"address","seconds","reason","source"}`. */
+/** The `firewall.ban` message (the contract in docs/architecture.md, "Fan-out"): `{"address","seconds","reason","source"}`. */
 export const banRequestSchema = z.strictObject({
   /** An IP or a CIDR; checked again by nft-values before it reaches nft. */
   address: z.string().min(1).max(64),

@@ -47,7 +47,7 @@ export function subjectAltNames(names: readonly string[]): x509.JsonGeneralName[
   if (names.length === 0) throw new CertificateRequestError("", "a certificate needs at least one name");
   return names.map((name) => {
     if (isIP(name)) return { type: "ip", value: name };
-    const labels = (name.startsWith("*.") ? name.slice(2) : name).replace(/\.$/, "").split(".");
+    const labels = (name.startsWith("*.") ? name.slice(2) : name).split(".");
     if (name.length > 253 || !labels.every((label) => DNS_LABEL.test(label)))
       throw new CertificateRequestError(name, `not a DNS name or IP address: ${JSON.stringify(name)}`);
     return { type: "dns", value: name };

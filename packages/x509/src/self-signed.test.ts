@@ -88,10 +88,19 @@ describe("makeSelfSignedCertificate", () => {
     await refused({ names: [] }, "");
     await refused({ names: ["ok.test", "bad name,CN=evil"] }, "bad name,CN=evil");
     await refused({ names: ["-leading.test"] }, "-leading.test");
+    await refused({ names: ["dot.test."] }, "dot.test.");
+    await refused({ names: ["a.*.test"] }, "a.*.test");
     await refused({ names: ["ok.test"], days: 0 }, "0");
     const at = new Date("2030-01-01T00:00:00Z");
     await refused({ names: ["ok.test"], notBefore: at, notAfter: at }, at.toISOString());
-    // The passing twins: a wildcard and a trailing-dot name are names.
-    await makeSelfSignedCertificate({ names: ["*.ok.test", "ok.test."], days: 1 });
+    // The passing twin: a one-label wildcard, an underscore label, upper case and an IPv6 address are fine.
+    const ok = await makeSelfSignedCertificate({
+      names: ["*.ok.test", "_srv.OK.test", "2001:db8::1"],
+      days: 1,
+    });
+    assert.equal(
+      new X509Certificate(ok.certPem).subjectAltName,
+      "DNS:*.ok.test, DNS:_srv.OK.test, IP Address:2001:DB8:0:0:0:0:0:1",
+    );
   });
 });

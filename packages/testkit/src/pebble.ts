@@ -1,14 +1,11 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { makeSelfSignedCertificate } from "@switchyard/x509";
 import { type ManagedProcess, startProcess } from "./managed-process.js";
 import { freePort } from "./nats-server.js";
 import { waitFor } from "./wait-for.js";
-
-const run = promisify(execFile);
 
 export interface PebbleOptions {
   /** The port Pebble's VA connects to for HTTP-01 (the edge's HTTP port). */
@@ -35,32 +32,16 @@ export interface Pebble {
 
 /**
  * Starts Debian's pebble (Let's Encrypt's test CA) on free loopback ports, with a fresh
- * self-signed listener certificate made by openssl; resolves once its directory is up.
+ * self-signed listener certificate (localhost, 127.0.0.1); resolves once its directory is up.
  */
 export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   const dir = await mkdtemp(join(tmpdir(), `switchyard-pebble-${process.pid}-`));
   try {
     const certFile = join(dir, "cert.pem");
     const keyFile = join(dir, "key.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=pebble",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ]);
+    const listener = await makeSelfSignedCertificate({ names: ["localhost", "127.0.0.1"], days: 2 });
+    await writeFile(certFile, listener.certPem);
+    await writeFile(keyFile, listener.keyPem, { mode: 0o600 });
     const [port, management, tlsPort] = [await freePort(), await freePort(), await freePort()];
     const config = {
       pebble: {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { decrypt, encrypt } from "@switchyard/certstore";
 import type { KV } from "@switchyard/runtime";
+import { newKeyPair } from "@switchyard/x509";
 import { CertsError } from "./errors.js";
-import { newKeyPair } from "./key-pem.js";
 
 interface StoredAccount {
   directory: string;

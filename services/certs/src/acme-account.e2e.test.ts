@@ -17,10 +17,10 @@ import {
   startNatsServer,
   startPebble,
 } from "@switchyard/testkit";
+import { newKeyPair } from "@switchyard/x509";
 import * as acme from "acme-client";
 import { AcmeIssuer } from "./acme-issuer.js";
 import { installAcmeHttp, withProblems } from "./acme-problems.js";
-import { newKeyPair } from "./key-pem.js";
 import { quiet } from "./test-stack.js";
 
 interface Ca {

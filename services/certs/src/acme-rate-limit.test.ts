@@ -10,9 +10,9 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connectNats, openKv } from "@switchyard/runtime";
 import { startNatsServer } from "@switchyard/testkit";
+import { newKeyPair } from "@switchyard/x509";
 import { AcmeIssuer } from "./acme-issuer.js";
 import { installAcmeHttp, withProblems } from "./acme-problems.js";
-import { newKeyPair } from "./key-pem.js";
 import { quiet } from "./test-stack.js";
 
 interface Seen {

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
+import * as x509 from "@peculiar/x509";
 import type { RenewalWindow } from "@switchyard/certstore";
-import { x509 } from "./key-pem.js";
 
 export interface LifetimeRule {
   lifetimeFraction: number;

@@ -15,6 +15,7 @@ import {
   startEdge,
   waitFor,
 } from "@switchyard/testkit";
+import { makeSelfSignedCertificate } from "@switchyard/x509";
 import { exampleZone, header, query } from "./test-fixtures.js";
 
 const run = promisify(execFile);
@@ -39,25 +40,9 @@ describe("DNS over HTTPS through the edge's HTTPS port (SNI), 2 replicas", () =>
     dir = await mkdtemp(join(tmpdir(), `switchyard-doh-${process.pid}-`));
     caFile = join(dir, "cert.pem");
     const keyFile = join(dir, "key.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      caFile,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${DOMAIN}`,
-      "-addext",
-      `subjectAltName=DNS:${DOMAIN}`,
-    ]);
+    const made = await makeSelfSignedCertificate({ names: [DOMAIN], days: 2 });
+    await writeFile(caFile, made.certPem);
+    await writeFile(keyFile, made.keyPem);
     ca = await readFile(caFile);
     const zoneFile = join(dir, "example.test.zone");
     await writeFile(zoneFile, exampleZone);

@@ -15,6 +15,7 @@ import {
   startProcess,
   waitFor,
 } from "@switchyard/testkit";
+import { makeSelfSignedCertificate } from "@switchyard/x509";
 
 const run = promisify(execFile);
 
@@ -88,25 +89,9 @@ describe("forwarding for trusted networks: knotd and a Switchyard DoH server as 
     // A second Switchyard (edge + one dns replica) serving up2.test over DoH.
     const cert = join(dir, "cert.pem");
     const key = join(dir, "key.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=doh.up2.test",
-      "-addext",
-      "subjectAltName=DNS:doh.up2.test",
-    ]);
+    const made = await makeSelfSignedCertificate({ names: ["doh.up2.test"], days: 2 });
+    await writeFile(cert, made.certPem);
+    await writeFile(key, made.keyPem);
     const dohPort = await freePort();
     upstreamEdge = await startEdge({
       dns: {

@@ -2,87 +2,40 @@
  * Test support (not shipped behaviour): a throwaway CA and a real SMTP server standing in for a
  * smarthost or a remote MX, so relay tests talk to real servers over real sockets.
  */
-import { execFile } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { freePort, startProcess, waitFor } from "@switchyard/testkit";
+import { CertificateAuthority } from "@switchyard/x509";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
-
-const run = promisify(execFile);
 
 export interface TestCa {
   dir: string;
   caFile: string;
   caPem: string;
-  /** A key and certificate for these DNS names, signed by the CA. */
+  /** A key and certificate for these DNS names (or IP addresses), signed by the CA, valid 2 days. */
   issue(names: string[]): Promise<{ key: string; cert: string; keyFile: string; certFile: string }>;
   remove(): Promise<void>;
 }
 
 export async function createTestCa(): Promise<TestCa> {
   const dir = await mkdtemp(join(tmpdir(), `switchyard-test-ca-${process.pid}-`));
-  const caKey = join(dir, "ca.key");
+  const ca = await CertificateAuthority.create({ subject: "CN=Switchyard Test CA", days: 2 });
   const caFile = join(dir, "ca.pem");
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    caKey,
-    "-out",
-    caFile,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Switchyard Test CA",
-  ]);
+  await writeFile(caFile, ca.certPem);
   let serial = 0;
   return {
     dir,
     caFile,
-    caPem: await readFile(caFile, "utf8"),
+    caPem: ca.certPem,
     async issue(names) {
+      const { certPem, keyPem } = await ca.issue({ names, days: 2 });
       const base = join(dir, `leaf${++serial}`);
-      const ext = `${base}.ext`;
-      await writeFile(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
-      await run("openssl", [
-        "req",
-        ...ec,
-        "-keyout",
-        `${base}.key`,
-        "-out",
-        `${base}.csr`,
-        "-subj",
-        `/CN=${names[0]}`,
-      ]);
-      await run("openssl", [
-        "x509",
-        "-req",
-        "-in",
-        `${base}.csr`,
-        "-CA",
-        caFile,
-        "-CAkey",
-        caKey,
-        "-CAcreateserial",
-        "-out",
-        `${base}.pem`,
-        "-days",
-        "2",
-        "-extfile",
-        ext,
-      ]);
-      return {
-        key: await readFile(`${base}.key`, "utf8"),
-        cert: await readFile(`${base}.pem`, "utf8"),
-        keyFile: `${base}.key`,
-        certFile: `${base}.pem`,
-      };
+      await writeFile(`${base}.key`, keyPem, { mode: 0o600 });
+      await writeFile(`${base}.pem`, certPem);
+      return { key: keyPem, cert: certPem, keyFile: `${base}.key`, certFile: `${base}.pem` };
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };

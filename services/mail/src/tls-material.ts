@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { readFile } from "node:fs/promises";
+import { makeSelfSignedCertificate } from "@switchyard/x509";
 import { TlsSetupError } from "./errors.js";
 
 export interface TlsMaterial {
@@ -11,12 +8,10 @@ export interface TlsMaterial {
   selfSigned: boolean;
 }
 
-const run = promisify(execFile);
-
 /**
  * The certificate the mail ports present: the configured files, or (until the certs service
- * delivers one over NATS) a self-signed P-256 certificate for `hostname`, made once at start with
- * `openssl req -x509` (Node has no X.509 builder; openssl is in every Debian image).
+ * delivers one over NATS) a self-signed P-256 certificate for `hostname`, valid a year, made in
+ * memory once at start (`@switchyard/x509`).
  */
 export async function loadTlsMaterial(
   tls: { certFile?: string | undefined; keyFile?: string | undefined },
@@ -30,36 +25,10 @@ export async function loadTlsMaterial(
       throw new TlsSetupError(`cannot read ${tls.certFile} / ${tls.keyFile}`, { cause: err });
     }
   }
-  const dir = await mkdtemp(join(tmpdir(), "switchyard-mail-tls-"));
   try {
-    const keyFile = join(dir, "key.pem");
-    const certFile = join(dir, "cert.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "365",
-      "-subj",
-      `/CN=${hostname}`,
-      "-addext",
-      `subjectAltName=DNS:${hostname}`,
-    ]);
-    const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
-    return { cert, key, selfSigned: true };
+    const { certPem, keyPem } = await makeSelfSignedCertificate({ names: [hostname], days: 365 });
+    return { cert: Buffer.from(certPem), key: Buffer.from(keyPem), selfSigned: true };
   } catch (err) {
-    throw new TlsSetupError(`cannot make a self-signed certificate for ${hostname} with openssl`, {
-      cause: err,
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    throw new TlsSetupError(`cannot make a self-signed certificate for ${hostname}`, { cause: err });
   }
 }

@@ -5,10 +5,16 @@ import type { MailMetrics } from "./metrics.js";
 export interface SessionSlot {
   /** True when this connection is past the per-address limit (it is refused, then released). */
   readonly overLimit: boolean;
-  /** Runs `onFire` after `ms` unless the slot is released first; `refresh()` restarts the wait. */
-  timer(ms: number, onFire: () => void): { refresh(): void };
+  /** Runs `onFire` after `ms` unless the slot is released first. */
+  timer(ms: number, onFire: () => void): SlotTimer;
   /** Gives everything back; idempotent. Runs by itself when the handed-off socket closes. */
   release(): void;
+}
+
+/** A deadline of one session: `refresh()` starts the wait again, `hold()` stops it until the next refresh. */
+export interface SlotTimer {
+  refresh(): void;
+  hold(): void;
 }
 
 /**
@@ -33,12 +39,12 @@ export class SessionSlots {
     this.open.add(socket);
     this.metrics.sessionStarted(role);
     this.metrics.clientAddresses(this.perAddress.size);
-    const timers = new Set<NodeJS.Timeout>();
+    const timers = new Set<{ hold(): void }>();
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) t.hold();
       timers.clear();
       this.open.delete(socket);
       const left = (this.perAddress.get(address) ?? 1) - 1;
@@ -51,17 +57,26 @@ export class SessionSlots {
     return {
       overLimit: this.maxPerAddress > 0 && count > this.maxPerAddress,
       timer: (ms, onFire) => {
-        if (released) return { refresh() {} };
-        const t = setTimeout(() => {
-          timers.delete(t);
-          onFire();
-        }, ms);
-        timers.add(t);
-        return {
+        let pending: NodeJS.Timeout | undefined;
+        let fired = false;
+        const timer: SlotTimer = {
           refresh() {
-            if (timers.has(t)) t.refresh();
+            clearTimeout(pending);
+            if (released || fired) return;
+            pending = setTimeout(() => {
+              fired = true;
+              timers.delete(timer);
+              onFire();
+            }, ms);
+          },
+          hold() {
+            clearTimeout(pending);
+            pending = undefined;
           },
         };
+        timers.add(timer);
+        timer.refresh();
+        return timer;
       },
       release,
     };

@@ -11,7 +11,7 @@ import { SmtpReply } from "./errors.js";
 import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
 import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
-import { SessionSlots } from "./session-slots.js";
+import { SessionSlots, type SlotTimer } from "./session-slots.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
 import type { Spool } from "./spool.js";
 
@@ -46,6 +46,8 @@ interface SessionState {
   role: PortRole;
   remote: string;
   overIpLimit: boolean;
+  /** The command deadline: held while a received message is being reviewed and stored. */
+  lineDeadline: SlotTimer;
 }
 
 const LF = 0x0a;
@@ -92,14 +94,23 @@ export class SmtpFront {
       onData: (stream, session, cb) => {
         const state = this.states.get(session.id);
         const review = state ? deps.reviews?.[state.role] : undefined;
+        // The client waits for our answer now: our own work (verification, fsyncs) is not its delay.
+        stream.once("end", () => state?.lineDeadline.hold());
+        const answered = () => state?.lineDeadline.refresh();
         takeMessage(
           { ...deps, hostname: mail.hostname, review },
           stream,
           session,
           state?.remote ?? "unknown",
         ).then(
-          (reply) => cb(null, reply),
-          (err: Error) => cb(err),
+          (reply) => {
+            answered();
+            cb(null, reply);
+          },
+          (err: Error) => {
+            answered();
+            cb(err);
+          },
         );
       },
       onClose: (session) => this.states.delete(session.id),
@@ -162,6 +173,7 @@ export class SmtpFront {
       role,
       remote: remote.address,
       overIpLimit: slot.overLimit,
+      lineDeadline,
     });
   }
 

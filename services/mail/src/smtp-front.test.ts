@@ -101,8 +101,8 @@ describe("SmtpFront in process", () => {
       assert.match(await smtp.command(`AUTH PLAIN ${auth("demo@switchyard.test", "right")}\r\n`), /^235 /);
     } finally {
       smtp.close();
+      await waitFor("the AUTH session released", () => front.activeSessions === 0);
     }
-    await waitFor("the AUTH session released", () => front.activeSessions === 0);
   });
 
   it("ends every open session, plain, STARTTLS and SMTPS, and releases each one", async () => {

@@ -23,7 +23,13 @@ const limitsSchema = z.strictObject({
   maxLineLength: z.number().int().min(512).max(65_536).default(4096),
   /** A whole session, from greeting to close, however active the client is. */
   sessionTimeoutMs: z.number().int().min(1000).max(86_400_000).default(600_000),
-  /** Per replica; 0 = no limit. */
+  /**
+   * A whole command line (or the TLS handshake after STARTTLS, or the next line of a message) must
+   * arrive within this; bytes that do not complete a line do not restart it, so a client dribbling
+   * one byte at a time cannot hold a session. Also the idle timeout between commands.
+   */
+  commandTimeoutMs: z.number().int().min(500).max(3_600_000).default(60_000),
+  /** Open sessions per client address, authenticated or not, per replica; 0 = no limit. */
   maxConnectionsPerIp: z.number().int().min(0).default(20),
 });
 

@@ -12,7 +12,11 @@ export function adoptConnection(
 ): Socket {
   const socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
   if (replay.length > 0) socket.unshift(Buffer.from(replay));
+  // Once, whatever a protocol library does with the socket's listeners (re-adding them included).
+  let ended = false;
   socket.once("close", () => {
+    if (ended) return;
+    ended = true;
     onEnd(socket.bytesRead + replay.length, socket.bytesWritten);
   });
   return socket;

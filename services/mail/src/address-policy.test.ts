@@ -24,6 +24,17 @@ describe("recipient policy", () => {
     });
   });
 
+  it("takes RCPT TO:<postmaster> without a domain as the first domain's postmaster (RFC 5321 §4.5.1)", () => {
+    for (const bare of ["postmaster", "PostMaster"]) {
+      assert.deepEqual(policy.recipient(bare), {
+        ok: true,
+        mailboxes: ["demo@switchyard.test", "ops@switchyard.test"],
+      });
+    }
+    // Any other domainless local part is still refused.
+    assert.deepEqual(policy.recipient("demo"), { ok: false, code: 550, message: "5.7.1 Relaying denied" });
+  });
+
   it("answers 550 5.1.1 for an unknown user in our domain", () => {
     const verdict = policy.recipient("nobody@switchyard.test");
     assert.equal(verdict.ok, false);

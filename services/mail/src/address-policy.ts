@@ -71,6 +71,11 @@ export class AddressPolicy {
    * anything else, however it is dressed up, 550 5.7.1.
    */
   recipient(address: string, options: { authenticated?: boolean } = {}): RecipientVerdict {
+    // RFC 5321 §4.5.1: `RCPT TO:<postmaster>` (no domain) must be accepted; it is the postmaster
+    // of the first domain (give `postmaster@<first domain>` an alias or a mailbox).
+    const primary = this.mail.domains[0];
+    if (address.toLowerCase() === "postmaster" && primary !== undefined)
+      return this.route(`postmaster@${primary.toLowerCase()}`, 0);
     const parts = splitPlainAddress(address);
     if (!parts) return relayDenied;
     const normalized = `${parts.local}@${parts.domain}`;

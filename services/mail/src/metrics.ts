@@ -9,6 +9,8 @@ export type RejectReason =
   | "sender"
   | "auth"
   | "deadline"
+  | "command-timeout"
+  | "esmtp-parameter"
   | "ip-limit"
   | "spool";
 
@@ -16,6 +18,7 @@ export type RejectReason =
 export class MailMetrics {
   private readonly sessions: Counter<"port">;
   private readonly active: Gauge;
+  private readonly addresses: Gauge;
   private readonly accepted: Counter;
   private readonly rejected: Counter<"reason">;
   private readonly bytes: Counter;
@@ -31,6 +34,11 @@ export class MailMetrics {
     this.active = new Gauge({
       name: "switchyard_mail_sessions_active",
       help: "Open SMTP sessions",
+      registers,
+    });
+    this.addresses = new Gauge({
+      name: "switchyard_mail_client_addresses",
+      help: "Client addresses with at least one open SMTP session (entries of the per-address limit)",
       registers,
     });
     this.accepted = new Counter({
@@ -58,6 +66,10 @@ export class MailMetrics {
 
   sessionEnded(): void {
     this.active.dec();
+  }
+
+  clientAddresses(count: number): void {
+    this.addresses.set(count);
   }
 
   messageAccepted(bytes: number): void {

@@ -6,10 +6,12 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp
 import type { AddressPolicy } from "./address-policy.js";
 import type { AuthGuard } from "./auth-guard.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
+import { CredentialCheck, type PasswordVerifier } from "./credential-check.js";
 import { SmtpReply } from "./errors.js";
+import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
 import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
 import type { MailMetrics } from "./metrics.js";
-import { verifyPassword } from "./password-hash.js";
+import { SessionSlots, type SlotTimer } from "./session-slots.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
 import type { Spool } from "./spool.js";
 
@@ -36,27 +38,36 @@ export interface SmtpFrontDeps {
   reviews?: Partial<Record<PortRole, MessageReview>>;
   /** AUTH failure limits per client IP (and `firewall.ban`). */
   authGuard?: AuthGuard;
+  /** The password check (scrypt by default); tests pass a spy. */
+  verifyPassword?: PasswordVerifier;
 }
 
 interface SessionState {
   role: PortRole;
   remote: string;
   overIpLimit: boolean;
+  /** The command deadline: held while a received message is being reviewed and stored. */
+  lineDeadline: SlotTimer;
 }
+
+const LF = 0x0a;
 
 /**
  * One smtp-server per port role, fed sockets the edge handed off: port 25 (STARTTLS, no AUTH, our
- * recipients only), 587 (AUTH after STARTTLS), 465 (implicit TLS, AUTH). Policy lives in the hooks;
- * bare CR/LF are refused before smtp-server parses anything; every session has a hard deadline.
+ * recipients only), 587 (AUTH offered only after STARTTLS), 465 (implicit TLS, AUTH). Policy lives
+ * in the hooks; bare CR/LF are refused before smtp-server parses anything; every session has a hard
+ * deadline and every command line a deadline of its own that dribbled bytes do not restart.
  */
 export class SmtpFront {
   private readonly servers: Record<PortRole, SMTPServer>;
   private readonly states = new Map<string, SessionState>();
-  private readonly perIp = new Map<string, number>();
-  private readonly open = new Set<Socket>();
+  private readonly slots: SessionSlots;
+  private readonly credentials: CredentialCheck;
 
   constructor(private readonly deps: SmtpFrontDeps) {
     const { mail, tls } = deps;
+    this.slots = new SessionSlots(mail.limits.maxConnectionsPerIp, deps.metrics);
+    this.credentials = new CredentialCheck(mail.mailboxes, deps.verifyPassword);
     const common: SMTPServerOptions & Record<string, unknown> = {
       name: mail.hostname,
       banner: "Switchyard ESMTP",
@@ -67,12 +78,13 @@ export class SmtpFront {
       rejectOversized: true,
       maxCommandLength: mail.limits.maxLineLength,
       disableReverseLookup: true,
-      socketTimeout: Math.min(60_000, mail.limits.sessionTimeoutMs),
+      // Our command deadline answers first; smtp-server's idle timer is only the backstop.
+      socketTimeout: mail.limits.commandTimeoutMs + 5000,
       logger: false,
       authMethods: ["PLAIN", "LOGIN"],
       onConnect: (session, cb) => this.onConnect(session, cb),
-      onMailFrom: (address, session, cb) => this.onMailFrom(address.address, session, cb),
-      onRcptTo: (address, session, cb) => this.onRcptTo(address.address, session, cb),
+      onMailFrom: (address, session, cb) => this.onMailFrom(address.address, address.args, session, cb),
+      onRcptTo: (address, session, cb) => this.onRcptTo(address.address, address.args, session, cb),
       onAuth: (auth, session, cb) => {
         this.onAuth(auth.username ?? "", auth.password ?? "", session).then(
           (user) => cb(null, { user }),
@@ -82,14 +94,23 @@ export class SmtpFront {
       onData: (stream, session, cb) => {
         const state = this.states.get(session.id);
         const review = state ? deps.reviews?.[state.role] : undefined;
+        // The client waits for our answer now: our own work (verification, fsyncs) is not its delay.
+        stream.once("end", () => state?.lineDeadline.hold());
+        const answered = () => state?.lineDeadline.refresh();
         takeMessage(
           { ...deps, hostname: mail.hostname, review },
           stream,
           session,
           state?.remote ?? "unknown",
         ).then(
-          (reply) => cb(null, reply),
-          (err: Error) => cb(err),
+          (reply) => {
+            answered();
+            cb(null, reply);
+          },
+          (err: Error) => {
+            answered();
+            cb(err);
+          },
         );
       },
       onClose: (session) => this.states.delete(session.id),
@@ -115,34 +136,31 @@ export class SmtpFront {
       return;
     }
     socket.on("error", () => {});
-    const { limits } = this.deps.mail;
-    const count = (this.perIp.get(remote.address) ?? 0) + 1;
-    this.perIp.set(remote.address, count);
-    this.open.add(socket);
-    this.deps.metrics.sessionStarted(role);
+    const { limits, hostname } = this.deps.mail;
+    // Released (counts, gauge, timers) when this socket closes, however the session ends.
+    const slot = this.slots.acquire(socket, remote.address, role);
     let handle: SmtpConnectionHandle | undefined;
-    const deadline = setTimeout(() => {
+    slot.timer(limits.sessionTimeoutMs, () => {
       this.deps.metrics.reject("deadline");
-      handle?.refuseAndClose(421, `4.4.2 ${this.deps.mail.hostname} session time limit reached, closing`);
-    }, limits.sessionTimeoutMs);
-    socket.once("close", () => {
-      clearTimeout(deadline);
-      this.open.delete(socket);
-      const left = (this.perIp.get(remote.address) ?? 1) - 1;
-      if (left > 0) this.perIp.set(remote.address, left);
-      else this.perIp.delete(remote.address);
-      this.deps.metrics.sessionEnded();
+      handle?.refuseAndClose(421, `4.4.2 ${hostname} session time limit reached, closing`);
+    });
+    const lineDeadline = slot.timer(limits.commandTimeoutMs, () => {
+      this.deps.metrics.reject("command-timeout");
+      handle?.refuseAndClose(421, `4.4.2 ${hostname} command timeout, closing`);
     });
     handle = connectSocket(this.servers[role], socket, {
       remoteAddress: remote.address,
       remotePort: remote.port,
       localAddress: local.address,
       localPort: local.port,
+      authOnlyOverTls: role === "submission",
       inspect: () => {
         const guard = new BareNewlineGuard();
         let poisoned = false;
         return (chunk) => {
           if (poisoned) return false;
+          // Only a complete line restarts the command deadline, never a dribbled byte.
+          if (chunk.includes(LF)) lineDeadline.refresh();
           if (guard.accept(chunk)) return true;
           poisoned = true;
           this.deps.metrics.reject("bare-newline");
@@ -154,7 +172,8 @@ export class SmtpFront {
     this.states.set(handle.id, {
       role,
       remote: remote.address,
-      overIpLimit: limits.maxConnectionsPerIp > 0 && count > limits.maxConnectionsPerIp,
+      overIpLimit: slot.overLimit,
+      lineDeadline,
     });
   }
 
@@ -167,8 +186,28 @@ export class SmtpFront {
     cb();
   }
 
-  private onMailFrom(from: string, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
-    const role = this.states.get(session.id)?.role;
+  /** 555 for a MAIL/RCPT parameter no advertised extension defines; true when it refused. */
+  private refuseUnknownParameter(
+    command: "MAIL" | "RCPT",
+    args: Record<string, unknown> | false | undefined,
+    role: PortRole,
+    cb: (err?: Error | null) => void,
+  ): boolean {
+    const unknown = unknownParameter(command, args, role);
+    if (unknown === undefined) return false;
+    this.deps.metrics.reject("esmtp-parameter");
+    cb(new SmtpReply(555, unknownParameterText(unknown)));
+    return true;
+  }
+
+  private onMailFrom(
+    from: string,
+    args: Record<string, unknown> | false | undefined,
+    session: SMTPServerSession,
+    cb: (err?: Error | null) => void,
+  ): void {
+    const role = this.states.get(session.id)?.role ?? "smtp";
+    if (this.refuseUnknownParameter("MAIL", args, role, cb)) return;
     if (role !== "smtp") {
       const user = typeof session.user === "string" ? session.user : "";
       if (!user || !this.deps.policy.maySendAs(user, from)) {
@@ -180,7 +219,13 @@ export class SmtpFront {
     cb();
   }
 
-  private onRcptTo(to: string, session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+  private onRcptTo(
+    to: string,
+    args: Record<string, unknown> | false | undefined,
+    session: SMTPServerSession,
+    cb: (err?: Error | null) => void,
+  ): void {
+    if (this.refuseUnknownParameter("RCPT", args, this.states.get(session.id)?.role ?? "smtp", cb)) return;
     if (session.envelope.rcptTo.length >= this.deps.mail.limits.maxRecipients) {
       this.deps.metrics.reject("too-many-recipients");
       cb(new SmtpReply(452, "4.5.3 Too many recipients"));
@@ -200,9 +245,9 @@ export class SmtpFront {
   private async onAuth(username: string, password: string, session: SMTPServerSession): Promise<string> {
     const ip = this.states.get(session.id)?.remote ?? "unknown";
     this.deps.authGuard?.before(ip, session.id);
+    const user = await this.credentials.check(username, password);
+    if (user !== undefined) return user;
     const address = username.toLowerCase();
-    const box = this.deps.mail.mailboxes.find((b) => b.address === address);
-    if (box?.passwordHash && (await verifyPassword(password, box.passwordHash))) return address;
     this.deps.metrics.reject("auth");
     this.deps.logger.info({ session: session.id, username: address.slice(0, 100) }, "authentication failed");
     throw (
@@ -215,8 +260,8 @@ export class SmtpFront {
   async close(graceMs = 2000): Promise<void> {
     for (const server of Object.values(this.servers)) server.close();
     const until = Date.now() + graceMs;
-    while (this.open.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    for (const socket of this.open) socket.destroy();
+    while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const socket of this.slots.open) socket.destroy();
   }
 
   /** The certificate for clients without SNI, on every port, for the next TLS handshake. */
@@ -225,6 +270,6 @@ export class SmtpFront {
   }
 
   get activeSessions(): number {
-    return this.open.size;
+    return this.slots.size;
   }
 }

@@ -16,8 +16,11 @@ interface SmtpStreamInternals {
 interface SmtpConnectionInternals {
   id: string;
   session: SMTPServerSession;
+  secure: boolean;
   _parser: SmtpStreamInternals | false;
   _createParser(): SmtpStreamInternals;
+  _isSupported(command: string): boolean;
+  handler_EHLO(command: Buffer, callback: () => void): void;
   send(code: number, text: string): void;
   close(): void;
 }
@@ -42,6 +45,8 @@ export interface ConnectOptions {
   localPort: number;
   /** Every raw client chunk, before smtp-server parses it; return false to drop it. */
   inspect: () => (chunk: Buffer) => boolean;
+  /** Leave AUTH out of the EHLO reply until the connection is TLS (RFC 3207 §4.2, RFC 4954 §4). */
+  authOnlyOverTls?: boolean;
 }
 
 /** Hands an adopted socket to smtp-server, with the client's real address, and returns the connection. */
@@ -58,10 +63,12 @@ export function connectSocket(
   internals.connections.add = function (this: Set<SmtpConnectionInternals>, conn: SmtpConnectionInternals) {
     created = conn;
     guardParsers(conn, options.inspect);
+    if (options.authOnlyOverTls) hideAuthBeforeTls(conn);
     return add.call(this, conn);
   };
+  keepCloseListeners(socket);
   try {
-    const { inspect: _, ...socketOptions } = options;
+    const { inspect: _, authOnlyOverTls: __, ...socketOptions } = options;
     internals.connect(socket, socketOptions);
   } finally {
     internals.connections.add = add;
@@ -74,6 +81,41 @@ export function connectSocket(
       conn.send(code, text);
       conn.close();
     },
+  };
+}
+
+/**
+ * smtp-server calls `removeAllListeners()` on the raw socket when it starts TLS (STARTTLS and
+ * implicit TLS alike), which silently dropped every "close" listener the worker and the service had
+ * put on the handed-off socket: the edge's "connection ended" report, the per-address count and
+ * the sessions gauge leaked for every TLS session. The raw socket still emits "close" when the TLS
+ * socket over it ends, so the listeners registered before the hand-over are put back each time.
+ */
+function keepCloseListeners(socket: Socket): void {
+  const kept = socket.listeners("close") as Array<(...args: unknown[]) => void>;
+  const removeAll = socket.removeAllListeners.bind(socket);
+  socket.removeAllListeners = (event?: string | symbol) => {
+    removeAll(event);
+    // removeAllListeners() may recurse into removeAllListeners("close"): add each one back once.
+    const present = socket.listeners("close");
+    for (const listener of kept) if (!present.includes(listener)) socket.once("close", listener);
+    return socket;
+  };
+}
+
+/** EHLO without the AUTH line while the connection is plaintext (smtp-server has no such option). */
+function hideAuthBeforeTls(conn: SmtpConnectionInternals): void {
+  const ehlo = conn.handler_EHLO.bind(conn);
+  conn.handler_EHLO = (command, callback) => {
+    if (conn.secure) return ehlo(command, callback);
+    const isSupported = conn._isSupported.bind(conn);
+    conn._isSupported = (name) => name !== "AUTH" && isSupported(name);
+    try {
+      ehlo(command, callback);
+    } finally {
+      // handler_EHLO replies synchronously; AUTH itself still answers 538 before STARTTLS.
+      delete (conn as Partial<SmtpConnectionInternals>)._isSupported;
+    }
   };
 }
 

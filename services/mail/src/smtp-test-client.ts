@@ -95,4 +95,9 @@ export class RawSmtp {
   close(): void {
     this.socket.destroy();
   }
+
+  /** Ends the connection with a TCP RST, as a crashing client or a middlebox does. */
+  reset(): void {
+    this.socket.resetAndDestroy();
+  }
 }

@@ -244,6 +244,7 @@ export class DnsService {
     this.forwarder = forwarder;
     this.files = filesOf(section);
     this.tcp = section.tcp;
+    this.doh.reload();
     if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
       this.limiter = this.makeLimiter(section.rrl);
     this.rrl = section.rrl;
@@ -257,9 +258,11 @@ export class DnsService {
   /** Leaves the pool, asks every connection to finish (HTTP/2: GOAWAY) and waits for them. */
   async drain(deadlineMs: number): Promise<void> {
     await this.worker.leave();
+    const held = this.slots.size;
     for (const slot of this.slots.all()) slot.drain();
     const until = Date.now() + deadlineMs;
     while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    this.options.logger.info({ held, left: this.slots.size }, "tcp and doh connections drained");
   }
 
   async stop(): Promise<void> {

@@ -106,6 +106,11 @@ export class DohServer {
     this.server.emit("connection", socket);
   }
 
+  /** New sessions get the current dns.tcp.maxStreams in their SETTINGS. */
+  reload(): void {
+    this.server.updateSettings({ maxConcurrentStreams: this.options.limits().maxStreams });
+  }
+
   close(): void {
     this.server.close();
   }

@@ -165,6 +165,12 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
       else s.destroy();
     }
     assert.deepEqual(statuses, new Array(30).fill(413));
+    // The refusal itself arrives whole before the rest of the body is reset.
+    const s = await session();
+    const whole = await request(s, { ":method": "POST", ":path": "/dns-query", ...dnsMessage }, big);
+    assert.equal(whole.status, 413);
+    assert.equal(whole.body.toString(), "body over 65535 octets\n");
+    s.destroy();
     const bigFile = join(dir, "66k.bin");
     await writeFile(bigFile, Buffer.alloc(66 * 1024));
     for (let i = 0; i < 5; i++) {

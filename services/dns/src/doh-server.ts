@@ -92,8 +92,11 @@ export class DohServer {
     }
     const key = peerKey(socket);
     if (key !== undefined) {
-      this.connections.set(key, { slot, streams: 0, windowStart: 0, windowStreams: 0 });
-      slot.onRelease(() => this.connections.delete(key));
+      const conn: DohConnection = { slot, streams: 0, windowStart: 0, windowStreams: 0 };
+      this.connections.set(key, conn);
+      slot.onRelease(() => {
+        if (this.connections.get(key) === conn) this.connections.delete(key);
+      });
     }
     // The TLS handshake and the first request head (HTTP/2: the first HEADERS) within this.
     slot.deadline("request", "request", this.options.limits().requestTimeoutMs);

@@ -76,8 +76,9 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     replica = await startDnsReplica(edge, { name: "dns-hostile-doh" });
   });
   beforeEach(async () => {
-    baseline = await held(replica, ports());
+    baseline = await held(replica, edge, ports());
     assert.equal(baseline.connections, 0);
+    assert.equal(baseline.edgeActive, 0, "the edge counts no connection of an earlier test");
   });
   after(async () => {
     await replica?.stop();
@@ -182,7 +183,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
       ]);
       assert.equal(stdout, "413 2");
     }
-    await backToBaseline(replica, ports(), baseline, "35 HTTP/2 413s");
+    await backToBaseline(replica, edge, ports(), baseline, "35 HTTP/2 413s");
     await bothAnswer();
   });
 
@@ -208,7 +209,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
       assert.match(first.toString("latin1"), new RegExp(`^HTTP/1.1 ${status} `));
       socket.end();
     }
-    await backToBaseline(replica, ports(), baseline, "HTTP/1.1 413 and 400");
+    await backToBaseline(replica, edge, ports(), baseline, "HTTP/1.1 413 and 400");
   });
 
   it("400 on HTTP/2, then the client's GOAWAY: released", async () => {
@@ -221,7 +222,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     assert.equal(bad.status, 400);
     s.close();
     await once(s, "close");
-    await backToBaseline(replica, ports(), baseline, "400 and GOAWAY");
+    await backToBaseline(replica, edge, ports(), baseline, "400 and GOAWAY");
   });
 
   it("a request head dribbled a byte at a time is closed (no 408) at dns.tcp.requestTimeoutMs; others are served meanwhile", async () => {
@@ -255,7 +256,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     assert.ok(
       (await metric(replica, "switchyard_dns_tcp_deadlines_total", 'reason="request"')) - before >= 1,
     );
-    await backToBaseline(replica, ports(), baseline, "dribbled request head");
+    await backToBaseline(replica, edge, ports(), baseline, "dribbled request head");
   });
 
   it("an HTTP/2 stream that never finishes its request is reset (CANCEL) at dns.tcp.requestTimeoutMs; its session keeps serving", async () => {
@@ -267,7 +268,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     assert.equal(stream.rstCode, constants.NGHTTP2_CANCEL);
     assert.equal((await get(s, "www.example.test")).status, 200, "the session still answers");
     s.close();
-    await backToBaseline(replica, ports(), baseline, "a stream reset by its deadline");
+    await backToBaseline(replica, edge, ports(), baseline, "a stream reset by its deadline");
   });
 
   it("RST_STREAM from the client, and an idle session: closed by the server and released", async () => {
@@ -279,7 +280,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await once(stream, "close");
     // No stream left: the server ends the session at dns.tcp.idleTimeoutMs.
     await once(s, "close");
-    await backToBaseline(replica, ports(), baseline, "RST_STREAM then idle");
+    await backToBaseline(replica, edge, ports(), baseline, "RST_STREAM then idle");
   });
 
   it("a client's GOAWAY with a stream open: released", async () => {
@@ -289,7 +290,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     stream.write(Buffer.from([0, 1]));
     s.goaway(constants.NGHTTP2_NO_ERROR);
     await once(s, "close");
-    await backToBaseline(replica, ports(), baseline, "GOAWAY");
+    await backToBaseline(replica, edge, ports(), baseline, "GOAWAY");
   });
 
   it("streams: SETTINGS cap concurrent ones at dns.tcp.maxStreams; over maxStreamsPerSecond, GOAWAY ENHANCE_YOUR_CALM", async () => {
@@ -315,7 +316,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await Promise.all(resets);
     s.destroy();
     assert.ok((await metric(replica, "switchyard_dns_tcp_deadlines_total", 'reason="stream-rate"')) >= 1);
-    await backToBaseline(replica, ports(), baseline, "too many streams");
+    await backToBaseline(replica, edge, ports(), baseline, "too many streams");
     await bothAnswer();
   });
 
@@ -340,7 +341,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     unknown.on("error", () => {});
     await closedWithin(unknown, 15_000, "unknown SNI");
     assert.equal(unknown.encrypted && unknown.authorized, false, "no handshake with an unknown name");
-    await backToBaseline(replica, ports(), baseline, "TLS failures");
+    await backToBaseline(replica, edge, ports(), baseline, "TLS failures");
     await bothAnswer();
   });
 });

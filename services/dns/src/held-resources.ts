@@ -16,12 +16,14 @@ export interface Held {
   fds: number;
   /** Sockets whose local port is one of the edge's DNS/DoH ports (handed-off connections). */
   clientSockets: number;
+  /** The edge's `switchyard_edge_connections_active` (all routes): ends the worker reported back. */
+  edgeActive: number;
 }
 
 /** One scrape on its own connection (closed after), so the scrape itself holds no fd afterwards. */
-export function scrape(replica: DnsReplica): Promise<string> {
+export function scrape(target: { metricsPort: number }): Promise<string> {
   return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port: replica.metricsPort, path: "/metrics", agent: false }, (res) => {
+    get({ host: "127.0.0.1", port: target.metricsPort, path: "/metrics", agent: false }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {
@@ -64,7 +66,11 @@ async function socketPorts(): Promise<Map<string, number>> {
 }
 
 /** Reads what the replica holds; fds are read before the scrape so it does not count itself. */
-export async function held(replica: DnsReplica, clientPorts: number[]): Promise<Held> {
+export async function held(
+  replica: DnsReplica,
+  edge: { metricsPort: number },
+  clientPorts: number[],
+): Promise<Held> {
   const dir = `/proc/${replica.process.pid}/fd`;
   const fds = await readdir(dir);
   const ports = await socketPorts();
@@ -80,12 +86,14 @@ export async function held(replica: DnsReplica, clientPorts: number[]): Promise<
     addresses: metricValue(text, "switchyard_dns_tcp_addresses"),
     fds: fds.length,
     clientSockets,
+    edgeActive: metricValue(await scrape(edge), "switchyard_edge_connections_active"),
   };
 }
 
 /** Waits until everything the replica holds is back to `baseline` (a deadline, then a clear failure). */
 export async function backToBaseline(
   replica: DnsReplica,
+  edge: { metricsPort: number },
   clientPorts: number[],
   baseline: Held,
   after: string,
@@ -95,13 +103,14 @@ export async function backToBaseline(
     await waitFor(
       `resources back to baseline after ${after}`,
       async () => {
-        last = await held(replica, clientPorts);
+        last = await held(replica, edge, clientPorts);
         return (
           last.connections === baseline.connections &&
           last.addresses === baseline.addresses &&
           // Fewer is fine (a fd of the baseline's own moment, e.g. a scrape closing, went away).
           last.fds <= baseline.fds &&
-          last.clientSockets === baseline.clientSockets
+          last.clientSockets === baseline.clientSockets &&
+          last.edgeActive === baseline.edgeActive
         );
       },
       20_000,

@@ -9,6 +9,7 @@ import {
   startDnsReplica,
   startEdge,
   tcpConnect,
+  waitFor,
 } from "@switchyard/testkit";
 import { backToBaseline, closedWithin, connectFrom, type Held, held, metric } from "./held-resources.js";
 import { frame } from "./test-client.js";
@@ -60,8 +61,9 @@ describe("dns over TCP, hostile clients: every ending releases everything, every
     replica = await startDnsReplica(edge, { name: "dns-hostile-tcp" });
   });
   beforeEach(async () => {
-    baseline = await held(replica, [port]);
+    baseline = await held(replica, edge, [port]);
     assert.equal(baseline.connections, 0);
+    assert.equal(baseline.edgeActive, 0, "the edge counts no connection of an earlier test");
     assert.equal(baseline.addresses, 0);
   });
   after(async () => {
@@ -81,17 +83,17 @@ describe("dns over TCP, hostile clients: every ending releases everything, every
     assert.equal((await ask(fin, 1)).id, 1);
     const reset = track(await tcpConnect(port));
     assert.equal((await ask(reset, 2)).id, 2);
-    assert.equal((await held(replica, [port])).connections, 2);
+    assert.equal((await held(replica, edge, [port])).connections, 2);
     fin.end();
     reset.resetAndDestroy();
-    await backToBaseline(replica, [port], baseline, "FIN and reset");
+    await backToBaseline(replica, edge, [port], baseline, "FIN and reset");
   });
 
   it("idle timeout: the server closes a connection that asks nothing more, and releases it", async () => {
     const s = track(await tcpConnect(port));
     assert.equal((await ask(s, 3)).id, 3);
     await closedWithin(s, 15_000, "idle connection");
-    await backToBaseline(replica, [port], baseline, "idle timeout");
+    await backToBaseline(replica, edge, [port], baseline, "idle timeout");
     assert.ok((await metric(replica, "switchyard_dns_tcp_deadlines_total", 'reason="idle"')) >= 1);
   });
 
@@ -100,7 +102,7 @@ describe("dns over TCP, hostile clients: every ending releases everything, every
     const q = frame(query("example.test", 6, { id: 4 }));
     s.end(q.subarray(0, 7));
     await closedWithin(s, 15_000, "half frame then FIN");
-    await backToBaseline(replica, [port], baseline, "half frame then FIN");
+    await backToBaseline(replica, edge, [port], baseline, "half frame then FIN");
   });
 
   it("a query dribbled a byte at a time is closed at dns.tcp.queryTimeoutMs; a real client is answered meanwhile", async () => {
@@ -121,7 +123,7 @@ describe("dns over TCP, hostile clients: every ending releases everything, every
       2,
       "both closed by the query deadline",
     );
-    await backToBaseline(replica, [port], baseline, "dribbled queries");
+    await backToBaseline(replica, edge, [port], baseline, "dribbled queries");
   });
 
   it("per-address cap: the connection past dns.tcp.maxConnectionsPerAddress is closed; another address is served", async () => {
@@ -144,11 +146,15 @@ describe("dns over TCP, hostile clients: every ending releases everything, every
     );
     const other = track(await connectFrom(port, "127.0.0.3"));
     assert.equal((await ask(other, 21)).id, 21, "another address is served");
-    const now = await held(replica, [port]);
+    const now = await held(replica, edge, [port]);
     assert.equal(now.connections, tcp.maxConnectionsPerAddress + 1);
     assert.equal(now.addresses, 2, "two client addresses hold connections");
+    await waitFor(
+      "the edge counts the 4 held (and not the refused one, reported ended)",
+      async () => (await held(replica, edge, [port])).edgeActive === tcp.maxConnectionsPerAddress + 1,
+    );
     assert.equal((await ask(mine[0] as Socket, 22)).id, 22, "the capped address keeps what it holds");
     for (const s of [...mine, other]) s.end();
-    await backToBaseline(replica, [port], baseline, "per-address refusal");
+    await backToBaseline(replica, edge, [port], baseline, "per-address refusal");
   });
 });

@@ -259,6 +259,18 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await backToBaseline(replica, edge, ports(), baseline, "dribbled request head");
   });
 
+  it("an HTTP/2 session that never sends a request is closed at dns.tcp.requestTimeoutMs and released", async () => {
+    const before = await metric(replica, "switchyard_dns_tcp_deadlines_total", 'reason="request"');
+    const s = await session();
+    await new Promise((resolve) => s.once("close", resolve));
+    assert.equal(
+      (await metric(replica, "switchyard_dns_tcp_deadlines_total", 'reason="request"')) - before,
+      1,
+      "closed by the request deadline",
+    );
+    await backToBaseline(replica, edge, ports(), baseline, "a session without a request");
+  });
+
   it("an HTTP/2 stream that never finishes its request is reset (CANCEL) at dns.tcp.requestTimeoutMs; its session keeps serving", async () => {
     const s = await session();
     const stream = s.request({ ":method": "POST", ":path": "/dns-query", ...dnsMessage });

@@ -20,9 +20,8 @@ import {
   startDnsReplica,
   startEdge,
   tcpConnect,
-  waitFor,
 } from "@switchyard/testkit";
-import { backToBaseline, closedWithin, type Held, held, metric } from "./held-resources.js";
+import { backToBaseline, closedWithin, type Held, held, makeCertificate, metric } from "./held-resources.js";
 import { frame } from "./test-client.js";
 import { exampleZone, header, query } from "./test-fixtures.js";
 
@@ -43,6 +42,7 @@ const dnsMessage = { "content-type": "application/dns-message" };
 describe("DoH, hostile clients: every ending releases everything, every wait is bounded", () => {
   let dir: string;
   let caFile: string;
+  let keyFile: string;
   let ca: Buffer;
   let edge: EdgeHarness;
   let replica: DnsReplica;
@@ -53,13 +53,7 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), `switchyard-doh-hostile-${process.pid}-`));
-    caFile = join(dir, "cert.pem");
-    const keyFile = join(dir, "key.pem");
-    await run("openssl", [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-keyout", keyFile, "-out", caFile, "-days", "2", "-subj", `/CN=${DOMAIN}`],
-      ...["-addext", `subjectAltName=DNS:${DOMAIN}`],
-    ]);
+    ({ caFile, keyFile } = await makeCertificate(dir, DOMAIN));
     ca = await readFile(caFile);
     const zoneFile = join(dir, "example.test.zone");
     await writeFile(zoneFile, exampleZone);
@@ -357,67 +351,3 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await bothAnswer();
   });
 });
-
-describe("DoH and DNS/TCP: a replica drain ends every connection", () => {
-  it("sends GOAWAY to HTTP/2 sessions and FIN to DNS/TCP connections, and exits without waiting for them", async () => {
-    const dir = await mkdtemp(join(tmpdir(), `switchyard-doh-drain-${process.pid}-`));
-    const caFile = join(dir, "cert.pem");
-    const keyFile = join(dir, "key.pem");
-    await run("openssl", [
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-keyout", keyFile, "-out", caFile, "-days", "2", "-subj", `/CN=${DOMAIN}`],
-      ...["-addext", `subjectAltName=DNS:${DOMAIN}`],
-    ]);
-    const dnsPort = await freePort();
-    const httpsPort = await freePort();
-    // Deadlines far away: only the drain can end these connections within the test.
-    const edge = await startEdge({
-      dns: {
-        ports: [dnsPort],
-        tcp: { idleTimeoutMs: 600_000, requestTimeoutMs: 600_000, sessionTimeoutMs: 600_000 },
-        doh: { domain: DOMAIN, port: httpsPort, certFile: caFile, keyFile },
-        zones: [{ origin: "example.test", soa: { mname: "ns1", rname: "hostmaster" }, records: [] }],
-      },
-    });
-    try {
-      const replica = await startDnsReplica(edge, {
-        name: "dns-drain",
-        env: { SWITCHYARD_DRAIN_TIMEOUT_MS: "30000" },
-      });
-      const s = http2Connect(`https://127.0.0.1:${httpsPort}`, {
-        ca: await readFile(caFile),
-        servername: DOMAIN,
-      });
-      s.on("error", () => {});
-      await once(s, "remoteSettings");
-      const goaway = new Promise<number>((resolve) => s.once("goaway", resolve));
-      const t = await tcpConnect(dnsPort);
-      t.on("error", () => {});
-      const fin = new Promise<void>((resolve) => t.once("end", resolve));
-      const got = once(t, "data");
-      t.write(frame(query("example.test", 6, { id: 9 })));
-      await got;
-      await waitForHeld(replica, 2);
-      const exited = replica.stop();
-      assert.equal(await goaway, constants.NGHTTP2_NO_ERROR, "HTTP/2 session told to go away");
-      await fin;
-      assert.equal(await exited, 0);
-      const drained = replica.process.lines.find(
-        (l) => typeof l === "object" && l.msg === "tcp and doh connections drained",
-      ) as { held?: number; left?: number } | undefined;
-      assert.deepEqual({ held: drained?.held, left: drained?.left }, { held: 2, left: 0 });
-      s.destroy();
-      t.destroy();
-    } finally {
-      await edge.stop();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-async function waitForHeld(replica: DnsReplica, connections: number): Promise<void> {
-  await waitFor(
-    "connections held",
-    async () => (await metric(replica, "switchyard_dns_tcp_connections")) === connections,
-  );
-}

@@ -3,10 +3,13 @@
  * the per-address entries, its open fds, and the handed-off TCP sockets among them.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { get } from "node:http";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { DnsReplica } from "@switchyard/testkit";
 import { waitFor } from "@switchyard/testkit";
 
@@ -148,4 +151,19 @@ export async function connectFrom(port: number, localAddress = "127.0.0.1"): Pro
   await once(socket, "connect");
   socket.on("error", () => {});
   return socket;
+}
+
+/** A self-signed P-256 certificate for `domain` in `dir` (openssl), for DoH tests. */
+export async function makeCertificate(
+  dir: string,
+  domain: string,
+): Promise<{ caFile: string; keyFile: string }> {
+  const caFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  await promisify(execFile)("openssl", [
+    ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
+    ...["-keyout", keyFile, "-out", caFile, "-days", "2", "-subj", `/CN=${domain}`],
+    ...["-addext", `subjectAltName=DNS:${domain}`],
+  ]);
+  return { caFile, keyFile };
 }

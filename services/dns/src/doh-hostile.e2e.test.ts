@@ -165,6 +165,11 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     const whole = await request(s, { ":method": "POST", ":path": "/dns-query", ...dnsMessage }, big);
     assert.equal(whole.status, 413);
     assert.equal(whole.body.toString(), "body over 65535 octets\n");
+    assert.equal(
+      whole.rstCode,
+      constants.NGHTTP2_NO_ERROR,
+      "the unread rest reset at once (the deadline resets with CANCEL)",
+    );
     s.destroy();
     const bigFile = join(dir, "66k.bin");
     await writeFile(bigFile, Buffer.alloc(66 * 1024));

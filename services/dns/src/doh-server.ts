@@ -184,7 +184,14 @@ export class DohServer {
     });
     // A response sent before the request's body was read (413, 415): reset the rest (RFC 9113 8.1).
     stream.once("finish", () => {
-      if (!stream.readableEnded && !stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+      if (stream.closed || stream.endAfterHeaders || stream.readableEnded) return;
+      // Still open from the client's side (not half-closed remote): it is sending a body we refused.
+      const { state } = stream.state;
+      if (
+        state === constants.NGHTTP2_STREAM_STATE_OPEN ||
+        state === constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL
+      )
+        stream.close(constants.NGHTTP2_NO_ERROR);
     });
   }
 }

@@ -160,16 +160,23 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
       else s.destroy();
     }
     assert.deepEqual(statuses, new Array(30).fill(413));
-    // The refusal itself arrives whole before the rest of the body is reset.
+    // A client still sending after the 413: the refusal arrives whole, then the rest is reset with
+    // NO_ERROR at once (the stream deadline would reset it with CANCEL).
     const s = await session();
-    const whole = await request(s, { ":method": "POST", ":path": "/dns-query", ...dnsMessage }, big);
-    assert.equal(whole.status, 413);
-    assert.equal(whole.body.toString(), "body over 65535 octets\n");
-    assert.equal(
-      whole.rstCode,
-      constants.NGHTTP2_NO_ERROR,
-      "the unread rest reset at once (the deadline resets with CANCEL)",
-    );
+    const sending = s.request({ ":method": "POST", ":path": "/dns-query", ...dnsMessage });
+    sending.on("error", () => {});
+    const chunks: Buffer[] = [];
+    let status = 0;
+    sending.on("response", (h) => {
+      status = Number(h[":status"]);
+    });
+    sending.on("data", (c: Buffer) => chunks.push(c));
+    const closed = new Promise((resolve) => sending.once("close", resolve));
+    sending.write(big);
+    await closed;
+    assert.equal(status, 413);
+    assert.equal(Buffer.concat(chunks).toString(), "body over 65535 octets\n");
+    assert.equal(sending.rstCode, constants.NGHTTP2_NO_ERROR);
     s.destroy();
     const bigFile = join(dir, "66k.bin");
     await writeFile(bigFile, Buffer.alloc(66 * 1024));
@@ -186,10 +193,13 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await bothAnswer();
   });
 
-  it("413 and 400 over HTTP/1.1: answered and released", async () => {
-    for (const [body, status] of [
-      [Buffer.alloc(70_000), 413],
-      [Buffer.from([1, 2, 3]), 400],
+  it("413 and 400 over HTTP/1.1: answered and released; after a 413 the server closes", async () => {
+    const deadlines = await metric(replica, "switchyard_dns_tcp_deadlines_total");
+    // 413 from the declared length, with most of the body never sent: the server closes (FIN)
+    // rather than wait for it, before any deadline.
+    for (const [declared, sent, status] of [
+      [70_000, Buffer.alloc(1000), 413],
+      [3, Buffer.from([1, 2, 3]), 400],
     ] as const) {
       const socket = tlsConnect({
         host: "127.0.0.1",
@@ -201,13 +211,19 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
       socket.on("error", () => {});
       await once(socket, "secureConnect");
       socket.write(
-        `POST /dns-query HTTP/1.1\r\nhost: ${DOMAIN}\r\ncontent-type: application/dns-message\r\ncontent-length: ${body.length}\r\n\r\n`,
+        `POST /dns-query HTTP/1.1\r\nhost: ${DOMAIN}\r\ncontent-type: application/dns-message\r\ncontent-length: ${declared}\r\n\r\n`,
       );
-      socket.write(body);
+      socket.write(sent);
       const [first] = (await once(socket, "data")) as [Buffer];
       assert.match(first.toString("latin1"), new RegExp(`^HTTP/1.1 ${status} `));
-      socket.end();
+      if (status === 413) await closedWithin(socket, 15_000, "HTTP/1.1 connection after a 413");
+      else socket.end();
     }
+    assert.equal(
+      await metric(replica, "switchyard_dns_tcp_deadlines_total"),
+      deadlines,
+      "closed after the 413, not by a deadline",
+    );
     await backToBaseline(replica, edge, ports(), baseline, "HTTP/1.1 413 and 400");
   });
 

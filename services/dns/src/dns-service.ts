@@ -250,11 +250,6 @@ export class DnsService {
     this.rrl = section.rrl;
   }
 
-  /** Connections this replica holds (DNS over TCP and DoH). */
-  get connections(): number {
-    return this.slots.size;
-  }
-
   /** Leaves the pool, asks every connection to finish (HTTP/2: GOAWAY) and waits for them. */
   async drain(deadlineMs: number): Promise<void> {
     await this.worker.leave();

@@ -14,13 +14,28 @@ function problems(text: string): string[] {
 }
 
 describe("dns limits", () => {
-  it("defaults the TCP cap and idle timeout", () => {
+  it("defaults the TCP/DoH caps and deadlines", () => {
     const config = parseConfig("dns: {}\n", "test.yaml");
-    assert.deepEqual(config.dns?.tcp, { maxConnections: 1000, idleTimeoutMs: 10_000 });
+    assert.deepEqual(config.dns?.tcp, {
+      maxConnections: 1000,
+      maxConnectionsPerAddress: 64,
+      idleTimeoutMs: 10_000,
+      queryTimeoutMs: 5_000,
+      requestTimeoutMs: 10_000,
+      sessionTimeoutMs: 300_000,
+      maxStreams: 100,
+      maxStreamsPerSecond: 500,
+    });
   });
 
   it("names the path of a bad TCP setting", () => {
-    const found = problems("dns:\n  tcp: { maxConnections: 0, idleTimeoutMs: 5 }\n");
+    const found = problems(
+      "dns:\n  tcp: { maxConnections: 0, idleTimeoutMs: 5, maxConnectionsPerAddress: 0 }\n",
+    );
+    assert.ok(
+      found.some((p) => p.includes("dns.tcp.maxConnectionsPerAddress")),
+      found.join("\n"),
+    );
     assert.ok(
       found.some((p) => p.includes("dns.tcp.maxConnections")),
       found.join("\n"),

@@ -3,6 +3,7 @@ import type { DnsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
+import { ConnectionSlots } from "./connection-slots.js";
 import { DohServer } from "./doh-server.js";
 import type { RecordSource } from "./dynamic-records.js";
 import { type Answerer, Forwarder } from "./forwarder.js";
@@ -48,7 +49,7 @@ export class DnsService {
   private tls: TlsContextSource | undefined;
   private readonly stored: StoredCertificates | undefined;
   private forwarder: Forwarder | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly slots: ConnectionSlots;
   files = new Map<string, string>();
   private tcp: DnsSection["tcp"];
   private limiter: ResponseRateLimiter;
@@ -73,6 +74,17 @@ export class DnsService {
       tls: () => this.stored ?? this.tls,
       logger,
       observe: (status) => metrics.doh(status),
+      limits: () => this.tcp,
+      calmed: () => metrics.tcpExpired.labels("stream-rate").inc(),
+    });
+    // One cap for every connection this replica holds, DNS over TCP and DoH alike.
+    this.slots = new ConnectionSlots(() => this.tcp, {
+      held: (connections, addresses) => {
+        metrics.tcpConnections.set(connections);
+        metrics.tcpAddresses.set(addresses);
+      },
+      refused: (reason) => metrics.tcpRefused.labels(reason).inc(),
+      expired: (reason) => metrics.tcpExpired.labels(reason).inc(),
     });
     if (options.natsServers && options.natsServers.length > 0) {
       const nats = new NatsLink({
@@ -107,24 +119,16 @@ export class DnsService {
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
       onConnection: (socket, info) => {
-        // The cap counts every connection this replica holds: DNS over TCP and DoH alike.
-        if (this.sockets.size >= this.tcp.maxConnections) {
-          refuse(socket);
-          metrics.tcpRefused.inc();
-          return;
-        }
-        this.sockets.add(socket);
-        metrics.tcpConnections.inc();
-        socket.once("close", () => {
-          this.sockets.delete(socket);
-          metrics.tcpConnections.dec();
-        });
+        const slot = this.slots.admit(socket, info.remote.address);
+        if (typeof slot === "string") return refuse(socket);
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
-        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket, slot);
+        const { idleTimeoutMs, queryTimeoutMs } = this.tcp;
         serveTcp(
           socket,
+          slot,
           current,
-          { idleTimeoutMs: this.tcp.idleTimeoutMs, client: info.remote.address },
+          { idleTimeoutMs, queryTimeoutMs, client: info.remote.address },
           metrics.tcpLatency,
         );
       },
@@ -240,15 +244,20 @@ export class DnsService {
     this.forwarder = forwarder;
     this.files = filesOf(section);
     this.tcp = section.tcp;
+    this.doh.reload();
     if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
       this.limiter = this.makeLimiter(section.rrl);
     this.rrl = section.rrl;
   }
 
+  /** Leaves the pool, asks every connection to finish (HTTP/2: GOAWAY) and waits for them. */
   async drain(deadlineMs: number): Promise<void> {
     await this.worker.leave();
+    const held = this.slots.size;
+    for (const slot of this.slots.all()) slot.drain();
     const until = Date.now() + deadlineMs;
-    while (this.sockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    this.options.logger.info({ held, left: this.slots.size }, "tcp and doh connections drained");
   }
 
   async stop(): Promise<void> {
@@ -259,7 +268,7 @@ export class DnsService {
     this.served.stop();
     this.doh.close();
     this.forwarder?.close();
-    for (const s of this.sockets) s.destroy();
+    for (const slot of this.slots.all()) slot.socket.destroy();
   }
 }
 

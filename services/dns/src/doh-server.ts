@@ -1,8 +1,23 @@
-import { createSecureServer, type Http2SecureServer } from "node:http2";
+import {
+  constants,
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
 import type { Socket } from "node:net";
 import type { Logger } from "@switchyard/runtime";
+import type { ConnectionSlot } from "./connection-slots.js";
 import { createDohHandler, type DnsAnswer, type DohRequest, type DohResponse } from "./doh-handler.js";
 import type { TlsContextSource } from "./tls-context.js";
+
+/** The `dns.tcp` deadlines and caps DoH connections keep (read per connection and stream). */
+export interface DohLimits {
+  idleTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxStreams: number;
+  maxStreamsPerSecond: number;
+}
 
 export interface DohServerOptions {
   answer: DnsAnswer;
@@ -10,42 +25,63 @@ export interface DohServerOptions {
   tls: () => TlsContextSource | undefined;
   logger: Logger;
   observe?: (status: number) => void;
-  /** Idle connections (no request, no stream) close after this long. */
-  idleTimeoutMs?: number;
+  limits: () => DohLimits;
+  /** An HTTP/2 session over dns.tcp.maxStreamsPerSecond was sent GOAWAY ENHANCE_YOUR_CALM. */
+  calmed?: () => void;
 }
+
+/** A DoH connection's state, found again from the TLS socket and HTTP/2 session Node hands out. */
+interface DohConnection {
+  slot: ConnectionSlot;
+  session?: Http2Session;
+  streams: number;
+  windowStart: number;
+  windowStreams: number;
+  /** Sent GOAWAY ENHANCE_YOUR_CALM: every further stream is refused. */
+  calmed?: boolean;
+}
+
+/** After the HTTP/2 session or an HTTP/1.1 refusal ended: the client has this long to close. */
+const LINGER_MS = 1000;
 
 /**
  * DNS over HTTPS on handed-off connections: TLS with the certificate for the SNI the edge routed
  * on, then HTTP/2 or HTTP/1.1 by ALPN (`node:http2` with `allowHTTP1`). The socket arrives with the
- * ClientHello the edge read replayed into it.
+ * ClientHello the edge read replayed into it. Deadlines live on the connection's slot (they end with
+ * it): the TLS handshake and first request head, each HTTP/1.1 head after a response, each HTTP/2
+ * stream to its response, an HTTP/2 session without streams; none is reset by bytes.
  */
 export class DohServer {
   private readonly server: Http2SecureServer;
+  /** By the client's address and port (the TLS socket and the handed-off one share them). */
+  private readonly connections = new Map<string, DohConnection>();
   private warned = false;
 
   constructor(private readonly options: DohServerOptions) {
     const handler = createDohHandler(options.answer, options.observe);
     this.server = createSecureServer({
       allowHTTP1: true,
-      settings: { maxConcurrentStreams: 100 },
+      settings: { maxConcurrentStreams: options.limits().maxStreams },
       SNICallback: (servername, cb) => {
         const context = options.tls()?.getSecureContext(servername);
         if (context) cb(null, context);
         else cb(new Error(`no certificate for ${servername}`));
       },
     });
-    this.server.setTimeout(options.idleTimeoutMs ?? 30_000);
-    this.server.on("request", (req, res) =>
-      handler(req as unknown as DohRequest, res as unknown as DohResponse),
-    );
+    this.server.on("request", (req, res) => {
+      if (req.httpVersionMajor === 1) this.http1Request(req.socket, req, res);
+      handler(req as unknown as DohRequest, res as unknown as DohResponse);
+    });
+    this.server.on("session", (session) => this.http2Session(session));
+    this.server.on("stream", (stream) => this.http2Stream(stream));
     this.server.on("tlsClientError", (err, socket) => {
       options.logger.debug({ err: err.message, remote: socket.remoteAddress }, "doh tls handshake failed");
     });
     this.server.on("sessionError", (err) => options.logger.debug({ err: err.message }, "doh session error"));
   }
 
-  /** Serves a handed-off connection. */
-  accept(socket: Socket): void {
+  /** Serves a handed-off connection holding `slot`. */
+  accept(socket: Socket, slot: ConnectionSlot): void {
     if (!this.options.tls()) {
       if (!this.warned) {
         this.warned = true;
@@ -54,11 +90,115 @@ export class DohServer {
       socket.destroy();
       return;
     }
+    const key = peerKey(socket);
+    if (key !== undefined) {
+      const conn: DohConnection = { slot, streams: 0, windowStart: 0, windowStreams: 0 };
+      this.connections.set(key, conn);
+      slot.onRelease(() => {
+        if (this.connections.get(key) === conn) this.connections.delete(key);
+      });
+    }
+    // The TLS handshake and the first request head (HTTP/2: the first HEADERS) within this.
+    slot.deadline("request", "request", this.options.limits().requestTimeoutMs);
+    slot.drain = () => {
+      const session = key === undefined ? undefined : this.connections.get(key)?.session;
+      if (session) session.close();
+      else socket.destroy();
+    };
     socket.on("error", () => socket.destroy());
     this.server.emit("connection", socket);
+  }
+
+  /** New sessions get the current dns.tcp.maxStreams in their SETTINGS. */
+  reload(): void {
+    this.server.updateSettings({ maxConcurrentStreams: this.options.limits().maxStreams });
   }
 
   close(): void {
     this.server.close();
   }
+
+  private find(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined } | undefined) {
+    const key = socket && peerKey(socket);
+    return key === undefined ? undefined : this.connections.get(key);
+  }
+
+  /** HTTP/1.1: the request's body and answer, then the next head, each within requestTimeoutMs. */
+  private http1Request(
+    socket: Socket,
+    req: { complete: boolean },
+    res: { once(event: "finish", f: () => void): unknown },
+  ): void {
+    const conn = this.find(socket);
+    if (!conn) return;
+    const { requestTimeoutMs } = this.options.limits();
+    conn.slot.cancel("request");
+    conn.slot.deadline("request", "request", requestTimeoutMs);
+    res.once("finish", () => {
+      if (req.complete) return conn.slot.deadline("request", "request", requestTimeoutMs);
+      // Answered before the body was read (413, 415): close rather than read the rest.
+      conn.slot.cancel("request");
+      conn.slot.deadline("closing", "closing", LINGER_MS);
+      socket.end();
+    });
+  }
+
+  private http2Session(session: Http2Session): void {
+    const conn = this.find(session.socket);
+    if (!conn) return;
+    conn.session = session;
+    // However the session ends (GOAWAY either way, error, deadline), the connection goes with it.
+    session.once("close", () => conn.slot.deadline("closing", "closing", LINGER_MS));
+  }
+
+  /** HTTP/2: each stream answered within requestTimeoutMs (else reset); idle and stream-rate limits. */
+  private http2Stream(stream: ServerHttp2Stream): void {
+    const conn = this.find(stream.session?.socket);
+    if (!conn) return;
+    const { slot } = conn;
+    const limits = this.options.limits();
+    const now = performance.now();
+    if (now - conn.windowStart >= 1000) {
+      conn.windowStart = now;
+      conn.windowStreams = 0;
+    }
+    if (++conn.windowStreams > limits.maxStreamsPerSecond || conn.calmed) {
+      if (!conn.calmed) this.options.calmed?.();
+      // GOAWAY first (a destroyed session might not get it out), then the connection goes.
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      if (!conn.calmed) {
+        conn.calmed = true;
+        stream.session?.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        slot.deadline("closing", "closing", LINGER_MS);
+      }
+      return;
+    }
+    slot.cancel("request");
+    slot.cancel("idle");
+    conn.streams++;
+    const key = `stream:${stream.id}`;
+    slot.deadline(key, "stream", limits.requestTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
+    stream.once("close", () => {
+      slot.cancel(key);
+      if (--conn.streams === 0) slot.deadline("idle", "idle", limits.idleTimeoutMs);
+    });
+    // A response sent before the request's body was read (413, 415): reset the rest (RFC 9113 8.1).
+    stream.once("finish", () => {
+      if (stream.closed || stream.endAfterHeaders || stream.readableEnded) return;
+      // Still open from the client's side (not half-closed remote): it is sending a body we refused.
+      const { state } = stream.state;
+      if (
+        state === constants.NGHTTP2_STREAM_STATE_OPEN ||
+        state === constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL
+      )
+        stream.close(constants.NGHTTP2_NO_ERROR);
+    });
+  }
+}
+
+function peerKey(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }) {
+  const { remoteAddress, remotePort } = socket;
+  return remoteAddress === undefined || remotePort === undefined
+    ? undefined
+    : `${remoteAddress}|${remotePort}`;
 }

@@ -31,7 +31,9 @@ export class DnsMetrics {
   readonly tcpLatency: LatencyRecorder;
   readonly tcpConnections: Gauge;
   private readonly dropped: Counter<"transport">;
-  readonly tcpRefused: Counter;
+  readonly tcpAddresses: Gauge;
+  readonly tcpRefused: Counter<"reason">;
+  readonly tcpExpired: Counter<"reason">;
   readonly rrlDropped: Counter;
   readonly rrlSlipped: Counter;
   readonly rrlBans: Counter;
@@ -96,12 +98,24 @@ export class DnsMetrics {
     });
     this.tcpConnections = new Gauge({
       name: "switchyard_dns_tcp_connections",
-      help: "TCP connections this replica holds",
+      help: "DNS/TCP and DoH connections this replica holds",
+      registers: [registry],
+    });
+    this.tcpAddresses = new Gauge({
+      name: "switchyard_dns_tcp_addresses",
+      help: "Client addresses (IPv4, IPv6 /64) holding DNS/TCP or DoH connections to this replica",
       registers: [registry],
     });
     this.tcpRefused = new Counter({
       name: "switchyard_dns_tcp_refused_total",
-      help: "TCP connections closed at once because the replica held dns.tcp.maxConnections",
+      help: "DNS/TCP and DoH connections closed at once, by reason: max-connections (dns.tcp.maxConnections), per-address (dns.tcp.maxConnectionsPerAddress)",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    this.tcpExpired = new Counter({
+      name: "switchyard_dns_tcp_deadlines_total",
+      help: "DNS/TCP and DoH connections closed (HTTP/2: streams reset) by a deadline or limit, by reason: idle, query, request, stream, session, closing, stream-rate",
+      labelNames: ["reason"],
       registers: [registry],
     });
     this.rrlDropped = new Counter({

@@ -1,10 +1,13 @@
 import type { Socket } from "node:net";
+import type { ConnectionSlot } from "./connection-slots.js";
 import type { Answerer } from "./forwarder.js";
 import type { LatencyRecorder } from "./latency-histogram.js";
 
 export interface TcpOptions {
-  /** Close a connection that sent nothing for this long (RFC 7766 6.2.3). */
+  /** Close a connection that started no query for this long (RFC 7766 6.2.3). */
   idleTimeoutMs: number;
+  /** Close a connection whose query (length prefix and message) is not whole this long after its first byte. */
+  queryTimeoutMs: number;
   /** The client's address as the edge saw it (for forwarding to trusted networks). */
   client?: string;
 }
@@ -17,10 +20,12 @@ const MAX_DEFERRED = 100;
  * split or batched across segments. The authoritative answers of one read go out in one write, in
  * order; forwarded ones each when their upstream answers (6.2.1.1 allows any order). Reading pauses
  * while the client does not read its answers, or while too many forwarded ones are outstanding, so
- * one connection holds bounded memory.
+ * one connection holds bounded memory. Deadlines (on the slot, so they end with it): idle between
+ * queries, and a whole query from its first byte; dribbled bytes restart neither.
  */
 export function serveTcp(
   socket: Socket,
+  slot: ConnectionSlot,
   answerer: () => Answerer,
   options: TcpOptions,
   latency?: LatencyRecorder,
@@ -30,12 +35,20 @@ export function serveTcp(
   let ended = false;
   let writeBlocked = false;
   socket.setNoDelay(true);
-  socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+  const idle = () => {
+    if (!slot.has("query")) slot.deadline("idle", "idle", options.idleTimeoutMs);
+  };
+  idle();
   socket.on("error", () => socket.destroy());
   socket.on("end", () => {
     ended = true;
     if (deferred === 0) socket.end();
   });
+  // Draining: the answers still owed go out, then FIN.
+  slot.drain = () => {
+    ended = true;
+    if (deferred === 0) socket.end();
+  };
 
   const flow = () => {
     if (writeBlocked || deferred >= MAX_DEFERRED) socket.pause();
@@ -56,6 +69,7 @@ export function serveTcp(
     const settle = (a: Buffer | undefined) => {
       deferred--;
       if (a) send(frame(a));
+      idle();
       if (ended && deferred === 0) socket.end();
       else flow();
     };
@@ -77,6 +91,15 @@ export function serveTcp(
       else if (answer) out.push(frame(answer));
     }
     pending = pos === pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(pos));
+    if (pending.length > 0) {
+      // A query begun: it has queryTimeoutMs to be whole (a new one when this read finished others).
+      if (pos > 0) slot.cancel("query");
+      slot.cancel("idle");
+      if (!slot.has("query")) slot.deadline("query", "query", options.queryTimeoutMs);
+    } else {
+      slot.cancel("query");
+      idle();
+    }
     if (out.length > 0) {
       send(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
       latency?.observe((performance.now() - started) / 1000);

@@ -5,6 +5,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "@switchyard/runtime";
 import { waitFor } from "@switchyard/testkit";
+import { ConnectionSlot } from "./connection-slots.js";
 import { Forwarder } from "./forwarder.js";
 import { ResponseRateLimiter } from "./rate-limiter.js";
 import { Responder } from "./responder.js";
@@ -89,7 +90,13 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
     server = createServer((socket) => {
       served.push(socket);
       const which = served.length === 3 ? stalled : forwarder;
-      serveTcp(socket, () => which, { idleTimeoutMs: 60_000, client: "127.0.0.1" });
+      const slot = new ConnectionSlot(socket, () => {});
+      socket.once("close", () => slot.clear());
+      serveTcp(socket, slot, () => which, {
+        idleTimeoutMs: 60_000,
+        queryTimeoutMs: 60_000,
+        client: "127.0.0.1",
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     tcpPort = (server.address() as { port: number }).port;

@@ -17,4 +17,4 @@ export {
   udpExchange,
 } from "./net-clients.js";
 export { type Pebble, type PebbleOptions, startPebble } from "./pebble.js";
-export { waitFor } from "./wait-for.js";
+export { type WaitOptions, waitFor } from "./wait-for.js";

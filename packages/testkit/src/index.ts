@@ -2,6 +2,7 @@ export { type CertsReplica, startCertsReplica } from "./certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./edge-harness.js";
 export { FUZZ_SEED_ENV, type FuzzRandom, fuzzRandom, mutatePrefix } from "./fuzz-random.js";
+export { type HaproxyFrontend, type HaproxyHandle, startHaproxy } from "./haproxy.js";
 export { type KnotHandle, type KnotOptions, startKnot } from "./knot-server.js";
 export { type MailReplica, startMailReplica } from "./mail-replica.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";

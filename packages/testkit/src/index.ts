@@ -6,6 +6,13 @@ export { type HaproxyFrontend, type HaproxyHandle, startHaproxy } from "./haprox
 export { type KnotHandle, type KnotOptions, startKnot } from "./knot-server.js";
 export { type MailReplica, startMailReplica } from "./mail-replica.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
+export {
+  type MetricSample,
+  type MetricsTarget,
+  parseMetrics,
+  scrapeMetric,
+  scrapeMetrics,
+} from "./metrics.js";
 export { freePort, type NatsServerHandle, type NatsServerOptions, startNatsServer } from "./nats-server.js";
 export {
   captureClientHello,
@@ -18,4 +25,5 @@ export {
   udpExchange,
 } from "./net-clients.js";
 export { type Pebble, type PebbleOptions, startPebble } from "./pebble.js";
+export { closedPort, dockerBridgeAddress, refuses } from "./ports.js";
 export { type WaitOptions, waitFor } from "./wait-for.js";

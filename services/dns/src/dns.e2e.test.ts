@@ -11,6 +11,7 @@ import {
   type DnsReplica,
   type EdgeHarness,
   freePort,
+  scrapeMetric,
   startDnsReplica,
   startEdge,
   udpExchange,
@@ -243,10 +244,6 @@ describe("dns through the edge, 2 replicas, dig and kdig", () => {
   });
 });
 
-async function queriesCounted(replica: DnsReplica): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`)).text();
-  let total = 0;
-  for (const m of text.matchAll(/^switchyard_dns_queries_total\{[^}]*transport="udp"[^}]*\} (\d+)/gm))
-    total += Number(m[1]);
-  return total;
+function queriesCounted(replica: DnsReplica): Promise<number> {
+  return scrapeMetric(replica.metricsPort, "switchyard_dns_queries_total", { transport: "udp" });
 }

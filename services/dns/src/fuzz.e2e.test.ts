@@ -5,7 +5,14 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type DnsReplica, type EdgeHarness, freePort, startDnsReplica, startEdge } from "@switchyard/testkit";
+import {
+  type DnsReplica,
+  type EdgeHarness,
+  freePort,
+  scrapeMetric,
+  startDnsReplica,
+  startEdge,
+} from "@switchyard/testkit";
 import { decode } from "dns-packet";
 import { PacketFuzzer } from "./fuzz-packets.js";
 import { frame, tcpBatch, udpBatch } from "./test-client.js";
@@ -84,18 +91,12 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
   const deadline = Date.now() + DEADLINE_MS;
 
   /** A counter summed over both replicas' metrics. */
-  const counted = async (what: "dropped", transport: "udp" | "tcp") => {
-    let total = 0;
-    for (const r of replicas) {
-      const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
-      const m = new RegExp(
-        `^switchyard_dns_${what}_total\\{[^}]*transport="${transport}"[^}]*\\} (\\d+)`,
-        "m",
-      ).exec(text);
-      total += Number(m?.[1] ?? 0);
-    }
-    return total;
-  };
+  const counted = (what: "dropped", transport: "udp" | "tcp") =>
+    scrapeMetric(
+      replicas.map((r) => r.metricsPort),
+      `switchyard_dns_${what}_total`,
+      { transport },
+    );
 
   before(async () => {
     process.stdout.write(`# fuzz seed ${SEED}: repeat with SWITCHYARD_FUZZ_SEED=${SEED}\n`);

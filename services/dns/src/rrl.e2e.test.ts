@@ -7,6 +7,7 @@ import {
   type EdgeHarness,
   freePort,
   type NatsServerHandle,
+  scrapeMetric,
   startDnsReplica,
   startEdge,
   startNatsServer,
@@ -37,14 +38,11 @@ async function client(source: string) {
   };
 }
 
-async function counter(replicas: DnsReplica[], name: string): Promise<number> {
-  let total = 0;
-  for (const r of replicas) {
-    const text = await (await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`)).text();
-    total += Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  }
-  return total;
-}
+const counter = (replicas: DnsReplica[], name: string) =>
+  scrapeMetric(
+    replicas.map((r) => r.metricsPort),
+    name,
+  );
 
 describe("response rate limiting through the edge, 2 replicas", () => {
   let nats: NatsServerHandle;

@@ -33,7 +33,10 @@ type EdgeSection = Record<string, unknown>;
  * ("edge started"), which are then written into the config so restart() and replicas use them; the
  * handoff socket goes in a temp dir. Everything it made is removed by stop().
  */
-export async function startEdge(config: Record<string, unknown>): Promise<EdgeHarness> {
+export async function startEdge(
+  config: Record<string, unknown>,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<EdgeHarness> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-edge-"));
   const tokenFile = join(dir, "admin.token");
   const token = await ensureToken(tokenFile);
@@ -60,6 +63,7 @@ export async function startEdge(config: Record<string, unknown>): Promise<EdgeHa
         SWITCHYARD_CONFIG: configPath,
         SWITCHYARD_ADMIN_TOKEN_FILE: tokenFile,
         SWITCHYARD_LOG_LEVEL: process.env.SWITCHYARD_LOG_LEVEL ?? "info",
+        ...options.env,
       },
     });
     const started = await proc.waitForLine((l) => l.msg === "edge started");

@@ -8,6 +8,7 @@ export { type MailReplica, startMailReplica } from "./mail-replica.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
 export {
   type MetricSample,
+  type MetricsExposition,
   type MetricsTarget,
   parseMetrics,
   scrapeMetric,

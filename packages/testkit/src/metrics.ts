@@ -13,21 +13,31 @@ function urlOf(target: MetricsTarget): string {
   return typeof target === "number" ? `http://127.0.0.1:${target}/metrics` : target;
 }
 
-/** Fetches and parses one exposition (text format 0.0.4): every sample, and the declared families. */
-export async function scrapeMetrics(
-  target: MetricsTarget,
-): Promise<{ samples: MetricSample[]; families: Set<string> }> {
+export interface MetricsExposition {
+  samples: MetricSample[];
+  /** Every family declared by a `# TYPE` line. */
+  families: Set<string>;
+  /** Family name → its type (counter, gauge, histogram, ...). */
+  types: Map<string, string>;
+}
+
+/** Fetches and parses one exposition (text format 0.0.4). */
+export async function scrapeMetrics(target: MetricsTarget): Promise<MetricsExposition> {
   const response = await fetch(urlOf(target));
   if (!response.ok) throw new Error(`${urlOf(target)}: HTTP ${response.status}`);
   return parseMetrics(await response.text());
 }
 
-export function parseMetrics(text: string): { samples: MetricSample[]; families: Set<string> } {
+export function parseMetrics(text: string): MetricsExposition {
   const samples: MetricSample[] = [];
   const families = new Set<string>();
+  const types = new Map<string, string>();
   for (const line of text.split("\n")) {
-    const type = /^# TYPE (\S+) /.exec(line);
-    if (type?.[1]) families.add(type[1]);
+    const type = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (type?.[1]) {
+      families.add(type[1]);
+      types.set(type[1], type[2] as string);
+    }
     if (line === "" || line.startsWith("#")) continue;
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)/.exec(line);
     if (!m) continue;
@@ -36,7 +46,7 @@ export function parseMetrics(text: string): { samples: MetricSample[]; families:
       labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
-  return { samples, families };
+  return { samples, families, types };
 }
 
 /**

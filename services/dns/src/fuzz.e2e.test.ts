@@ -23,7 +23,6 @@ const UDP_PACKETS = 100_000;
 const UDP_WINDOW = 128;
 const TCP_CONNECTIONS = 100;
 const TCP_FRAMES = 200;
-const DEADLINE_MS = 150_000;
 const ALLOWED_RCODES = new Set([0, 1, 3, 4, 5, 9, 16]);
 
 /**
@@ -88,7 +87,6 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
   let edge: EdgeHarness;
   let port: number;
   const replicas: DnsReplica[] = [];
-  const deadline = Date.now() + DEADLINE_MS;
 
   /** A counter summed over both replicas' metrics. */
   const counted = (what: "dropped", transport: "udp" | "tcp") =>
@@ -130,7 +128,6 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     );
     try {
       while (tally.sent < UDP_PACKETS) {
-        assert.ok(Date.now() < deadline, `over ${DEADLINE_MS} ms after ${tally.sent} packets`);
         for (let i = 0; i < UDP_WINDOW && tally.sent < UDP_PACKETS; i++) {
           const p = fuzzer.next();
           if (p.length >= 2) p.writeUInt16BE(tally.sent & 0xffff, 0);
@@ -211,7 +208,6 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         while (next < TCP_CONNECTIONS) {
-          assert.ok(Date.now() < deadline, `over ${DEADLINE_MS} ms`);
           await one(next++);
         }
       }),

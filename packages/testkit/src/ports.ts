@@ -20,12 +20,12 @@ export function refuses(port: number, host = "127.0.0.1"): Promise<boolean> {
 
 /**
  * A TCP port on which nothing listens now (a connect is refused), found rather than assumed (port 9
- * is not closed everywhere). Chosen below the ephemeral range, so no `listen(0)` or freePort() in
- * another test hands it out meanwhile.
+ * is not closed everywhere). Chosen below the ephemeral range and above freePort's, so no
+ * `listen(0)` and no freePort() in another test hands it out meanwhile.
  */
 export async function closedPort(host = "127.0.0.1"): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const port = randomInt(20_000, 32_000);
+    const port = randomInt(30_000, 32_768);
     if (await refuses(port, host)) return port;
   }
   throw new Error(`no closed TCP port found on ${host}`);

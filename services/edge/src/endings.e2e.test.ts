@@ -205,6 +205,24 @@ describe("edge: every ending gives back every resource", () => {
     await backTo(edge, base, "a worker killed mid-stream");
   });
 
+  it("connections refused by the per-address limit, then the admitted ones closed", async () => {
+    const base = await baseline(edge);
+    const admitted = await Promise.all(
+      Array.from({ length: 5 }, () => connectFrom("127.0.0.26", ports.handoff!)),
+    );
+    for (const s of admitted) assert.equal(JSON.parse(await readLine(s)).worker, "w");
+    await holds(edge, "route handoff active", 5);
+    for (let i = 0; i < 3; i++) {
+      const refused = await connectFrom("127.0.0.26", ports.handoff!);
+      await closed(refused);
+      assert.equal(refused.bytesRead, 0, "over the limit: closed without a byte");
+    }
+    const ends = admitted.map(closed);
+    for (const s of admitted) s.destroy();
+    await Promise.all(ends);
+    await backTo(edge, base, "refusals at the per-address limit");
+  });
+
   for (const how of ["the client half-closes", "the client resets", "the backend hangs up"] as const) {
     it(`a live forward ending: ${how}`, async () => {
       const base = await baseline(edge);

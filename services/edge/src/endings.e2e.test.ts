@@ -11,6 +11,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
 import {
+  captureClientHello,
   type EdgeHarness,
   freePort,
   readLine,
@@ -170,6 +171,17 @@ describe("edge: every ending gives back every resource", () => {
     await holds(edge, "route handoff active", 1);
     s.resetAndDestroy();
     await backTo(edge, base, "a client reset after the handoff");
+  });
+
+  it("a client reset after an SNI-routed handoff (read, then handed over)", async () => {
+    const base = await baseline(edge);
+    const s = await connectFrom("127.0.0.27", ports.sni!);
+    s.write(await captureClientHello("a.test"));
+    const header = JSON.parse(await readLine(s));
+    assert.deepEqual([header.worker, header.sni], ["w", "a.test"]);
+    await holds(edge, "route sni active", 1);
+    s.resetAndDestroy();
+    await backTo(edge, base, "a client reset after an SNI-routed handoff");
   });
 
   it("the routing timeout (a client that sends nothing to a port that reads)", async () => {

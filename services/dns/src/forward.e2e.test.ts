@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import {
+  closedPort,
   type DnsReplica,
   type EdgeHarness,
   freePort,
@@ -84,7 +85,7 @@ describe("forwarding for trusted networks: knotd and a Switchyard DoH server as 
     replicas.push(await startDnsReplica(upstreamEdge, { name: "dns-upstream" }));
 
     port = await freePort();
-    const dead = await freePort();
+    const dead = await closedPort(); // nothing listens there: the dead upstream
     edge = await startEdge({
       dns: {
         ports: [port],

@@ -20,13 +20,26 @@ say "checking generated protobuf code"
 bash scripts/check-generated.sh
 
 say "running tests"
+# SWITCHYARD_TEST_SHUFFLE=<seed>: run the tests of each file (and the files) in a seeded random
+# order, to catch tests that lean on an earlier one. Needs the runner's --test-random-seed
+# (nodejs/node#61747, 2026); Node 20 has no way to reorder tests within a file, so this refuses
+# rather than silently running in file order.
+order=()
+if [ -n "${SWITCHYARD_TEST_SHUFFLE:-}" ]; then
+  if ! node --help | grep -q -- '--test-random-seed'; then
+    echo "SWITCHYARD_TEST_SHUFFLE: node $(node --version) has no --test-random-seed (needs a Node with nodejs/node#61747)" >&2
+    exit 2
+  fi
+  order=(--test-random-seed="$SWITCHYARD_TEST_SHUFFLE")
+  say "shuffled with seed $SWITCHYARD_TEST_SHUFFLE"
+fi
 # One runner over every package's compiled tests so the summary covers the whole repo.
 # Concurrency 2: tests start real processes and this machine has 2 cores.
 mapfile -t dirs < <(ls -d packages/*/dist services/*/dist 2>/dev/null)
 mkdir -p .switchyard
 tap=.switchyard/test-results.tap
 status=0
-node --test --test-concurrency=2 --test-timeout=120000 \
+node --test --test-concurrency=2 --test-timeout=120000 "${order[@]}" \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${dirs[@]}" || status=$?

@@ -58,8 +58,17 @@ describe("CertificateWatcher against a real nats-server", async () => {
   it("keeps serving while NATS is down, then picks up what changed once it is back", async () => {
     assert.ok(watcher);
     const before = watcher.selector.select("www.example.com")?.serial;
+    // Wait for the outage to be seen, not for a while: the watcher's connection reports the
+    // disconnect and then at least one failed reconnect attempt.
+    const seen: string[] = [];
+    void (async () => {
+      for await (const status of reader.status()) seen.push(status.type);
+    })();
     await nats.stop();
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor(
+      () => seen.includes("disconnect") && seen.filter((type) => type === "reconnecting").length >= 2,
+      { timeout: 20_000, what: "the watcher's connection to see NATS gone and fail to reconnect" },
+    );
     assert.equal(watcher.selector.select("www.example.com")?.serial, before);
 
     nats = await startNatsServer({ jetstream: true, storeDir, port: nats.port });

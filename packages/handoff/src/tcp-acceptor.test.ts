@@ -3,8 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { after, describe, it } from "node:test";
-import { setTimeout as delay } from "node:timers/promises";
-import { exited, settle, waitUntil } from "./fixtures/harness.js";
+import { acceptQueue, exited, loopTurns, settle, waitUntil } from "./fixtures/harness.js";
 import { closeFd, countOpenFds, HandoffError, TcpAcceptor } from "./index.js";
 
 interface Accepted {
@@ -184,7 +183,11 @@ describe("TcpAcceptor", () => {
     acceptor.pause();
     assert.equal(acceptor.paused, true);
     const first = await Promise.all([0, 1, 2, 3, 4].map(() => connect(acceptor.address.port, "127.0.0.1")));
-    await delay(100); // time for wrongful deliveries to show up
+    // Established, so the listening socket is readable now: a paused acceptor leaves all five in the
+    // kernel's accept queue (no sleep to "give wrongful deliveries time").
+    await waitUntil(() => acceptQueue(acceptor.address.port) === 5);
+    await loopTurns(10);
+    assert.equal(acceptQueue(acceptor.address.port), 5, "still in the kernel's queue");
     assert.equal(fds.length, 0, "no handler call while paused");
     acceptor.resume();
     await waitUntil(() => fds.length === 5);
@@ -196,7 +199,8 @@ describe("TcpAcceptor", () => {
     pauseInHandler = true;
     acceptor.resume();
     await waitUntil(() => fds.length > 5);
-    await delay(100);
+    // Any further delivery would come from the same batch or the next poll: let the loop turn.
+    await loopTurns(10);
     assert.equal(fds.length, 6, "the handler paused after one");
     acceptor.resume();
     await waitUntil(() => fds.length === 10);
@@ -265,7 +269,18 @@ describe("TcpAcceptor", () => {
       );
       await waitUntil(() => child.last("error") !== undefined);
       assert.equal(child.last("error")?.code, "EMFILE");
-      await delay(500); // several 100 ms retries, all failing
+      // Several retries (every 100 ms), all failing: counted by the acceptor, not guessed by a sleep.
+      const until = Date.now() + 15_000;
+      for (let asked = 0; ; ) {
+        assert.ok(
+          Date.now() < until,
+          `still ${child.last("failed")?.failedAccepts} failed accepts after 15 s`,
+        );
+        child.send({ cmd: "failed" });
+        asked++;
+        await waitUntil(() => child.messages.filter((m) => m.type === "failed").length === asked);
+        if ((child.last("failed")?.failedAccepts as number) >= 4) break;
+      }
       const before = child.last("accepted")?.total as number;
       assert.ok(before > 0 && before < 64, `accepted ${before} before EMFILE`);
       assert.equal(child.messages.filter((m) => m.type === "error").length, 1, "one error per episode");

@@ -52,6 +52,7 @@ export class TcpAcceptor extends EventEmitter {
   #refed = true;
   /** Set while accept4() keeps failing for lack of fds or memory; cleared by the next accept. */
   #starved = false;
+  #failedAccepts = 0;
   #backoffTimer: NodeJS.Timeout | undefined;
   /** The rest of a batch that arrived while the handler paused us; delivered on resume(). */
   #held: { batch: AcceptBatch; next: number } | undefined;
@@ -93,6 +94,11 @@ export class TcpAcceptor extends EventEmitter {
       native.closeFd(bound.fd);
       throw new HandoffError(`cannot watch tcp socket ${bound.address} port ${bound.port}`, { cause });
     }
+  }
+
+  /** accept4() calls that failed, retries included ('error' is emitted once per episode). */
+  get failedAccepts(): number {
+    return this.#failedAccepts;
   }
 
   get closed(): boolean {
@@ -197,6 +203,7 @@ export class TcpAcceptor extends EventEmitter {
   }
 
   #failed(cause: SystemError): void {
+    this.#failedAccepts++;
     const resource = RESOURCE_ERRORS.has(cause.code);
     if (resource && !this.#closed && this.#backoffTimer === undefined) {
       this.#backoffTimer = setTimeout(() => {

@@ -6,7 +6,6 @@ import { edgeV1 } from "@switchyard/proto";
 import { createGrpcClient, ensureToken } from "@switchyard/runtime";
 import { stringify } from "yaml";
 import { type ManagedProcess, startProcess } from "./managed-process.js";
-import { freePort } from "./nats-server.js";
 import { repoRoot } from "./service-replica.js";
 
 export interface EdgeHarness {
@@ -30,15 +29,20 @@ type EdgeSection = Record<string, unknown>;
 
 /**
  * Starts a real edge process from a config object. The harness fills in the admin, metrics and
- * handoff settings (free ports, a temp dir) unless given; everything it made is removed by stop().
+ * handoff settings unless given: gRPC and metrics bind port 0 and the edge reports the ports it got
+ * ("edge started"), which are then written into the config so restart() and replicas use them; the
+ * handoff socket goes in a temp dir. Everything it made is removed by stop().
  */
-export async function startEdge(config: Record<string, unknown>): Promise<EdgeHarness> {
+export async function startEdge(
+  config: Record<string, unknown>,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<EdgeHarness> {
   const dir = await mkdtemp(join(tmpdir(), "switchyard-edge-"));
   const tokenFile = join(dir, "admin.token");
   const token = await ensureToken(tokenFile);
   const configPath = join(dir, "switchyard.yaml");
-  const grpc = `127.0.0.1:${await freePort()}`;
-  const metricsPort = await freePort();
+  let grpc = "127.0.0.1:0";
+  let metricsPort = 0;
   const handoffPath = join(dir, "handoff.sock");
 
   const complete = (c: Record<string, unknown>) => {
@@ -59,11 +63,19 @@ export async function startEdge(config: Record<string, unknown>): Promise<EdgeHa
         SWITCHYARD_CONFIG: configPath,
         SWITCHYARD_ADMIN_TOKEN_FILE: tokenFile,
         SWITCHYARD_LOG_LEVEL: process.env.SWITCHYARD_LOG_LEVEL ?? "info",
+        ...options.env,
       },
     });
-    await proc.waitForLine((l) => l.msg === "edge started");
-    return proc;
+    const started = await proc.waitForLine((l) => l.msg === "edge started");
+    return { proc, started };
   };
+  const first = await launch();
+  const given = (config.edge as EdgeSection | undefined) ?? {};
+  if (given.grpc === undefined) grpc = `127.0.0.1:${Number(first.started.grpc)}`;
+  if (given.metrics === undefined) metricsPort = Number(first.started.metrics);
+  else metricsPort = Number(String(given.metrics).split(":").at(-1));
+  // From now on the config names the ports the edge got, for restart() and for every replica.
+  await writeConfig(config);
 
   const harness: EdgeHarness = {
     dir,
@@ -73,12 +85,12 @@ export async function startEdge(config: Record<string, unknown>): Promise<EdgeHa
     grpc,
     metricsPort,
     handoffPath,
-    process: await launch(),
+    process: first.proc,
     admin: createGrpcClient(edgeV1.EdgeAdminClient, grpc, token),
     writeConfig,
     async restart() {
       await harness.process.stop();
-      harness.process = await launch();
+      harness.process = (await launch()).proc;
     },
     async stop() {
       harness.admin.close();

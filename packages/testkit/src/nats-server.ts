@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomInt } from "node:crypto";
 import { rmSync } from "node:fs";
 import { access, constants, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -30,17 +31,36 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 const running = new Map<ChildProcess, string>();
 
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
+/** Ports this process has handed out: never handed out twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1, for a server that must be told its port in advance (prefer binding
+ * port 0 and reading the port back where the server reports it, as the edge harness does).
+ * Chosen at random below the kernel's ephemeral range (32768+), where no `listen(0)` and no
+ * outgoing connection of any process lands, checked free by binding it, and never handed out twice
+ * by this process; the old way (bind port 0, release, hand out) gave away a port from the very
+ * range other test files' servers were binding at the same time.
+ */
 export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = randomInt(FREE_PORT_RANGE[0], FREE_PORT_RANGE[1]);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`freePort: no free port in ${FREE_PORT_RANGE.join("-")}`);
+}
+
+/** freePort's range; closedPort (ports.ts) takes the next one up, so the two never meet. */
+export const FREE_PORT_RANGE = [20_000, 30_000] as const;
+
+function bindable(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("freePort: no TCP address");
-  return address.port;
 }
 
 /** Starts Debian's nats-server on 127.0.0.1 and resolves once it accepts connections. */

@@ -1,20 +1,45 @@
+export interface WaitOptions {
+  /** Give up after this long (default 10 s). */
+  timeout?: number;
+  /** Poll this often (default 50 ms). */
+  interval?: number;
+  /** What is awaited, for the error message. */
+  what?: string;
+}
+
 /**
- * Polls `check` until it returns a truthy value (returned) or `timeoutMs` passes (throws with the
+ * Polls `condition` until it returns a truthy value (returned) or the timeout passes (throws with the
  * last value seen). For waiting on eventually-true state, never for asserting speed.
+ *
+ * `waitFor(condition, { timeout, what })` is the form to use; `waitFor(what, condition, timeoutMs,
+ * intervalMs)` is the older one, kept so the callers can move over file by file.
  */
-export async function waitFor<T>(
+export function waitFor<T>(condition: () => T | Promise<T>, options?: WaitOptions): Promise<NonNullable<T>>;
+export function waitFor<T>(
   what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  intervalMs = 50,
+  condition: () => T | Promise<T>,
+  timeoutMs?: number,
+  intervalMs?: number,
+): Promise<NonNullable<T>>;
+export async function waitFor<T>(
+  first: string | (() => T | Promise<T>),
+  second?: WaitOptions | (() => T | Promise<T>),
+  timeoutMs?: number,
+  intervalMs?: number,
 ): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
+  const [condition, options] =
+    typeof first === "string"
+      ? [second as () => T | Promise<T>, { what: first, timeout: timeoutMs, interval: intervalMs }]
+      : [first, (second ?? {}) as WaitOptions];
+  const until = Date.now() + (options.timeout ?? 10_000);
   let last: T | undefined;
   for (;;) {
-    last = await check();
+    last = await condition();
     if (last) return last as NonNullable<T>;
     if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+      throw new Error(
+        `timed out waiting for ${options.what ?? "a condition"}; last value: ${JSON.stringify(last)}`,
+      );
+    await new Promise((r) => setTimeout(r, options.interval ?? 50));
   }
 }

@@ -9,10 +9,14 @@ import { closeFd, localPort, UdpBatchSocket, udpSocket } from "./index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function waitFor(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
+/** Same shape as testkit's waitFor(condition, { timeout, what }); local because udp-batch does not depend on testkit. */
+async function waitFor(
+  check: () => boolean,
+  options: { timeout?: number; what?: string } = {},
+): Promise<void> {
+  const until = Date.now() + (options.timeout ?? 20_000);
   while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${options.what ?? "a condition"}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -56,7 +60,7 @@ test("datagrams waiting together are read in one batch and each answered to its 
   const sender = new UdpBatchSocket(udpSocket("127.0.0.1", 0), () => {});
   t.after(() => sender.close());
   for (let i = 0; i < 20; i++) assert.ok(sender.sendTo(Buffer.from(`q${i}`), "127.0.0.1", server.port));
-  await waitFor(() => server.socket.stats().sent === 20, "20 answers");
+  await waitFor(() => server.socket.stats().sent === 20, { what: "20 answers" });
   assert.equal(server.batches[0], 20);
   assert.equal(server.socket.stats().batches, 1);
 });
@@ -74,7 +78,9 @@ test("thousands of datagrams from several clients: every one answered, in batche
     clients.forEach(({ c }, k) => {
       for (let i = 0; i < PER_ROUND; i++) c.send(`${k}:${r}:${i}`, server.port, "127.0.0.1");
     });
-    await waitFor(() => clients.every(({ got }) => got.length === (r + 1) * PER_ROUND), `round ${r}`);
+    await waitFor(() => clients.every(({ got }) => got.length === (r + 1) * PER_ROUND), {
+      what: `round ${r}`,
+    });
   }
   clients.forEach(({ got }, k) => {
     assert.equal(new Set(got).size, ROUNDS * PER_ROUND);
@@ -98,14 +104,14 @@ test("peers over IPv4 and IPv6 on a dual-stack socket are named as dgram names t
   });
   v4.c.send("four", server.port, "127.0.0.1");
   v6.c.send("six", server.port, "::1");
-  await waitFor(() => v4.got.length === 1 && v6.got.length === 1, "both answers");
+  await waitFor(() => v4.got.length === 1 && v6.got.length === 1, { what: "both answers" });
   assert.deepEqual(v4.got, ["echo:four"]);
   assert.deepEqual(v6.got, ["echo:six"]);
   assert.deepEqual(server.peers.sort(), ["::1", "::ffff:127.0.0.1"]);
   // sendTo takes either spelling of an IPv4 peer on a dual-stack socket.
   assert.ok(server.socket.sendTo(Buffer.from("plain"), "127.0.0.1", v4.c.address().port));
   assert.ok(server.socket.sendTo(Buffer.from("mapped"), "::ffff:127.0.0.1", v4.c.address().port));
-  await waitFor(() => v4.got.length === 3, "two more");
+  await waitFor(() => v4.got.length === 3, { what: "two more" });
   assert.deepEqual(v4.got.slice(1).sort(), ["mapped", "plain"]);
 });
 
@@ -115,7 +121,7 @@ test("an IPv4 socket names IPv4 peers plainly and refuses an IPv6 peer it cannot
   const v4 = await client("udp4", "127.0.0.1");
   t.after(() => v4.c.close());
   v4.c.send("x", server.port, "127.0.0.1");
-  await waitFor(() => v4.got.length === 1, "answer");
+  await waitFor(() => v4.got.length === 1, { what: "answer" });
   assert.deepEqual(server.peers, ["127.0.0.1"]);
   assert.equal(server.socket.sendTo(Buffer.from("y"), "2001:db8::1", 53), false);
   assert.equal(server.socket.sendTo(Buffer.from("y"), "not an address", 53), false);
@@ -128,7 +134,7 @@ test("a datagram bigger than a slot is counted as truncated, not delivered cut",
   t.after(() => c.c.close());
   c.c.send(Buffer.alloc(600, 1), server.port, "127.0.0.1");
   c.c.send("small", server.port, "127.0.0.1");
-  await waitFor(() => c.got.length === 1 && server.socket.stats().received === 2, "the small one");
+  await waitFor(() => c.got.length === 1 && server.socket.stats().received === 2, { what: "the small one" });
   assert.deepEqual(c.got, ["echo:small"]);
   assert.equal(server.socket.stats().truncated, 1);
 });
@@ -185,12 +191,19 @@ test("close() releases the fd (the port binds again), also from inside a batch; 
   const c = await client("udp4", "127.0.0.1");
   t.after(() => c.c.close());
   c.c.send("a", port, "127.0.0.1");
-  await waitFor(() => batches === 1, "the batch");
-  await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => batches === 1, { what: "the batch" });
   c.c.send("b", port, "127.0.0.1"); // nobody reads this one
-  await new Promise((r) => setTimeout(r, 50));
+  // A barrier instead of a sleep: a reply from another server to the same client socket. Any "bye"
+  // would have been sent during the batch, before the ping, so it would be queued ahead of the pong.
+  const pong = dgram.createSocket("udp4");
+  t.after(() => pong.close());
+  pong.on("message", (m, from) => pong.send(`pong:${m}`, from.port, from.address));
+  pong.bind(0, "127.0.0.1");
+  await once(pong, "listening");
+  c.c.send("ping", pong.address().port, "127.0.0.1");
+  await waitFor(() => c.got.includes("pong:ping"), { what: "the pong" });
   assert.equal(batches, 1);
-  assert.deepEqual(c.got, [], "answers of a batch closed under it are not sent");
+  assert.deepEqual(c.got, ["pong:ping"], "answers of a batch closed under it are not sent");
   const rebound = udpSocket("127.0.0.1", port);
   assert.equal(closeFd(rebound), 0);
 });

@@ -32,7 +32,19 @@ describe("order locks in a bucket whose max age is the TTL", async () => {
   it("is kept past the TTL while renewed, and lost after the TTL when the holder stops renewing", async () => {
     const a = await OrderLock.acquire(kv, "mail.example.com", "a", 1500, quiet);
     assert.ok(a);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Past the TTL by construction, not by a sleep: renewals run every TTL/3, so four of them span
+    // more than one TTL (1.5 s) of the bucket's max age.
+    const revision = () => (a as unknown as { revision: number }).revision;
+    let last = revision();
+    let renewals = 0;
+    await waitFor(
+      () => {
+        if (revision() !== last) renewals++;
+        last = revision();
+        return renewals >= 4;
+      },
+      { timeout: 15_000, interval: 20, what: "four renewals" },
+    );
     assert.equal(
       await OrderLock.acquire(kv, "mail.example.com", "b", 1500, quiet),
       undefined,

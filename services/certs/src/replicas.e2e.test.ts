@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "@switchyard/testkit";
+import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { logLines, type PebbleStack, startPebbleStack } from "./test-stack.js";
 
 const names = ["a.example.test", "b.example.test", "c.example.test"];
@@ -36,37 +36,30 @@ describe("three certs replicas against a Pebble that rejects 40% of nonces and d
     assert.ok(badNonces > 0, "Pebble did reject nonces, and the orders went through anyway");
     const posts = pebble.linesWith("POST /").length;
     t.diagnostic(`${badNonces} badNonce answers, ${posts} POSTs at Pebble for ${names.length} orders`);
-    const scrape = async () => {
-      const texts: string[] = [];
-      for (const replica of stack.replicas) {
-        const started = replica.process.lines.find(
-          (l) => typeof l !== "string" && l.msg === "certs started" && l.metrics,
-        );
-        const port = String((started as { metrics: number }).metrics);
-        texts.push(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-      }
-      return texts;
-    };
-    const sum = (texts: string[], metric: string, label: string) =>
-      texts
-        .flatMap((t) => t.split("\n"))
-        .filter((line) => line.startsWith(`${metric}{`) && line.includes(label))
-        .reduce((n, line) => n + Number(line.split(" ").at(-1)), 0);
-    const texts = await scrape();
+    const ports = stack.replicas.map((replica) => {
+      const started = replica.process.lines.find(
+        (l) => typeof l !== "string" && l.msg === "certs started" && l.metrics,
+      );
+      return (started as { metrics: number }).metrics;
+    });
     assert.equal(
-      sum(texts, "switchyard_certs_orders_total", 'outcome="issued"'),
+      await scrapeMetric(ports, "switchyard_certs_orders_total", { outcome: "issued" }),
       names.length,
       "one issued order per name",
     );
     assert.ok(
-      sum(texts, "switchyard_certs_acme_errors_total", 'type="badNonce"') >= badNonces,
+      (await scrapeMetric(ports, "switchyard_certs_acme_errors_total", { type: "badNonce" })) >= badNonces,
       "badNonce answers counted",
     );
-    await waitFor("expiry gauges", async () =>
-      (await scrape()).every(
-        (t) => sum([t], "switchyard_certs_certificates", 'expires_in="ge30d"') === names.length,
-      ),
-    );
+    await waitFor("expiry gauges", async () => {
+      for (const port of ports)
+        if (
+          (await scrapeMetric(port, "switchyard_certs_certificates", { expires_in: "ge30d" })) !==
+          names.length
+        )
+          return false;
+      return true;
+    });
     assert.ok(posts < 60 * names.length, `bounded retries: ${posts} POSTs for ${names.length} orders`);
   });
 });

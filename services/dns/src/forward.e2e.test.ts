@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import {
+  closedPort,
   type DnsReplica,
   type EdgeHarness,
   freePort,
-  type ManagedProcess,
+  type KnotHandle,
+  scrapeMetric,
   startDnsReplica,
   startEdge,
-  startProcess,
+  startKnot,
   waitFor,
 } from "@switchyard/testkit";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
@@ -28,63 +30,18 @@ www  IN A 198.51.100.80
 big  IN TXT ${Array.from({ length: 8 }, (_, i) => `"${String(i).repeat(250)}"`).join(" ")}
 `;
 
-/** Debian's knotd serving `up.test` from a temp dir on a free port. */
-async function startKnot(dir: string, port: number): Promise<ManagedProcess> {
-  await mkdir(join(dir, "db"), { recursive: true });
-  await writeFile(join(dir, "up.test.zone"), upstreamZone(3));
-  const conf = join(dir, "knot.conf");
-  await writeFile(
-    conf,
-    `server:
-    rundir: "${dir}"
-    listen: 127.0.0.1@${port}
-database:
-    storage: "${join(dir, "db")}"
-control:
-    listen: "${join(dir, "knot.sock")}"
-log:
-  - target: stderr
-    any: warning
-template:
-  - id: default
-    storage: "${dir}"
-    file: "%s.zone"
-zone:
-  - domain: up.test
-`,
-  );
-  const proc = startProcess("knotd", "knotd", ["-c", conf]);
-  await waitFor("knotd answers", async () => {
-    try {
-      const { stdout } = await run("kdig", [
-        "@127.0.0.1",
-        "-p",
-        String(port),
-        "+time=1",
-        "+retry=0",
-        "up.test",
-        "SOA",
-      ]);
-      return /status: NOERROR/.test(stdout);
-    } catch {
-      return false;
-    }
-  });
-  return proc;
-}
-
 describe("forwarding for trusted networks: knotd and a Switchyard DoH server as upstreams", () => {
   let dir: string;
   let edge: EdgeHarness;
   let upstreamEdge: EdgeHarness;
-  let knot: ManagedProcess | undefined;
+  let knot: KnotHandle | undefined;
   let port: number;
   const replicas: DnsReplica[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), `switchyard-forward-${process.pid}-`));
-    const knotPort = await freePort();
-    knot = await startKnot(join(dir, "knot"), knotPort);
+    knot = await startKnot({ zones: [{ origin: "up.test", text: upstreamZone(3) }] });
+    const knotPort = knot.port;
 
     // A second Switchyard (edge + one dns replica) serving up2.test over DoH.
     const cert = join(dir, "cert.pem");
@@ -113,7 +70,7 @@ describe("forwarding for trusted networks: knotd and a Switchyard DoH server as 
     replicas.push(await startDnsReplica(upstreamEdge, { name: "dns-upstream" }));
 
     port = await freePort();
-    const dead = await freePort();
+    const dead = await closedPort(); // nothing listens there: the dead upstream
     edge = await startEdge({
       dns: {
         ports: [port],
@@ -222,8 +179,6 @@ describe("forwarding for trusted networks: knotd and a Switchyard DoH server as 
   });
 });
 
-async function forwardedFromCache(replica: DnsReplica): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`)).text();
-  const m = /^switchyard_dns_forwarded_total\{[^}]*outcome="cache"[^}]*\} (\d+)/m.exec(text);
-  return Number(m?.[1] ?? 0);
+function forwardedFromCache(replica: DnsReplica): Promise<number> {
+  return scrapeMetric(replica.metricsPort, "switchyard_dns_forwarded_total", { outcome: "cache" });
 }

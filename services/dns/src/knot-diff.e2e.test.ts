@@ -37,7 +37,8 @@ function compare(corpus: CorpusQuery[], ours: Array<Buffer | undefined>, knot: A
     const a = ours[i];
     const b = knot[i];
     if (!a || !b) {
-      if (a || b) failures.push({ q, problems: [`only ${a ? "ours" : "knot"} answered`] });
+      // Every corpus query is answered by Knot, so "neither answered" is a failure too, never a skip.
+      failures.push({ q, problems: [a || b ? `only ${a ? "ours" : "knot"} answered` : "neither answered"] });
       return;
     }
     const sa = summarize(a);
@@ -95,7 +96,8 @@ describe("differential: Switchyard (edge + 2 replicas) and Knot serve the same z
   it("answers every query over UDP as Knot does", async () => {
     const ours = await udpBatch(port, packets);
     const theirs = await udpBatch(knot.port, packets);
-    assert.ok(ours.filter(Boolean).length === corpus.length, "Switchyard answered every query");
+    assert.equal(ours.filter(Boolean).length, corpus.length, "Switchyard answered every query");
+    assert.equal(theirs.filter(Boolean).length, corpus.length, "Knot answered every query");
     const { failures, excused } = compare(corpus, ours, theirs);
     assert.equal(failures.length, 0, `${failures.length} differences:\n${report(failures)}`);
     for (const [why, n] of excused) process.stdout.write(`# excused ${n}: ${why}\n`);
@@ -111,6 +113,9 @@ describe("differential: Switchyard (edge + 2 replicas) and Knot serve the same z
       knot.port,
       subset.map((s) => packets[s.i] as Buffer),
     );
+    assert.ok(subset.length >= 50, `a TCP subset of ${subset.length} queries`);
+    assert.equal(ours.filter(Boolean).length, subset.length, "Switchyard answered every query over TCP");
+    assert.equal(theirs.filter(Boolean).length, subset.length, "Knot answered every query over TCP");
     const { failures } = compare(
       subset.map((s) => s.q),
       ours,

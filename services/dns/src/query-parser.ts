@@ -110,10 +110,10 @@ export function parseQuery(msg: Buffer): ParseResult {
     pos = end;
   }
   if (pos !== msg.length) return formerr("bytes after the last record");
-  // The key: lowercase ASCII only (RFC 4343); latin1 toLowerCase would also fold octets over 0x7f.
-  const key = ascii
-    ? msg.toString("latin1", 12, qnameEnd + 2).toLowerCase()
-    : lowerWire(msg, 12, qnameEnd + 2);
+  // The key: the name in lowercase ASCII only (RFC 4343; latin1 toLowerCase would also fold octets
+  // over 0x7f), then the qtype bytes as they are: folded, type 65 (0x0041, "A") read as type 97.
+  const name = ascii ? msg.toString("latin1", 12, qnameEnd).toLowerCase() : lowerWire(msg, 12, qnameEnd);
+  const key = name + msg.toString("latin1", qnameEnd, qnameEnd + 2);
   return {
     kind: "query",
     query: new Query(msg, id, flags, opcode, key, qnameEnd, questionEnd, qtype, qclass, edns),

@@ -24,6 +24,17 @@ const A = 1;
 const TXT = 16;
 
 describe("Responder", () => {
+  it("keys answers by the exact qtype: type 65 (0x0041, 'A') and type 97 (0x0061, 'a') never share one", () => {
+    // Found by the query-parser fuzzer: the key lowercased the qtype bytes with the name, so the
+    // cached answer for one type was served to a query for the other.
+    const r = new Responder(zones);
+    const first = r.respond(query("www.example.test", 65, { id: 1 }), true) as Buffer;
+    const second = r.respond(query("www.example.test", 97, { id: 2 }), true) as Buffer;
+    const qtype = (m: Buffer) => m.readUInt16BE(m.indexOf(0, 12) + 1);
+    assert.equal(qtype(first), 65);
+    assert.equal(qtype(second), 97, "the answer's question is type 97, not the cached type 65");
+  });
+
   it("answers from pre-encoded bytes with the ID patched and the question echoed in the case sent", () => {
     assert.ok(responder.prebuiltCount > 20);
     const q = query("WwW.ExAmple.TEST", A, { id: 0xbeef });

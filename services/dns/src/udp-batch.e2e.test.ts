@@ -5,7 +5,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type EdgeHarness, freePort, startDnsReplica, startEdge, waitFor } from "@switchyard/testkit";
+import {
+  type EdgeHarness,
+  freePort,
+  scrapeMetric,
+  startDnsReplica,
+  startEdge,
+  waitFor,
+} from "@switchyard/testkit";
 import { exampleZone, query } from "./test-fixtures.js";
 
 const bigTxt = Array.from({ length: 12 }, (_, i) => `big TXT "${String(i).repeat(200)}"`).join("\n");
@@ -55,11 +62,6 @@ async function exchangeAll(port: number, all: Buffer[]): Promise<Map<number, Buf
   return answers;
 }
 
-async function metric(metricsPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
-}
-
 describe("UDP through the edge: batched (recvmmsg/sendmmsg) and dgram replicas answer alike", () => {
   let dir: string;
   let edge: EdgeHarness;
@@ -92,7 +94,7 @@ describe("UDP through the edge: batched (recvmmsg/sendmmsg) and dgram replicas a
         const got = await exchangeAll(port, all);
         assert.equal(got.size, all.length, `every query answered in ${mode} mode`);
         answers.set(mode, got);
-        const batches = await metric(replica.metricsPort, "switchyard_dns_udp_batches_total");
+        const batches = await scrapeMetric(replica.metricsPort, "switchyard_dns_udp_batches_total");
         if (mode === "batch") {
           assert.ok(batches > 0 && batches <= all.length * 5, `batches ${batches}`);
         } else {

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { describe, it } from "node:test";
 import tls from "node:tls";
+import { fuzzRandom, mutatePrefix } from "@switchyard/testkit";
 import { type ClientHelloResult, parseClientHello } from "./client-hello.js";
 
 const u16 = (n: number) => [n >> 8, n & 0xff];
@@ -278,20 +279,42 @@ describe("parseClientHello: hand-built hellos", () => {
     assert.deepEqual(parseClientHello(records(big)), done("big.example"));
   });
 
-  it("never throws on mutated hellos", () => {
-    const base = [...records(hello([sniExtension("fuzz.example"), alpnExtension("h2", "http/1.1")]), 40)];
-    let seed = 5;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (t ^ (t >>> 14)) >>> 0;
-    };
+  it("gives a well-formed, final answer for mutated hellos, and reads back what it accepts", (t) => {
+    const random = fuzzRandom(t);
+    const seeds = [
+      records(hello([sniExtension("fuzz.example"), alpnExtension("h2", "http/1.1")]), 40),
+      records(hello([alpnExtension("acme-tls/1"), sniExtension("a.b")])),
+      records(hello(null)),
+    ];
+    const kinds = new Map<string, number>();
+    const hostname =
+      /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
     for (let n = 0; n < 20_000; n++) {
-      const buf = Buffer.from(base.slice(0, random() % (base.length + 1)));
-      for (let f = random() % 4; f > 0 && buf.length > 0; f--) buf[random() % buf.length] = random() & 0xff;
-      parseClientHello(buf);
+      const buf = Buffer.concat([
+        mutatePrefix(random, seeds[n % seeds.length] as Buffer),
+        random.bytes(random.int(3)),
+      ]);
+      const result = parseClientHello(buf);
+      const at = `input ${buf.toString("hex")} (seed ${random.seed})`;
+      kinds.set(result.kind, (kinds.get(result.kind) ?? 0) + 1);
+      if (result.kind === "incomplete") continue;
+      // A decision is final: more bytes do not change it, and a prefix either waits or agrees.
+      assert.deepEqual(parseClientHello(Buffer.concat([buf, random.bytes(1 + random.int(100))])), result, at);
+      const prefix = parseClientHello(buf.subarray(0, random.int(buf.length)));
+      if (prefix.kind !== "incomplete") assert.deepEqual(prefix, result, at);
+      if (result.kind === "invalid") assert.ok(result.reason.length > 0, at);
+      if (result.kind !== "done") continue;
+      if (result.serverName !== null) assert.match(result.serverName, hostname, at);
+      for (const protocol of result.alpn) assert.ok(protocol.length > 0 && protocol.length < 256, at);
+      // A hello built from what was read gives back the same.
+      const exts = [
+        ...(result.serverName === null ? [] : [sniExtension(result.serverName)]),
+        ...(result.alpn.length === 0 ? [] : [alpnExtension(...result.alpn)]),
+      ];
+      assert.deepEqual(parseClientHello(records(hello(exts))), result, at);
     }
+    for (const kind of ["done", "incomplete", "invalid", "not-tls"])
+      assert.ok((kinds.get(kind) ?? 0) > 100, `${kind}: ${JSON.stringify([...kinds])}`);
   });
 });
 

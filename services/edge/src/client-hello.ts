@@ -93,9 +93,8 @@ export function parseClientHello(buf: Uint8Array, options: ClientHelloOptions = 
 /** Checks a record header at `pos` (5 bytes present); returns a reason or null. */
 function recordHeader(buf: Uint8Array, pos: number): string | null {
   if (buf[pos] !== HANDSHAKE) return "a non-handshake record arrived before the ClientHello was complete";
-  if (buf[pos + 1] !== 0x03 || buf[pos + 2]! > 0x04) {
-    return `record version 0x${((buf[pos + 1]! << 8) | buf[pos + 2]!).toString(16).padStart(4, "0")} is not TLS`;
-  }
+  const version = badVersion(buf, pos, 5);
+  if (version !== null) return version;
   const length = (buf[pos + 3]! << 8) | buf[pos + 4]!;
   if (length === 0) return "empty handshake record";
   if (length > MAX_RECORD) return `record of ${length} bytes is over 16384`;
@@ -107,9 +106,16 @@ function recordHeaderSoFar(buf: Uint8Array, pos: number): ClientHelloResult {
   const n = buf.length - pos;
   if (n >= 1 && buf[pos] !== HANDSHAKE)
     return invalid("a non-handshake record arrived before the ClientHello was complete");
-  if ((n >= 2 && buf[pos + 1] !== 0x03) || (n >= 3 && buf[pos + 2]! > 0x04))
-    return invalid("record version is not TLS");
-  return INCOMPLETE;
+  const version = badVersion(buf, pos, n);
+  return version === null ? INCOMPLETE : invalid(version);
+}
+
+/** The reason a record version is not TLS, from the bytes present: the same however many arrived. */
+function badVersion(buf: Uint8Array, pos: number, n: number): string | null {
+  const hex = (b: number) => b.toString(16).padStart(2, "0");
+  if (n >= 2 && buf[pos + 1] !== 0x03) return `record version major 0x${hex(buf[pos + 1]!)} is not TLS`;
+  if (n >= 3 && buf[pos + 2]! > 0x04) return `record version 0x03${hex(buf[pos + 2]!)} is not TLS`;
+  return null;
 }
 
 /** Byte `index` of the concatenated fragments. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type HttpHeadResult, parseHttpHead } from "./http-head.js";
+import { fuzzRandom, mutatePrefix } from "@switchyard/testkit";
+import { type HttpHead, type HttpHeadResult, parseHttpHead } from "./http-head.js";
 
 const bytes = (text: string) => Buffer.from(text, "latin1");
 
@@ -166,20 +167,51 @@ describe("parseHttpHead: invalid", () => {
     assert.equal(reasonOf(exact, exact.length - 1), "request head too large");
   });
 
-  it("never throws on mutated requests", () => {
-    const base = bytes("GET http://a.example:80/p?q HTTP/1.1\r\nHost: [::1]:80\r\nX: y\r\n\r\n");
-    let seed = 11;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return (t ^ (t >>> 14)) >>> 0;
-    };
+  it("gives a well-formed, final answer for mutated requests, and re-reads what it accepts", (t) => {
+    const random = fuzzRandom(t);
+    const seeds = [
+      bytes("GET http://a.example:80/p?q HTTP/1.1\r\nHost: [::1]:80\r\nX: y\r\n\r\n"),
+      bytes("POST /a/b?c HTTP/1.1\r\nhost: B.Example.\r\nContent-Length: 0\r\n\r\n"),
+      bytes("GET / HTTP/1.0\r\n\r\n"),
+      bytes("CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\n"),
+    ];
+    const kinds = new Map<string, number>();
     for (let n = 0; n < 20_000; n++) {
-      const buf = Buffer.from(base.subarray(0, random() % (base.length + 1)));
-      for (let f = random() % 4; f > 0 && buf.length > 0; f--) buf[random() % buf.length] = random() & 0xff;
+      const buf = Buffer.concat([
+        mutatePrefix(random, seeds[n % seeds.length] as Buffer),
+        random.bytes(random.int(3)),
+      ]);
       const result = parseHttpHead(buf);
-      if (result.kind === "done") assert.ok(result.consumed <= buf.length);
+      const at = `input ${JSON.stringify(buf.toString("latin1"))} (seed ${random.seed})`;
+      kinds.set(result.kind, (kinds.get(result.kind) ?? 0) + 1);
+      if (result.kind === "incomplete") continue;
+      if (result.kind !== "done") {
+        if (result.kind === "invalid") assert.ok(result.reason.length > 0, at);
+        // A decision is final: more bytes do not change it.
+        assert.deepEqual(parseHttpHead(Buffer.concat([buf, random.bytes(1 + random.int(100))])), result, at);
+        continue;
+      }
+      assert.ok(result.consumed <= buf.length, at);
+      assert.equal(buf.subarray(result.consumed - 4, result.consumed).toString("latin1"), "\r\n\r\n", at);
+      assert.deepEqual(parseHttpHead(buf.subarray(0, result.consumed)), result, at);
+      assert.deepEqual(
+        parseHttpHead(buf.subarray(0, random.int(result.consumed))),
+        { kind: "incomplete" },
+        at,
+      );
+      assert.match(result.method, /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, at);
+      if (result.host !== null) assert.match(result.host, /^[a-z0-9.:_~!$&'()*+,;=%-]*[^.]$/, at);
+      // The same request written plainly reads back the same.
+      const host = result.host === null ? "" : result.host.includes(":") ? `[${result.host}]` : result.host;
+      const again = parseHttpHead(
+        bytes(`${result.method} ${result.target} HTTP/${result.version}\r\nHost: ${host}\r\n\r\n`),
+      );
+      assert.equal(again.kind, "done", at);
+      const { consumed: _a, ...want } = result;
+      const { consumed: _b, ...got } = again as HttpHead;
+      assert.deepEqual(got, want, at);
     }
+    for (const kind of ["done", "incomplete", "invalid", "not-http"])
+      assert.ok((kinds.get(kind) ?? 0) > 100, `${kind}: ${JSON.stringify([...kinds])}`);
   });
 });

@@ -5,12 +5,14 @@ import { after, before, describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
 import {
   captureClientHello,
+  closedPort,
   type EdgeHarness,
   freePort,
   startEdge,
   startTestWorker,
   type TestWorker,
   tcpExchange,
+  waitFor,
 } from "@switchyard/testkit";
 
 function firstLine(data: Buffer): Record<string, unknown> {
@@ -42,7 +44,7 @@ describe("edge routing through real processes", () => {
     ]) {
       ports[k] = await freePort();
     }
-    const deadPort = await freePort();
+    const deadPort = await closedPort();
     backend = createServer((s) => {
       s.write("backend says hi\n");
       s.pipe(s);
@@ -245,11 +247,40 @@ describe("edge routing through real processes", () => {
   it("reports routes and per-route stats over EdgeAdmin", async () => {
     const routes = await unary(edge.admin, "listRoutes", {});
     assert.ok(routes.routes.some((r) => r.name === "sni-glob" && r.target === "b" && r.action === "handoff"));
-    const stats = await unary(edge.admin, "getStats", {});
-    const byPort = stats.routes.find((r) => r.route === "by-port");
-    assert.ok(byPort && byPort.total >= 1);
-    const fwd = stats.routes.find((r) => r.route === "fwd");
-    assert.ok(fwd && fwd.bytesIn > 0 && fwd.bytesOut > 0, JSON.stringify(fwd));
-    assert.ok((stats.routes.find((r) => r.route === "smtp")?.total ?? 0) >= 1);
+    // Counted against this test's own connections: a before and after, not what earlier tests left.
+    const stat = async (route: string) => {
+      // A route shows up in the stats with its first connection: absent means all zero.
+      const found = (await unary(edge.admin, "getStats", {})).routes.find((r) => r.route === route);
+      return {
+        total: Number(found?.total ?? 0),
+        active: Number(found?.active ?? 0),
+        bytesIn: Number(found?.bytesIn ?? 0),
+        bytesOut: Number(found?.bytesOut ?? 0),
+      };
+    };
+    const [byPort, fwd, smtp] = [await stat("by-port"), await stat("fwd"), await stat("smtp")];
+    await tcpExchange(ports.plain!, { send: "abc", end: true });
+    const { data } = await tcpExchange(ports.forward!, { send: "ping\n", end: true });
+    assert.equal(data.toString(), "backend says hi\nping\n");
+    assert.match((await tcpExchange(ports.smtp!, {})).data.toString(), /^421 /);
+    await waitFor(
+      async () => {
+        const now = [await stat("by-port"), await stat("fwd"), await stat("smtp")];
+        return now[0]!.total === byPort.total + 1 &&
+          now[1]!.active === 0 &&
+          now[1]!.total === fwd.total + 1 &&
+          now[2]!.total === smtp.total + 1
+          ? now
+          : null;
+      },
+      { timeout: 10_000, what: "one more connection on each route" },
+    ).then(([, fwdNow]) => {
+      assert.equal(fwdNow!.bytesIn - fwd.bytesIn, "ping\n".length, "client → backend bytes");
+      assert.equal(
+        fwdNow!.bytesOut - fwd.bytesOut,
+        "backend says hi\nping\n".length,
+        "backend → client bytes",
+      );
+    });
   });
 });

@@ -3,6 +3,7 @@ import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
 import {
+  closedPort,
   type EdgeHarness,
   freePort,
   startEdge,
@@ -58,7 +59,7 @@ describe("connection storms leave nothing behind", () => {
         {
           name: "dead",
           match: { ports: [ports.forwardDead] },
-          action: { type: "forward", host: "127.0.0.1", port: 9 },
+          action: { type: "forward", host: "127.0.0.1", port: await closedPort() },
         },
         { name: "none", match: { ports: [ports.noWorker] }, action: { type: "handoff", pool: "nobody" } },
       ],

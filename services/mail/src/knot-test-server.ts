@@ -1,8 +1,4 @@
-import { Resolver } from "node:dns/promises";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { freePort, type ManagedProcess, startProcess, waitFor } from "@switchyard/testkit";
+import { startKnot } from "@switchyard/testkit";
 
 /** One zone for the test DNS server: its apex and the record lines (relative or absolute names). */
 export interface TestZone {
@@ -26,14 +22,12 @@ export function txtStrings(value: string): string {
 
 /**
  * Test support: Debian's knotd serving the given zones from zone files in a temporary directory,
- * on a free port of 127.0.0.1 (UDP and TCP). The mail service's checks resolve through it.
+ * on a free port of 127.0.0.1 (UDP and TCP), through testkit's one knotd launcher. The mail
+ * service's checks resolve through it.
  */
 export async function startKnotServer(zones: TestZone[]): Promise<KnotTestServer> {
-  const dir = await mkdtemp(join(tmpdir(), `switchyard-knot-${process.pid}-`));
-  let proc: ManagedProcess | undefined;
-  try {
-    const port = await freePort();
-    for (const zone of zones) {
+  const knot = await startKnot({
+    zones: zones.map((zone) => {
       const origin = zone.origin.replace(/\.$/, "");
       const text = [
         `$ORIGIN ${origin}.`,
@@ -44,58 +38,8 @@ export async function startKnotServer(zones: TestZone[]): Promise<KnotTestServer
         ...zone.records,
         "",
       ].join("\n");
-      await writeFile(join(dir, `${origin}.zone`), text);
-    }
-    const conf = [
-      "server:",
-      `    rundir: "${dir}"`,
-      `    listen: 127.0.0.1@${port}`,
-      "log:",
-      "  - target: stderr",
-      "    any: info",
-      "database:",
-      `    storage: "${dir}"`,
-      "template:",
-      "  - id: default",
-      `    storage: "${dir}"`,
-      '    file: "%s.zone"',
-      "zone:",
-      ...zones.map((z) => `  - domain: ${z.origin.replace(/\.$/, "")}`),
-      "",
-    ].join("\n");
-    await writeFile(join(dir, "knot.conf"), conf);
-    const started = startProcess("knotd", "knotd", ["-c", join(dir, "knot.conf")]);
-    proc = started;
-    const resolver = new Resolver({ timeout: 500, tries: 1 });
-    resolver.setServers([`127.0.0.1:${port}`]);
-    await waitFor(
-      `knotd on port ${port} to serve ${zones.map((z) => z.origin).join(", ")}`,
-      async () => {
-        if (started.child.exitCode !== null) throw new Error(`knotd exited:\n${started.lines.join("\n")}`);
-        const answers = await Promise.all(
-          zones.map((z) =>
-            resolver.resolveSoa(z.origin).then(
-              () => true,
-              () => false,
-            ),
-          ),
-        );
-        return answers.every(Boolean);
-      },
-      15_000,
-      100,
-    );
-    return {
-      address: `127.0.0.1:${port}`,
-      port,
-      async stop() {
-        await started.stop();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await proc?.kill();
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+      return { origin, text };
+    }),
+  });
+  return { address: `127.0.0.1:${knot.port}`, port: knot.port, stop: () => knot.stop() };
 }

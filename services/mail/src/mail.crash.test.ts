@@ -107,6 +107,9 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
     t.diagnostic(`seed ${SEED} (SWITCHYARD_CRASH_SEED replays a run)`);
     const sent: Sent[] = [];
     const kills: string[] = [];
+    /** Transactions open when each kill landed: a kill between batches would test nothing. */
+    const inFlightAtKill: number[] = [];
+    let inFlight = 0;
 
     const send = async (item: Sent, raw: string) => {
       const transport = nodemailer.createTransport({
@@ -118,12 +121,14 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
         greetingTimeout: 10_000,
         socketTimeout: 15_000,
       });
+      inFlight++;
       try {
         const info = await transport.sendMail({ envelope: { from: "sender@example.org", to: item.to }, raw });
         item.accepted = /^250 /.test(info.response);
       } catch {
         item.accepted = false;
       } finally {
+        inFlight--;
         transport.close();
       }
     };
@@ -151,8 +156,12 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
       const killAfter = 30 + Math.floor(random() * 400);
       const crash = (async () => {
         await new Promise((r) => setTimeout(r, killAfter));
-        await replicas.get(victim)?.kill();
-        kills.push(`round ${round}: ${victim} after ${killAfter} ms`);
+        const replica = replicas.get(victim);
+        assert.ok(replica, `${victim} is running before the kill`);
+        inFlightAtKill.push(inFlight);
+        await replica.kill();
+        assert.equal((await replica.process.exited).signal, "SIGKILL");
+        kills.push(`round ${round}: ${victim} after ${killAfter} ms, ${inFlight} transactions open`);
         await start(victim);
       })();
       await Promise.all([...workers, crash]);
@@ -225,6 +234,10 @@ describe("crash test: replicas killed with SIGKILL during concurrent deliveries"
     assert.deepEqual(twice, [], "no message delivered twice");
     assert.deepEqual(lostOrDuplicated, [], "every 250 is in each recipient's Maildir exactly once");
     assert.ok(accepted.length > sent.length / 2, "most messages got through (the test did test something)");
-    assert.ok(accepted.length < sent.length || kills.length === ROUNDS, "the kills happened");
+    assert.equal(kills.length, ROUNDS, "one kill per round");
+    assert.ok(
+      inFlightAtKill.some((n) => n > 0),
+      `at least one kill landed mid-traffic (open transactions per kill: ${inFlightAtKill.join(", ")})`,
+    );
   });
 });

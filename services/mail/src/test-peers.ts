@@ -2,12 +2,11 @@
  * Test support (not shipped behaviour): a throwaway CA and a real SMTP server standing in for a
  * smarthost or a remote MX, so relay tests talk to real servers over real sockets.
  */
-import { Resolver } from "node:dns/promises";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startProcess, waitFor } from "@switchyard/testkit";
+import { startKnot as startKnotd } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from "smtp-server";
 
@@ -127,37 +126,8 @@ export interface TestDnsServer {
   stop(): Promise<void>;
 }
 
-/** Runs knotd (Debian `knot`) serving one zone from `zoneText` on a free UDP/TCP port. */
+/** Runs knotd (Debian `knot`, through testkit's one launcher) serving one zone from `zoneText` on a free UDP/TCP port. */
 export async function startKnot(zone: string, zoneText: string): Promise<TestDnsServer> {
-  const dir = await mkdtemp(join(tmpdir(), `switchyard-knot-${process.pid}-`));
-  const port = await freePort();
-  const user = process.getuid?.() === 0 ? "    user: root:root\n" : "";
-  await writeFile(
-    join(dir, "knot.conf"),
-    `server:\n    listen: 127.0.0.1@${port}\n    rundir: "${dir}"\n${user}` +
-      `database:\n    storage: "${dir}"\n` +
-      `template:\n  - id: default\n    storage: "${dir}"\n    file: "%s.zone"\n` +
-      `zone:\n  - domain: ${zone}\n`,
-  );
-  await writeFile(join(dir, `${zone}.zone`), zoneText);
-  const proc = startProcess("knotd", "knotd", ["-c", join(dir, "knot.conf")]);
-  const resolver = new Resolver({ timeout: 500, tries: 1 });
-  resolver.setServers([`127.0.0.1:${port}`]);
-  await waitFor(
-    "knotd to answer",
-    () =>
-      resolver.resolveSoa(zone).then(
-        () => true,
-        () => false,
-      ),
-    15_000,
-    100,
-  );
-  return {
-    address: `127.0.0.1:${port}`,
-    async stop() {
-      await proc.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const knot = await startKnotd({ zones: [{ origin: zone, text: zoneText }] });
+  return { address: `127.0.0.1:${knot.port}`, stop: () => knot.stop() };
 }

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { loadConfig } from "@switchyard/config";
-import { freePort } from "@switchyard/testkit";
+import { dockerBridgeAddress, freePort } from "@switchyard/testkit";
 import { parseDocument } from "yaml";
 
 const run = promisify(execFile);
@@ -62,7 +62,7 @@ export class DeployStack {
     };
     const doc = parseDocument(await readFile(join(deployDir, "config/switchyard.yaml"), "utf8"));
     doc.setIn(["edge", "addresses"], ["127.0.0.1"]);
-    doc.setIn(["edge", "grpc"], `172.17.0.1:${ports.edgeGrpc}`);
+    doc.setIn(["edge", "grpc"], `${await dockerBridgeAddress()}:${ports.edgeGrpc}`);
     doc.setIn(["edge", "metrics"], `127.0.0.1:${ports.edgeMetrics}`);
     doc.setIn(["dns", "ports"], [ports.dns]);
     doc.setIn(["mail", "ports"], { smtp: ports.smtp, submission: ports.submission, smtps: ports.smtps });

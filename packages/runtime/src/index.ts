@@ -40,3 +40,20 @@ export {
   type NatsOptions,
   openKv,
 } from "./nats.js";
+export {
+  ensureNatsAuth,
+  type NatsCredentials,
+  natsCredentialsPath,
+  readNatsCredentials,
+} from "./nats-credentials.js";
+export {
+  BAN_SUBJECT,
+  NATS_BUCKETS,
+  NATS_ROLES,
+  type NatsRole,
+  natsAuthorizationConfig,
+  natsInboxPrefix,
+  natsPermissions,
+  type PasswordSource,
+  type RolePermissions,
+} from "./nats-permissions.js";

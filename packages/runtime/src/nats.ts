@@ -3,6 +3,8 @@ import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { NatsError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { readNatsCredentials } from "./nats-credentials.js";
+import { natsInboxPrefix } from "./nats-permissions.js";
 
 export type { KV, KvOptions } from "@nats-io/kv";
 export type { NatsConnection } from "@nats-io/transport-node";
@@ -18,6 +20,11 @@ export interface NatsOptions {
   tokenFile?: string;
   user?: string;
   pass?: string;
+  /**
+   * A file holding this role's `user:password` (config `nats.credentialsFile`, `{role}` already
+   * replaced). Replies then come to `_INBOX_<user>`, the only inboxes the user may subscribe to.
+   */
+  credentialsFile?: string;
 }
 
 /**
@@ -25,11 +32,15 @@ export interface NatsOptions {
  * at start. Disconnects, reconnects and server errors are logged.
  */
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
-  const { servers, name, logger, user, pass } = options;
+  const { servers, name, logger } = options;
   const token =
     options.token ?? (options.tokenFile === undefined ? undefined : await readNatsToken(options.tokenFile));
+  const login =
+    options.credentialsFile === undefined ? undefined : await readNatsCredentials(options.credentialsFile);
+  const user = login?.user ?? options.user;
+  const pass = login?.pass ?? options.pass;
   if (token !== undefined && (user !== undefined || pass !== undefined)) {
-    throw new NatsError("nats: use either a token or user/pass, not both");
+    throw new NatsError("nats: use either a token or user/pass (credentials file), not both");
   }
   const settings: NodeConnectionOptions = {
     servers,
@@ -39,6 +50,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     ...(token !== undefined && { token }),
     ...(user !== undefined && { user }),
     ...(pass !== undefined && { pass }),
+    ...(user !== undefined && { inboxPrefix: natsInboxPrefix(user) }),
   };
   let nc: NatsConnection;
   try {

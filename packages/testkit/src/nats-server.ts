@@ -4,6 +4,7 @@ import { access, constants, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { ensureNatsAuth, type NatsCredentials, type NatsRole } from "@switchyard/runtime";
 
 export interface NatsServerOptions {
   /** Enable JetStream with file storage in a temporary directory. */
@@ -14,6 +15,11 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Require this token from every client. */
   token?: string;
+  /**
+   * Per-role users with least privilege, as `npm start` and compose run it (ensureNatsAuth in the
+   * server's directory): clients connect with `credentials[role].file`.
+   */
+  auth?: boolean;
 }
 
 export interface NatsServerHandle {
@@ -22,6 +28,10 @@ export interface NatsServerHandle {
   pid: number;
   /** Temporary directory of this server (JetStream storage when enabled); removed by stop(). */
   storeDir: string;
+  /** With `auth`: each role's login and its credentials file (for config `nats.credentialsFile`). */
+  credentials?: Record<NatsRole, NatsCredentials & { file: string }>;
+  /** With `auth`: a `nats.credentialsFile` template naming every role's file (`.../{role}.cred`). */
+  credentialsFile?: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +63,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const args = ["-a", "127.0.0.1", "-p", String(port)];
     if (options.jetstream) args.push("-js", "-sd", storeDir);
     if (options.token !== undefined) args.push("--auth", options.token);
+    const auth = options.auth ? await ensureNatsAuth(join(storeDir, "auth")) : undefined;
+    if (auth) args.push("-c", auth.config);
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     running.set(child, keep ? "" : storeDir);
     child.once("exit", () => running.delete(child));
@@ -63,6 +75,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       port,
       pid,
       storeDir,
+      ...(auth && {
+        credentials: auth.credentials,
+        credentialsFile: join(storeDir, "auth", "{role}.cred"),
+      }),
       stop: () => stopServer(child, keep ? "" : storeDir),
     };
   } catch (error) {

@@ -42,7 +42,9 @@ export {
 } from "./nats.js";
 export {
   ensureNatsAuth,
+  type NatsAuth,
   type NatsCredentials,
+  natsAuth,
   natsCredentialsPath,
   readNatsCredentials,
 } from "./nats-credentials.js";
@@ -53,6 +55,7 @@ export {
   type NatsRole,
   natsAuthorizationConfig,
   natsInboxPrefix,
+  natsPasswordVariable,
   natsPermissions,
   type PasswordSource,
   type RolePermissions,

@@ -61,3 +61,22 @@ export async function ensureNatsAuth(
   await chmod(config, 0o600);
   return { config, credentials };
 }
+
+/** How a service logs in to NATS, from config `nats`: a shared token or its role's own credentials. */
+export interface NatsAuth {
+  tokenFile?: string | undefined;
+  credentialsFile?: string | undefined;
+}
+
+/** The connectNats options of `role` from config `nats` (`{role}` in credentialsFile replaced). */
+export function natsAuth(
+  nats: { tokenFile?: string | undefined; credentialsFile?: string | undefined },
+  role: NatsRole,
+): { tokenFile?: string; credentialsFile?: string } {
+  return {
+    ...(nats.tokenFile !== undefined && { tokenFile: nats.tokenFile }),
+    ...(nats.credentialsFile !== undefined && {
+      credentialsFile: natsCredentialsPath(nats.credentialsFile, role),
+    }),
+  };
+}

@@ -105,6 +105,11 @@ export function natsPermissions(role: NatsRole): RolePermissions | undefined {
   };
 }
 
+/** The environment variable compose's nats-server reads a role's password from. */
+export function natsPasswordVariable(role: NatsRole): string {
+  return `SWITCHYARD_NATS_PASSWORD_${role.toUpperCase()}`;
+}
+
 /** How the config names each role's password: a literal, or a `$VARIABLE` nats-server takes from its environment. */
 export type PasswordSource = (role: NatsRole) => { literal: string } | { variable: string };
 

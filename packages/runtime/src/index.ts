@@ -39,6 +39,7 @@ export {
   type NatsConnection,
   type NatsOptions,
   openKv,
+  PermissionViolationError,
 } from "./nats.js";
 export {
   ensureNatsAuth,

@@ -7,7 +7,7 @@ import { readNatsCredentials } from "./nats-credentials.js";
 import { natsInboxPrefix } from "./nats-permissions.js";
 
 export type { KV, KvOptions } from "@nats-io/kv";
-export type { NatsConnection } from "@nats-io/transport-node";
+export { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 
 export interface NatsOptions {
   /** "nats://host:4222" or several, tried in turn. */

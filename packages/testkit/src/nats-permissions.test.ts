@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { PermissionViolationError } from "@nats-io/transport-node";
 import {
   BAN_SUBJECT,
   connectNats,
@@ -10,8 +9,10 @@ import {
   type NatsConnection,
   type NatsRole,
   openKv,
+  PermissionViolationError,
 } from "@switchyard/runtime";
 import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
+import { waitFor } from "./wait-for.js";
 
 const quiet = createLogger("test", { level: "silent" });
 
@@ -77,12 +78,18 @@ describe("NATS with the generated per-role authorization (least privilege)", () 
   });
 
   it("refuses a client without credentials and one with a wrong password", async () => {
-    const { connect } = await import("@nats-io/transport-node");
-    await assert.rejects(connect({ servers: server.url, reconnect: false }), /Authorization Violation/i);
-    await assert.rejects(
-      connect({ servers: server.url, reconnect: false, user: "mail", pass: "guessed" }),
-      /Authorization Violation/i,
-    );
+    const attempt = (login: { user?: string; pass?: string }) =>
+      connectNats({ servers: server.url, name: "intruder", logger: quiet, ...login });
+    const authorizationRefused = (err: unknown) =>
+      err instanceof Error &&
+      /Authorization Violation/i.test(String((err.cause as Error | undefined)?.message));
+    await assert.rejects(attempt({}), authorizationRefused);
+    await assert.rejects(attempt({ user: "mail", pass: "guessed" }), authorizationRefused);
+    await assert.rejects(attempt({ user: "admin", pass: "x" }), authorizationRefused);
+    // The twin: the right password connects.
+    const mail = server.credentials?.mail;
+    const ok = await attempt({ user: "mail", pass: mail?.pass ?? "" });
+    await ok.close();
   });
 
   it("only certs writes the certs and acme buckets; mail and dns get a permission violation", async () => {
@@ -100,6 +107,12 @@ describe("NATS with the generated per-role authorization (least privilege)", () 
       }
       assert.equal((await owned.get(bucket)?.get("www.example.test"))?.string(), "from certs");
     }
+    // The server logs each refusal: e2e tests assert this list stays empty for the real services.
+    await waitFor("the server logged the refusal", () =>
+      server.permissionViolations.some((l) =>
+        l.includes('Publish Violation - User "mail", Subject "$KV.certs.www.example.test"'),
+      ),
+    );
   });
 
   it("only dns (its admin API) writes dns-records: mail and certs are refused, dns reads back its write", async () => {

@@ -32,6 +32,8 @@ export interface NatsServerHandle {
   credentials?: Record<NatsRole, NatsCredentials & { file: string }>;
   /** With `auth`: a `nats.credentialsFile` template naming every role's file (`.../{role}.cred`). */
   credentialsFile?: string;
+  /** The server's "Publish Violation" / "Subscription Violation" log lines so far (what a user was refused). */
+  permissionViolations: string[];
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     running.set(child, keep ? "" : storeDir);
     child.once("exit", () => running.delete(child));
+    const permissionViolations: string[] = [];
+    const onOutput = (chunk: Buffer): void => {
+      for (const line of chunk.toString("utf8").split("\n"))
+        if (/(Publish|Subscription) Violation/.test(line)) permissionViolations.push(line);
+    };
+    child.stdout?.on("data", onOutput);
+    child.stderr?.on("data", onOutput);
     await waitUntilReady(child, port);
     const pid = child.pid ?? -1;
     return {
@@ -75,6 +84,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       port,
       pid,
       storeDir,
+      permissionViolations,
       ...(auth && {
         credentials: auth.credentials,
         credentialsFile: join(storeDir, "auth", "{role}.cred"),

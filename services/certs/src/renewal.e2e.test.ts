@@ -63,7 +63,7 @@ describe("a short-lived certificate is renewed, and a NATS outage during the ren
     const replica = stack.replicas[0];
     assert.ok(replica && replica.process.exited !== undefined);
 
-    stack.nats = await startNatsServer({ jetstream: true, storeDir, port: stack.nats.port });
+    stack.nats = await startNatsServer({ jetstream: true, auth: true, storeDir, port: stack.nats.port });
     let renewed = first;
     await waitFor(
       "the renewed certificate",

@@ -38,6 +38,7 @@ export {
   type KvOptions,
   type NatsConnection,
   type NatsOptions,
+  openExistingKv,
   openKv,
   PermissionViolationError,
 } from "./nats.js";

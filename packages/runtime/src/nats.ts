@@ -101,6 +101,26 @@ export async function openKv(
   }
 }
 
+/**
+ * Opens a bucket another role creates, without trying to create it (a reader's NATS user may not):
+ * rejects with NatsError while the bucket does not exist yet, so callers retry.
+ */
+export async function openExistingKv(nc: NatsConnection, bucket: string): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    const status = await (await kvm.open(bucket)).status();
+    return await kvm.open(bucket, { allow_direct: status.streamInfo.config.allow_direct ?? false });
+  } catch (error) {
+    const missing = /stream not found/i.test((error as Error).message);
+    throw new NatsError(
+      missing
+        ? `nats: KV bucket ${bucket} does not exist yet (the service that writes it creates it)`
+        : `nats: cannot open KV bucket ${bucket}`,
+      { cause: error },
+    );
+  }
+}
+
 async function readNatsToken(file: string): Promise<string> {
   let text: string;
   try {

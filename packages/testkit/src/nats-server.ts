@@ -17,9 +17,10 @@ export interface NatsServerOptions {
   token?: string;
   /**
    * Per-role users with least privilege, as `npm start` and compose run it (ensureNatsAuth in the
-   * server's directory): clients connect with `credentials[role].file`.
+   * server's directory, or in `dir` to make the credentials before the server starts and keep them
+   * across restarts): clients connect with `credentials[role].file`.
    */
-  auth?: boolean;
+  auth?: boolean | { dir: string };
 }
 
 export interface NatsServerHandle {
@@ -65,7 +66,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const args = ["-a", "127.0.0.1", "-p", String(port)];
     if (options.jetstream) args.push("-js", "-sd", storeDir);
     if (options.token !== undefined) args.push("--auth", options.token);
-    const auth = options.auth ? await ensureNatsAuth(join(storeDir, "auth")) : undefined;
+    const authDir = typeof options.auth === "object" ? options.auth.dir : join(storeDir, "auth");
+    const auth = options.auth ? await ensureNatsAuth(authDir) : undefined;
     if (auth) args.push("-c", auth.config);
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     running.set(child, keep ? "" : storeDir);
@@ -87,7 +89,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       permissionViolations,
       ...(auth && {
         credentials: auth.credentials,
-        credentialsFile: join(storeDir, "auth", "{role}.cred"),
+        credentialsFile: join(authDir, "{role}.cred"),
       }),
       stop: () => stopServer(child, keep ? "" : storeDir),
     };

@@ -36,6 +36,8 @@ interface RoleGrant {
   reads: Bucket[];
   publishes: string[];
   subscribes: string[];
+  /** Answers requests it receives (nats-server `allow_responses`: one reply per request). */
+  answers?: boolean;
 }
 
 const GRANTS: Record<Exclude<NatsRole, "admin">, RoleGrant> = {
@@ -52,12 +54,20 @@ const GRANTS: Record<Exclude<NatsRole, "admin">, RoleGrant> = {
     publishes: [],
     subscribes: [],
   },
-  nftables: { writes: [NATS_BUCKETS.firewallBans], reads: [], publishes: [], subscribes: [BAN_SUBJECT] },
+  // A ban sent as a request gets the outcome back ({ ok, address, until } or { ok: false, error }).
+  nftables: {
+    writes: [NATS_BUCKETS.firewallBans],
+    reads: [],
+    publishes: [],
+    subscribes: [BAN_SUBJECT],
+    answers: true,
+  },
 };
 
 export interface RolePermissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
+  allow_responses?: boolean;
 }
 
 /** The prefix of a role's reply inboxes: only that role may subscribe to them. */
@@ -102,6 +112,7 @@ export function natsPermissions(role: NatsRole): RolePermissions | undefined {
       ],
     },
     subscribe: { allow: [`${natsInboxPrefix(role)}.>`, ...grant.subscribes] },
+    ...(grant.answers && { allow_responses: true }),
   };
 }
 

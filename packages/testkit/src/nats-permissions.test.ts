@@ -157,6 +157,25 @@ describe("NATS with the generated per-role authorization (least privilege)", () 
     for await (const m of sub) got.push(m.string());
     assert.deepEqual(got.sort(), ["dns", "mail"]);
 
+    // A ban sent as a request gets the agent's answer back in the sender's own inbox.
+    const answering = nc("nftables").subscribe(BAN_SUBJECT, { max: 1 });
+    void (async () => {
+      for await (const m of answering) m.respond(`banned ${m.string()}`);
+    })();
+    await nc("nftables").flush();
+    assert.equal(
+      (await nc("mail").request(BAN_SUBJECT, "192.0.2.7", { timeout: 5000 })).string(),
+      "banned 192.0.2.7",
+    );
+    // allow_responses lets the agent answer a request, not publish anywhere else.
+    nc("nftables").publish("_INBOX_mail.forged", "x");
+    nc("nftables").publish(`$KV.${NATS_BUCKETS.certs}.forged`, "x");
+    await waitFor("both publishes refused", () =>
+      ["_INBOX_mail.forged", `$KV.${NATS_BUCKETS.certs}.forged`].every((subject) =>
+        server.permissionViolations.some((l) => l.includes(`User "nftables", Subject "${subject}"`)),
+      ),
+    );
+
     await subscriptionRefused(nc("mail"), BAN_SUBJECT);
     await owned.get(NATS_BUCKETS.firewallBans)?.put("192.0.2.9", "{}");
     for (const role of ["mail", "dns", "certs"] as const) {

@@ -107,7 +107,7 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(await dig(stack.ports.dns, "example.com", "MX", true), ["10 mail.example.com."]);
   });
 
-  test("certs issues from its internal CA through NATS with token auth", {
+  test("certs issues from its internal CA through NATS, each service logged in as its own NATS user", {
     timeout: 5 * 60_000,
   }, async () => {
     const [certs] = await stack.containers("certs");

@@ -41,7 +41,8 @@ export const edgeSchema = z.strictObject({
     .prefault({}),
   /**
    * A config whose route table is empty (no routes, no dns/mail/certs section) is refused at start
-   * and on reload, as a truncated file would drop every listener; true accepts it on purpose.
+   * and on reload, as a truncated file would drop every listener, and so is an edge reload leaving
+   * a pool with attached workers without a route; true accepts both on purpose.
    */
   allowEmptyRoutes: z.boolean().default(false),
   /** Global lists, checked before any route's. */

@@ -99,6 +99,20 @@ describe("an emptied config file is refused on reload; DNS over UDP keeps answer
     assert.match(refused.errors.join("\n"), /set edge\.allowEmptyRoutes: true/);
     await answersWww();
 
+    // A file that lost its dns section but kept another route still parses: the edge refuses it,
+    // since the attached dns worker would be left without a route.
+    const otherPort = await freePort();
+    await edge.writeConfig({
+      routes: [{ name: "other", match: { ports: [otherPort] }, action: { type: "block" } }],
+    });
+    const orphaned = await unary(edge.admin, "reload", {});
+    assert.equal(orphaned.routes, 2);
+    assert.deepEqual(orphaned.errors, [
+      `${edge.configPath}: no route hands off to pool dns, which has 1 attached worker(s); ` +
+        "stop them first, or set edge.allowEmptyRoutes: true to remove their routes anyway",
+    ]);
+    await answersWww();
+
     // The opt-in: the same table, on purpose. The edge withdraws the dns routes and their sockets.
     await edge.writeConfig({ edge: { allowEmptyRoutes: true } });
     const accepted = await unary(edge.admin, "reload", {});

@@ -40,6 +40,7 @@ export async function ensureNatsAuth(
   dir: string,
 ): Promise<{ config: string; credentials: Record<NatsRole, NatsCredentials & { file: string }> }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
   const credentials = {} as Record<NatsRole, NatsCredentials & { file: string }>;
   for (const role of NATS_ROLES) {
     const file = join(dir, `${role}.cred`);

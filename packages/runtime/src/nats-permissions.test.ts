@@ -75,6 +75,7 @@ describe("nats credentials files", () => {
       assert.deepEqual(await readNatsCredentials(file), { user, pass });
     }
     assert.equal((await stat(first.config)).mode & 0o777, 0o600);
+    assert.equal((await stat(dir)).mode & 0o777, 0o700);
     const conf = await readFile(first.config, "utf8");
     assert.ok(conf.includes(`password: "${first.credentials.mail.pass}"`));
 

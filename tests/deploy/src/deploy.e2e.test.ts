@@ -149,7 +149,11 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
       const out = {};
       for (const subject of ["$KV.certs.cert.mail.example.com", "$KV.acme.dns01.forged", "$KV.dns-records.www.example.com.A"]) {
         try { await nc.request(subject, "forged", { timeout: 5000 }); out[subject] = "accepted"; }
-        catch (e) { out[subject] = e.name === "PermissionViolationError" ? "refused " + e.subject : "error " + e.message; }
+        catch (e) {
+          // nats.js rejects the request with a RequestError whose cause is the server's refusal.
+          const v = [e, e.cause].find((x) => x?.name === "PermissionViolationError");
+          out[subject] = v ? "refused " + v.operation + " " + v.subject : "error " + e.message;
+        }
       }
       out.certsStream = (await (await r.openExistingKv(nc, "certs")).status()).streamInfo.config.name;
       await nc.close();
@@ -158,9 +162,9 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
       await stack.compose(["exec", "-T", "mail", "node", "--input-type=module", "-e", intruder], 60_000),
     ) as Record<string, string>;
     assert.deepEqual(out, {
-      "$KV.certs.cert.mail.example.com": "refused $KV.certs.cert.mail.example.com",
-      "$KV.acme.dns01.forged": "refused $KV.acme.dns01.forged",
-      "$KV.dns-records.www.example.com.A": "refused $KV.dns-records.www.example.com.A",
+      "$KV.certs.cert.mail.example.com": "refused publish $KV.certs.cert.mail.example.com",
+      "$KV.acme.dns01.forged": "refused publish $KV.acme.dns01.forged",
+      "$KV.dns-records.www.example.com.A": "refused publish $KV.dns-records.www.example.com.A",
       certsStream: "KV_certs",
     });
     // The server logged exactly those refusals: the services themselves were refused nothing.

@@ -34,7 +34,9 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-nats-server -a 127.0.0.1 -p 10422 -js -sd "$state/nats" >"$state/logs/nats.log" 2>&1 &
+# NATS users per role, least privilege (README, "NATS users"): credentials under $state/nats/auth.
+nats_auth=$(node scripts/nats-auth.mjs "$state")
+nats-server -c "$nats_auth" -a 127.0.0.1 -p 10422 -js -sd "$state/nats" >"$state/logs/nats.log" 2>&1 &
 pids+=($!)
 
 node services/edge/dist/main.js &

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { createSecureContext } from "node:tls";
-import { type KV, type Logger, type NatsConnection, openKv } from "@switchyard/runtime";
+import { type KV, type Logger, type NatsConnection, openExistingKv } from "@switchyard/runtime";
 import { CERT_KEY_PREFIX, CERTS_BUCKET, type CertificateRecord, parseRecord } from "./record.js";
 import { decrypt } from "./seal.js";
 import { CertificateSelector, type LoadedCertificate, type SelectorOptions } from "./sni-selector.js";
@@ -61,7 +61,8 @@ export class CertificateWatcher extends EventEmitter {
     const status = this.watchReconnects();
     while (!this.stopped) {
       try {
-        const kv = await openKv(nc, CERTS_BUCKET, { history: 1, storage: "file" });
+        // The certs service creates the bucket; a worker's NATS user may only read it.
+        const kv = await openExistingKv(nc, CERTS_BUCKET);
         if (this.lastRevision === 0) await this.load(kv);
         await this.follow(kv);
         pause = this.options.retryMs ?? 500;

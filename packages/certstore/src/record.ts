@@ -1,8 +1,9 @@
 import { X509Certificate } from "node:crypto";
+import { NATS_BUCKETS } from "@switchyard/runtime";
 import { RecordFormatError } from "./errors.js";
 
 /** The JetStream KV bucket holding one record per configured certificate. */
-export const CERTS_BUCKET = "certs";
+export const CERTS_BUCKET = NATS_BUCKETS.certs;
 /** Every certificate record's key starts with this, so the bucket can hold other keys later. */
 export const CERT_KEY_PREFIX = "cert.";
 

@@ -39,6 +39,12 @@ export const edgeSchema = z.strictObject({
       maxConnectionsPerIp: z.number().int().min(0).default(0),
     })
     .prefault({}),
+  /**
+   * A config whose route table is empty (no routes, no dns/mail/certs section) is refused at start
+   * and on reload, as a truncated file would drop every listener, and so is an edge reload leaving
+   * a pool with attached workers without a route; true accepts both on purpose.
+   */
+  allowEmptyRoutes: z.boolean().default(false),
   /** Global lists, checked before any route's. */
   ipAllowList: z.array(cidr).default([]),
   ipBlockList: z.array(cidr).default([]),

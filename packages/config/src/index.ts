@@ -5,7 +5,7 @@ export { ConfigError } from "./errors.js";
 export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
 export { impliedRoutes } from "./implied-routes.js";
-export { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
+export { type LoadedConfig, loadConfig, type ParseOptions, parseConfig } from "./load-config.js";
 export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail-queue-schema.js";
 export type { MailRule } from "./mail-rules-schema.js";
 export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";

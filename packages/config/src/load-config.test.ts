@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import { ConfigError } from "./errors.js";
-import { parseConfig } from "./load-config.js";
+import { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
 
 function problems(text: string): string[] {
   try {
@@ -104,5 +107,78 @@ describe("parseConfig", () => {
     assert.deepEqual(byName.get("certs-http01")?.match.paths, ["/.well-known/acme-challenge/*"]);
     assert.equal(byName.get("dns-tcp")?.origin, "dns");
     assert.deepEqual(byName.get("certs-http-redirect")?.match.paths, []);
+  });
+});
+
+describe("loadConfig refuses a config that would empty the route table", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "switchyard-config-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function load(name: string, text: string): Promise<LoadedConfig> {
+    const file = join(dir, name);
+    await writeFile(file, text);
+    return loadConfig(file);
+  }
+
+  async function refusal(name: string, text: string): Promise<ConfigError> {
+    const file = join(dir, name);
+    try {
+      await load(name, text);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+      assert.ok(err.message.startsWith(file), `message names the file: ${err.message}`);
+      return err;
+    }
+    assert.fail(`${name} was accepted`);
+  }
+
+  for (const [name, text] of [
+    ["zero-bytes.yaml", ""],
+    ["whitespace.yaml", " \n\n\t\n"],
+    ["comments.yaml", "# edge:\n#   grpc: 127.0.0.1:1\n\n# routes: []\n"],
+    ["document-marker.yaml", "---\n# nothing here\n"],
+  ] as const) {
+    it(`refuses ${name}: the file has no settings`, async () => {
+      const err = await refusal(name, text);
+      assert.match(err.message, /is empty \(nothing but whitespace or comments\)/);
+    });
+  }
+
+  it("refuses a file whose sections imply no route and that has no routes", async () => {
+    const err = await refusal("no-routes.yaml", "edge: { addresses: [127.0.0.1] }\nroutes: []\n");
+    assert.match(err.message, /has an empty route table/);
+    assert.match(err.problems[0]!, /set edge\.allowEmptyRoutes: true/);
+  });
+
+  it("accepts an empty route table when edge.allowEmptyRoutes is true", async () => {
+    const config = await load("opt-in.yaml", "edge: { allowEmptyRoutes: true }\n");
+    assert.equal(config.edge.allowEmptyRoutes, true);
+    assert.deepEqual(config.effectiveRoutes, []);
+  });
+
+  it("accepts a file with one route, and one whose dns section implies routes", async () => {
+    const routed = await load(
+      "one-route.yaml",
+      "routes:\n  - { name: r, match: { ports: [1] }, action: { type: block } }\n",
+    );
+    assert.deepEqual(
+      routed.effectiveRoutes.map((r) => r.name),
+      ["r"],
+    );
+    const dns = await load("dns.yaml", "dns: { ports: [10053] }\n");
+    assert.deepEqual(
+      dns.effectiveRoutes.map((r) => r.name),
+      ["dns-udp", "dns-tcp"],
+    );
+  });
+
+  it("parseConfig alone (no refuseEmpty) still fills defaults for text with no settings", () => {
+    assert.deepEqual(parseConfig("", "x.yaml").effectiveRoutes, []);
+    assert.throws(() => parseConfig("", "x.yaml", { refuseEmpty: true }), /x\.yaml is empty/);
   });
 });

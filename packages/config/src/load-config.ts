@@ -12,8 +12,17 @@ export interface LoadedConfig extends SwitchyardConfig {
   effectiveRoutes: Array<RouteConfig & { origin: string }>;
 }
 
+export interface ParseOptions {
+  /**
+   * Refuse a file with no settings (empty, only whitespace or comments) and a config whose route
+   * table would be empty unless `edge.allowEmptyRoutes` is true. loadConfig, the path every
+   * service's start and reload takes, sets it: a truncated file must not withdraw every listener.
+   */
+  refuseEmpty?: boolean;
+}
+
 /** Parses and validates config text; throws ConfigError naming file:line, path and problem. */
-export function parseConfig(text: string, source = "<config>"): LoadedConfig {
+export function parseConfig(text: string, source = "<config>", options: ParseOptions = {}): LoadedConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -25,7 +34,13 @@ export function parseConfig(text: string, source = "<config>"): LoadedConfig {
       }),
     );
   }
-  const raw = doc.toJS() ?? {};
+  const parsed: unknown = doc.toJS();
+  if (options.refuseEmpty && (parsed === null || parsed === undefined)) {
+    throw new ConfigError(`${source} is empty (nothing but whitespace or comments)`, [
+      `${source}: refusing a config with no settings: it would remove every route and listener`,
+    ]);
+  }
+  const raw = parsed ?? {};
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(
@@ -36,17 +51,20 @@ export function parseConfig(text: string, source = "<config>"): LoadedConfig {
   const config = result.data;
   const named = new Set(config.routes.map((r) => r.name));
   const implied = impliedRoutes(config).filter((r) => !named.has(r.name));
-  return {
-    ...config,
-    source,
-    effectiveRoutes: [
-      ...config.routes.map((r) => ({ ...r, origin: "config" })),
-      ...implied.map((r) => ({ ...r, origin: r.name.split("-")[0] ?? "implied" })),
-    ],
-  };
+  const effectiveRoutes = [
+    ...config.routes.map((r) => ({ ...r, origin: "config" })),
+    ...implied.map((r) => ({ ...r, origin: r.name.split("-")[0] ?? "implied" })),
+  ];
+  if (options.refuseEmpty && effectiveRoutes.length === 0 && !config.edge.allowEmptyRoutes) {
+    throw new ConfigError(`${source} has an empty route table`, [
+      `${source}: no routes and no dns, mail or certs section: every listener would be withdrawn; ` +
+        "set edge.allowEmptyRoutes: true to run without routes on purpose",
+    ]);
+  }
+  return { ...config, source, effectiveRoutes };
 }
 
-/** Reads and validates a config file. */
+/** Reads and validates a config file; refuses an empty one and an empty route table (see ParseOptions). */
 export async function loadConfig(path: string): Promise<LoadedConfig> {
   let text: string;
   try {
@@ -54,5 +72,5 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(`cannot read config file ${path}`, [(err as Error).message], { cause: err });
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, { refuseEmpty: true });
 }

@@ -6,10 +6,20 @@ export { type DnsSection, dnsSectionSchema } from "./dns-section.js";
 export { type FirewallSection, firewallSectionSchema } from "./firewall-section.js";
 export { mailSectionSchema } from "./mail-section.js";
 
-export const natsSchema = z.strictObject({
-  servers: z.array(z.string().min(1)).min(1).default(["nats://127.0.0.1:4222"]),
-  /** A file holding the token the NATS server requires (deploy: the `nats_token` secret). None: no auth. */
-  tokenFile: z.string().min(1).optional(),
-});
+export const natsSchema = z
+  .strictObject({
+    servers: z.array(z.string().min(1)).min(1).default(["nats://127.0.0.1:4222"]),
+    /** A file holding the token the NATS server requires (deploy: the `nats_token` secret). None: no auth. */
+    tokenFile: z.string().min(1).optional(),
+    /**
+     * The file holding this service's own NATS login, one line `user:password`; `{role}` stands for
+     * the service (dns, mail, certs, nftables), so one config serves every service. The NATS server
+     * allows each role only its subjects and buckets (README, "NATS users"). Not with tokenFile.
+     */
+    credentialsFile: z.string().min(1).optional(),
+  })
+  .refine((nats) => nats.tokenFile === undefined || nats.credentialsFile === undefined, {
+    error: "use either tokenFile or credentialsFile, not both",
+  });
 
 export type MailSection = z.infer<typeof import("./mail-section.js").mailSectionSchema>;

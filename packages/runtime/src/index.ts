@@ -38,5 +38,27 @@ export {
   type KvOptions,
   type NatsConnection,
   type NatsOptions,
+  openExistingKv,
   openKv,
+  PermissionViolationError,
 } from "./nats.js";
+export {
+  ensureNatsAuth,
+  type NatsAuth,
+  type NatsCredentials,
+  natsAuth,
+  natsCredentialsPath,
+  readNatsCredentials,
+} from "./nats-credentials.js";
+export {
+  BAN_SUBJECT,
+  NATS_BUCKETS,
+  NATS_ROLES,
+  type NatsRole,
+  natsAuthorizationConfig,
+  natsInboxPrefix,
+  natsPasswordVariable,
+  natsPermissions,
+  type PasswordSource,
+  type RolePermissions,
+} from "./nats-permissions.js";

@@ -3,9 +3,11 @@ import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { NatsError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { readNatsCredentials } from "./nats-credentials.js";
+import { natsInboxPrefix } from "./nats-permissions.js";
 
 export type { KV, KvOptions } from "@nats-io/kv";
-export type { NatsConnection } from "@nats-io/transport-node";
+export { type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 
 export interface NatsOptions {
   /** "nats://host:4222" or several, tried in turn. */
@@ -18,6 +20,11 @@ export interface NatsOptions {
   tokenFile?: string;
   user?: string;
   pass?: string;
+  /**
+   * A file holding this role's `user:password` (config `nats.credentialsFile`, `{role}` already
+   * replaced). Replies then come to `_INBOX_<user>`, the only inboxes the user may subscribe to.
+   */
+  credentialsFile?: string;
 }
 
 /**
@@ -25,11 +32,15 @@ export interface NatsOptions {
  * at start. Disconnects, reconnects and server errors are logged.
  */
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
-  const { servers, name, logger, user, pass } = options;
+  const { servers, name, logger } = options;
   const token =
     options.token ?? (options.tokenFile === undefined ? undefined : await readNatsToken(options.tokenFile));
+  const login =
+    options.credentialsFile === undefined ? undefined : await readNatsCredentials(options.credentialsFile);
+  const user = login?.user ?? options.user;
+  const pass = login?.pass ?? options.pass;
   if (token !== undefined && (user !== undefined || pass !== undefined)) {
-    throw new NatsError("nats: use either a token or user/pass, not both");
+    throw new NatsError("nats: use either a token or user/pass (credentials file), not both");
   }
   const settings: NodeConnectionOptions = {
     servers,
@@ -39,6 +50,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     ...(token !== undefined && { token }),
     ...(user !== undefined && { user }),
     ...(pass !== undefined && { pass }),
+    ...(user !== undefined && { inboxPrefix: natsInboxPrefix(user) }),
   };
   let nc: NatsConnection;
   try {
@@ -86,6 +98,26 @@ export async function openKv(
     return await new Kvm(nc).create(bucket, options);
   } catch (error) {
     throw new NatsError(`nats: cannot open KV bucket ${bucket}`, { cause: error });
+  }
+}
+
+/**
+ * Opens a bucket another role creates, without trying to create it (a reader's NATS user may not):
+ * rejects with NatsError while the bucket does not exist yet, so callers retry.
+ */
+export async function openExistingKv(nc: NatsConnection, bucket: string): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    const status = await (await kvm.open(bucket)).status();
+    return await kvm.open(bucket, { allow_direct: status.streamInfo.config.allow_direct ?? false });
+  } catch (error) {
+    const missing = /stream not found/i.test((error as Error).message);
+    throw new NatsError(
+      missing
+        ? `nats: KV bucket ${bucket} does not exist yet (the service that writes it creates it)`
+        : `nats: cannot open KV bucket ${bucket}`,
+      { cause: error },
+    );
   }
 }
 

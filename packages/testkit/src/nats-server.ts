@@ -5,6 +5,7 @@ import { access, constants, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { ensureNatsAuth, type NatsCredentials, type NatsRole } from "@switchyard/runtime";
 
 export interface NatsServerOptions {
   /** Enable JetStream with file storage in a temporary directory. */
@@ -15,6 +16,12 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Require this token from every client. */
   token?: string;
+  /**
+   * Per-role users with least privilege, as `npm start` and compose run it (ensureNatsAuth in the
+   * server's directory, or in `dir` to make the credentials before the server starts and keep them
+   * across restarts): clients connect with `credentials[role].file`.
+   */
+  auth?: boolean | { dir: string };
 }
 
 export interface NatsServerHandle {
@@ -23,6 +30,12 @@ export interface NatsServerHandle {
   pid: number;
   /** Temporary directory of this server (JetStream storage when enabled); removed by stop(). */
   storeDir: string;
+  /** With `auth`: each role's login and its credentials file (for config `nats.credentialsFile`). */
+  credentials?: Record<NatsRole, NatsCredentials & { file: string }>;
+  /** With `auth`: a `nats.credentialsFile` template naming every role's file (`.../{role}.cred`). */
+  credentialsFile?: string;
+  /** The server's "Publish Violation" / "Subscription Violation" log lines so far (what a user was refused). */
+  permissionViolations: string[];
   stop(): Promise<void>;
 }
 
@@ -73,9 +86,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const args = ["-a", "127.0.0.1", "-p", String(port)];
     if (options.jetstream) args.push("-js", "-sd", storeDir);
     if (options.token !== undefined) args.push("--auth", options.token);
+    const authDir = typeof options.auth === "object" ? options.auth.dir : join(storeDir, "auth");
+    const auth = options.auth ? await ensureNatsAuth(authDir) : undefined;
+    if (auth) args.push("-c", auth.config);
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     running.set(child, keep ? "" : storeDir);
     child.once("exit", () => running.delete(child));
+    const permissionViolations: string[] = [];
+    const onOutput = (chunk: Buffer): void => {
+      for (const line of chunk.toString("utf8").split("\n"))
+        if (/(Publish|Subscription) Violation/.test(line)) permissionViolations.push(line);
+    };
+    child.stdout?.on("data", onOutput);
+    child.stderr?.on("data", onOutput);
     await waitUntilReady(child, port);
     const pid = child.pid ?? -1;
     return {
@@ -83,6 +106,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       port,
       pid,
       storeDir,
+      permissionViolations,
+      ...(auth && {
+        credentials: auth.credentials,
+        credentialsFile: join(authDir, "{role}.cred"),
+      }),
       stop: () => stopServer(child, keep ? "" : storeDir),
     };
   } catch (error) {

@@ -106,4 +106,8 @@ describe("Pebble issues through Switchyard: HTTP-01 through the edge, a wildcard
       return keys.length === 0;
     });
   });
+
+  it("NATS refused no role anything: each service's user has every permission it uses", () => {
+    assert.deepEqual(stack.nats.permissionViolations, []);
+  });
 });

@@ -1,12 +1,12 @@
 import { CERTS_BUCKET } from "@switchyard/certstore";
-import { type KV, type NatsConnection, openKv } from "@switchyard/runtime";
+import { type KV, NATS_BUCKETS, type NatsConnection, openKv } from "@switchyard/runtime";
 
 /** Shared with dns: `dns01.<id>` TXT values and `http01.<token>` key authorizations. */
-export const ACME_BUCKET = "acme";
+export const ACME_BUCKET = NATS_BUCKETS.acme;
 /** Only certs: ACME account keys (`account.<id>`) and the internal CA (`ca`). */
-export const STATE_BUCKET = "certs-state";
+export const STATE_BUCKET = NATS_BUCKETS.certsState;
 /** Only certs: order locks; the bucket's max age is the lock TTL (nats-server 2.9 has no per-key TTL). */
-export const LOCKS_BUCKET = "certs-locks";
+export const LOCKS_BUCKET = NATS_BUCKETS.certsLocks;
 
 export interface Buckets {
   certs: KV;

@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "@switchyard/config";
-import { connectNats, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { connectNats, type Logger, type NatsConnection, natsAuth } from "@switchyard/runtime";
 import { accountKey } from "./account.js";
 import { AcmeIssuer } from "./acme-issuer.js";
 import { type Buckets, openBuckets } from "./buckets.js";
@@ -33,7 +33,7 @@ export class CertsService {
     const { section, directoryUrl } = settings;
     const nc = await connectNats({
       servers: config.nats.servers,
-      tokenFile: config.nats.tokenFile,
+      ...natsAuth(config.nats, "certs"),
       name: `certs-${instance}`,
       logger,
     });

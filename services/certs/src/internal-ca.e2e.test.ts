@@ -137,4 +137,8 @@ describe("certs with the internal CA, through the edge", () => {
       ["www.switchyard.test", "*.switchyard.test"],
     );
   });
+
+  it("NATS refused no role anything: each service's user has every permission it uses", () => {
+    assert.deepEqual(stack.nats.permissionViolations, []);
+  });
 });

@@ -68,7 +68,7 @@ describe("a short-lived certificate is renewed, and a NATS outage during the ren
       "the certs replica kept running through the NATS outage",
     );
 
-    stack.nats = await startNatsServer({ jetstream: true, storeDir, port: stack.nats.port });
+    stack.nats = await startNatsServer({ jetstream: true, auth: true, storeDir, port: stack.nats.port });
     let renewed = first;
     await waitFor(
       "the renewed certificate",

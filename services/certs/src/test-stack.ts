@@ -46,17 +46,29 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** `config` is the whole file except `nats`, which points at the stack's server. */
+/**
+ * `config` is the whole file except `nats`, which points at the stack's server. The server runs
+ * the generated per-role authorization: every service logs in as its own role, the test reader as
+ * admin.
+ */
 export async function startStack(
   config: (natsUrl: string) => Record<string, unknown>,
   storeDir?: string,
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), `switchyard-certs-${process.pid}-`));
-  const nats = await startNatsServer({ jetstream: true, ...(storeDir ? { storeDir } : {}) });
+  const nats = await startNatsServer({ jetstream: true, auth: true, ...(storeDir ? { storeDir } : {}) });
   const kvKeyFile = join(dir, "kv.key");
   const kvKey = await ensureKvKey(kvKeyFile);
-  const edge = await startEdge({ ...config(nats.url), nats: { servers: [nats.url] } });
-  const nc = await connectNats({ servers: nats.url, name: "test-reader", logger: quiet });
+  const edge = await startEdge({
+    ...config(nats.url),
+    nats: { servers: [nats.url], credentialsFile: nats.credentialsFile },
+  });
+  const nc = await connectNats({
+    servers: nats.url,
+    name: "test-reader",
+    logger: quiet,
+    credentialsFile: nats.credentials?.admin.file,
+  });
   const certs = await openKv(nc, "certs", { history: 1, storage: "file" });
   const acme = await openKv(nc, "acme", { history: 1, storage: "file" });
   const watcher = new CertificateWatcher({ nc, kvKey, logger: quiet, retryMs: 100 });

@@ -220,4 +220,8 @@ describe("mail (STARTTLS, SMTPS) and dns (DoH) serve the certs service's certifi
     assert.deepEqual(during, { status: 200, serial: dohSerialNow }, "a new connection, the same certificate");
     assert.equal(dns?.process.child.exitCode, null);
   });
+
+  it("NATS refused no role anything: each service's user has every permission it uses", () => {
+    assert.deepEqual(stack.nats.permissionViolations, []);
+  });
 });

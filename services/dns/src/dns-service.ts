@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { DnsSection } from "@switchyard/config";
-import type { Logger } from "@switchyard/runtime";
+import { BAN_SUBJECT, type Logger, type NatsAuth } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { loadZones } from "./config.js";
 import { ConnectionSlots } from "./connection-slots.js";
@@ -32,8 +32,8 @@ export interface DnsServiceOptions {
   natsServers?: string[];
   /** DoH certificates from the certs service's `certs` bucket (when the config lists certificates). */
   certificates?: { kvKeyFile: string };
-  /** config `nats.tokenFile`. */
-  natsTokenFile?: string;
+  /** config `nats` tokenFile / credentialsFile (natsAuth(config.nats, "dns")). */
+  natsAuth?: NatsAuth;
   /** Overrides config `dns.udp.batch` (env SWITCHYARD_DNS_UDP_BATCH). */
   udpBatch?: boolean;
 }
@@ -89,7 +89,7 @@ export class DnsService {
     if (options.natsServers && options.natsServers.length > 0) {
       const nats = new NatsLink({
         servers: options.natsServers,
-        tokenFile: options.natsTokenFile,
+        ...options.natsAuth,
         name: `dns-${options.instance ?? process.pid}`,
         logger,
       });
@@ -199,7 +199,7 @@ export class DnsService {
       ...(nats && {
         ban: (address, seconds) => {
           const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
-          if (!nats.publish("firewall.ban", JSON.stringify(ban))) {
+          if (!nats.publish(BAN_SUBJECT, JSON.stringify(ban))) {
             logger.warn({ ban }, "nats not connected: ban not published");
             return;
           }

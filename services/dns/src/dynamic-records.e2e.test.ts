@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { dnsV1 } from "@switchyard/proto";
@@ -8,6 +11,7 @@ import {
   connectNats,
   createGrpcClient,
   createLogger,
+  ensureNatsAuth,
   type KV,
   type NatsConnection,
   openKv,
@@ -36,11 +40,31 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
   const replicas: DnsReplica[] = [];
   const clients: InstanceType<typeof dnsV1.DnsAdminClient>[] = [];
 
+  // The per-role NATS users of npm start and compose, made before the server first starts.
+  let authDir: string;
+  let certsLogin: string;
+  const servers: NatsServerHandle[] = [];
+  const startNats = async () => {
+    const server = await startNatsServer({ jetstream: true, port: natsPort, auth: { dir: authDir } });
+    servers.push(server);
+    return server;
+  };
+  /** The test writes the acme bucket as the certs service does, with its login. */
+  const connectAsCerts = (url: string) =>
+    connectNats({
+      servers: url,
+      name: "dns-e2e",
+      logger: createLogger("test", { level: "silent" }),
+      credentialsFile: certsLogin,
+    });
+
   before(async () => {
     port = await freePort();
     natsPort = await freePort();
+    authDir = await mkdtemp(join(tmpdir(), "switchyard-dns-nats-auth-"));
+    certsLogin = (await ensureNatsAuth(authDir)).credentials.certs.file;
     edge = await startEdge({
-      nats: { servers: [`nats://127.0.0.1:${natsPort}`] },
+      nats: { servers: [`nats://127.0.0.1:${natsPort}`], credentialsFile: join(authDir, "{role}.cred") },
       dns: {
         ports: [port],
         zones: [
@@ -72,6 +96,7 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
     await nc?.close();
     await nats?.stop();
     await edge?.stop();
+    if (authDir) await rm(authDir, { recursive: true, force: true });
   });
 
   const kdig = async (...args: string[]) =>
@@ -97,14 +122,10 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
 
   it("serves the static zone while NATS is unreachable, then connects when it comes up", async () => {
     await onEach(async () => assert.deepEqual(await short("dyn.test", "A"), ["192.0.2.1"]));
-    nats = await startNatsServer({ jetstream: true, port: natsPort });
+    nats = await startNats();
     for (const r of replicas)
       await r.process.waitForLine((l) => l.msg === "kv snapshot applied" && l.bucket === "records", 30_000);
-    nc = await connectNats({
-      servers: nats.url,
-      name: "dns-e2e",
-      logger: createLogger("test", { level: "silent" }),
-    });
+    nc = await connectAsCerts(nats.url);
     acme = await openKv(nc, "acme", { history: 1 });
   });
 
@@ -247,12 +268,8 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
       /UNAVAILABLE/,
     );
     // A new, empty server on the same port: the buckets are empty now, and the replicas follow them.
-    nats = await startNatsServer({ jetstream: true, port: natsPort });
-    nc = await connectNats({
-      servers: nats.url,
-      name: "dns-e2e",
-      logger: createLogger("test", { level: "silent" }),
-    });
+    nats = await startNats();
+    nc = await connectAsCerts(nats.url);
     const kv = await openKv(nc, "acme", { history: 1 });
     const name = "_acme-challenge.dyn.test";
     await waitFor(
@@ -275,6 +292,14 @@ describe("dynamic records over NATS KV, 2 replicas behind the edge, kdig", () =>
       waitFor(`${r.name} forgot kept.dyn.test (the new bucket does not have it)`, async () =>
         /status: NXDOMAIN/.test(await kdig("kept.dyn.test", "A")),
       ),
+    );
+  });
+
+  it("NATS refused the dns replicas nothing: their user writes dns-records and reads acme", () => {
+    assert.equal(servers.length, 2);
+    assert.deepEqual(
+      servers.flatMap((s) => s.permissionViolations),
+      [],
     );
   });
 });

@@ -6,6 +6,7 @@ import {
   createGrpcServer,
   createLogger,
   createMetricsRegistry,
+  natsAuth,
   readToken,
   runService,
   StartupError,
@@ -42,7 +43,7 @@ await runService({
       ...(config.certs && config.certs.certificates.length > 0
         ? { certificates: { kvKeyFile: process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key" } }
         : {}),
-      natsTokenFile: config.nats.tokenFile,
+      natsAuth: natsAuth(config.nats, "dns"),
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
       // "0": dgram, "1": batched (when the addon loads); unset: config dns.udp.batch.
       ...(process.env.SWITCHYARD_DNS_UDP_BATCH

@@ -4,6 +4,8 @@ export interface NatsLinkOptions {
   servers: string[];
   /** The NATS token file (config `nats.tokenFile`), when the server requires one. */
   tokenFile?: string | undefined;
+  /** This role's `user:password` file (config `nats.credentialsFile`, `{role}` replaced). */
+  credentialsFile?: string | undefined;
   /** Connection name shown by the NATS server. */
   name: string;
   logger: Logger;

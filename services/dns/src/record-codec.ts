@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
+import { NATS_BUCKETS } from "@switchyard/runtime";
 import { DynamicRecordError } from "./errors.js";
 import { canonical } from "./names.js";
 import { parseRData, RDataError, tokenizeRData } from "./rdata-parser.js";
 import { type ResourceRecord, type RRTypeName, rdataText, txtStrings } from "./records.js";
 
 /** The KV bucket UpsertRecord writes and every replica watches. */
-export const RECORDS_BUCKET = "dns-records";
-/** The certs service's bucket; dns reads its `dns01.*` keys (BRIEF contract). */
-export const ACME_BUCKET = "acme";
+export const RECORDS_BUCKET = NATS_BUCKETS.dnsRecords;
+/** The certs service's bucket; dns reads its `dns01.*` keys (see docs/architecture.md, "Fan-out"). */
+export const ACME_BUCKET = NATS_BUCKETS.acme;
 export const ACME_FILTER = "dns01.>";
 /** TTL of served DNS-01 TXT answers. */
 export const ACME_TTL = 10;

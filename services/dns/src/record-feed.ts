@@ -1,4 +1,4 @@
-import { type KV, type Logger, type NatsConnection, openKv } from "@switchyard/runtime";
+import { type KV, type Logger, type NatsConnection, openExistingKv, openKv } from "@switchyard/runtime";
 import type { Bucket, WatchedEntry } from "./dynamic-records.js";
 import type { NatsLink } from "./nats-link.js";
 import { ACME_BUCKET, ACME_FILTER, RECORDS_BUCKET } from "./record-codec.js";
@@ -69,7 +69,9 @@ export class RecordFeed {
     let failures = 0;
     while (!this.stopped && !nc.isClosed()) {
       try {
-        const kv = await openKv(nc, name, { history: 1 });
+        // dns owns (creates) dns-records; acme is the certs service's, read once it exists.
+        const kv =
+          bucket === "records" ? await openKv(nc, name, { history: 1 }) : await openExistingKv(nc, name);
         if (bucket === "records") this.records = kv;
         await this.watch(kv, bucket, filter);
         failures = 0;

@@ -53,10 +53,11 @@ describe("response rate limiting through the edge, 2 replicas", () => {
   const replicas: DnsReplica[] = [];
 
   before(async () => {
-    nats = await startNatsServer({ jetstream: true });
+    // The per-role users of npm start and compose: dns publishes with its own, the test listens as nftables.
+    nats = await startNatsServer({ jetstream: true, auth: true });
     port = await freePort();
     edge = await startEdge({
-      nats: { servers: [nats.url] },
+      nats: { servers: [nats.url], credentialsFile: nats.credentialsFile },
       dns: {
         ports: [port],
         rrl: { responsesPerSecond: RATE, slip: 2, windowSeconds: WINDOW_SECONDS, banSeconds: 60, exempt: [] },
@@ -70,6 +71,7 @@ describe("response rate limiting through the edge, 2 replicas", () => {
       },
     });
     subscriber = await connectNats({
+      credentialsFile: nats.credentials?.nftables.file,
       servers: nats.url,
       name: "ban-watcher",
       logger: createLogger("test", { level: "warn" }),
@@ -175,5 +177,9 @@ describe("response rate limiting through the edge, 2 replicas", () => {
     await waitFor("every published ban delivered", async () => {
       return (await counter(replicas, "switchyard_dns_rrl_bans_total")) === bans.length;
     });
+  });
+
+  it("NATS refused the dns user nothing (it may publish firewall.ban)", () => {
+    assert.deepEqual(nats.permissionViolations, []);
   });
 });

@@ -1,5 +1,5 @@
 import { CidrSet } from "@switchyard/cidr";
-import type { LoadedConfig } from "@switchyard/config";
+import { ConfigError, type LoadedConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
 import { Admission } from "./admission.js";
@@ -121,6 +121,7 @@ export class Edge {
 
   /** Applies a validated config to new connections; established ones are untouched. */
   async reload(next: LoadedConfig): Promise<void> {
+    this.refuseOrphanedPools(next);
     const previous = { config: this.config, state: this.routerState };
     this.config = next;
     this.routerState = routerState(next);
@@ -136,6 +137,30 @@ export class Edge {
     }
     // Pools may have gained or lost UDP ports.
     for (const worker of this.registry.list()) if (worker.channel) this.handoff.sendUdp(worker);
+  }
+
+  /**
+   * A reload that leaves a pool with attached workers without a single route (a truncated file
+   * that lost a section still parses) is refused like an invalid file, unless
+   * `edge.allowEmptyRoutes` says it is meant: stop the pool's workers first, or set it.
+   */
+  private refuseOrphanedPools(next: LoadedConfig): void {
+    if (next.edge.allowEmptyRoutes) return;
+    const routed = new Set(
+      next.effectiveRoutes.flatMap((r) => (r.action.type === "handoff" ? [r.action.pool] : [])),
+    );
+    const orphaned = new Map<string, number>();
+    for (const worker of this.registry.list())
+      if (!routed.has(worker.pool)) orphaned.set(worker.pool, (orphaned.get(worker.pool) ?? 0) + 1);
+    if (orphaned.size === 0) return;
+    throw new ConfigError(
+      `${next.source} would leave attached workers without routes`,
+      [...orphaned].map(
+        ([pool, workers]) =>
+          `${next.source}: no route hands off to pool ${pool}, which has ${workers} attached worker(s); ` +
+          "stop them first, or set edge.allowEmptyRoutes: true to remove their routes anyway",
+      ),
+    );
   }
 
   /** Stops accepting, then waits (up to the deadline) for connections the edge itself carries. */

@@ -1,5 +1,5 @@
 import type { MailSection } from "@switchyard/config";
-import { connectNats, type Logger } from "@switchyard/runtime";
+import { connectNats, type Logger, type NatsAuth } from "@switchyard/runtime";
 import { AuthLimiter } from "./auth-limiter.js";
 import type { AuthMetrics } from "./auth-metrics.js";
 import { BanPublisher } from "./ban-publisher.js";
@@ -54,18 +54,18 @@ export class AuthGuard {
 export function startAuthGuard(options: {
   limits: MailSection["authLimits"];
   natsServers: string[];
-  /** config `nats.tokenFile`. */
-  natsTokenFile?: string;
+  /** config `nats` tokenFile / credentialsFile (natsAuth(config.nats, "mail")). */
+  natsAuth?: NatsAuth;
   name: string;
   metrics: AuthMetrics;
   logger: Logger;
 }): { guard: AuthGuard; close(): Promise<void> } {
-  const { limits, natsServers, natsTokenFile, name, metrics, logger } = options;
+  const { limits, natsServers, name, metrics, logger } = options;
   const limiter = new AuthLimiter(limits);
   const bans =
     limits.banSeconds > 0 && limits.maxFailures > 0
       ? new BanPublisher(
-          () => connectNats({ servers: natsServers, tokenFile: natsTokenFile, name, logger }),
+          () => connectNats({ servers: natsServers, ...options.natsAuth, name, logger }),
           metrics,
           logger,
         )

@@ -1,8 +1,8 @@
-import type { Logger, NatsConnection } from "@switchyard/runtime";
+import { BAN_SUBJECT, type Logger, type NatsConnection } from "@switchyard/runtime";
 import type { AuthMetrics } from "./auth-metrics.js";
 
 /** The subject the nftables agent listens on (shared contract, see docs/architecture.md, "Fan-out"). */
-export const BAN_SUBJECT = "firewall.ban";
+export { BAN_SUBJECT };
 
 /** The `firewall.ban` message, exactly as the contract fixes it. */
 export interface BanMessage {

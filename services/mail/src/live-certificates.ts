@@ -1,7 +1,7 @@
 import type { SecureContext } from "node:tls";
 import { CertificateWatcher, ensureKvKey } from "@switchyard/certstore";
 import type { MailSection, SwitchyardConfig } from "@switchyard/config";
-import { connectNats, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { connectNats, type Logger, type NatsConnection, natsAuth } from "@switchyard/runtime";
 import type { TlsMaterial } from "./tls-material.js";
 
 type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
@@ -53,7 +53,7 @@ export class LiveCertificates {
     const kvKey = await ensureKvKey(this.options.kvKeyFile);
     const nc = await connectNats({
       servers: config.nats.servers,
-      tokenFile: config.nats.tokenFile,
+      ...natsAuth(config.nats, "mail"),
       name: `mail-${this.options.instance}`,
       logger,
     });

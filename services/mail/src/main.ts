@@ -6,6 +6,7 @@ import {
   createGrpcServer,
   createLogger,
   createMetricsRegistry,
+  natsAuth,
   readToken,
   runService,
   splitHostPort,
@@ -99,7 +100,7 @@ await runService({
     const auth = startAuthGuard({
       limits: mail.authLimits,
       natsServers: config.nats.servers,
-      natsTokenFile: config.nats.tokenFile,
+      natsAuth: natsAuth(config.nats, "mail"),
       name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
       metrics: authMetrics,
       logger,

@@ -1,10 +1,10 @@
-import type { Logger, NatsConnection } from "@switchyard/runtime";
+import { BAN_SUBJECT, type Logger, type NatsConnection } from "@switchyard/runtime";
 import { parseBanRequest } from "./ban-request.js";
 import { BanError, NftError, RulesetInputError } from "./errors.js";
 import { errorText, type FirewallAgent } from "./firewall-agent.js";
 import type { FirewallMetrics } from "./metrics.js";
 
-export const BAN_SUBJECT = "firewall.ban";
+export { BAN_SUBJECT };
 
 /**
  * Bans from NATS (`firewall.ban`, published by mail and dns on abuse). A bad message is logged,

@@ -1,10 +1,10 @@
-import type { KV } from "@switchyard/runtime";
+import { type KV, NATS_BUCKETS } from "@switchyard/runtime";
 import type { Ban } from "./ban-book.js";
 import { storedBanSchema } from "./ban-request.js";
 import { type Network, network } from "./nft-values.js";
 
 /** The KV bucket bans live in, so they outlast an agent restart (and reach every agent). */
-export const BANS_BUCKET = "firewall-bans";
+export const BANS_BUCKET = NATS_BUCKETS.firewallBans;
 
 /** KV keys allow `[-/_=.a-zA-Z0-9]`: `2001:db8::/32` → `2001-db8--_32`. */
 export function banKey(net: Network): string {

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ensureNatsAuth } from "@switchyard/runtime";
 import { type ManagedProcess, waitFor } from "@switchyard/testkit";
 import { createTopology, FIXTURE, must, type Topology } from "./netns-harness.js";
 
@@ -25,9 +26,9 @@ const OTHER_TABLE = [
   "",
 ].join("\n");
 
-function config(extra: { interfaces?: string[] } = {}): string {
+function config(credentialsFile: string, extra: { interfaces?: string[] } = {}): string {
   return [
-    "nats: { servers: ['nats://127.0.0.1:4222'] }",
+    `nats: { servers: ['nats://127.0.0.1:4222'], credentialsFile: ${JSON.stringify(credentialsFile)} }`,
     "firewall:",
     "  grpc: 127.0.0.1:10940",
     "  metrics: 127.0.0.1:10941",
@@ -48,6 +49,8 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   let net: Topology;
   let dir: string;
   let agent: ManagedProcess | undefined;
+  let natsAuthDir: string | undefined;
+  let nats: ManagedProcess;
   const configFile = () => join(dir, "switchyard.yaml");
   const tokenFile = () => join(dir, "admin.token");
 
@@ -93,15 +96,25 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
       process.execPath,
       FIXTURE,
       "publish",
-      JSON.stringify({ url: "nats://127.0.0.1:4222", subject: "firewall.ban", data }),
+      JSON.stringify({
+        url: "nats://127.0.0.1:4222",
+        subject: "firewall.ban",
+        data,
+        credentialsFile: natsAuthDir && join(natsAuthDir, "mail.cred"),
+      }),
     ]);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-nft-e2e-"));
     await writeFile(tokenFile(), randomBytes(16).toString("hex"));
-    await writeFile(configFile(), config());
+    // The per-role NATS users of npm start and compose: the agent logs in as nftables, bans come from mail.
+    natsAuthDir = join(dir, "nats-auth");
+    const auth = await ensureNatsAuth(natsAuthDir);
+    await writeFile(configFile(), config(join(natsAuthDir, "{role}.cred")));
     net = await createTopology("e");
-    const nats = net.spawn(net.router, "nats", "nats-server", [
+    nats = net.spawn(net.router, "nats", "nats-server", [
+      "-c",
+      auth.config,
       "-a",
       "127.0.0.1",
       "-p",
@@ -224,7 +237,10 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   });
 
   it("keeps the previous rules working when the kernel refuses a new ruleset, and reports it", async () => {
-    await writeFile(configFile(), config({ interfaces: ["nosuch0"] }));
+    await writeFile(
+      configFile(),
+      config(join(natsAuthDir ?? "", "{role}.cred"), { interfaces: ["nosuch0"] }),
+    );
     await waitFor("the refusal to be reported", async () => (await status()).lastApply.ok === false, 15_000);
     const s = await status();
     assert.equal(s.lastApply.reason, "reload");
@@ -250,5 +266,10 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
     ]);
     assert.match(other, /elements = \{ 192\.0\.2\.1 \}/);
     assert.match(other, /ip saddr @friends accept/);
+  });
+
+  it("NATS refused nothing: the agent's user subscribes, answers and keeps firewall-bans; mail's publishes bans", () => {
+    const refusals = nats.lines.filter((l) => /(Publish|Subscription) Violation/.test(JSON.stringify(l)));
+    assert.deepEqual(refusals, []);
   });
 });

@@ -10,6 +10,7 @@ import {
   createLogger,
   createMetricsRegistry,
   type NatsConnection,
+  natsAuth,
   openKv,
   readToken,
   runService,
@@ -70,7 +71,7 @@ await runService({
     void (async () => {
       nc = await connectNats({
         servers: loaded.config.nats.servers,
-        tokenFile: loaded.config.nats.tokenFile,
+        ...natsAuth(loaded.config.nats, "nftables"),
         name: `nftables-${hostname()}`,
         logger,
       });

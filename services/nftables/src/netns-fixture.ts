@@ -6,6 +6,7 @@
  */
 import { connect, createServer, type Socket } from "node:net";
 import { connect as natsConnect } from "@nats-io/transport-node";
+import { natsInboxPrefix, readNatsCredentials } from "@switchyard/runtime";
 
 interface ConnectArgs {
   host: string;
@@ -58,7 +59,12 @@ if (mode === "serve") {
   const lines = await Promise.all(Array.from({ length: c.count ?? 1 }, () => attempt(c)));
   process.stdout.write(`${JSON.stringify({ connected: lines.filter((l) => l !== null).length, lines })}\n`);
 } else if (mode === "publish") {
-  const nc = await natsConnect({ servers: String(args.url) });
+  // As a worker does: its own NATS user (a credentials file), replies in its own inboxes.
+  const login = args.credentialsFile ? await readNatsCredentials(String(args.credentialsFile)) : undefined;
+  const nc = await natsConnect({
+    servers: String(args.url),
+    ...(login && { user: login.user, pass: login.pass, inboxPrefix: natsInboxPrefix(login.user) }),
+  });
   const reply = await nc.request(String(args.subject), JSON.stringify(args.data), { timeout: 10_000 });
   process.stdout.write(`${reply.string()}\n`);
   await nc.close();

@@ -123,7 +123,7 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
     assert.deepEqual(await dig(stack.ports.dns, "example.com", "MX", true), ["10 mail.example.com."]);
   });
 
-  test("certs issues from its internal CA through NATS with token auth", {
+  test("certs issues from its internal CA through NATS, each service logged in as its own NATS user", {
     timeout: 5 * 60_000,
   }, async () => {
     const [certs] = await stack.containers("certs");
@@ -151,6 +151,49 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
       2000,
     );
     assert.equal(issued.source, "internal");
+  });
+
+  test("a compromised mail container: its NATS user cannot write certs, acme or dns-records; it can read certs", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    // Runs in the mail container with the only NATS login it has (/run/secrets/nats_mail).
+    const intruder = `
+      const r = await import("@switchyard/runtime");
+      const logger = r.createLogger("intruder", { level: "silent" });
+      const nc = await r.connectNats({ servers: ["nats://nats:4222"], name: "intruder", logger,
+        credentialsFile: "/run/secrets/nats_mail" });
+      const out = {};
+      for (const subject of ["$KV.certs.cert.mail.example.com", "$KV.acme.dns01.forged", "$KV.dns-records.www.example.com.A"]) {
+        try { await nc.request(subject, "forged", { timeout: 5000 }); out[subject] = "accepted"; }
+        catch (e) {
+          // nats.js rejects the request with a RequestError whose cause is the server's refusal.
+          const v = [e, e.cause].find((x) => x?.name === "PermissionViolationError");
+          out[subject] = v ? "refused " + v.operation + " " + v.subject : "error " + e.message;
+        }
+      }
+      out.certsStream = (await (await r.openExistingKv(nc, "certs")).status()).streamInfo.config.name;
+      await nc.close();
+      console.log(JSON.stringify(out));`;
+    const out = JSON.parse(
+      await stack.compose(["exec", "-T", "mail", "node", "--input-type=module", "-e", intruder], 60_000),
+    ) as Record<string, string>;
+    assert.deepEqual(out, {
+      "$KV.certs.cert.mail.example.com": "refused publish $KV.certs.cert.mail.example.com",
+      "$KV.acme.dns01.forged": "refused publish $KV.acme.dns01.forged",
+      "$KV.dns-records.www.example.com.A": "refused publish $KV.dns-records.www.example.com.A",
+      certsStream: "KV_certs",
+    });
+    // The server logged exactly those refusals: the services themselves were refused nothing.
+    const log = await stack.compose(["logs", "--no-color", "nats"], 60_000);
+    const refusals = log.split("\n").filter((l) => /(Publish|Subscription) Violation/.test(l));
+    assert.deepEqual(
+      refusals.map((l) => l.replace(/^.* - (\w+ Violation - User "[^"]+", Subject "[^"]+").*$/, "$1")),
+      [
+        'Publish Violation - User "mail", Subject "$KV.certs.cert.mail.example.com"',
+        'Publish Violation - User "mail", Subject "$KV.acme.dns01.forged"',
+        'Publish Violation - User "mail", Subject "$KV.dns-records.www.example.com.A"',
+      ],
+    );
   });
 
   test("mail is accepted through the edge and lands in the shared spool volume", {

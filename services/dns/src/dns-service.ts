@@ -51,6 +51,8 @@ export class DnsService {
   private readonly sockets = new Set<Socket>();
   files = new Map<string, string>();
   private tcp: DnsSection["tcp"];
+  /** The DoH name whose certificate a client without SNI gets. */
+  private dohDomain: string | undefined;
   private limiter: ResponseRateLimiter;
   private rrl: DnsSection["rrl"];
   private readonly udp: DnsSection["udp"];
@@ -62,6 +64,7 @@ export class DnsService {
     private readonly options: DnsServiceOptions,
   ) {
     this.tcp = section.tcp;
+    this.dohDomain = section.doh?.domain;
     this.rrl = section.rrl;
     this.udp = section.udp;
     const { metrics, logger } = options;
@@ -71,6 +74,7 @@ export class DnsService {
     this.doh = new DohServer({
       answer: async (query, client) => current().respond(query, false, client),
       tls: () => this.stored ?? this.tls,
+      nameWithoutSni: () => this.dohDomain,
       logger,
       observe: (status) => metrics.doh(status),
     });
@@ -120,7 +124,7 @@ export class DnsService {
           metrics.tcpConnections.dec();
         });
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
-        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket);
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket, info.sni);
         serveTcp(
           socket,
           current,
@@ -240,6 +244,7 @@ export class DnsService {
     this.forwarder = forwarder;
     this.files = filesOf(section);
     this.tcp = section.tcp;
+    this.dohDomain = section.doh?.domain;
     if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
       this.limiter = this.makeLimiter(section.rrl);
     this.rrl = section.rrl;

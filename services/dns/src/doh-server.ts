@@ -1,5 +1,6 @@
 import { createSecureServer, type Http2SecureServer } from "node:http2";
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "@switchyard/runtime";
 import { createDohHandler, type DnsAnswer, type DohRequest, type DohResponse } from "./doh-handler.js";
 import type { TlsContextSource } from "./tls-context.js";
@@ -8,10 +9,14 @@ export interface DohServerOptions {
   answer: DnsAnswer;
   /** Certificates by SNI; undefined: DoH connections are closed (no certificate configured). */
   tls: () => TlsContextSource | undefined;
+  /** The name whose certificate a client that sends no SNI gets (it connected by IP address). */
+  nameWithoutSni?: () => string | undefined;
   logger: Logger;
   observe?: (status: number) => void;
   /** Idle connections (no request, no stream) close after this long. */
   idleTimeoutMs?: number;
+  /** A client without SNI has this long to finish its TLS handshake. */
+  handshakeTimeoutMs?: number;
 }
 
 /**
@@ -44,8 +49,8 @@ export class DohServer {
     this.server.on("sessionError", (err) => options.logger.debug({ err: err.message }, "doh session error"));
   }
 
-  /** Serves a handed-off connection. */
-  accept(socket: Socket): void {
+  /** Serves a handed-off connection; `sni` is the name the client sent, if it sent one. */
+  accept(socket: Socket, sni?: string): void {
     if (!this.options.tls()) {
       if (!this.warned) {
         this.warned = true;
@@ -55,7 +60,42 @@ export class DohServer {
       return;
     }
     socket.on("error", () => socket.destroy());
+    if (sni === undefined) return this.acceptWithoutSni(socket);
     this.server.emit("connection", socket);
+  }
+
+  /**
+   * No SNI, so no SNICallback: the handshake runs here with the certificate of `nameWithoutSni`, and
+   * the TLS socket joins the server as one it had accepted itself (HTTP/2 or HTTP/1.1 by ALPN).
+   */
+  private acceptWithoutSni(socket: Socket): void {
+    const name = this.options.nameWithoutSni?.();
+    const context = name === undefined ? undefined : this.options.tls()?.getSecureContext(name);
+    if (!context) {
+      this.options.logger.debug({ name }, "doh client without SNI and no certificate for it: closing");
+      socket.destroy();
+      return;
+    }
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      // As a socket the server accepted itself: its HTTP/1.1 fallback and session events need it.
+      server: this.server,
+      secureContext: context,
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
+    // The one place this connection's handshake ends, however it ends.
+    const deadline = setTimeout(() => tls.destroy(), this.options.handshakeTimeoutMs ?? 10_000);
+    const settle = () => clearTimeout(deadline);
+    tls.once("close", settle);
+    tls.on("error", (err) => {
+      settle();
+      this.options.logger.debug({ err: err.message }, "doh tls handshake failed (no SNI)");
+      tls.destroy();
+    });
+    tls.once("secure", () => {
+      settle();
+      this.server.emit("secureConnection", tls);
+    });
   }
 
   close(): void {

@@ -59,7 +59,7 @@ function withoutSniIssues(config: {
         });
     }
   };
-  config.routes.forEach((r, i) => claim(r, ["routes", i, "match", "withoutSni"]));
+  for (const [i, r] of config.routes.entries()) claim(r, ["routes", i, "match", "withoutSni"]);
   for (const r of impliedRoutes(config)) if (!named.has(r.name)) claim(r, ["dns", "doh", "withoutSni"]);
   return issues;
 }

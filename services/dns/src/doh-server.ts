@@ -60,8 +60,8 @@ export class DohServer {
       return;
     }
     socket.on("error", () => socket.destroy());
-    if (sni === undefined) return this.acceptWithoutSni(socket);
-    this.server.emit("connection", socket);
+    if (sni === undefined) this.acceptWithoutSni(socket);
+    else this.server.emit("connection", socket);
   }
 
   /**

@@ -94,6 +94,9 @@ export class DohServer {
     });
     tls.once("secure", () => {
       settle();
+      // As tls.Server does before it hands a socket on: an HTTP/2 session on a socket that still
+      // looks mid-handshake waits for a client-side event that never comes.
+      (tls as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
       this.server.emit("secureConnection", tls);
     });
   }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,6 +61,37 @@ function dohGet(port: number, ca: Buffer, servername: string | undefined): Promi
     req.on("error", reject);
     req.end();
   });
+}
+
+/** The same over HTTP/2 (ALPN h2), without SNI: Node's http2 client sends none to an IP address. */
+async function dohGetH2(port: number, ca: Buffer): Promise<Answer> {
+  let subjectAltName = "";
+  const session = http2Connect(`https://127.0.0.1:${port}`, {
+    ca,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+      subjectAltName = cert.subjectaltname ?? "";
+      return subjectAltName === `DNS:${DOMAIN}` ? undefined : new Error(`certificate for ${subjectAltName}`);
+    },
+  });
+  try {
+    return await new Promise<Answer>((resolve, reject) => {
+      session.once("error", reject);
+      const stream = session.request({
+        ":method": "GET",
+        ":path": `/dns-query?dns=${query("www.example.test", 1, { id: 0 }).toString("base64url")}`,
+      });
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on("response", (headers) => {
+        status = Number(headers[":status"]);
+      });
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => resolve({ status, answers: header(Buffer.concat(chunks)).an, subjectAltName }));
+      stream.on("error", reject);
+    });
+  } finally {
+    session.close();
+  }
 }
 
 async function setup(withoutSni: boolean | undefined) {
@@ -120,6 +152,16 @@ describe("DoH without SNI (default: the dns-doh route takes those clients)", () 
 
   it("answers a client that sends no SNI, with the DoH domain's certificate", async () => {
     const answer = await dohGet(s.httpsPort, s.ca, undefined);
+    assert.deepEqual(answer, { status: 200, answers: 2, subjectAltName: `DNS:${DOMAIN}` });
+  });
+
+  it("answers a client that sends no SNI over HTTP/2", async () => {
+    const answer = await dohGetH2(s.httpsPort, s.ca);
+    assert.deepEqual(answer, { status: 200, answers: 2, subjectAltName: `DNS:${DOMAIN}` });
+  });
+
+  it("answers a client that sends its IP address as SNI (RFC 6066 forbids it; kdig does it)", async () => {
+    const answer = await dohGet(s.httpsPort, s.ca, "127.0.0.1");
     assert.deepEqual(answer, { status: 200, answers: 2, subjectAltName: `DNS:${DOMAIN}` });
   });
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make Docker usable for the deploy tests on a machine with no container registry:
-#   1. the Debian packages docker.io, docker-compose and mmdebstrap (installed when root, else named);
+#   1. the Debian packages docker.io (dockerd), containerd, docker-compose (the command the deploy
+#      tests run) and mmdebstrap, each checked by the binary used (installed when root, else named);
 #   2. a Docker daemon: reuse one that answers, else start dockerd in the background
 #      (log: .switchyard/dockerd.log) and wait until `docker info` works;
 #   3. the Dockerfile's default base image (node:20-bookworm-slim) when it is missing: a minimal
@@ -23,7 +24,7 @@ ensure_dockerd() {
     fi
     say "starting dockerd (log: $log)"
     # setsid: the daemon outlives this script and is not in its process group.
-    setsid dockerd >>"$log" 2>&1 </dev/null &
+    PATH="$PATH${SWITCHYARD_SBIN_PATH:+:$SWITCHYARD_SBIN_PATH}" setsid dockerd >>"$log" 2>&1 </dev/null &
   fi
   local deadline=$((SECONDS + 60))
   until docker info >/dev/null 2>&1; do
@@ -83,7 +84,9 @@ ensure_base_image() {
 }
 
 ensure_docker() {
-  ensure_commands docker:docker.io docker-compose:docker-compose mmdebstrap:mmdebstrap || return 1
+  # The engine (dockerd, containerd), not just a client: some images ship /usr/local/bin/docker alone.
+  ensure_commands dockerd:docker.io containerd:containerd docker:docker.io \
+    docker-compose:docker-compose mmdebstrap:mmdebstrap setsid:util-linux pgrep:procps || return 1
   ensure_dockerd || return 1
   ensure_base_image || return 1
 }

@@ -35,7 +35,7 @@ if [[ ! -d node_modules ]]; then
 fi
 if [[ ! -f services/dns/dist/main.js || ! -f services/edge/dist/main.js || ! -f packages/testkit/dist/index.js ]]; then
   say "building the repo (npx turbo run build)"
-  npx turbo run build --output-logs=errors-only >&2
+  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
 fi
 
 # bench.mjs runs in its own process group, so whatever it started goes with it on exit.

@@ -37,7 +37,7 @@ fi
 if [[ ! -f services/edge/dist/main.js || ! -f packages/worker/dist/index.js ]] ||
   ! ls packages/handoff/build/Release/*.node >/dev/null 2>&1; then
   say "building the repo (npx turbo run build)"
-  npx turbo run build --output-logs=errors-only >&2
+  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
 fi
 
 loadgen="$here/.loadgen"

@@ -35,7 +35,7 @@ if [[ ! -d node_modules ]]; then
 fi
 if [[ ! -f services/edge/dist/main.js || ! -f services/mail/dist/main.js ]]; then
   say "building the repo (npx turbo run build)"
-  npx turbo run build --output-logs=errors-only >&2
+  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
 fi
 
 ulimit -n 65536 2>/dev/null || true

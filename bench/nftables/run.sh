@@ -24,7 +24,7 @@ for cmd in ip nft cc; do
 done
 if [[ ! -f services/nftables/dist/main.js || ! -f services/edge/dist/main.js ]]; then
   say "building the repo (npx turbo run build)"
-  npx turbo run build --output-logs=errors-only >&2
+  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
 fi
 
 loadgen="$root/bench/handoff/.loadgen"

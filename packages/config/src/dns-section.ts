@@ -13,6 +13,8 @@ const dohSchema = z
     port: port.default(443),
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
+    /** Clients that send no SNI (connected by IP address) get DoH too, with the `domain` certificate. */
+    withoutSni: z.boolean().default(true),
   })
   .refine((d) => (d.certFile === undefined) === (d.keyFile === undefined), {
     error: "certFile and keyFile go together: give both or neither",

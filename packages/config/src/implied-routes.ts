@@ -11,6 +11,7 @@ function route(
     protocol?: "tcp" | "udp";
     domains?: string[];
     paths?: string[];
+    withoutSni?: boolean;
   } = {},
 ): RouteConfig {
   return {
@@ -21,6 +22,7 @@ function route(
       domains: extra.domains ?? [],
       paths: extra.paths ?? [],
       clientIps: [],
+      withoutSni: extra.withoutSni ?? false,
     },
     action: { type: "handoff", pool },
     engine: "edge",
@@ -37,7 +39,8 @@ export interface ImpliedSections {
 
 /**
  * Routes a service section implies, as dcrouter does: the dns section's ports go to the dns pool
- * (UDP shares the bound socket, TCP is handed off), its DoH domain gets an SNI route, the mail ports
+ * (UDP shares the bound socket, TCP is handed off), its DoH domain gets an SNI route (by default also
+ * the port's route for TLS clients without SNI), the mail ports
  * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges (and, last,
  * every other request, for a redirect to https) to certs.
  * A route in the file with the same name replaces the implied one.
@@ -48,7 +51,10 @@ export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
   if (dns) {
     routes.push(route("dns-udp", dns.ports, "dns", { protocol: "udp" }));
     routes.push(route("dns-tcp", dns.ports, "dns"));
-    if (dns.doh) routes.push(route("dns-doh", [dns.doh.port], "dns", { domains: [dns.doh.domain] }));
+    if (dns.doh) {
+      const { port, domain, withoutSni } = dns.doh;
+      routes.push(route("dns-doh", [port], "dns", { domains: [domain], withoutSni }));
+    }
   }
   if (mail) {
     routes.push(route("mail-smtp", [mail.ports.smtp], "mail", { refusal: "smtp" }));

@@ -77,6 +77,26 @@ describe("parseConfig", () => {
     assert.match(got, /routes\[1\]\.name: route name "r" is already used by routes\[0\]/);
   });
 
+  it("makes the implied DoH route the HTTPS port's route for clients without SNI, unless turned off", () => {
+    const on = parseConfig("dns: { doh: { domain: doh.example.test, port: 10443 } }");
+    assert.equal(on.effectiveRoutes.find((r) => r.name === "dns-doh")?.match.withoutSni, true);
+    const off = parseConfig("dns: { doh: { domain: doh.example.test, port: 10443, withoutSni: false } }");
+    assert.equal(off.effectiveRoutes.find((r) => r.name === "dns-doh")?.match.withoutSni, false);
+  });
+
+  it("refuses withoutSni on a route without domains, and two routes taking a port's clients without SNI", () => {
+    const text = [
+      "dns: { doh: { domain: doh.example.test, port: 10443 } }",
+      "routes:",
+      "  - { name: a, match: { ports: [10443], withoutSni: true }, action: { type: block } }",
+      "  - { name: b, match: { ports: [10443], domains: [b.example.test], withoutSni: true }, action: { type: block } }",
+    ].join("\n");
+    assert.deepEqual(problems(text), [
+      "test.yaml:3:53 routes[0].match.withoutSni: withoutSni is for TLS routes that match domains (a route without domains takes every client already)",
+      'test.yaml:1:13 dns.doh.withoutSni: port 10443: clients without SNI already go to route "b"; one route per port takes them',
+    ]);
+  });
+
   it("derives routes from service sections, and a route of the same name replaces one", () => {
     const text = [
       "dns: { ports: [10053], doh: { domain: doh.example.test, port: 10443 } }",

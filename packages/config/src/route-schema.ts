@@ -22,6 +22,11 @@ const matchSchema = z.strictObject({
   /** Request paths on plain-HTTP ports: exact, or a prefix ending in `*`. */
   paths: z.array(z.string().startsWith("/", { error: "a path starts with /" })).default([]),
   clientIps: z.array(cidr).default([]),
+  /**
+   * A route with domains also takes TLS clients that send no SNI (they connected by IP address, as
+   * DoH clients of public resolvers do). At most one such route per port: the port's default.
+   */
+  withoutSni: z.boolean().default(false),
 });
 
 const handoffAction = z.strictObject({ type: z.literal("handoff"), pool: name });
@@ -85,6 +90,14 @@ export const routeSchema = z
     }
     if (route.match.paths.length > 0 && route.match.protocol !== "tcp") {
       ctx.addIssue({ code: "custom", path: ["match", "paths"], message: "paths need a tcp route" });
+    }
+    if (route.match.withoutSni && (route.match.domains.length === 0 || route.match.paths.length > 0)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["match", "withoutSni"],
+        message:
+          "withoutSni is for TLS routes that match domains (a route without domains takes every client already)",
+      });
     }
   });
 

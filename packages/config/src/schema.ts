@@ -33,7 +33,36 @@ export const configSchema = z
       } else seen.set(r.name, i);
     });
     for (const issue of kernelRoutePortIssues(config)) ctx.addIssue({ ...issue });
+    for (const issue of withoutSniIssues(config)) ctx.addIssue({ ...issue });
   });
+
+/** One route per port, explicit or implied, takes the TLS clients without SNI: the port's default. */
+function withoutSniIssues(config: {
+  routes: RouteConfig[];
+  dns?: Parameters<typeof impliedRoutes>[0]["dns"];
+  mail?: Parameters<typeof impliedRoutes>[0]["mail"];
+  certs?: Parameters<typeof impliedRoutes>[0]["certs"];
+}): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
+  const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
+  const named = new Set(config.routes.map((r) => r.name));
+  const owner = new Map<number, string>();
+  const claim = (route: RouteConfig, path: Array<string | number>) => {
+    if (!route.match.withoutSni || route.engine !== "edge" || route.match.domains.length === 0) return;
+    for (const port of route.match.ports) {
+      const other = owner.get(port);
+      if (other === undefined) owner.set(port, route.name);
+      else
+        issues.push({
+          code: "custom",
+          path,
+          message: `port ${port}: clients without SNI already go to route ${JSON.stringify(other)}; one route per port takes them`,
+        });
+    }
+  };
+  for (const [i, r] of config.routes.entries()) claim(r, ["routes", i, "match", "withoutSni"]);
+  for (const r of impliedRoutes(config)) if (!named.has(r.name)) claim(r, ["dns", "doh", "withoutSni"]);
+  return issues;
+}
 
 /**
  * An `engine: nftables` route takes its ports away from the edge (the kernel rewrites the packets

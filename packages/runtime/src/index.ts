@@ -33,6 +33,7 @@ export {
   startMetricsServer,
 } from "./metrics-server.js";
 export {
+  closeNats,
   connectNats,
   type KV,
   type KvOptions,

@@ -54,14 +54,16 @@ export async function runService(options: ServiceRunOptions, proc: ServiceProces
 
   const stop = async (service: RunningService, signal: string): Promise<void> => {
     logger.info({ signal, drainTimeoutMs }, "stopping");
+    const began = performance.now();
     await drainWithin(service, drainTimeoutMs, logger);
+    const drainedMs = Math.round(performance.now() - began);
     try {
       await service.stop();
     } catch (error) {
       fail("stop failed")(error);
       return;
     }
-    logger.info("stopped");
+    logger.info({ drainMs: drainedMs, stopMs: Math.round(performance.now() - began) - drainedMs }, "stopped");
     exit(0);
   };
 

@@ -27,6 +27,9 @@ export interface NatsOptions {
   credentialsFile?: string;
 }
 
+/** Whether each connection made here is connected to a server right now (kept by logStatus). */
+const online = new WeakMap<NatsConnection, boolean>();
+
 /**
  * Connects to NATS and keeps reconnecting forever, including when the server is not up yet
  * at start. Disconnects, reconnects and server errors are logged.
@@ -59,6 +62,7 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     throw new NatsError(`nats: cannot connect to ${[servers].flat().join(", ")}`, { cause: error });
   }
   logger.info({ server: nc.getServer() }, "nats connected");
+  online.set(nc, true);
   void logStatus(nc, logger);
   return nc;
 }
@@ -67,9 +71,11 @@ async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   for await (const event of nc.status()) {
     switch (event.type) {
       case "disconnect":
+        online.set(nc, false);
         logger.warn({ server: event.server }, "nats disconnected");
         break;
       case "reconnect":
+        online.set(nc, true);
         logger.info({ server: event.server }, "nats reconnected");
         break;
       case "error":
@@ -86,6 +92,24 @@ async function logStatus(nc: NatsConnection, logger: Logger): Promise<void> {
   const error = await nc.closed();
   if (error) logger.error({ err: error }, "nats connection closed");
   else logger.info("nats connection closed");
+}
+
+/**
+ * Ends a connection, waiting only for what can actually go out: connected, it drains (subscriptions
+ * finish, buffered publishes are flushed) within `deadlineMs`; with the server away it closes at once,
+ * since nothing could be sent until the server came back and a stop must not wait for that.
+ */
+export async function closeNats(nc: NatsConnection, deadlineMs = 2000): Promise<void> {
+  if (nc.isClosed()) return;
+  if (online.get(nc) !== false && !nc.isDraining()) {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+    });
+    await Promise.race([nc.drain().catch(() => {}), deadline]);
+    clearTimeout(timer);
+  }
+  if (!nc.isClosed()) await nc.close().catch(() => {});
 }
 
 /** Opens a JetStream KV bucket, creating it with `options` when it does not exist yet. */

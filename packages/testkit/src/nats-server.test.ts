@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { connectNats, createLogger, openKv } from "@switchyard/runtime";
+import { closeNats, connectNats, createLogger, openKv } from "@switchyard/runtime";
 import { freePort, startNatsServer } from "./nats-server.js";
 
 /** A logger whose JSON lines a test can wait for. */
@@ -94,4 +94,33 @@ test("a server that requires a token admits a client that reads it from tokenFil
     connectNats({ servers: server.url, name: "t", logger, tokenFile: join(dir, "missing") }),
     /nats: token file .*missing cannot be read/,
   );
+});
+
+test("closeNats drains a connected client (its publishes arrive) and closes one whose server is away at once", async (t) => {
+  const server = await startNatsServer({});
+  t.after(() => server.stop());
+  const { logger, waitFor } = capturedLogger();
+  const listener = await connectNats({ servers: server.url, name: "listener", logger });
+  t.after(() => listener.close());
+  const got: string[] = [];
+  const sub = listener.subscribe("closing.test", {
+    callback: (_err, msg) => {
+      got.push(msg.string());
+    },
+  });
+  await listener.flush();
+  const sender = await connectNats({ servers: server.url, name: "sender", logger });
+  sender.publish("closing.test", "last words");
+  await closeNats(sender, 600_000);
+  assert.equal(sender.isClosed(), true);
+  await listener.flush();
+  assert.deepEqual(got, ["last words"]);
+  sub.unsubscribe();
+
+  const orphan = await connectNats({ servers: server.url, name: "orphan", logger });
+  await server.stop();
+  await waitFor("nats disconnected");
+  // A drain would wait for the server to come back: with a 10-minute deadline this test would time out.
+  await closeNats(orphan, 600_000);
+  assert.equal(orphan.isClosed(), true);
 });

@@ -1,5 +1,5 @@
 import type { LoadedConfig } from "@switchyard/config";
-import { connectNats, type Logger, type NatsConnection, natsAuth } from "@switchyard/runtime";
+import { closeNats, connectNats, type Logger, type NatsConnection, natsAuth } from "@switchyard/runtime";
 import { accountKey } from "./account.js";
 import { AcmeIssuer } from "./acme-issuer.js";
 import { type Buckets, openBuckets } from "./buckets.js";
@@ -74,6 +74,6 @@ export class CertsService {
 
   async stop(): Promise<void> {
     await this.scheduler.stop();
-    await this.nc.drain().catch(() => this.nc.close());
+    await closeNats(this.nc);
   }
 }

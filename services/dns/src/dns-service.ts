@@ -52,6 +52,8 @@ export class DnsService {
   private readonly slots: ConnectionSlots;
   files = new Map<string, string>();
   private tcp: DnsSection["tcp"];
+  /** The DoH name whose certificate a client without SNI gets. */
+  private dohDomain: string | undefined;
   private limiter: ResponseRateLimiter;
   private rrl: DnsSection["rrl"];
   private readonly udp: DnsSection["udp"];
@@ -63,6 +65,7 @@ export class DnsService {
     private readonly options: DnsServiceOptions,
   ) {
     this.tcp = section.tcp;
+    this.dohDomain = section.doh?.domain;
     this.rrl = section.rrl;
     this.udp = section.udp;
     const { metrics, logger } = options;
@@ -72,6 +75,7 @@ export class DnsService {
     this.doh = new DohServer({
       answer: async (query, client) => current().respond(query, false, client),
       tls: () => this.stored ?? this.tls,
+      nameWithoutSni: () => this.dohDomain,
       logger,
       observe: (status) => metrics.doh(status),
       limits: () => this.tcp,
@@ -122,7 +126,7 @@ export class DnsService {
         const slot = this.slots.admit(socket, info.remote.address);
         if (typeof slot === "string") return refuse(socket);
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
-        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket, slot);
+        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket, slot, info.sni);
         const { idleTimeoutMs, queryTimeoutMs } = this.tcp;
         serveTcp(
           socket,
@@ -245,6 +249,7 @@ export class DnsService {
     this.files = filesOf(section);
     this.tcp = section.tcp;
     this.doh.reload();
+    this.dohDomain = section.doh?.domain;
     if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
       this.limiter = this.makeLimiter(section.rrl);
     this.rrl = section.rrl;

@@ -6,6 +6,7 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "@switchyard/runtime";
 import type { ConnectionSlot } from "./connection-slots.js";
 import { createDohHandler, type DnsAnswer, type DohRequest, type DohResponse } from "./doh-handler.js";
@@ -23,6 +24,8 @@ export interface DohServerOptions {
   answer: DnsAnswer;
   /** Certificates by SNI; undefined: DoH connections are closed (no certificate configured). */
   tls: () => TlsContextSource | undefined;
+  /** The name whose certificate a client that sends no SNI gets (it connected by IP address). */
+  nameWithoutSni?: () => string | undefined;
   logger: Logger;
   observe?: (status: number) => void;
   limits: () => DohLimits;
@@ -80,8 +83,8 @@ export class DohServer {
     this.server.on("sessionError", (err) => options.logger.debug({ err: err.message }, "doh session error"));
   }
 
-  /** Serves a handed-off connection holding `slot`. */
-  accept(socket: Socket, slot: ConnectionSlot): void {
+  /** Serves a handed-off connection holding `slot`; `sni` is the name the client sent, if any. */
+  accept(socket: Socket, slot: ConnectionSlot, sni?: string): void {
     if (!this.options.tls()) {
       if (!this.warned) {
         this.warned = true;
@@ -106,7 +109,41 @@ export class DohServer {
       else socket.destroy();
     };
     socket.on("error", () => socket.destroy());
-    this.server.emit("connection", socket);
+    if (sni === undefined) this.acceptWithoutSni(socket);
+    else this.server.emit("connection", socket);
+  }
+
+  /**
+   * No SNI, so no SNICallback: the handshake runs here with the certificate of `nameWithoutSni`, and
+   * the TLS socket joins the server as one it had accepted itself (HTTP/2 or HTTP/1.1 by ALPN).
+   */
+  private acceptWithoutSni(socket: Socket): void {
+    const name = this.options.nameWithoutSni?.();
+    const context = name === undefined ? undefined : this.options.tls()?.getSecureContext(name);
+    if (!context) {
+      this.options.logger.debug({ name }, "doh client without SNI and no certificate for it: closing");
+      socket.destroy();
+      return;
+    }
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      // As a socket the server accepted itself: its HTTP/1.1 fallback and session events need it.
+      server: this.server,
+      secureContext: context,
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
+    // The handshake is bounded by the slot's request deadline (set in accept), which ends with the
+    // connection however it ends.
+    tls.on("error", (err) => {
+      this.options.logger.debug({ err: err.message }, "doh tls handshake failed (no SNI)");
+      tls.destroy();
+    });
+    tls.once("secure", () => {
+      // As tls.Server does before it hands a socket on: an HTTP/2 session on a socket that still
+      // looks mid-handshake waits for a client-side event that never comes.
+      (tls as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
+      this.server.emit("secureConnection", tls);
+    });
   }
 
   /** New sessions get the current dns.tcp.maxStreams in their SETTINGS. */

@@ -1,4 +1,4 @@
-import { connectNats, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { closeNats, connectNats, type Logger, type NatsConnection } from "@switchyard/runtime";
 
 export interface NatsLinkOptions {
   servers: string[];
@@ -48,19 +48,10 @@ export class NatsLink {
     return true;
   }
 
-  /** Drains (published bans go out), bounded in time: a disconnected server cannot hold up a stop. */
+  /** Drains (published bans go out) when connected, bounded in time; closes at once when the server is away. */
   async close(): Promise<void> {
     this.closed = true;
     const nc = this.nc;
-    if (!nc || nc.isClosed()) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      nc.drain().catch(() => {}),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, 2000);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!nc.isClosed()) await nc.close().catch(() => {});
+    if (nc) await closeNats(nc);
   }
 }

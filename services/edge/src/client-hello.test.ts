@@ -199,14 +199,20 @@ describe("parseClientHello: hand-built hellos", () => {
     ["a b.com", /not a letter, digit, hyphen or dot/],
     ["bücher.de", /not a letter, digit, hyphen or dot/],
     ["a.com\0evil", /not a letter, digit, hyphen or dot/],
-    ["192.0.2.1", /IP address/],
-    ["::1", /not a letter/],
+    ["1.2.3.4.5", /IP address/],
   ];
   for (const [name, reason] of badNames) {
     it(`rejects the server name ${JSON.stringify(name)}`, () => {
       assert.match(reasonOf(records(hello([sniExtension(name)]))), reason);
     });
   }
+
+  it("takes an IP address in server_name (RFC 6066 forbids it; kdig sends it) as no SNI", () => {
+    for (const ip of ["192.0.2.1", "::1", "2001:db8::1"]) {
+      assert.deepEqual(parseClientHello(records(hello([sniExtension(ip)]))), done(null), ip);
+    }
+    assert.deepEqual(parseClientHello(records(hello([sniExtension("a.com")]))), done("a.com"));
+  });
 
   it("rejects two host names and two server_name or ALPN extensions", () => {
     assert.match(reasonOf(records(hello([sniExtension("a.com", "b.com")]))), /two host names/);

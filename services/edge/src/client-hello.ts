@@ -3,6 +3,7 @@
  * ClientHello (RFC 8446 §4.1.2) without terminating TLS. Incremental: call it
  * with every byte received so far. Pure and synchronous; it never throws.
  */
+import { isIP } from "node:net";
 
 export type ClientHelloResult =
   | { kind: "incomplete" }
@@ -194,6 +195,12 @@ function readServerName(m: Uint8Array, start: number, end: number): string | nul
     if (nameStart + length > listEnd) return { error: "server_name entry overruns the list" };
     if (nameType === 0) {
       if (hostName !== null) return { error: "server_name lists two host names" };
+      // RFC 6066 forbids IP literals here, but clients that connect by address send them (kdig,
+      // GnuTLS): such a client named no host, so it is one without SNI, not a broken one.
+      if (isIpLiteral(m, nameStart, nameStart + length)) {
+        p = nameStart + length;
+        continue;
+      }
       const problem = hostNameProblem(m, nameStart, nameStart + length);
       if (problem !== null) return { error: problem };
       hostName = Buffer.from(m.buffer, m.byteOffset + nameStart, length)
@@ -203,6 +210,12 @@ function readServerName(m: Uint8Array, start: number, end: number): string | nul
     p = nameStart + length;
   }
   return hostName;
+}
+
+/** Digits and dots (IPv4) or hex digits, colons and dots (IPv6) that make an IP address. */
+function isIpLiteral(m: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 2 || end - start > 45) return false;
+  return isIP(Buffer.from(m.buffer, m.byteOffset + start, end - start).toString("latin1")) !== 0;
 }
 
 /**

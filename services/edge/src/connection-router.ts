@@ -88,6 +88,7 @@ export class ConnectionRouter {
       clientIp: ip,
       domain: intake.sni ?? intake.host,
       path: intake.path,
+      tlsWithoutSni: intake.tls && intake.sni === undefined,
     });
     if (!route) {
       stats.refused("(none)", "no-route");

@@ -10,6 +10,8 @@ export interface RoutingFacts {
   domain?: string | undefined;
   /** Request path, for plain HTTP. */
   path?: string | undefined;
+  /** A TLS ClientHello without SNI (the client connected by IP address). */
+  tlsWithoutSni?: boolean;
 }
 
 export interface CompiledRoute {
@@ -23,6 +25,8 @@ export interface CompiledRoute {
   /** Needs the first bytes (ClientHello or request head) to decide. */
   inspects: boolean;
   matchesDomain: ((name: string) => boolean) | null;
+  /** Also takes TLS clients that send no SNI. */
+  withoutSni: boolean;
   paths: string[];
   clientIps: CidrSet | null;
   allow: CidrSet | null;
@@ -43,6 +47,7 @@ export function compileRoute(route: RouteConfig & { origin: string }): CompiledR
     protocol: match.protocol,
     inspects: match.domains.length > 0 || match.paths.length > 0,
     matchesDomain: match.domains.length > 0 ? compileDomainPatterns(match.domains) : null,
+    withoutSni: match.withoutSni,
     paths: match.paths,
     clientIps: match.clientIps.length > 0 ? new CidrSet(match.clientIps) : null,
     allow: security.ipAllowList.length > 0 ? new CidrSet(security.ipAllowList) : null,
@@ -93,11 +98,16 @@ export class RouteTable {
     if (!candidates) return undefined;
     for (const route of candidates) {
       if (route.clientIps && !route.clientIps.has(facts.clientIp)) continue;
-      if (route.matchesDomain && (facts.domain === undefined || !route.matchesDomain(facts.domain))) continue;
+      if (route.matchesDomain && !domainMatches(route, facts)) continue;
       if (route.paths.length > 0 && (facts.path === undefined || !matchPath(route.paths, facts.path)))
         continue;
       return route;
     }
     return undefined;
   }
+}
+
+function domainMatches(route: CompiledRoute, facts: RoutingFacts): boolean {
+  if (facts.domain !== undefined) return route.matchesDomain?.(facts.domain) ?? true;
+  return route.withoutSni && facts.tlsWithoutSni === true;
 }

@@ -1,4 +1,4 @@
-import { BAN_SUBJECT, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { BAN_SUBJECT, closeNats, type Logger, type NatsConnection } from "@switchyard/runtime";
 import type { AuthMetrics } from "./auth-metrics.js";
 
 /** The subject the nftables agent listens on (shared contract, see docs/architecture.md, "Fan-out"). */
@@ -72,9 +72,7 @@ export class BanPublisher {
     this.closed = true;
     const nc = this.nc;
     this.nc = undefined;
-    if (nc) {
-      await nc.flush().catch(() => {});
-      await nc.close();
-    }
+    // Published bans go out if the server is there; a server that is away cannot hold up the stop.
+    if (nc) await closeNats(nc);
   }
 }

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// The local stack's supervisor (`npm start`, called by scripts/start.sh):
+//   node scripts/supervise.mjs <name> <command> [args...] ";" <name> <command> [args...] ";" ...
+// Starts the processes in the order given and restarts one that exits, with backoff (1 s doubling
+// to 30 s; back to 1 s once it has run 60 s), saying so. SIGINT/SIGTERM stop them in reverse order,
+// each with one SIGTERM (its own drain), so workers leave the edge before the edge and NATS go;
+// a process still running after SWITCHYARD_STOP_TIMEOUT_MS (default 15 s) is killed. A second
+// signal more than a second after the first kills everything at once (npm forwards the terminal's
+// Ctrl-C, so one Ctrl-C can arrive twice).
+// The children run in their own process group (the terminal's Ctrl-C reaches only this process, so
+// each child gets exactly one stop signal) and get SIGTERM if this process dies (setpriv --pdeathsig).
+import { spawn, spawnSync } from "node:child_process";
+
+const say = (text) => process.stderr.write(`\x1b[1m[switchyard]\x1b[0m ${text}\n`);
+const stopTimeoutMs = Number(process.env.SWITCHYARD_STOP_TIMEOUT_MS ?? 15_000);
+const backoffMinMs = 1000;
+const backoffMaxMs = 30_000;
+const stableMs = 60_000;
+
+/** "a" "cmd" "x" ";" "b" "cmd" → [{ name: "a", argv: ["cmd", "x"] }, { name: "b", argv: ["cmd"] }] */
+function parseSpecs(args) {
+  const specs = [];
+  let current = [];
+  for (const arg of [...args, ";"]) {
+    if (arg !== ";") {
+      current.push(arg);
+      continue;
+    }
+    if (current.length === 0) continue;
+    if (current.length < 2) throw new Error(`"${current[0]}" has no command`);
+    const [name, ...argv] = current;
+    specs.push({ name, argv });
+    current = [];
+  }
+  return specs;
+}
+
+const pdeathsig = spawnSync("setpriv", ["--pdeathsig", "TERM", "true"]).status === 0;
+
+class Supervised {
+  constructor(spec) {
+    this.name = spec.name;
+    this.argv = spec.argv;
+    this.child = undefined;
+    this.exited = Promise.resolve();
+    this.restarts = 0;
+    this.backoffMs = backoffMinMs;
+    this.timer = undefined;
+  }
+
+  start() {
+    const [command, ...args] = pdeathsig ? ["setpriv", "--pdeathsig", "TERM", "--", ...this.argv] : this.argv;
+    const startedAt = Date.now();
+    const child = spawn(command, args, { stdio: "inherit", detached: true });
+    this.child = child;
+    this.exited = new Promise((resolve) => {
+      child.once("error", (err) => {
+        say(`${this.name}: cannot start ${this.argv[0]}: ${err.message}`);
+      });
+      child.once("exit", (code, signal) => {
+        this.child = undefined;
+        resolve();
+        if (stopping) return;
+        const ranMs = Date.now() - startedAt;
+        if (ranMs >= stableMs) this.backoffMs = backoffMinMs;
+        const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+        this.restarts++;
+        say(
+          `${this.name} ${how} after ${(ranMs / 1000).toFixed(1)} s; restarting in ${this.backoffMs / 1000} s (restart ${this.restarts})`,
+        );
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          if (!stopping) this.start();
+        }, this.backoffMs);
+        this.backoffMs = Math.min(backoffMaxMs, this.backoffMs * 2);
+      });
+    });
+  }
+
+  signal(sig) {
+    if (this.child?.pid === undefined) return;
+    try {
+      this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** One SIGTERM, then SIGKILL at the deadline; resolves once the process is gone. */
+  async stop() {
+    clearTimeout(this.timer);
+    if (!this.child) return;
+    this.signal("SIGTERM");
+    const deadline = setTimeout(() => {
+      say(`${this.name} still running after ${stopTimeoutMs / 1000} s: killing it`);
+      this.signal("SIGKILL");
+    }, stopTimeoutMs);
+    await this.exited;
+    clearTimeout(deadline);
+  }
+}
+
+let stopping = false;
+let stopAt = 0;
+const supervised = parseSpecs(process.argv.slice(2)).map((spec) => new Supervised(spec));
+
+async function stopAll(signal) {
+  if (stopping) {
+    if (Date.now() - stopAt < 1000) return;
+    say(`${signal} again: killing everything now`);
+    for (const s of supervised) s.signal("SIGKILL");
+    return;
+  }
+  stopping = true;
+  stopAt = Date.now();
+  say("stopping");
+  for (const s of [...supervised].reverse()) await s.stop();
+  say("stopped");
+  process.exit(0);
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => void stopAll(signal));
+process.on("exit", () => {
+  for (const s of supervised) s.signal("SIGKILL");
+});
+for (const s of supervised) s.start();

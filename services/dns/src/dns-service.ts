@@ -126,7 +126,8 @@ export class DnsService {
         const slot = this.slots.admit(socket, info.remote.address);
         if (typeof slot === "string") return refuse(socket);
         // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
-        if (info.sni !== undefined || info.route === "dns-doh") return this.doh.accept(socket, slot, info.sni);
+        if (info.sni !== undefined || info.route === "dns-doh")
+          return this.doh.accept(socket, slot, info.sni);
         const { idleTimeoutMs, queryTimeoutMs } = this.tcp;
         serveTcp(
           socket,

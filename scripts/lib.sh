@@ -14,14 +14,21 @@ has_command() {
   PATH="$PATH${SWITCHYARD_SBIN_PATH:+:$SWITCHYARD_SBIN_PATH}" command -v "$1" >/dev/null 2>&1
 }
 
+# has_requirement WHAT: a command (has_command), or a Perl module when WHAT has "::" (swaks needs
+# Net::SSLeay for --tls, and Debian's swaks only recommends it).
+has_requirement() {
+  if [[ $1 == *::* ]]; then perl -M"$1" -e 1 >/dev/null 2>&1; else has_command "$1"; fi
+}
+
 # ensure_commands "cmd:debian-package" ...: installs missing Debian packages when root, else names them.
-# Name the exact binary the caller runs (dockerd, not docker: a machine may ship only the client).
+# Name the exact binary the caller runs (dockerd, not docker: a machine may ship only the client);
+# "Perl::Module:debian-package" checks that Perl loads the module.
 ensure_commands() {
   local missing=() pkgs=() pair cmd pkg
   for pair in "$@"; do
-    cmd=${pair%%:*}
-    pkg=${pair#*:}
-    if ! has_command "$cmd"; then
+    cmd=${pair%:*}
+    pkg=${pair##*:}
+    if ! has_requirement "$cmd"; then
       missing+=("$cmd")
       # One package may provide several of the missing commands.
       [[ " ${pkgs[*]} " == *" $pkg "* ]] || pkgs+=("$pkg")
@@ -40,7 +47,7 @@ ensure_commands() {
     return 1
   fi
   local still=()
-  for cmd in "${missing[@]}"; do has_command "$cmd" || still+=("$cmd"); done
+  for cmd in "${missing[@]}"; do has_requirement "$cmd" || still+=("$cmd"); done
   if [ ${#still[@]} -gt 0 ]; then
     say "still missing after installing ${pkgs[*]}: ${still[*]}"
     return 1

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_commands nats-server:nats-server setpriv:util-linux
+# dig, kdig and swaks: the banner prints commands that use them.
+ensure_commands nats-server:nats-server setpriv:util-linux dig:dnsutils kdig:knot-dnsutils swaks:swaks
 ensure_node_modules
 say "building"
 npx turbo run build --output-logs=errors-only

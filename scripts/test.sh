@@ -21,18 +21,15 @@ say "checking generated protobuf code"
 bash scripts/check-generated.sh
 
 say "running tests"
-# SWITCHYARD_TEST_SHUFFLE=<seed>: run the tests of each file (and the files) in a seeded random
-# order, to catch tests that lean on an earlier one. Needs the runner's --test-random-seed
-# (nodejs/node#61747, 2026); Node 20 has no way to reorder tests within a file, so this refuses
-# rather than silently running in file order.
-order=()
-if [ -n "${SWITCHYARD_TEST_SHUFFLE:-}" ]; then
-  if ! node --help | grep -q -- '--test-random-seed'; then
-    echo "SWITCHYARD_TEST_SHUFFLE: node $(node --version) has no --test-random-seed (needs a Node with nodejs/node#61747)" >&2
-    exit 2
-  fi
-  order=(--test-random-seed="$SWITCHYARD_TEST_SHUFFLE")
-  say "shuffled with seed $SWITCHYARD_TEST_SHUFFLE"
+# SWITCHYARD_TEST_SHUFFLE=<seed>: the tests of each describe block run in a seeded random order
+# (scripts/test-shuffle.mjs), to catch a test that leans on an earlier one; CI always shuffles, with
+# the seed below unless one is given, and prints it. SWITCHYARD_TEST_SHUFFLE=off runs in file order.
+shuffle=${SWITCHYARD_TEST_SHUFFLE:-}
+if [ -z "$shuffle" ] && [ "${CI:-}" = true ]; then shuffle=20261204; fi
+unit_env=()
+if [ -n "$shuffle" ] && [ "$shuffle" != off ]; then
+  unit_env=(env SWITCHYARD_TEST_SHUFFLE="$shuffle" NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--import=$PWD/scripts/test-shuffle.mjs")
+  say "tests shuffled within describe blocks, seed $shuffle (SWITCHYARD_TEST_SHUFFLE=$shuffle npm test replays it)"
 fi
 # One runner over every package's compiled tests so the summary covers the whole repo.
 # Concurrency 2: tests start real processes and this machine has 2 cores.
@@ -40,7 +37,7 @@ mapfile -t dirs < <(ls -d packages/*/dist services/*/dist 2>/dev/null)
 mkdir -p .switchyard
 tap=.switchyard/test-results.tap
 status=0
-node --test --test-concurrency=2 --test-timeout=120000 "${order[@]}" \
+"${unit_env[@]}" node --test --test-concurrency=2 --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${dirs[@]}" || status=$?

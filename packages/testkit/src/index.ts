@@ -1,9 +1,19 @@
 export { type CertsReplica, startCertsReplica } from "./certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./edge-harness.js";
+export { type FdCensus, fdCensus } from "./fd-census.js";
+export { FUZZ_SEED_ENV, type FuzzRandom, fuzzRandom, mutatePrefix } from "./fuzz-random.js";
 export { type KnotHandle, type KnotOptions, startKnot } from "./knot-server.js";
 export { type MailReplica, startMailReplica } from "./mail-replica.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
+export {
+  type MetricSample,
+  type MetricsExposition,
+  type MetricsTarget,
+  parseMetrics,
+  scrapeMetric,
+  scrapeMetrics,
+} from "./metrics.js";
 export { freePort, type NatsServerHandle, type NatsServerOptions, startNatsServer } from "./nats-server.js";
 export {
   captureClientHello,
@@ -16,4 +26,6 @@ export {
   udpExchange,
 } from "./net-clients.js";
 export { type Pebble, type PebbleOptions, startPebble } from "./pebble.js";
+export { RawSmtp } from "./raw-smtp.js";
+export { tlsOverTcp } from "./tls-over-tcp.js";
 export { waitFor } from "./wait-for.js";

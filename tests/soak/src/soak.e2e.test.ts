@@ -137,7 +137,7 @@ describe("soak: hostile and legit clients through the edge, dns and mail; every 
     });
     for (const [name, tally] of warm)
       assert.equal(tally.failed, 0, `warm-up ${name}: ${tally.errors.join("; ")}`);
-    const idle = await waitFor(
+    const baseline = await waitFor(
       "no connection held after the warm-up",
       async () => {
         const s = await read();

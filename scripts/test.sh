@@ -41,7 +41,7 @@ status=0
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   "${dirs[@]}" || status=$?
-# System tests (tests/*: the Docker deploy) build images and start whole stacks: run after the rest,
+# System tests (tests/*: the Docker deploy, the soak) start whole stacks (the deploy builds images): run after the rest,
 # alone, with a deadline per file that fits an image build (the build cache makes reruns quick).
 mapfile -t systems < <(ls -d tests/*/dist 2>/dev/null)
 if [ ${#systems[@]} -gt 0 ]; then

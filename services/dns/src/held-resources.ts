@@ -5,13 +5,11 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { readdir, readFile, readlink } from "node:fs/promises";
 import { get } from "node:http";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { DnsReplica } from "@switchyard/testkit";
-import { waitFor } from "@switchyard/testkit";
+import { type DnsReplica, fdCensus, waitFor } from "@switchyard/testkit";
 
 export interface Held {
   connections: number;
@@ -53,41 +51,20 @@ export async function metric(replica: DnsReplica, name: string, labels = ""): Pr
   return metricValue(await scrape(replica), name, labels);
 }
 
-async function socketPorts(): Promise<Map<string, number>> {
-  const ports = new Map<string, number>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    const text = await readFile(file, "utf8").catch(() => "");
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      const local = cols[1];
-      const inode = cols[9];
-      if (!local || !inode) continue;
-      ports.set(inode, Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16));
-    }
-  }
-  return ports;
-}
-
 /** Reads what the replica holds; fds are read before the scrape so it does not count itself. */
 export async function held(
   replica: DnsReplica,
   edge: { metricsPort: number },
   clientPorts: number[],
 ): Promise<Held> {
-  const dir = `/proc/${replica.process.pid}/fd`;
-  const fds = await readdir(dir);
-  const ports = await socketPorts();
+  const census = await fdCensus(replica.process.pid);
   let clientSockets = 0;
-  for (const fd of fds) {
-    const link = await readlink(`${dir}/${fd}`).catch(() => "");
-    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
-    if (inode && clientPorts.includes(ports.get(inode) ?? -1)) clientSockets++;
-  }
+  for (const port of clientPorts) clientSockets += census.tcpByLocalPort.get(port) ?? 0;
   const text = await scrape(replica);
   return {
     connections: metricValue(text, "switchyard_dns_tcp_connections"),
     addresses: metricValue(text, "switchyard_dns_tcp_addresses"),
-    fds: fds.length,
+    fds: census.total,
     clientSockets,
     edgeActive: metricValue(await scrape(edge), "switchyard_edge_connections_active"),
   };

@@ -9,6 +9,7 @@ import {
   freePort,
   type MailReplica,
   type NatsServerHandle,
+  RawSmtp,
   startEdge,
   startMailReplica,
   startNatsServer,
@@ -16,7 +17,6 @@ import {
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
 import { hashPassword } from "./password-hash.js";
-import { RawSmtp } from "./smtp-test-client.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "right password";

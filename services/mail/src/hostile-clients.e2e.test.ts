@@ -9,12 +9,12 @@ import {
   type EdgeHarness,
   freePort,
   type MailReplica,
+  RawSmtp,
   startEdge,
   startMailReplica,
   waitFor,
 } from "@switchyard/testkit";
 import { hashPassword } from "./password-hash.js";
-import { RawSmtp } from "./smtp-test-client.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "correct horse";
@@ -314,6 +314,28 @@ describe("hostile mail clients: every ending gives back every slot", { timeout: 
         const smtp = await RawSmtp.open(ports.smtp, false, "127.0.0.16");
         await startTls(smtp);
         smtp.close();
+      },
+    ],
+    [
+      "STARTTLS then reset",
+      async () => {
+        const smtp = await RawSmtp.open(ports.smtp, false, "127.0.0.23");
+        await startTls(smtp);
+        smtp.reset();
+      },
+    ],
+    [
+      "client reset mid-DATA (a transaction open)",
+      async () => {
+        const smtp = await RawSmtp.open(ports.smtp, false, "127.0.0.24");
+        assert.match(await smtp.reply(), /^220 /);
+        assert.match(await smtp.command("EHLO client.test\r\n"), /^250[ -]/);
+        assert.match(await smtp.command("MAIL FROM:<a@example.org>\r\n"), /^250 /);
+        assert.match(await smtp.command(`RCPT TO:<${DEMO}>\r\n`), /^250 /);
+        assert.match(await smtp.command("DATA\r\n"), /^354 /);
+        smtp.send("Subject: cut short\r\n\r\nhalf a bo");
+        smtp.reset();
+        await waitFor("127.0.0.24 greeted again", async () => /^220 /.test(await greeted("127.0.0.24")));
       },
     ],
     [

@@ -9,13 +9,13 @@ import {
   type EdgeHarness,
   freePort,
   type MailReplica,
+  RawSmtp,
   startEdge,
   startMailReplica,
   waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
 import { hashPassword } from "./password-hash.js";
-import { RawSmtp } from "./smtp-test-client.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "correct horse";

@@ -6,13 +6,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseConfig } from "@switchyard/config";
 import { createLogger } from "@switchyard/runtime";
-import { waitFor } from "@switchyard/testkit";
+import { RawSmtp, waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
 import { AddressPolicy } from "./address-policy.js";
 import { MailMetrics } from "./metrics.js";
 import { hashPassword, verifyPassword } from "./password-hash.js";
 import { SmtpFront } from "./smtp-front.js";
-import { RawSmtp } from "./smtp-test-client.js";
 import { Spool } from "./spool.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
@@ -30,6 +29,8 @@ describe("SmtpFront in process", () => {
   const ports: Record<string, number> = {};
   let ended = 0;
   const verified: string[] = [];
+  /** The server side of every accepted connection, newest last. */
+  const accepted: Socket[] = [];
 
   const gauge = async (name: string) => {
     const m = await registry.getSingleMetric(name)?.get();
@@ -62,6 +63,7 @@ describe("SmtpFront in process", () => {
       // Each accepted socket stands for a handed-off one: a close listener first, as the worker's.
       const server = createServer((socket: Socket) => {
         socket.once("close", () => ended++);
+        accepted.push(socket);
         front.handle(
           socket,
           route,
@@ -102,6 +104,30 @@ describe("SmtpFront in process", () => {
     } finally {
       smtp.close();
       await waitFor("the AUTH session released", () => front.activeSessions === 0);
+    }
+  });
+
+  it("a socket error inside a transaction (a reset mid-DATA) ends that session only: released, no uncaught exception", async () => {
+    const smtp = await RawSmtp.open(ports["mail-smtp"] as number);
+    const serverSide = accepted.at(-1) as Socket;
+    assert.match(await smtp.reply(), /^220 /);
+    assert.match(await smtp.command("EHLO client.test\r\n"), /^250[ -]/);
+    assert.match(await smtp.command("MAIL FROM:<a@example.org>\r\n"), /^250 /);
+    assert.match(await smtp.command("RCPT TO:<demo@switchyard.test>\r\n"), /^250 /);
+    assert.match(await smtp.command("DATA\r\n"), /^354 /);
+    smtp.send("Subject: cut short\r\n\r\nhalf a bo");
+    // What a client's RST mid-DATA makes the kernel report on the handed-off socket (smtp-server
+    // re-emits it on the server, not only on the connection, once a transaction has begun).
+    serverSide.destroy(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }));
+    assert.equal(await smtp.waitClosed(), true);
+    await waitFor("the session released", () => front.activeSessions === 0);
+    // The passing twin: the front still greets.
+    const next = await RawSmtp.open(ports["mail-smtp"] as number);
+    try {
+      assert.match(await next.reply(), /^220 /);
+    } finally {
+      next.close();
+      await waitFor("the next session released", () => front.activeSessions === 0);
     }
   });
 

@@ -120,6 +120,16 @@ export class SmtpFront {
       submission: new SMTPServer({ ...common }),
       smtps: new SMTPServer({ ...common, secure: true, needsUpgrade: true }),
     };
+    // smtp-server re-emits a client's socket error inside a transaction (a reset mid-DATA) on the
+    // server: unheard, that is an uncaught exception that ends the worker. The session itself ends
+    // through the socket's close like any other (its slot is released there).
+    for (const server of Object.values(this.servers))
+      server.on("error", (err: Error & { code?: string; remoteAddress?: string }) =>
+        deps.logger.info(
+          { code: err.code, remote: err.remoteAddress, msg: err.message },
+          "client connection error",
+        ),
+      );
   }
 
   /** Adopts a handed-off connection; `route` says which port it came in on. */

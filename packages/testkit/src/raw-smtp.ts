@@ -1,27 +1,31 @@
 import { connect, type Socket } from "node:net";
-import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import type { TLSSocket } from "node:tls";
+import { tlsOverTcp } from "./tls-over-tcp.js";
 
-/** A raw SMTP client for tests that must send exactly the bytes they mean (smuggling, injection). */
+/** A raw SMTP client for tests that must send exactly the bytes they mean (smuggling, injection, hostile endings). */
 export class RawSmtp {
   private buffered = "";
   private waiter: (() => void) | undefined;
   closed = false;
 
-  private constructor(private socket: Socket | TLSSocket) {
+  private constructor(
+    private socket: Socket | TLSSocket,
+    /** The TCP connection under any TLS, so reset() works after STARTTLS and on SMTPS too. */
+    private readonly tcp: Socket,
+  ) {
     this.listen(socket);
   }
 
   /** `localAddress` (e.g. 127.0.0.2) makes the connection come from another loopback address. */
   static async open(port: number, tls = false, localAddress?: string): Promise<RawSmtp> {
-    const from = localAddress ? { localAddress } : {};
-    const socket = tls
-      ? tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...from })
-      : connect({ host: "127.0.0.1", port, ...from });
+    const tcp = connect({ host: "127.0.0.1", port, ...(localAddress ? { localAddress } : {}) });
+    const socket = tls ? tlsOverTcp(tcp, { rejectUnauthorized: false }) : tcp;
+    tcp.on("error", () => {});
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? "secureConnect" : "connect", () => resolve());
       socket.once("error", reject);
     });
-    return new RawSmtp(socket);
+    return new RawSmtp(socket, tcp);
   }
 
   private listen(socket: Socket | TLSSocket): void {
@@ -76,7 +80,7 @@ export class RawSmtp {
     raw.removeAllListeners("data");
     raw.removeAllListeners("close");
     this.buffered = "";
-    const secure = tlsConnect({ socket: raw, rejectUnauthorized: false });
+    const secure = tlsOverTcp(this.tcp, { rejectUnauthorized: false });
     await new Promise<void>((resolve, reject) => {
       secure.once("secureConnect", () => resolve());
       secure.once("error", reject);
@@ -94,10 +98,12 @@ export class RawSmtp {
 
   close(): void {
     this.socket.destroy();
+    this.tcp.destroy();
   }
 
-  /** Ends the connection with a TCP RST, as a crashing client or a middlebox does. */
+  /** Ends the connection with a TCP RST, as a crashing client or a middlebox does (TLS or not). */
   reset(): void {
-    this.socket.resetAndDestroy();
+    this.tcp.resetAndDestroy();
+    this.socket.destroy();
   }
 }

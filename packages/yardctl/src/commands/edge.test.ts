@@ -118,16 +118,25 @@ describe("yardctl against a real edge", () => {
   });
 
   test("drain puts the worker in state draining; an unknown id exits 1", async () => {
-    const w1 = (await listWorkers()).find((w) => w.instance === "w1");
-    assert.ok(w1);
-    const drained = await yardctl("drain", w1.id);
-    assert.equal(drained.code, 0, drained.stderr);
-    assert.match(drained.stdout, new RegExp(`worker ${w1.id} is draining`));
-    const after = (await listWorkers()).find((w) => w.id === w1.id);
-    assert.equal(after?.state, "draining");
+    // Its own worker: draining w1 would change what the other tests see.
+    assert.ok(edge, "the edge started");
+    const own = await startTestWorker(edge, { name: "w-drain", pool: "test" });
+    try {
+      const w = (await listWorkers()).find((x) => x.instance === "w-drain");
+      assert.ok(w);
+      assert.equal(w.state, "ready");
+      const drained = await yardctl("drain", w.id);
+      assert.equal(drained.code, 0, drained.stderr);
+      assert.match(drained.stdout, new RegExp(`worker ${w.id} is draining`));
+      const workers = await listWorkers();
+      assert.equal(workers.find((x) => x.id === w.id)?.state, "draining");
+      assert.equal(workers.find((x) => x.instance === "w1")?.state, "ready", "the other worker is untouched");
 
-    const unknown = await yardctl("drain", "no-such-worker");
-    assert.equal(unknown.code, 1);
-    assert.match(unknown.stderr, /NOT_FOUND/);
+      const unknown = await yardctl("drain", "no-such-worker");
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /NOT_FOUND/);
+    } finally {
+      await own.stop();
+    }
   });
 });

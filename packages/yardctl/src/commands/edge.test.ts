@@ -7,7 +7,14 @@ import { access, writeFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { edgeV1 } from "@switchyard/proto";
-import { type EdgeHarness, freePort, startEdge, startTestWorker, type TestWorker } from "@switchyard/testkit";
+import {
+  type EdgeHarness,
+  freePort,
+  startEdge,
+  startTestWorker,
+  type TestWorker,
+  waitFor,
+} from "@switchyard/testkit";
 import { runCli } from "../cli-fixture.js";
 
 const edgeMain = fileURLToPath(new URL("../../../../services/edge/dist/main.js", import.meta.url));
@@ -137,6 +144,10 @@ describe("yardctl against a real edge", () => {
       assert.match(unknown.stderr, /NOT_FOUND/);
     } finally {
       await own.stop();
+      // Gone from the edge before the next test counts workers.
+      await waitFor(async () => !(await listWorkers()).some((x) => x.instance === "w-drain"), {
+        timeout: 20_000,
+      });
     }
   });
 });

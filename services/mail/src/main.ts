@@ -13,23 +13,23 @@ import {
   startMetricsServer,
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { AddressPolicy } from "./address-policy.js";
-import { startAuthGuard } from "./auth-guard.js";
+import { AddressPolicy } from "./smtp/address-policy.js";
+import { startAuthGuard } from "./auth/auth-guard.js";
 import { AuthMetrics } from "./auth-metrics.js";
 import { loadMailSection } from "./config.js";
-import { createBouncer } from "./dsn.js";
-import { nodeFileOps } from "./file-ops.js";
-import { LiveCertificates } from "./live-certificates.js";
-import { messageReviews } from "./message-reviews.js";
+import { createBouncer } from "./relay/dsn.js";
+import { nodeFileOps } from "./spool/file-ops.js";
+import { LiveCertificates } from "./tls/live-certificates.js";
+import { messageReviews } from "./intake/message-reviews.js";
 import { MailMetrics } from "./metrics.js";
-import { createOutbound } from "./outbound-setup.js";
+import { createOutbound } from "./relay/outbound-setup.js";
 import { QueueMetrics } from "./queue-metrics.js";
-import { DeliveryQueue } from "./relay-queue.js";
+import { DeliveryQueue } from "./relay/relay-queue.js";
 import { createMailAdmin } from "./server.js";
-import { SmtpFront } from "./smtp-front.js";
-import { ownerName, Spool } from "./spool.js";
-import { SpoolRecovery } from "./spool-recovery.js";
-import { loadTlsMaterial } from "./tls-material.js";
+import { SmtpFront } from "./smtp/smtp-front.js";
+import { ownerName, Spool } from "./spool/spool.js";
+import { SpoolRecovery } from "./spool/spool-recovery.js";
+import { loadTlsMaterial } from "./tls/tls-material.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
 const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";

@@ -2,8 +2,8 @@ import { resolve } from "node:path";
 import type { MailSection } from "@switchyard/config";
 import type { mailV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
-import { mailboxDir } from "./maildir.js";
-import type { Spool } from "./spool.js";
+import { mailboxDir } from "./spool/maildir.js";
+import type { Spool } from "./spool/spool.js";
 
 export interface MailAdminDeps {
   mail: MailSection;

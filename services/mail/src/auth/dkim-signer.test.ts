@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fromDomain, loadDkimKeys } from "./dkim-signer.js";
-import { DkimKeyError } from "./errors.js";
+import { DkimKeyError } from "../errors.js";
 
 describe("DKIM keys and the From domain", () => {
   let dir = "";

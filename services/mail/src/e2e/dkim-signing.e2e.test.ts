@@ -14,11 +14,11 @@ import {
 } from "@switchyard/testkit";
 import { dkimVerify } from "mailauth";
 import nodemailer from "nodemailer";
-import { createDnsResolve } from "./dns-resolver.js";
-import { type KnotTestServer, startKnotServer } from "./knot-test-server.js";
-import { hashPassword } from "./password-hash.js";
+import { createDnsResolve } from "../relay/dns-resolver.js";
+import { type KnotTestServer, startKnotServer } from "../testing/knot-test-server.js";
+import { hashPassword } from "../auth/password-hash.js";
 
-const yardctlMain = new URL("../../../packages/yardctl/dist/main.js", import.meta.url).pathname;
+const yardctlMain = new URL("../../../../packages/yardctl/dist/main.js", import.meta.url).pathname;
 const PASSWORD = "signing test";
 
 /** Runs the built yardctl as an operator would; resolves with its stdout. */

@@ -15,11 +15,11 @@ import {
 } from "@switchyard/testkit";
 import { dkimSign } from "mailauth";
 import nodemailer from "nodemailer";
-import { AuthMetrics } from "./auth-metrics.js";
-import { createDnsResolve } from "./dns-resolver.js";
-import { SmtpReply } from "./errors.js";
-import { InboundVerifier } from "./inbound-verification.js";
-import { type KnotTestServer, startKnotServer, txtStrings } from "./knot-test-server.js";
+import { AuthMetrics } from "../auth-metrics.js";
+import { createDnsResolve } from "../relay/dns-resolver.js";
+import { SmtpReply } from "../errors.js";
+import { InboundVerifier } from "../auth/inbound-verification.js";
+import { type KnotTestServer, startKnotServer, txtStrings } from "../testing/knot-test-server.js";
 
 const DEMO = "demo@switchyard.test";
 const MX = "mx.switchyard.test";

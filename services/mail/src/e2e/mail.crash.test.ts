@@ -13,7 +13,7 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
-import { startTestSmtpServer, type TestSmtpServer } from "./test-peers.js";
+import { startTestSmtpServer, type TestSmtpServer } from "../testing/test-peers.js";
 
 const MAILBOXES = ["a@crash.test", "b@crash.test", "c@crash.test"];
 /** Forwarded to a relay host: a message with it goes through the spool and the relay queue. */

@@ -14,8 +14,8 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
-import { hashPassword } from "./password-hash.js";
-import { RawSmtp } from "./smtp-test-client.js";
+import { hashPassword } from "../auth/password-hash.js";
+import { RawSmtp } from "../testing/smtp-test-client.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "correct horse";

@@ -14,7 +14,7 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import nodemailer from "nodemailer";
-import { hashPassword } from "./password-hash.js";
+import { hashPassword } from "../auth/password-hash.js";
 import {
   createTestCa,
   startKnot,
@@ -22,7 +22,7 @@ import {
   type TestCa,
   type TestDnsServer,
   type TestSmtpServer,
-} from "./test-peers.js";
+} from "../testing/test-peers.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "relay test";

@@ -1,10 +1,10 @@
 import { createReadStream } from "node:fs";
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
-import type { AddressPolicy } from "./address-policy.js";
-import { MaildirDeliveryError, SmtpReply } from "./errors.js";
-import type { MailMetrics } from "./metrics.js";
-import { receivedHeader } from "./received-header.js";
-import { type NewRecipient, newId, type Spool, type SpooledMessage } from "./spool.js";
+import type { AddressPolicy } from "../smtp/address-policy.js";
+import { MaildirDeliveryError, SmtpReply } from "../errors.js";
+import type { MailMetrics } from "../metrics.js";
+import { receivedHeader } from "../smtp/received-header.js";
+import { type NewRecipient, newId, type Spool, type SpooledMessage } from "../spool/spool.js";
 
 /**
  * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on

@@ -1,11 +1,11 @@
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import type { AuthMetrics } from "./auth-metrics.js";
-import { DkimSigner, loadDkimKeys, signingReview } from "./dkim-signer.js";
-import { createDnsResolve } from "./dns-resolver.js";
-import { InboundVerifier, inboundReview } from "./inbound-verification.js";
+import type { AuthMetrics } from "../auth-metrics.js";
+import { DkimSigner, loadDkimKeys, signingReview } from "../auth/dkim-signer.js";
+import { createDnsResolve } from "../relay/dns-resolver.js";
+import { InboundVerifier, inboundReview } from "../auth/inbound-verification.js";
 import type { MessageReview } from "./message-intake.js";
-import type { PortRole } from "./smtp-front.js";
+import type { PortRole } from "../smtp/smtp-front.js";
 
 /**
  * Which review each port's messages get, from the config: verification on 25 (when

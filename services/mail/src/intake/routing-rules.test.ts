@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig } from "@switchyard/config";
-import { AddressPolicy } from "./address-policy.js";
+import { AddressPolicy } from "../smtp/address-policy.js";
 import { routeRecipients } from "./message-intake.js";
 
 const mail = parseConfig(`

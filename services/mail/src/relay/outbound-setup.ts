@@ -2,11 +2,11 @@ import { readFile } from "node:fs/promises";
 import { rootCertificates } from "node:tls";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { MailError } from "./errors.js";
+import { MailError } from "../errors.js";
 import { MtaSts } from "./mta-sts.js";
 import { MxLookup } from "./mx-lookup.js";
 import { OutboundDelivery } from "./outbound-delivery.js";
-import type { QueueMetrics } from "./queue-metrics.js";
+import type { QueueMetrics } from "../queue-metrics.js";
 
 /** Builds outbound delivery from `mail.outbound`, reading its CA and password files (at start). */
 export async function createOutbound(

@@ -1,7 +1,7 @@
 import type { MailQueueConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { pendingLocal, pendingRemote, type QueueRecipient } from "./queue-entry.js";
-import type { Spool, SpooledMessage } from "./spool.js";
+import { pendingLocal, pendingRemote, type QueueRecipient } from "../spool/queue-entry.js";
+import type { Spool, SpooledMessage } from "../spool/spool.js";
 
 /** What one delivery attempt did for one recipient. */
 export interface RecipientOutcome {

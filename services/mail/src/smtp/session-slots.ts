@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { MailMetrics } from "./metrics.js";
+import type { MailMetrics } from "../metrics.js";
 
 /** One handed-off connection's share of the front: its place in the counts, and its timers. */
 export interface SessionSlot {

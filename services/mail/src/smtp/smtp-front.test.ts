@@ -9,12 +9,12 @@ import { createLogger } from "@switchyard/runtime";
 import { waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
 import { AddressPolicy } from "./address-policy.js";
-import { MailMetrics } from "./metrics.js";
-import { hashPassword, verifyPassword } from "./password-hash.js";
+import { MailMetrics } from "../metrics.js";
+import { hashPassword, verifyPassword } from "../auth/password-hash.js";
 import { SmtpFront } from "./smtp-front.js";
-import { RawSmtp } from "./smtp-test-client.js";
-import { Spool } from "./spool.js";
-import { loadTlsMaterial } from "./tls-material.js";
+import { RawSmtp } from "../testing/smtp-test-client.js";
+import { Spool } from "../spool/spool.js";
+import { loadTlsMaterial } from "../tls/tls-material.js";
 
 /**
  * SmtpFront in process, on sockets a local listener accepts (standing for the handed-off ones): the

@@ -4,16 +4,16 @@ import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { AddressPolicy } from "./address-policy.js";
-import type { AuthGuard } from "./auth-guard.js";
+import type { AuthGuard } from "../auth/auth-guard.js";
 import { BareNewlineGuard } from "./bare-newline-guard.js";
-import { CredentialCheck, type PasswordVerifier } from "./credential-check.js";
-import { SmtpReply } from "./errors.js";
+import { CredentialCheck, type PasswordVerifier } from "../auth/credential-check.js";
+import { SmtpReply } from "../errors.js";
 import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
-import { isAuthenticated, type MessageReview, takeMessage } from "./message-intake.js";
-import type { MailMetrics } from "./metrics.js";
+import { isAuthenticated, type MessageReview, takeMessage } from "../intake/message-intake.js";
+import type { MailMetrics } from "../metrics.js";
 import { SessionSlots, type SlotTimer } from "./session-slots.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
-import type { Spool } from "./spool.js";
+import type { Spool } from "../spool/spool.js";
 
 /** Which behaviour a handed-off connection gets, by the edge route it came in on. */
 export type PortRole = "smtp" | "submission" | "smtps";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { DirSyncer } from "./dir-sync.js";
-import { MaildirDeliveryError } from "./errors.js";
+import { MaildirDeliveryError } from "../errors.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
 import { Maildirs } from "./maildir-delivery.js";
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { SpoolWriteError } from "./errors.js";
+import { SpoolWriteError } from "../errors.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
 import { type NewRecipient, Spool } from "./spool.js";
 import { SpoolRecovery } from "./spool-recovery.js";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { DirSyncer } from "./dir-sync.js";
-import { DeliveryError, SpoolWriteError } from "./errors.js";
+import { DeliveryError, SpoolWriteError } from "../errors.js";
 import {
   type FileOps,
   isExisting,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
-import { TlsSetupError } from "./errors.js";
+import { TlsSetupError } from "../errors.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
 describe("the mail ports' certificate", () => {

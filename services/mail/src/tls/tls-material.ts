@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
-import { TlsSetupError } from "./errors.js";
+import { TlsSetupError } from "../errors.js";
 
 export interface TlsMaterial {
   key: Buffer;

@@ -1,6 +1,6 @@
+export { hashPassword, verifyPassword } from "./auth/password-hash.js";
+export { DeliveryError, MailError, SmtpReply, SpoolWriteError, TlsSetupError } from "./errors.js";
 export { AddressPolicy, type RecipientVerdict, splitPlainAddress } from "./smtp/address-policy.js";
 export { BareNewlineGuard } from "./smtp/bare-newline-guard.js";
-export { DeliveryError, MailError, SmtpReply, SpoolWriteError, TlsSetupError } from "./errors.js";
 export { type FileOps, nodeFileOps, type WritableFile } from "./spool/file-ops.js";
-export { hashPassword, verifyPassword } from "./auth/password-hash.js";
 export { Spool, type SpooledMessage } from "./spool/spool.js";

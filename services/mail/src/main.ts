@@ -13,22 +13,20 @@ import {
   startMetricsServer,
 } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { AddressPolicy } from "./smtp/address-policy.js";
 import { startAuthGuard } from "./auth/auth-guard.js";
-import { AuthMetrics } from "./auth-metrics.js";
-import { loadMailSection } from "./config.js";
-import { createBouncer } from "./relay/dsn.js";
-import { nodeFileOps } from "./spool/file-ops.js";
-import { LiveCertificates } from "./tls/live-certificates.js";
+import { changesNeedingRestart, loadMailSettings, reloadableSettings } from "./config.js";
 import { messageReviews } from "./intake/message-reviews.js";
-import { MailMetrics } from "./metrics.js";
+import { AuthMetrics, MailMetrics, QueueMetrics } from "./metrics.js";
+import { createBouncer } from "./relay/dsn.js";
 import { createOutbound } from "./relay/outbound-setup.js";
-import { QueueMetrics } from "./queue-metrics.js";
 import { DeliveryQueue } from "./relay/relay-queue.js";
 import { createMailAdmin } from "./server.js";
+import { AddressPolicy } from "./smtp/address-policy.js";
 import { SmtpFront } from "./smtp/smtp-front.js";
+import { nodeFileOps } from "./spool/file-ops.js";
 import { ownerName, Spool } from "./spool/spool.js";
 import { SpoolRecovery } from "./spool/spool-recovery.js";
+import { LiveCertificates } from "./tls/live-certificates.js";
 import { loadTlsMaterial } from "./tls/tls-material.js";
 
 const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
@@ -41,7 +39,8 @@ await runService({
   logger,
   drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 10_000),
   async start() {
-    const { config, mail } = await loadMailSection(configPath);
+    const settings = await loadMailSettings(configPath);
+    const { config, mail } = settings;
     const token = await readToken(tokenFile);
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
     let front: SmtpFront | undefined;
@@ -96,7 +95,7 @@ await runService({
     logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
     queue.start();
     const authMetrics = new AuthMetrics(registry);
-    const reviews = await messageReviews(mail, authMetrics, logger);
+    const reviews = messageReviews(mail, settings.dkimKeys, authMetrics, logger);
     const auth = startAuthGuard({
       limits: mail.authLimits,
       natsServers: config.nats.servers,
@@ -107,7 +106,7 @@ await runService({
     });
     front = new SmtpFront({
       mail,
-      policy: new AddressPolicy(mail),
+      policy,
       spool,
       queue,
       metrics,
@@ -152,7 +151,22 @@ await runService({
     });
     worker.start();
     logger.info({ grpc: grpcPort, metrics: metricsServer.port, spool: spool.root }, "mail started");
+    let running = mail;
     return {
+      async reload() {
+        const next = await loadMailSettings(configPath);
+        const kept = changesNeedingRestart(running, next.mail);
+        if (kept.length > 0) logger.warn({ settings: kept }, "these settings change only on restart; kept");
+        const applied = reloadableSettings(running, next.mail);
+        const nextReviews = messageReviews(applied, next.dkimKeys, authMetrics, logger);
+        policy.use(applied);
+        smtp.useSettings(applied, nextReviews);
+        running = applied;
+        logger.info(
+          { mailboxes: applied.mailboxes.length, aliases: Object.keys(applied.aliases).length },
+          "mail settings reloaded",
+        );
+      },
       async drain(deadlineMs) {
         grpc.setServing("", false);
         await worker.leave();

@@ -1,9 +1,9 @@
 import type { MailSection } from "@switchyard/config";
 import { connectNats, type Logger, type NatsAuth } from "@switchyard/runtime";
-import { AuthLimiter } from "./auth-limiter.js";
-import type { AuthMetrics } from "../auth-metrics.js";
-import { BanPublisher } from "./ban-publisher.js";
 import { SmtpReply } from "../errors.js";
+import type { AuthMetrics } from "../metrics.js";
+import { AuthLimiter } from "./auth-limiter.js";
+import { BanPublisher } from "./ban-publisher.js";
 
 export interface AuthGuardDeps {
   limiter: AuthLimiter;

@@ -1,5 +1,5 @@
 import { BAN_SUBJECT, closeNats, type Logger, type NatsConnection } from "@switchyard/runtime";
-import type { AuthMetrics } from "../auth-metrics.js";
+import type { AuthMetrics } from "../metrics.js";
 
 /** The subject the nftables agent listens on (shared contract, see docs/architecture.md, "Fan-out"). */
 export { BAN_SUBJECT };

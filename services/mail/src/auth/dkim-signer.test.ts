@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fromDomain, loadDkimKeys } from "./dkim-signer.js";
 import { DkimKeyError } from "../errors.js";
+import { fromDomain, loadDkimKeys } from "./dkim-signer.js";
 
 describe("DKIM keys and the From domain", () => {
   let dir = "";

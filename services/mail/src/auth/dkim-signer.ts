@@ -4,9 +4,9 @@ import { resolve } from "node:path";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { dkimSign } from "mailauth";
-import type { AuthMetrics } from "../auth-metrics.js";
 import { DkimKeyError, SmtpReply } from "../errors.js";
 import type { MessageReview } from "../intake/message-intake.js";
+import type { AuthMetrics } from "../metrics.js";
 
 /** A signing key read from its file at start. */
 export interface DkimKey {

@@ -1,11 +1,11 @@
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { type AuthenticateResult, authenticate, type DMARCResult } from "mailauth";
-import type { AuthMetrics } from "../auth-metrics.js";
-import { authenticationResults, withoutForgedResults } from "./auth-results-header.js";
-import type { DnsResolve } from "../relay/dns-resolver.js";
 import { SmtpReply } from "../errors.js";
 import type { MessageReview } from "../intake/message-intake.js";
+import type { AuthMetrics } from "../metrics.js";
+import type { DnsResolve } from "../relay/dns-resolver.js";
+import { authenticationResults, withoutForgedResults } from "./auth-results-header.js";
 
 /** What the SMTP session knew about the message's arrival. */
 export interface Arrival {

@@ -14,9 +14,9 @@ import {
 } from "@switchyard/testkit";
 import { dkimVerify } from "mailauth";
 import nodemailer from "nodemailer";
+import { hashPassword } from "../auth/password-hash.js";
 import { createDnsResolve } from "../relay/dns-resolver.js";
 import { type KnotTestServer, startKnotServer } from "../testing/knot-test-server.js";
-import { hashPassword } from "../auth/password-hash.js";
 
 const yardctlMain = new URL("../../../../packages/yardctl/dist/main.js", import.meta.url).pathname;
 const PASSWORD = "signing test";

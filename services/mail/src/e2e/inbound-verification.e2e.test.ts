@@ -15,10 +15,10 @@ import {
 } from "@switchyard/testkit";
 import { dkimSign } from "mailauth";
 import nodemailer from "nodemailer";
-import { AuthMetrics } from "../auth-metrics.js";
-import { createDnsResolve } from "../relay/dns-resolver.js";
-import { SmtpReply } from "../errors.js";
 import { InboundVerifier } from "../auth/inbound-verification.js";
+import { SmtpReply } from "../errors.js";
+import { AuthMetrics } from "../metrics.js";
+import { createDnsResolve } from "../relay/dns-resolver.js";
 import { type KnotTestServer, startKnotServer, txtStrings } from "../testing/knot-test-server.js";
 
 const DEMO = "demo@switchyard.test";

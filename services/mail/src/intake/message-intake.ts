@@ -1,8 +1,8 @@
 import { createReadStream } from "node:fs";
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
-import type { AddressPolicy } from "../smtp/address-policy.js";
 import { MaildirDeliveryError, SmtpReply } from "../errors.js";
 import type { MailMetrics } from "../metrics.js";
+import type { AddressPolicy } from "../smtp/address-policy.js";
 import { receivedHeader } from "../smtp/received-header.js";
 import { type NewRecipient, newId, type Spool, type SpooledMessage } from "../spool/spool.js";
 

@@ -1,21 +1,22 @@
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import type { AuthMetrics } from "../auth-metrics.js";
-import { DkimSigner, loadDkimKeys, signingReview } from "../auth/dkim-signer.js";
-import { createDnsResolve } from "../relay/dns-resolver.js";
+import { type DkimKey, DkimSigner, signingReview } from "../auth/dkim-signer.js";
 import { InboundVerifier, inboundReview } from "../auth/inbound-verification.js";
-import type { MessageReview } from "./message-intake.js";
+import type { AuthMetrics } from "../metrics.js";
+import { createDnsResolve } from "../relay/dns-resolver.js";
 import type { PortRole } from "../smtp/smtp-front.js";
+import type { MessageReview } from "./message-intake.js";
 
 /**
  * Which review each port's messages get, from the config: verification on 25 (when
- * `inbound.verify`), DKIM signing on 587 and 465 (when `dkim` has keys; they are read here).
+ * `inbound.verify`), DKIM signing on 587 and 465 with `dkimKeys` (read by loadMailSettings).
  */
-export async function messageReviews(
+export function messageReviews(
   mail: MailSection,
+  dkimKeys: DkimKey[],
   metrics: AuthMetrics,
   logger: Logger,
-): Promise<Partial<Record<PortRole, MessageReview>>> {
+): Partial<Record<PortRole, MessageReview>> {
   const reviews: Partial<Record<PortRole, MessageReview>> = {};
   if (mail.inbound.verify) {
     const verifier = new InboundVerifier({
@@ -27,8 +28,8 @@ export async function messageReviews(
     });
     reviews.smtp = inboundReview(verifier);
   }
-  if (mail.dkim.length > 0) {
-    const sign = signingReview(new DkimSigner(await loadDkimKeys(mail.dkim), metrics, logger));
+  if (dkimKeys.length > 0) {
+    const sign = signingReview(new DkimSigner(dkimKeys, metrics, logger));
     reviews.submission = sign;
     reviews.smtps = sign;
   }

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 import type { Logger } from "@switchyard/runtime";
-import type { AddressPolicy } from "../smtp/address-policy.js";
 import { dispatch, routeRecipients } from "../intake/message-intake.js";
+import type { AddressPolicy } from "../smtp/address-policy.js";
 import type { QueueEntry, QueueRecipient } from "../spool/queue-entry.js";
-import type { Bouncer } from "./relay-queue.js";
 import type { Spool } from "../spool/spool.js";
+import type { Bouncer } from "./relay-queue.js";
 
 /** How much of the original message a DSN reads for its headers (RFC 3462 text/rfc822-headers). */
 const HEADER_LIMIT = 64 * 1024;

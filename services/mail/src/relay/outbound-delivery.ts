@@ -1,13 +1,13 @@
 import type { MailOutboundConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
+import type { QueueRecipient } from "../spool/queue-entry.js";
+import type { SpooledMessage } from "../spool/spool.js";
 import type { MtaSts } from "./mta-sts.js";
 import { mxMatches } from "./mta-sts.js";
 import { type MxLookup, NoMailDomainError } from "./mx-lookup.js";
-import type { QueueRecipient } from "../spool/queue-entry.js";
 import type { RecipientOutcome, RemoteDelivery } from "./relay-queue.js";
 import { SmtpSendError, sendOverSmtp } from "./smtp-client.js";
-import type { SpooledMessage } from "../spool/spool.js";
 
 /** How a session is secured: `opportunistic` STARTTLS without checks, or TLS `verified` against the name. */
 type TlsMode = "opportunistic" | "verified" | "implicit";

@@ -3,10 +3,10 @@ import { rootCertificates } from "node:tls";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { MailError } from "../errors.js";
+import type { QueueMetrics } from "../metrics.js";
 import { MtaSts } from "./mta-sts.js";
 import { MxLookup } from "./mx-lookup.js";
 import { OutboundDelivery } from "./outbound-delivery.js";
-import type { QueueMetrics } from "../queue-metrics.js";
 
 /** Builds outbound delivery from `mail.outbound`, reading its CA and password files (at start). */
 export async function createOutbound(

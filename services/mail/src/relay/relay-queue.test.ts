@@ -5,14 +5,14 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { MailQueueConfig } from "@switchyard/config";
 import { waitFor } from "@switchyard/testkit";
-import { AddressPolicy } from "../smtp/address-policy.js";
-import { createBouncer } from "./dsn.js";
 import { dispatch } from "../intake/message-intake.js";
+import { AddressPolicy } from "../smtp/address-policy.js";
+import { type NewRecipient, Spool } from "../spool/spool.js";
+import { startTestSmtpServer, type TestSmtpOptions, type TestSmtpServer } from "../testing/test-peers.js";
+import { createBouncer } from "./dsn.js";
 import { MxLookup } from "./mx-lookup.js";
 import { OutboundDelivery } from "./outbound-delivery.js";
 import { DeliveryQueue, retryDelay } from "./relay-queue.js";
-import { type NewRecipient, Spool } from "../spool/spool.js";
-import { startTestSmtpServer, type TestSmtpOptions, type TestSmtpServer } from "../testing/test-peers.js";
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 const SENDER = "sender@here.test";

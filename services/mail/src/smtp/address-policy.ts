@@ -43,22 +43,31 @@ export function splitPlainAddress(address: string): { local: string; domain: str
   return { local: (m[1] as string).toLowerCase(), domain: (m[2] as string).toLowerCase() };
 }
 
+/** What the policy answers by: a mail section's addresses and rules. */
+export type PolicySettings = Pick<MailSection, "domains" | "mailboxes" | "aliases" | "catchAll"> & {
+  rules?: readonly MailRule[];
+};
+
 /** Recipient and sender rules for the domains, mailboxes, aliases and catch-all of the config. */
 export class AddressPolicy {
-  private readonly domains: Set<string>;
-  private readonly mailboxes: Set<string>;
-  private readonly aliases: Map<string, string[]>;
-  private readonly rules: Array<{ rule: MailRule; pattern: RegExp }>;
+  private domains!: Set<string>;
+  private mailboxes!: Set<string>;
+  private aliases!: Map<string, string[]>;
+  private rules!: Array<{ rule: MailRule; pattern: RegExp }>;
+  private mail!: PolicySettings;
 
-  constructor(
-    private readonly mail: Pick<MailSection, "domains" | "mailboxes" | "aliases" | "catchAll"> & {
-      rules?: readonly MailRule[];
-    },
-  ) {
+  constructor(mail: PolicySettings) {
+    this.use(mail);
+  }
+
+  /** Answers by `mail` from now on (a config reload); every holder of this policy sees it at once. */
+  use(mail: PolicySettings): void {
+    const rules = (mail.rules ?? []).map((rule) => ({ rule, pattern: globToRegExp(rule.match) }));
     this.domains = new Set(mail.domains.map((d) => d.toLowerCase()));
     this.mailboxes = new Set(mail.mailboxes.map((b) => b.address.toLowerCase()));
     this.aliases = new Map(Object.entries(mail.aliases).map(([k, v]) => [k.toLowerCase(), v]));
-    this.rules = (mail.rules ?? []).map((rule) => ({ rule, pattern: globToRegExp(rule.match) }));
+    this.rules = rules;
+    this.mail = mail;
   }
 
   isOurDomain(domain: string): boolean {

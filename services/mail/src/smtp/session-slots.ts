@@ -29,7 +29,8 @@ export class SessionSlots {
   readonly open = new Set<Socket>();
 
   constructor(
-    private readonly maxPerAddress: number,
+    /** Sessions per client address beyond which new ones are refused (changed by a reload). */
+    public maxPerAddress: number,
     private readonly metrics: MailMetrics,
   ) {}
 

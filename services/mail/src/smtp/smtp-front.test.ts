@@ -8,13 +8,13 @@ import { parseConfig } from "@switchyard/config";
 import { createLogger } from "@switchyard/runtime";
 import { waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
-import { AddressPolicy } from "./address-policy.js";
-import { MailMetrics } from "../metrics.js";
 import { hashPassword, verifyPassword } from "../auth/password-hash.js";
-import { SmtpFront } from "./smtp-front.js";
-import { RawSmtp } from "../testing/smtp-test-client.js";
+import { MailMetrics } from "../metrics.js";
 import { Spool } from "../spool/spool.js";
+import { RawSmtp } from "../testing/smtp-test-client.js";
 import { loadTlsMaterial } from "../tls/tls-material.js";
+import { AddressPolicy } from "./address-policy.js";
+import { SmtpFront } from "./smtp-front.js";
 
 /**
  * SmtpFront in process, on sockets a local listener accepts (standing for the handed-off ones): the

@@ -3,17 +3,17 @@ import type { SecureContext } from "node:tls";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
-import type { AddressPolicy } from "./address-policy.js";
 import type { AuthGuard } from "../auth/auth-guard.js";
-import { BareNewlineGuard } from "./bare-newline-guard.js";
 import { CredentialCheck, type PasswordVerifier } from "../auth/credential-check.js";
 import { SmtpReply } from "../errors.js";
-import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
 import { isAuthenticated, type MessageReview, takeMessage } from "../intake/message-intake.js";
 import type { MailMetrics } from "../metrics.js";
+import type { Spool } from "../spool/spool.js";
+import type { AddressPolicy } from "./address-policy.js";
+import { BareNewlineGuard } from "./bare-newline-guard.js";
+import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
 import { SessionSlots, type SlotTimer } from "./session-slots.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
-import type { Spool } from "../spool/spool.js";
 
 /** Which behaviour a handed-off connection gets, by the edge route it came in on. */
 export type PortRole = "smtp" | "submission" | "smtps";
@@ -52,6 +52,18 @@ interface SessionState {
 
 const LF = 0x0a;
 
+/** The limits smtp-server enforces itself, from the mail section. */
+function serverLimits(mail: MailSection): Pick<SMTPServerOptions, "size" | "socketTimeout"> & {
+  maxCommandLength: number;
+} {
+  return {
+    size: mail.limits.maxMessageBytes,
+    maxCommandLength: mail.limits.maxLineLength,
+    // Our command deadline answers first; smtp-server's idle timer is only the backstop.
+    socketTimeout: mail.limits.commandTimeoutMs + 5000,
+  };
+}
+
 /**
  * One smtp-server per port role, fed sockets the edge handed off: port 25 (STARTTLS, no AUTH, our
  * recipients only), 587 (AUTH offered only after STARTTLS), 465 (implicit TLS, AUTH). Policy lives
@@ -62,9 +74,11 @@ export class SmtpFront {
   private readonly servers: Record<PortRole, SMTPServer>;
   private readonly states = new Map<string, SessionState>();
   private readonly slots: SessionSlots;
-  private readonly credentials: CredentialCheck;
+  private credentials: CredentialCheck;
+  private deps: SmtpFrontDeps;
 
-  constructor(private readonly deps: SmtpFrontDeps) {
+  constructor(deps: SmtpFrontDeps) {
+    this.deps = deps;
     const { mail, tls } = deps;
     this.slots = new SessionSlots(mail.limits.maxConnectionsPerIp, deps.metrics);
     this.credentials = new CredentialCheck(mail.mailboxes, deps.verifyPassword);
@@ -74,12 +88,9 @@ export class SmtpFront {
       key: tls.key,
       cert: tls.cert,
       ...(deps.SNICallback ? { SNICallback: deps.SNICallback } : {}),
-      size: mail.limits.maxMessageBytes,
+      ...serverLimits(mail),
       rejectOversized: true,
-      maxCommandLength: mail.limits.maxLineLength,
       disableReverseLookup: true,
-      // Our command deadline answers first; smtp-server's idle timer is only the backstop.
-      socketTimeout: mail.limits.commandTimeoutMs + 5000,
       logger: false,
       authMethods: ["PLAIN", "LOGIN"],
       onConnect: (session, cb) => this.onConnect(session, cb),
@@ -93,12 +104,13 @@ export class SmtpFront {
       },
       onData: (stream, session, cb) => {
         const state = this.states.get(session.id);
-        const review = state ? deps.reviews?.[state.role] : undefined;
+        const current = this.deps;
+        const review = state ? current.reviews?.[state.role] : undefined;
         // The client waits for our answer now: our own work (verification, fsyncs) is not its delay.
         stream.once("end", () => state?.lineDeadline.hold());
         const answered = () => state?.lineDeadline.refresh();
         takeMessage(
-          { ...deps, hostname: mail.hostname, review },
+          { ...current, hostname: current.mail.hostname, review },
           stream,
           session,
           state?.remote ?? "unknown",
@@ -254,6 +266,22 @@ export class SmtpFront {
       this.deps.authGuard?.failed(ip, session.id) ??
       new SmtpReply(535, "5.7.8 Authentication credentials invalid")
     );
+  }
+
+  /**
+   * Serves every new command by `mail` and `reviews` from now on (a config reload): mailboxes and
+   * passwords, message reviews (DKIM keys) and limits. The address policy is shared: its holder
+   * swaps it. Open sessions keep their slot and their timers.
+   */
+  useSettings(mail: MailSection, reviews: SmtpFrontDeps["reviews"]): void {
+    this.deps = { ...this.deps, mail, ...(reviews ? { reviews } : {}) };
+    if (!reviews) delete this.deps.reviews;
+    this.credentials = new CredentialCheck(mail.mailboxes, this.deps.verifyPassword);
+    this.slots.maxPerAddress = mail.limits.maxConnectionsPerIp;
+    for (const server of Object.values(this.servers)) {
+      // smtp-server reads these from its options for every connection and command.
+      Object.assign(server.options, serverLimits(mail));
+    }
   }
 
   /** Stops every server and ends the open sessions (after `graceMs`, they are destroyed). */

@@ -3,8 +3,8 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { DirSyncer } from "./dir-sync.js";
 import { MaildirDeliveryError } from "../errors.js";
+import { DirSyncer } from "./dir-sync.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
 import { Maildirs } from "./maildir-delivery.js";
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import type { DirSyncer } from "./dir-sync.js";
 import { MaildirDeliveryError } from "../errors.js";
+import type { DirSyncer } from "./dir-sync.js";
 import { type FileOps, isExisting, isMissing, type WritableFile, writeBatched } from "./file-ops.js";
 import { mailboxDir, maildirName } from "./maildir.js";
 

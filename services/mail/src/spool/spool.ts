@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
-import { DirSyncer } from "./dir-sync.js";
 import { DeliveryError, SpoolWriteError } from "../errors.js";
+import { DirSyncer } from "./dir-sync.js";
 import {
   type FileOps,
   isExisting,

@@ -16,7 +16,7 @@ export interface AuthGuardDeps {
 
 const tooMany = () =>
   // smtp-server closes the connection after any 421.
-  new SmtpReply(421, "4.7.0 Too many authentication failures from your address, try again later");
+  new SmtpReply(421, "4.7.0", "Too many authentication failures from your address, try again later");
 
 /**
  * AUTH policy per client IP around the credential check: a client past the failure limit is
@@ -41,7 +41,7 @@ export class AuthGuard {
     const outcome = limiter.recordFailure(ip);
     metrics.trackedIps(limiter.tracked);
     if (outcome.ban && bans && banSeconds > 0) bans.publish(outcome.client, banSeconds);
-    if (!outcome.blocked) return new SmtpReply(535, "5.7.8 Authentication credentials invalid");
+    if (!outcome.blocked) return new SmtpReply(535, "5.7.8", "Authentication credentials invalid");
     logger.info({ session, ip, client: outcome.client }, "AUTH failure limit reached");
     return tooMany();
   }

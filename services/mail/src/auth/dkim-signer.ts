@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import type { MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { dkimSign } from "mailauth";
-import { DkimKeyError, SmtpReply } from "../errors.js";
+import { DkimKeyError, DkimSignError, SmtpReply } from "../errors.js";
 import type { MessageReview } from "../intake/message-intake.js";
 import type { AuthMetrics } from "../metrics.js";
 
@@ -101,10 +101,10 @@ export class DkimSigner {
     } as Parameters<typeof dkimSign>[1]);
     if (result.errors.length > 0 || !result.signatures) {
       const first = result.errors[0] as unknown as { err?: Error } | Error | undefined;
-      const err = (first && "err" in first ? first.err : first) ?? new Error("no signature produced");
+      const err = (first && "err" in first ? first.err : first) ?? new DkimSignError("no signature produced");
       this.logger.error({ err, session, domain: key.domain }, "DKIM signing failed");
       // Unsigned mail from a domain that signs would fail DMARC at the receiver: try again later.
-      throw new SmtpReply(451, "4.3.0 Message could not be signed, try again later", { cause: err });
+      throw new SmtpReply(451, "4.3.0", "Message could not be signed, try again later", { cause: err });
     }
     this.metrics.dkimSigned(key.domain);
     return Buffer.from(result.signatures, "latin1");

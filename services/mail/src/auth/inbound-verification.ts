@@ -68,7 +68,8 @@ export class InboundVerifier {
       logger.info(summary, "message refused: DMARC policy reject");
       throw new SmtpReply(
         550,
-        `5.7.1 Message rejected: DMARC policy of ${dmarc?.domain ?? "the sender's domain"} says reject`,
+        "5.7.1",
+        `Message rejected: DMARC policy of ${dmarc?.domain ?? "the sender's domain"} says reject`,
       );
     }
     if (disposition) logger.info(summary, "message verified: DMARC failed");
@@ -81,7 +82,7 @@ export class InboundVerifier {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new SmtpReply(451, "4.4.3 Sender authentication checks timed out, try again later")),
+        () => reject(new SmtpReply(451, "4.4.3", "Sender authentication checks timed out, try again later")),
         inbound.timeoutMs,
       );
     });
@@ -104,7 +105,9 @@ export class InboundVerifier {
         throw err;
       }
       this.deps.logger.warn({ err, session: arrival.session }, "sender authentication checks failed");
-      throw new SmtpReply(451, "4.7.0 Sender authentication checks failed, try again later", { cause: err });
+      throw new SmtpReply(451, "4.7.0", "Sender authentication checks failed, try again later", {
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }

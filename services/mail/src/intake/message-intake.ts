@@ -94,7 +94,7 @@ export async function takeMessage(
     }
     deps.metrics.reject("spool");
     deps.logger.warn({ err, session: session.id }, "message not spooled");
-    throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
+    throw new SmtpReply(451, "4.3.0", "Message not stored, try again later", { cause: err });
   }
   const result = await dispatch(deps, message);
   deps.metrics.messageAccepted(message.bytes);
@@ -137,7 +137,7 @@ async function deliverDirect(
     if (!(err instanceof MaildirDeliveryError) || err.stage === "write") {
       deps.metrics.reject("spool");
       deps.logger.warn({ err, session: session.id }, "message not stored");
-      throw new SmtpReply(451, "4.3.0 Message not stored, try again later", { cause: err });
+      throw new SmtpReply(451, "4.3.0", "Message not stored, try again later", { cause: err });
     }
     deps.logger.warn({ err, session: session.id, message: message.id }, "Maildir delivery failed; spooling");
     if (err.stage === "open") return { done: false, head: message.head, body: message.body };
@@ -233,5 +233,5 @@ async function wholeMessage(
 }
 
 function tooLarge(): SmtpReply {
-  return new SmtpReply(552, "5.3.4 Message too big");
+  return new SmtpReply(552, "5.3.4", "Message too big");
 }

@@ -1,6 +1,7 @@
 import { get } from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import type { Logger } from "@switchyard/runtime";
+import { MtaStsPolicyError } from "../errors.js";
 import type { MxLookup } from "./mx-lookup.js";
 
 /** An MTA-STS policy (RFC 8461 §3.2). */
@@ -90,7 +91,7 @@ export class MtaSts {
     if (fresh && fresh.policy.id === id) return fresh.policy;
     try {
       const policy = parsePolicy(await this.fetch(domain), id);
-      if (!policy) throw new Error("not a valid STSv1 policy");
+      if (!policy) throw new MtaStsPolicyError(`${domain}: not a valid STSv1 policy`);
       this.cache.set(domain, { policy, expiresAt: now + policy.maxAgeSeconds * 1000 });
       this.deps.logger.info({ domain, mode: policy.mode, mx: policy.mx, id }, "MTA-STS policy fetched");
       return policy;
@@ -132,21 +133,21 @@ export class MtaSts {
           const type = String(res.headers["content-type"] ?? "");
           if (res.statusCode !== 200 || !/^text\/plain\b/i.test(type)) {
             res.resume();
-            reject(new Error(`${host}: HTTP ${res.statusCode} ${type}`));
+            reject(new MtaStsPolicyError(`${host}: HTTP ${res.statusCode} ${type}`));
             return;
           }
           const chunks: Buffer[] = [];
           let size = 0;
           res.on("data", (chunk: Buffer) => {
             size += chunk.length;
-            if (size > MAX_POLICY_BYTES) req.destroy(new Error(`${host}: policy over 64 KB`));
+            if (size > MAX_POLICY_BYTES) req.destroy(new MtaStsPolicyError(`${host}: policy over 64 KB`));
             else chunks.push(chunk);
           });
           res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
           res.on("error", reject);
         },
       );
-      req.on("timeout", () => req.destroy(new Error(`${host}: timed out`)));
+      req.on("timeout", () => req.destroy(new MtaStsPolicyError(`${host}: timed out`)));
       req.on("error", reject);
     });
   }

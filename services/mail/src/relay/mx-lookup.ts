@@ -1,22 +1,12 @@
 import { Resolver, lookup as systemLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { splitResolver } from "@switchyard/config";
+import { NoAddressError, NoMailDomainError } from "../errors.js";
 
 /** A host to try for a domain, in order. */
 export interface MxHost {
   name: string;
   preference: number;
-}
-
-/** The domain has no way to take mail (NXDOMAIN, or a null MX): a permanent failure. */
-export class NoMailDomainError extends Error {
-  constructor(
-    readonly domain: string,
-    readonly reply: string,
-  ) {
-    super(reply);
-    this.name = "NoMailDomainError";
-  }
 }
 
 const noRecords = new Set(["ENODATA", "ENOTFOUND"]);
@@ -45,18 +35,18 @@ export class MxLookup {
       records = await this.resolver.resolveMx(domain);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? "";
-      if (code === "ENOTFOUND") throw new NoMailDomainError(domain, `5.1.2 ${domain}: no such domain`);
+      if (code === "ENOTFOUND") throw new NoMailDomainError(domain, "5.1.2", `${domain}: no such domain`);
       if (code !== "ENODATA") throw err;
       // No MX: the domain itself takes mail, if it has an address.
       await this.addresses(domain).catch((e: unknown) => {
         if (noRecords.has((e as NodeJS.ErrnoException).code ?? ""))
-          throw new NoMailDomainError(domain, `5.1.2 ${domain}: no MX and no address`);
+          throw new NoMailDomainError(domain, "5.1.2", `${domain}: no MX and no address`);
         throw e;
       });
       return [{ name: domain, preference: 0 }];
     }
     if (records.length === 1 && (records[0]?.exchange === "" || records[0]?.exchange === ".")) {
-      throw new NoMailDomainError(domain, `5.1.10 ${domain} accepts no mail (null MX)`);
+      throw new NoMailDomainError(domain, "5.1.10", `${domain} accepts no mail (null MX)`);
     }
     const shuffled = records.map((r) => ({ r, k: Math.random() }));
     shuffled.sort((a, b) => a.r.priority - b.r.priority || a.k - b.k);
@@ -76,7 +66,7 @@ export class MxLookup {
       ...(v6.status === "fulfilled" ? v6.value : []),
     ];
     if (found.length > 0) return found;
-    throw v4.status === "rejected" ? v4.reason : new Error(`${host}: no address`);
+    throw v4.status === "rejected" ? v4.reason : new NoAddressError(host);
   }
 
   async txt(name: string): Promise<string[]> {

@@ -1,11 +1,12 @@
 import type { MailOutboundConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
+import { MtaStsMismatchError, NoMxAddressError, RelayError } from "../errors.js";
 import type { QueueRecipient } from "../spool/queue-entry.js";
 import type { SpooledMessage } from "../spool/spool.js";
 import type { MtaSts } from "./mta-sts.js";
 import { mxMatches } from "./mta-sts.js";
-import { type MxLookup, NoMailDomainError } from "./mx-lookup.js";
+import type { MxLookup } from "./mx-lookup.js";
 import type { RecipientOutcome, RemoteDelivery } from "./relay-queue.js";
 import { SmtpSendError, sendOverSmtp } from "./smtp-client.js";
 
@@ -91,9 +92,8 @@ export class OutboundDelivery implements RemoteDelivery {
     try {
       candidates = await this.candidates(route);
     } catch (err) {
-      if (err instanceof NoMailDomainError) return all("failed", err.reply);
-      const text = (err as Error).message;
-      return all("deferred", /^4\.\d+\.\d+ /.test(text) ? text : `4.4.3 ${text}`);
+      if (err instanceof RelayError) return all(err.permanent ? "failed" : "deferred", err.reply);
+      return all("deferred", `4.4.3 ${(err as Error).message}`);
     }
     let lastError = "no host tried";
     let lastHost: string | undefined;
@@ -242,9 +242,8 @@ export class OutboundDelivery implements RemoteDelivery {
         });
       }
     }
-    if (out.length === 0 && refused === hosts.length)
-      throw new Error("4.7.5 MTA-STS: no MX host matches the policy");
-    if (out.length === 0) throw new Error(`4.4.4 no MX host of ${route.domain} has an address`);
+    if (out.length === 0 && refused === hosts.length) throw new MtaStsMismatchError();
+    if (out.length === 0) throw new NoMxAddressError(route.domain);
     return out;
   }
 }

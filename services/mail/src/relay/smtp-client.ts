@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import SMTPConnection, { type SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
+import { MailError } from "../errors.js";
 
 type NodemailerError = SMTPConnection.SMTPError;
 
@@ -18,7 +19,7 @@ export interface SmtpSendResult {
  * refused the session. `stage` says whether another server may be tried (`connect`) or the reply
  * stands for the whole message (`transaction`).
  */
-export class SmtpSendError extends Error {
+export class SmtpSendError extends MailError {
   constructor(
     message: string,
     readonly stage: "connect" | "transaction",
@@ -27,7 +28,6 @@ export class SmtpSendError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = "SmtpSendError";
   }
 }
 

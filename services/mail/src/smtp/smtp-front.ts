@@ -192,7 +192,7 @@ export class SmtpFront {
   private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
     if (this.states.get(session.id)?.overIpLimit) {
       this.deps.metrics.reject("ip-limit");
-      cb(new SmtpReply(421, "4.7.0 Too many connections from your address, try later"));
+      cb(new SmtpReply(421, "4.7.0", "Too many connections from your address, try later"));
       return;
     }
     cb();
@@ -208,7 +208,7 @@ export class SmtpFront {
     const unknown = unknownParameter(command, args, role);
     if (unknown === undefined) return false;
     this.deps.metrics.reject("esmtp-parameter");
-    cb(new SmtpReply(555, unknownParameterText(unknown)));
+    cb(SmtpReply.fromLine(555, unknownParameterText(unknown)));
     return true;
   }
 
@@ -224,7 +224,7 @@ export class SmtpFront {
       const user = typeof session.user === "string" ? session.user : "";
       if (!user || !this.deps.policy.maySendAs(user, from)) {
         this.deps.metrics.reject("sender");
-        cb(new SmtpReply(553, `5.7.1 Sender address not owned by ${user || "you"}`));
+        cb(new SmtpReply(553, "5.7.1", `Sender address not owned by ${user || "you"}`));
         return;
       }
     }
@@ -240,7 +240,7 @@ export class SmtpFront {
     if (this.refuseUnknownParameter("RCPT", args, this.states.get(session.id)?.role ?? "smtp", cb)) return;
     if (session.envelope.rcptTo.length >= this.deps.mail.limits.maxRecipients) {
       this.deps.metrics.reject("too-many-recipients");
-      cb(new SmtpReply(452, "4.5.3 Too many recipients"));
+      cb(new SmtpReply(452, "4.5.3", "Too many recipients"));
       return;
     }
     const verdict = this.deps.policy.recipient(to, { authenticated: isAuthenticated(session) });
@@ -251,7 +251,7 @@ export class SmtpFront {
     this.deps.metrics.reject(
       verdict.code === 550 && verdict.message.startsWith("5.1.1") ? "unknown-user" : "relay",
     );
-    cb(new SmtpReply(verdict.code, verdict.message));
+    cb(SmtpReply.fromLine(verdict.code, verdict.message));
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession): Promise<string> {
@@ -264,7 +264,7 @@ export class SmtpFront {
     this.deps.logger.info({ session: session.id, username: address.slice(0, 100) }, "authentication failed");
     throw (
       this.deps.authGuard?.failed(ip, session.id) ??
-      new SmtpReply(535, "5.7.8 Authentication credentials invalid")
+      new SmtpReply(535, "5.7.8", "Authentication credentials invalid")
     );
   }
 

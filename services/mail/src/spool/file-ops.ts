@@ -12,6 +12,7 @@ import {
   unlink,
   utimes,
 } from "node:fs/promises";
+import { ShortWriteError } from "../errors.js";
 
 /** An open file the spool writes: what it needs of a FileHandle. */
 export interface WritableFile {
@@ -58,7 +59,7 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
   const rest = Buffer.concat(chunks).subarray(bytesWritten);
   for (let done = 0; done < rest.length; ) {
     const { bytesWritten: n } = await handle.write(rest, done);
-    if (n === 0) throw Object.assign(new Error("short write"), { code: "EIO" });
+    if (n === 0) throw new ShortWriteError();
     done += n;
   }
 }

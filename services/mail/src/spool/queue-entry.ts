@@ -1,3 +1,5 @@
+import { QueueEntryError } from "../errors.js";
+
 /** Where one recipient stands: delivered (local or relayed), failed for good, or still to do. */
 export type RecipientStatus = "pending" | "delivered" | "failed";
 
@@ -56,7 +58,7 @@ export function decodeEntry(bytes: Buffer): QueueEntry {
     !Array.isArray(entry.recipients) ||
     typeof entry.createdAt !== "number"
   ) {
-    throw new Error("not a queue entry");
+    throw new QueueEntryError("not a queue entry");
   }
   entry.attempts ??= 0;
   entry.nextAttemptAt ??= 0;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
-import { DeliveryError, SpoolWriteError } from "../errors.js";
+import { DeliveryError, QueueEntryError, SpoolWriteError } from "../errors.js";
 import { DirSyncer } from "./dir-sync.js";
 import {
   type FileOps,
@@ -339,7 +339,8 @@ export class Spool {
   async load(dir: string): Promise<SpooledMessage | undefined> {
     try {
       const entry = decodeEntry(await this.ops.read(join(dir, ENTRY)));
-      if ((await this.ops.modifiedAt(join(dir, MESSAGE))) === undefined) throw new Error("no message file");
+      if ((await this.ops.modifiedAt(join(dir, MESSAGE))) === undefined)
+        throw new QueueEntryError(`${dir}: no message file`);
       return { id: entry.id, dir, path: join(dir, MESSAGE), bytes: entry.bytes, entry };
     } catch {
       await this.ops.remove(dir);

@@ -6,9 +6,6 @@ export class MailError extends Error {
   }
 }
 
-/** The config file has no usable mail section. */
-export class MailConfigError extends MailError {}
-
 /** The spool could not take a message durably; the client is told to try again later (451). */
 export class SpoolWriteError extends MailError {}
 

@@ -1,7 +1,7 @@
 // A child process for lifecycle.test.ts: `node lifecycle-fixture.js <mode> [drainTimeoutMs]`.
 
-import { type RunningService, runService } from "./lifecycle.js";
-import { createLogger } from "./logger.js";
+import { type RunningService, runService } from "../lifecycle.js";
+import { createLogger } from "../logger.js";
 
 const mode = process.argv[2] ?? "ok";
 const drainTimeoutMs = Number(process.argv[3] ?? 10_000);

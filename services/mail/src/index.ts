@@ -3,4 +3,5 @@ export { DeliveryError, MailError, SmtpReply, SpoolWriteError, TlsSetupError } f
 export { AddressPolicy, type RecipientVerdict, splitPlainAddress } from "./smtp/address-policy.js";
 export { BareNewlineGuard } from "./smtp/bare-newline-guard.js";
 export { type FileOps, nodeFileOps, type WritableFile } from "./spool/file-ops.js";
-export { Spool, type SpooledMessage } from "./spool/spool.js";
+export { Spool } from "./spool/spool.js";
+export type { SpooledMessage } from "./spool/spool-layout.js";

@@ -4,7 +4,8 @@ import { MaildirDeliveryError, SmtpReply } from "../errors.js";
 import type { MailMetrics } from "../metrics.js";
 import type { AddressPolicy } from "../smtp/address-policy.js";
 import { receivedHeader } from "../smtp/received-header.js";
-import { type NewRecipient, newId, type Spool, type SpooledMessage } from "../spool/spool.js";
+import type { Spool } from "../spool/spool.js";
+import { type NewRecipient, newId, type SpooledMessage } from "../spool/spool-layout.js";
 
 /**
  * Looks at a whole message before it is spooled (inbound verification on 25, DKIM signing on

@@ -3,7 +3,7 @@ import type { Logger } from "@switchyard/runtime";
 import type { SMTPConnectionOptions } from "nodemailer/lib/smtp-connection";
 import { MtaStsMismatchError, NoMxAddressError, RelayError } from "../errors.js";
 import type { QueueRecipient } from "../spool/queue-entry.js";
-import type { SpooledMessage } from "../spool/spool.js";
+import type { SpooledMessage } from "../spool/spool-layout.js";
 import type { MtaSts } from "./mta-sts.js";
 import { mxMatches } from "./mta-sts.js";
 import type { MxLookup } from "./mx-lookup.js";

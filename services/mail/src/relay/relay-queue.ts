@@ -1,7 +1,8 @@
 import type { MailQueueConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { pendingLocal, pendingRemote, type QueueRecipient } from "../spool/queue-entry.js";
-import type { Spool, SpooledMessage } from "../spool/spool.js";
+import type { Spool } from "../spool/spool.js";
+import type { SpooledMessage } from "../spool/spool-layout.js";
 
 /** What one delivery attempt did for one recipient. */
 export interface RecipientOutcome {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { SpoolWriteError } from "../errors.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
-import { type NewRecipient, Spool } from "./spool.js";
+import { Spool } from "./spool.js";
+import type { NewRecipient } from "./spool-layout.js";
 import { SpoolRecovery } from "./spool-recovery.js";
 
 async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {

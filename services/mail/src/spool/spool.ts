@@ -1,5 +1,3 @@
-import { randomBytes } from "node:crypto";
-import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { DeliveryError, QueueEntryError, SpoolWriteError } from "../errors.js";
 import { DirSyncer } from "./dir-sync.js";
@@ -20,36 +18,16 @@ import {
   type QueueEntry,
   type QueueRecipient,
 } from "./queue-entry.js";
-
-/** A message the spool holds durably: its directory is complete, fsynced and committed. */
-export interface SpooledMessage {
-  id: string;
-  /** The entry's directory (`work/<owner>/<id>` while this replica holds it). */
-  dir: string;
-  /** The message bytes (`<dir>/message`). */
-  path: string;
-  bytes: number;
-  entry: QueueEntry;
-}
-
-/** What the receiving side knows about a recipient before any delivery. */
-export type NewRecipient = Omit<QueueRecipient, "status" | "attempts">;
-
-/** A queue entry waiting in `ready/`: its directory name carries when it is due. */
-export interface ReadyName {
-  name: string;
-  id: string;
-  dueAt: number;
-}
-
-const ENTRY = "entry.json";
-const MESSAGE = "message";
-
-/** A name for this process in the spool: readable, and unique even for replicas sharing a name. */
-export function ownerName(instance = osHostname()): string {
-  const safe = instance.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60) || "mail";
-  return `${safe}.${process.pid}.${randomBytes(3).toString("hex")}`;
-}
+import {
+  closeLater,
+  ENTRY,
+  MESSAGE,
+  type NewRecipient,
+  newId,
+  ownerName,
+  type ReadyName,
+  type SpooledMessage,
+} from "./spool-layout.js";
 
 /**
  * The durable spool under `<root>/queue`, shared by every replica:
@@ -247,41 +225,6 @@ export class Spool {
     await this.ops.unlink(join(this.ownersDir, this.owner)).catch(() => {});
   }
 
-  /** Counts for QueueStatus: entries committed (waiting or being delivered) and being received. */
-  async counts(): Promise<{ queued: number; receiving: number }> {
-    let queued = (await this.listReady()).length;
-    let receiving = 0;
-    for (const owner of await this.ops.list(this.workRoot)) {
-      queued += (await this.ops.list(join(this.workRoot, owner))).length;
-    }
-    for (const owner of await this.ops.list(this.tmpRoot)) {
-      receiving += (await this.ops.list(join(this.tmpRoot, owner))).length;
-    }
-    return { queued, receiving };
-  }
-
-  /**
-   * Every committed entry for listings: waiting ones in `ready/` (with their due time) and those a
-   * replica is delivering (with its owner). Entries that move while being read are skipped.
-   */
-  async listAll(): Promise<Array<{ entry: QueueEntry; dueAt?: number; owner?: string }>> {
-    const out: Array<{ entry: QueueEntry; dueAt?: number; owner?: string }> = [];
-    for (const ready of await this.listReady()) {
-      const entry = await this.peek(ready);
-      if (entry) out.push({ entry, dueAt: ready.dueAt });
-    }
-    for (const owner of await this.ops.list(this.workRoot)) {
-      for (const id of await this.ops.list(join(this.workRoot, owner))) {
-        try {
-          out.push({ entry: decodeEntry(await this.ops.read(join(this.workRoot, owner, id, ENTRY))), owner });
-        } catch {
-          // moved on meanwhile, or half written: not listed
-        }
-      }
-    }
-    return out.sort((a, b) => a.entry.createdAt - b.entry.createdAt);
-  }
-
   /** Writes the entry's state durably (new file, fsync, rename over the old one). */
   async saveEntry(message: SpooledMessage): Promise<void> {
     const tmp = join(message.dir, `${ENTRY}.new`);
@@ -379,22 +322,4 @@ export class Spool {
     }
     closeLater(file);
   }
-}
-
-/**
- * Closes a file whose data is already fsynced without waiting for it: nothing after depends on the
- * close (a rename or link works on an open file), so it leaves the path to the 250.
- */
-function closeLater(file: WritableFile): void {
-  file.close().catch(() => {});
-}
-
-/** This process's part of every id: random, so replicas never collide without coordinating. */
-const ID_PREFIX = randomBytes(5).toString("hex");
-let idCounter = 0;
-
-/** Sortable by time of arrival, unique without coordination (no random bytes drawn per message). */
-export function newId(): string {
-  idCounter = (idCounter + 1) % 0x100000;
-  return `${Date.now().toString(36)}${ID_PREFIX}${idCounter.toString(16).padStart(5, "0")}`;
 }

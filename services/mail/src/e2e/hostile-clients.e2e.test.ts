@@ -4,7 +4,6 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { unary } from "@switchyard/runtime";
 import {
   type EdgeHarness,
   freePort,
@@ -14,25 +13,13 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import { hashPassword } from "../auth/password-hash.js";
+import { type Resources, SessionResources } from "../testing/session-resources.js";
 import { RawSmtp } from "../testing/smtp-test-client.js";
 
 const DEMO = "demo@switchyard.test";
 const PASSWORD = "correct horse";
 const COMMAND_TIMEOUT_MS = 1500;
 const SESSION_TIMEOUT_MS = 4000;
-const MAIL_ROUTES = ["mail-smtp", "mail-submission", "mail-smtps"];
-
-/** What every session holds while open: all of it must come back when the session ends. */
-interface Resources {
-  sessionsActive: number;
-  clientAddresses: number;
-  edgeActive: number;
-  /** What the worker last told the edge in its heartbeat, and whether the edge still counts on it. */
-  workerReported: number;
-  workerReady: boolean;
-  workerFds: number;
-}
-
 describe("hostile mail clients: every ending gives back every slot", { timeout: 300_000 }, () => {
   let edge: EdgeHarness;
   let replica: MailReplica;
@@ -40,58 +27,9 @@ describe("hostile mail clients: every ending gives back every slot", { timeout: 
   let ports = { smtp: 0, submission: 0, smtps: 0 };
   let metricsPort = 0;
 
-  const metric = async (name: string): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "m").exec(text);
-    assert.ok(m, `${name} is exported`);
-    return Number(m[1]);
-  };
-
-  async function resources(): Promise<Resources> {
-    const stats = await unary(edge.admin, "getStats", {});
-    const { workers } = await unary(edge.admin, "listWorkers", { pool: "mail" });
-    return {
-      workerReported: Number(workers[0]?.activeConnections ?? -1),
-      workerReady: workers[0]?.state === "ready",
-      sessionsActive: await metric("switchyard_mail_sessions_active"),
-      clientAddresses: await metric("switchyard_mail_client_addresses"),
-      edgeActive: stats.routes
-        .filter((r) => MAIL_ROUTES.includes(r.route))
-        .reduce((sum, r) => sum + Number(r.active), 0),
-      workerFds: (await readdir(`/proc/${replica.process.pid}/fd`)).length,
-    };
-  }
-
-  /** Waits until everything is back to `baseline` (fds: no more than before). */
-  async function backTo(baseline: Resources, what: string): Promise<Resources> {
-    let last = baseline;
-    try {
-      return await waitFor(
-        `${what}: resources back to baseline`,
-        async () => {
-          last = await resources();
-          const same =
-            last.sessionsActive === baseline.sessionsActive &&
-            last.clientAddresses === baseline.clientAddresses &&
-            last.edgeActive === baseline.edgeActive &&
-            last.workerReported === baseline.workerReported &&
-            last.workerReady &&
-            last.workerFds <= baseline.workerFds;
-          return same ? last : null;
-        },
-        8000,
-      );
-    } catch (err) {
-      assert.fail(`${what}: ${JSON.stringify(last)} vs baseline ${JSON.stringify(baseline)} (${err})`);
-    }
-  }
-
-  /** Where things stand before a test (whatever earlier tests left): the worker must be in rotation. */
-  const measure = () =>
-    waitFor("the worker in rotation", async () => {
-      const r = await resources();
-      return r.workerReady ? r : null;
-    });
+  let probe: SessionResources;
+  const backTo = (baseline: Resources, what: string) => probe.backTo(baseline, what);
+  const measure = () => probe.measure();
 
   /** A plain session from `from` is greeted 220 (the passing twin of every refusal). */
   async function greeted(from: string, port = ports.smtp): Promise<string> {
@@ -135,6 +73,7 @@ describe("hostile mail clients: every ending gives back every slot", { timeout: 
     });
     replica = await startMailReplica(edge, { name: "mail-hostile" });
     metricsPort = Number((await replica.process.waitForLine((l) => l.msg === "mail started")).metrics);
+    probe = new SessionResources(edge, replica, metricsPort);
   });
 
   after(async () => {

@@ -35,7 +35,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   }
 }
 
-// `node services/mail/dist/password-hash.js <password>` prints a hash for the config.
+// `node services/mail/dist/auth/password-hash.js <password>` prints a hash for the config.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const password = process.argv[2];
   if (!password) {

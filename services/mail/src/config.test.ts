@@ -8,7 +8,6 @@ import { AddressPolicy } from "./smtp/address-policy.js";
 const section = (extra: string) =>
   parseConfig(`
 mail:
-  hostname: mx.a.test
   domains: [a.test]
 ${extra}
 `).mail as NonNullable<ReturnType<typeof parseConfig>["mail"]>;
@@ -24,7 +23,9 @@ describe("mail settings", () => {
   });
 
   it("a reload applies mailboxes, aliases and limits but keeps restart-only settings, naming them", () => {
-    const running = section("  mailboxes: [{ address: alice@a.test }]\n  spool: /var/one");
+    const running = section(
+      "  hostname: mx.a.test\n  mailboxes: [{ address: alice@a.test }]\n  spool: /var/one",
+    );
     const next = section(
       [
         "  hostname: mx2.a.test",

@@ -17,15 +17,16 @@ const OLD = "old@switchyard.test";
 const NEW = "new@switchyard.test";
 const ALIAS = "team@switchyard.test";
 
-describe("SIGHUP reloads mailboxes and aliases; a broken config is refused and the running one stays", () => {
+describe("SIGHUP reloads mailboxes, aliases and limits; a broken config is refused and the running one stays", () => {
   let edge: EdgeHarness;
   let replica: MailReplica;
   let spool = "";
   let smtpPort = 0;
   let ports = { smtp: 0, submission: 0, smtps: 0 };
 
-  const mailSection = (mailboxes: string[], aliases: Record<string, string[]>) => ({
+  const mailSection = (mailboxes: string[], aliases: Record<string, string[]>, maxRecipients = 100) => ({
     mail: {
+      limits: { maxRecipients },
       ports,
       hostname: "mx.switchyard.test",
       domains: ["switchyard.test"],
@@ -44,6 +45,19 @@ describe("SIGHUP reloads mailboxes and aliases; a broken config is refused and t
       assert.match(await smtp.command("EHLO client.test\r\n"), /^250/);
       assert.match(await smtp.command("MAIL FROM:<a@example.org>\r\n"), /^250/);
       return await smtp.command(`RCPT TO:<${address}>\r\n`);
+    } finally {
+      smtp.close();
+    }
+  }
+
+  /** The replies to two RCPT TO in one session (the recipient limit). */
+  async function twoRecipients(first: string, second: string): Promise<[string, string]> {
+    const smtp = await RawSmtp.open(smtpPort);
+    try {
+      await smtp.reply();
+      await smtp.command("EHLO client.test\r\n");
+      await smtp.command("MAIL FROM:<a@example.org>\r\n");
+      return [await smtp.command(`RCPT TO:<${first}>\r\n`), await smtp.command(`RCPT TO:<${second}>\r\n`)];
     } finally {
       smtp.close();
     }
@@ -91,8 +105,11 @@ describe("SIGHUP reloads mailboxes and aliases; a broken config is refused and t
     assert.match(await rcpt(OLD), /^250 /);
     assert.match(await rcpt(NEW), /^550 5\.1\.1 /);
     assert.match(await rcpt(ALIAS), /^550 5\.1\.1 /);
+    const [one, two] = await twoRecipients(OLD, OLD);
+    assert.match(one, /^250 /);
+    assert.match(two, /^250 /, "two recipients are within the limit before the reload");
 
-    await edge.writeConfig(mailSection([NEW], { [ALIAS]: [NEW] }));
+    await edge.writeConfig(mailSection([NEW], { [ALIAS]: [NEW] }, 1));
     replica.process.child.kill("SIGHUP");
     await replica.process.waitForLine((l) => l.msg === "mail settings reloaded");
 
@@ -103,6 +120,9 @@ describe("SIGHUP reloads mailboxes and aliases; a broken config is refused and t
     assert.match(await send(ALIAS, viaAlias), /^250 /);
     assert.ok(await inMaildir("new", viaAlias), "the new alias delivers to its mailbox");
     assert.match(await rcpt(OLD), /^550 5\.1\.1 /, "the removed mailbox is refused");
+    const [first, second] = await twoRecipients(NEW, ALIAS);
+    assert.match(first, /^250 /);
+    assert.match(second, /^452 4\.5\.3 /, "the reloaded recipient limit (1) applies");
 
     // A file the loader cannot parse: the reload is refused and the settings above keep serving.
     await writeFile(edge.configPath, "mail: [unclosed\n  domains: {\n");

@@ -8,7 +8,7 @@ import { hostPort, port } from "./primitives.js";
 /** `scrypt$N$r$p$salt$hash` (base64), as `hashPassword` in @switchyard/mail writes it. */
 const scryptHash = z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {
   error:
-    "is not an scrypt hash (scrypt$N$r$p$salt$hash); make one with `node services/mail/dist/password-hash.js <password>`",
+    "is not an scrypt hash (scrypt$N$r$p$salt$hash); make one with `node services/mail/dist/auth/password-hash.js <password>`",
 });
 
 const limitsSchema = z.strictObject({

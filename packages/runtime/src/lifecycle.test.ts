@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-const FIXTURE = fileURLToPath(new URL("./lifecycle-fixture.js", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("./testing/lifecycle-fixture.js", import.meta.url));
 
 type Line = Record<string, unknown> & { msg: string; level: number; service: string };
 

@@ -1,69 +1,49 @@
 #!/usr/bin/env node
-/** The mail worker process: reads the environment, loads config, joins the edge's `mail` pool, handles signals. */
+/** The mail worker process: joins the edge's `mail` pool, takes and relays mail (serviceMain reads the env, config and signals). */
 import { resolve } from "node:path";
 import { mailV1 } from "@switchyard/proto";
-import {
-  createGrpcServer,
-  createLogger,
-  createMetricsRegistry,
-  natsAuth,
-  readToken,
-  runService,
-  splitHostPort,
-  startMetricsServer,
-} from "@switchyard/runtime";
+import { natsAuth, serviceMain } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { AddressPolicy } from "./address-policy.js";
-import { startAuthGuard } from "./auth-guard.js";
-import { AuthMetrics } from "./auth-metrics.js";
-import { loadMailSection } from "./config.js";
-import { createBouncer } from "./dsn.js";
-import { nodeFileOps } from "./file-ops.js";
-import { LiveCertificates } from "./live-certificates.js";
-import { messageReviews } from "./message-reviews.js";
-import { MailMetrics } from "./metrics.js";
-import { createOutbound } from "./outbound-setup.js";
-import { QueueMetrics } from "./queue-metrics.js";
-import { DeliveryQueue } from "./relay-queue.js";
+import { startAuthGuard } from "./auth/auth-guard.js";
+import { changesNeedingRestart, mailSettings, reloadableSettings } from "./config.js";
+import { messageReviews } from "./intake/message-reviews.js";
+import { AuthMetrics, MailMetrics, QueueMetrics } from "./metrics.js";
+import { createBouncer } from "./relay/dsn.js";
+import { createOutbound } from "./relay/outbound-setup.js";
+import { DeliveryQueue } from "./relay/relay-queue.js";
 import { createMailAdmin } from "./server.js";
-import { SmtpFront } from "./smtp-front.js";
-import { ownerName, Spool } from "./spool.js";
-import { SpoolRecovery } from "./spool-recovery.js";
-import { loadTlsMaterial } from "./tls-material.js";
+import { AddressPolicy } from "./smtp/address-policy.js";
+import { SmtpFront } from "./smtp/smtp-front.js";
+import { nodeFileOps } from "./spool/file-ops.js";
+import { Spool } from "./spool/spool.js";
+import { ownerName } from "./spool/spool-layout.js";
+import { SpoolRecovery } from "./spool/spool-recovery.js";
+import { LiveCertificates } from "./tls/live-certificates.js";
+import { loadTlsMaterial } from "./tls/tls-material.js";
 
-const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
-const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
-const kvKeyFile = process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key";
-const logger = createLogger("mail", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
-
-await runService({
+await serviceMain({
   name: "mail",
-  logger,
-  drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 10_000),
-  async start() {
-    const { config, mail } = await loadMailSection(configPath);
-    const token = await readToken(tokenFile);
+  section: "mail",
+  env: process.env,
+  drainTimeoutMs: 10_000,
+  settings: mailSettings,
+  async start({ config, settings, env, edge, logger, token, registry, grpc, reloadConfig }) {
+    const { mail } = settings;
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
     let front: SmtpFront | undefined;
     const live = LiveCertificates.start({
       config,
       mail,
       fallback: tls,
-      kvKeyFile,
-      instance: process.env.SWITCHYARD_INSTANCE ?? `${mail.hostname}-${process.pid}`,
+      kvKeyFile: env.kvKeyFile,
+      instance: env.instance ?? `${mail.hostname}-${process.pid}`,
       logger,
       onDefaultContext: (context) => front?.useDefaultContext(context),
     });
     if (tls.selfSigned && !live)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
-    const spool = new Spool(
-      resolve(mail.spool),
-      nodeFileOps,
-      mail.hostname,
-      ownerName(process.env.SWITCHYARD_INSTANCE),
-    );
+    const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname, ownerName(env.instance));
     await spool.init();
-    const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
     const queueMetrics = new QueueMetrics(registry);
     const policy = new AddressPolicy(mail);
@@ -96,18 +76,18 @@ await runService({
     logger.info({ owner: spool.owner, ...recovered }, "spool recovery pass done");
     queue.start();
     const authMetrics = new AuthMetrics(registry);
-    const reviews = await messageReviews(mail, authMetrics, logger);
+    const reviews = messageReviews(mail, settings.dkimKeys, authMetrics, logger);
     const auth = startAuthGuard({
       limits: mail.authLimits,
       natsServers: config.nats.servers,
       natsAuth: natsAuth(config.nats, "mail"),
-      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      name: `mail-${env.instance ?? process.pid}`,
       metrics: authMetrics,
       logger,
     });
     front = new SmtpFront({
       mail,
-      policy: new AddressPolicy(mail),
+      policy,
       spool,
       queue,
       metrics,
@@ -122,17 +102,16 @@ await runService({
     if (live?.defaultContext) smtp.useDefaultContext(live.defaultContext);
 
     const worker = new EdgeWorker({
-      edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
+      edge,
       token,
       role: "mail",
       pool: "mail",
-      ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
+      ...(env.instance ? { instance: env.instance } : {}),
       logger,
       onConnection: (socket, info) => smtp.handle(socket, info.route, info.remote, info.local),
       onDrainRequest: () => logger.info("drain requested by the edge"),
     });
 
-    const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
       createMailAdmin({
@@ -142,19 +121,26 @@ await runService({
         kickQueue: () => queue.kick(),
       }),
     );
-    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
-    const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
-    const metricsServer = await startMetricsServer({
-      host: metricsHost,
-      port: metricsPort,
-      registry,
-      ready: () => worker.attached,
-    });
-    worker.start();
-    logger.info({ grpc: grpcPort, metrics: metricsServer.port, spool: spool.root }, "mail started");
+    let running = mail;
     return {
+      async reload() {
+        const next = (await reloadConfig()).settings;
+        const kept = changesNeedingRestart(running, next.mail);
+        if (kept.length > 0) logger.warn({ settings: kept }, "these settings change only on restart; kept");
+        const applied = reloadableSettings(running, next.mail);
+        const nextReviews = messageReviews(applied, next.dkimKeys, authMetrics, logger);
+        policy.use(applied);
+        smtp.useSettings(applied, nextReviews);
+        running = applied;
+        logger.info(
+          { mailboxes: applied.mailboxes.length, aliases: Object.keys(applied.aliases).length },
+          "mail settings reloaded",
+        );
+      },
+      ready: () => worker.attached,
+      listening: () => worker.start(),
+      log: { spool: spool.root },
       async drain(deadlineMs) {
-        grpc.setServing("", false);
         await worker.leave();
         await smtp.close(deadlineMs);
         await queue.stop();
@@ -167,8 +153,6 @@ await runService({
         await queue.stop();
         recovery.stop();
         await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));
-        await grpc.shutdown(2000);
-        await metricsServer.close();
       },
     };
   },

@@ -2,8 +2,9 @@ import { resolve } from "node:path";
 import type { MailSection } from "@switchyard/config";
 import type { mailV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
-import { mailboxDir } from "./maildir.js";
-import type { Spool } from "./spool.js";
+import { mailboxDir } from "./spool/maildir.js";
+import type { Spool } from "./spool/spool.js";
+import { listSpool, spoolCounts } from "./spool/spool-listing.js";
 
 export interface MailAdminDeps {
   mail: MailSection;
@@ -38,13 +39,13 @@ export function createMailAdmin(deps: MailAdminDeps): ServiceImplementation<mail
       };
     },
     async queueStatus() {
-      const counts = await deps.spool.counts().catch((err: unknown) => {
+      const counts = await spoolCounts(deps.spool).catch((err: unknown) => {
         throw grpcError(status.UNAVAILABLE, `cannot read the spool ${deps.spool.queueDir}`, { cause: err });
       });
       return { ...counts, activeSessions: deps.activeSessions(), spool: resolve(mail.spool) };
     },
     async listMessages() {
-      const all = await deps.spool.listAll().catch((err: unknown) => unavailable("list", err));
+      const all = await listSpool(deps.spool).catch((err: unknown) => unavailable("list", err));
       return {
         messages: all.map(({ entry, dueAt, owner }) => ({
           id: entry.id,

@@ -1,0 +1,149 @@
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  utimes,
+} from "node:fs/promises";
+import { ShortWriteError } from "../errors.js";
+
+/** An open file the spool writes: what it needs of a FileHandle. */
+export interface WritableFile {
+  write(data: Uint8Array): Promise<unknown>;
+  /** Writes the chunks in order with one system call (`writev`). */
+  writev(chunks: Uint8Array[]): Promise<unknown>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file system calls the spool makes, in one place so tests can record their order or make one
+ * fail (a full disk, an I/O error) without a real broken disk.
+ */
+export interface FileOps {
+  mkdir(path: string): Promise<unknown>;
+  create(path: string): Promise<WritableFile>;
+  rename(from: string, to: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** fsync a directory, so the names created or removed in it survive a crash. */
+  syncDir(path: string): Promise<void>;
+  /** Names in a directory; a missing directory has none. */
+  list(path: string): Promise<string[]>;
+  read(path: string): Promise<Buffer>;
+  /** Removes a file or a directory tree; missing is fine. */
+  remove(path: string): Promise<void>;
+  /** Removes an empty directory (fails when something is in it). */
+  rmdir(path: string): Promise<void>;
+  /** Last modification time in ms, or undefined when the path does not exist. */
+  modifiedAt(path: string): Promise<number | undefined>;
+  /** Sets the modification time to now (a lease heartbeat). */
+  touch(path: string): Promise<void>;
+}
+
+/**
+ * Writes every byte: one `writev`, and for a short write (a disk filling up) the rest until the
+ * kernel reports the error, so a file is never silently shorter than what was handed in.
+ */
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const { bytesWritten } = await handle.writev(chunks);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  for (let done = 0; done < rest.length; ) {
+    const { bytesWritten: n } = await handle.write(rest, done);
+    if (n === 0) throw new ShortWriteError();
+    done += n;
+  }
+}
+
+function missing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+export const nodeFileOps: FileOps = {
+  mkdir: (path) => mkdir(path, { recursive: true }),
+  async create(path) {
+    const handle = await open(path, "wx", 0o600);
+    return {
+      write: (data) => writeAll(handle, [data]),
+      writev: (chunks) => writeAll(handle, chunks),
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+  },
+  rename,
+  link,
+  unlink,
+  async syncDir(path) {
+    const dir = await open(path, "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  },
+  list: (path) =>
+    readdir(path).catch((err: unknown) => {
+      if (missing(err)) return [];
+      throw err;
+    }),
+  read: (path) => readFile(path),
+  remove: (path) => rm(path, { recursive: true, force: true }),
+  rmdir: (path) => rmdir(path),
+  modifiedAt: (path) =>
+    stat(path).then(
+      (s) => s.mtimeMs,
+      (err: unknown) => {
+        if (missing(err)) return undefined;
+        throw err;
+      },
+    ),
+  async touch(path) {
+    const now = new Date();
+    await utimes(path, now, now);
+  },
+};
+
+/** True for ENOENT: a name another replica (or a recovery pass) already moved or removed. */
+export function isMissing(err: unknown): boolean {
+  return missing(err);
+}
+
+/** True for EEXIST. */
+export function isExisting(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "EEXIST";
+}
+
+/** Bytes gathered before a write while a message streams in: small messages take one write. */
+const WRITE_BATCH = 256 * 1024;
+
+/** Writes `head` and the chunks of `body` with as few writes as the batch size allows; returns the byte count. */
+export async function writeBatched(
+  file: WritableFile,
+  head: Uint8Array,
+  body: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  let batch: Uint8Array[] = head.length > 0 ? [head] : [];
+  let batched = head.length;
+  let bytes = 0;
+  for await (const chunk of body) {
+    batch.push(chunk);
+    batched += chunk.length;
+    if (batched >= WRITE_BATCH) {
+      await file.writev(batch);
+      bytes += batched;
+      batch = [];
+      batched = 0;
+    }
+  }
+  if (batch.length > 0) await file.writev(batch);
+  return bytes + batched;
+}

@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { MaildirDeliveryError } from "../errors.js";
+import { DirSyncer } from "./dir-sync.js";
+import { type FileOps, nodeFileOps } from "./file-ops.js";
+import { Maildirs } from "./maildir-delivery.js";
+
+async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield Buffer.from(p);
+}
+
+/** The real file system with every call logged; `fail` makes one kind of call fail (disk full). */
+function recording(log: string[], fail?: "write" | "link" | "create"): FileOps {
+  const enospc = () => Object.assign(new Error("ENOSPC: no space left"), { code: "ENOSPC" });
+  return {
+    ...nodeFileOps,
+    async create(path) {
+      if (fail === "create") throw enospc();
+      log.push(`create ${path}`);
+      const file = await nodeFileOps.create(path);
+      return {
+        ...file,
+        async writev(data) {
+          if (fail === "write") throw enospc();
+          log.push("writev");
+          return file.writev(data);
+        },
+        async sync() {
+          log.push("sync");
+          return file.sync();
+        },
+      };
+    },
+    async rename(a, b) {
+      log.push(`rename ${b}`);
+      return nodeFileOps.rename(a, b);
+    },
+    async link(a, b) {
+      if (fail === "link") throw enospc();
+      log.push(`link ${b}`);
+      return nodeFileOps.link(a, b);
+    },
+    async syncDir(p) {
+      log.push(`syncdir ${p}`);
+      return nodeFileOps.syncDir(p);
+    },
+  };
+}
+
+describe("direct Maildir delivery", () => {
+  let root = "";
+  const maildirs = (ops: FileOps) => new Maildirs(root, ops, "mx.test", new DirSyncer(ops), "r1");
+  const dir = (user: string) => join(root, "switchyard.test", user);
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), "switchyard-maildir-"));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("writes once into tmp/, fsyncs, renames into new/ and fsyncs new/ before returning", async () => {
+    const log: string[] = [];
+    const m = maildirs(recording(log));
+    await m.ensure(dir("demo"));
+    const copy = await m.deliver(
+      Buffer.from("Received: x\r\n"),
+      chunks("Subject: a\r\n\r\n", "body\r\n"),
+      ["demo@switchyard.test"],
+      "ID1",
+    );
+    assert.deepEqual(log, [
+      `create ${dir("demo")}/tmp/r1.ID1`,
+      "writev", // the head and every chunk in one write
+      "sync",
+      `rename ${dir("demo")}/new/${copy.name}`,
+      `syncdir ${dir("demo")}/new`,
+    ]);
+    assert.match(copy.name, /^\d+\.ID1\.mx\.test,S=33$/);
+    assert.equal(
+      await readFile(join(dir("demo"), "new", copy.name), "utf8"),
+      "Received: x\r\nSubject: a\r\n\r\nbody\r\n",
+    );
+    assert.deepEqual(await readdir(join(dir("demo"), "tmp")), []);
+  });
+
+  it("makes new/ again when it was removed since the Maildir was made", async () => {
+    const m = maildirs(nodeFileOps);
+    await m.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID6");
+    await rm(join(dir("demo"), "new"), { recursive: true });
+    const copy = await m.deliver(Buffer.alloc(0), chunks("two\r\n"), ["demo@switchyard.test"], "ID7");
+    assert.equal(await readFile(join(dir("demo"), "new", copy.name), "utf8"), "two\r\n");
+  });
+
+  it("gives every mailbox a hard link of the one file", async () => {
+    const m = maildirs(nodeFileOps);
+    const copy = await m.deliver(
+      Buffer.alloc(0),
+      chunks("x\r\n"),
+      ["demo@switchyard.test", "ops@switchyard.test"],
+      "ID2",
+    );
+    const a = await stat(join(dir("demo"), "new", copy.name));
+    const b = await stat(join(dir("ops"), "new", copy.name));
+    assert.equal(a.ino, b.ino);
+    assert.equal(a.nlink, 2, "no name left in tmp/");
+  });
+
+  it("leaves no copy in any new/ when a mailbox cannot take the link, and hands back the whole file", async () => {
+    const m = maildirs(recording([], "link"));
+    const err = await m
+      .deliver(Buffer.alloc(0), chunks("whole\r\n"), ["demo@switchyard.test", "ops@switchyard.test"], "ID3")
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof MaildirDeliveryError);
+    assert.equal(err.stage, "link");
+    assert.equal(await readFile(err.tmpPath, "utf8"), "whole\r\n");
+    assert.deepEqual(await readdir(join(dir("demo"), "new")), []);
+    assert.deepEqual(await readdir(join(dir("ops"), "new")).catch(() => []), []);
+  });
+
+  it("reads nothing when the Maildir cannot be opened (the caller spools the message instead)", async () => {
+    await writeFile(join(root, "switchyard.test"), "not a directory");
+    let read = false;
+    async function* body() {
+      read = true;
+      yield Buffer.from("x");
+    }
+    const err = await maildirs(nodeFileOps)
+      .deliver(Buffer.alloc(0), body(), ["demo@switchyard.test"], "ID4")
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof MaildirDeliveryError);
+    assert.equal(err.stage, "open");
+    assert.equal(read, false);
+  });
+
+  it("leaves nothing behind when the write fails", async () => {
+    const err = await maildirs(recording([], "write"))
+      .deliver(Buffer.alloc(0), chunks("x\r\n"), ["demo@switchyard.test"], "ID5")
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof MaildirDeliveryError);
+    assert.equal(err.stage, "write");
+    assert.deepEqual(await readdir(join(dir("demo"), "tmp")), []);
+    assert.deepEqual(await readdir(join(dir("demo"), "new")), []);
+  });
+});

@@ -8,12 +8,12 @@ import {
 } from "@switchyard/certstore";
 import type { CertificateConfig, CertsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { withProblems } from "./acme-problems.js";
-import type { Buckets } from "./buckets.js";
-import type { Issuer } from "./issuers.js";
-import type { CertsMetrics } from "./metrics.js";
+import { withProblems } from "../acme/problems.js";
+import type { Buckets } from "../buckets.js";
+import type { Issuer } from "../issuers.js";
+import type { CertsMetrics } from "../metrics.js";
 import { OrderLock } from "./order-lock.js";
-import { ariCertId, lifetimeWindow, pickInWindow, retryDelay } from "./renewal-policy.js";
+import { ariCertId, lifetimeWindow, pickInWindow, retryDelay } from "./policy.js";
 
 export interface SchedulerDeps {
   section: CertsSection;

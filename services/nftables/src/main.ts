@@ -28,8 +28,8 @@ await serviceMain({
   settings: firewallSettings,
   env: process.env,
   drainTimeoutMs: 5000,
+  preflight: requireNetAdmin,
   async start({ config, settings, env, logger, registry, grpc, reloadConfig }) {
-    await requireNetAdmin();
     const configPath = resolve(env.configPath);
     let loaded: FirewallSettings = settings;
     const metrics = new FirewallMetrics(registry);

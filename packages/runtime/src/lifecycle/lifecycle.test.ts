@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { spawnLogged } from "./testing/logged-child.js";
+import { spawnLogged } from "../testing/logged-child.js";
 
-const FIXTURE = fileURLToPath(new URL("./testing/lifecycle-fixture.js", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../testing/lifecycle-fixture.js", import.meta.url));
 
 /** Runs the fixture; the test can wait for log lines and for the exit code. */
 const runFixture = (t: { after(fn: () => unknown): void }, ...args: string[]) =>

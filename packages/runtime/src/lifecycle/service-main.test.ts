@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { probeHealth } from "./health-probe.js";
+import { probeHealth } from "../grpc/health-probe.js";
+import { spawnLogged } from "../testing/logged-child.js";
 import { readServiceEnv } from "./service-main.js";
-import { spawnLogged } from "./testing/logged-child.js";
 
-const FIXTURE = fileURLToPath(new URL("./testing/service-main-fixture.js", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../testing/service-main-fixture.js", import.meta.url));
 
 const config = (socket: string) =>
   `edge:\n  allowEmptyRoutes: true\n  handoff:\n    socket: ${JSON.stringify(socket)}\n`;

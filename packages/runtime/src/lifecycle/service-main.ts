@@ -1,11 +1,11 @@
 import { type LoadedConfig, loadConfig, requireSection, type SectionName } from "@switchyard/config";
 import type { Registry } from "prom-client";
-import { readToken } from "./admin-token.js";
-import { createGrpcServer, type GrpcServer } from "./grpc-server.js";
-import { splitHostPort } from "./host-port.js";
+import { readToken } from "../admin-token.js";
+import { createGrpcServer, type GrpcServer } from "../grpc/grpc-server.js";
+import { splitHostPort } from "../host-port.js";
+import { createLogger, type Logger } from "../logger.js";
+import { createMetricsRegistry, startMetricsServer } from "../metrics-server.js";
 import { runService, type ServiceProcess } from "./lifecycle.js";
-import { createLogger, type Logger } from "./logger.js";
-import { createMetricsRegistry, startMetricsServer } from "./metrics-server.js";
 
 /** The standard SWITCHYARD_* variables every service honours, read from the env main.ts passes in. */
 export interface ServiceEnv {

@@ -17,7 +17,7 @@ for name in admin.token kv.key; do
   (umask 077 && random_hex >"$file" && echo >>"$file")
   echo "created $file"
 done
-# The roles of packages/runtime/src/nats-permissions.ts (NATS_ROLES).
+# The roles of packages/runtime/src/nats/nats-permissions.ts (NATS_ROLES).
 for role in dns mail certs nftables admin; do
   file="$dir/nats-$role.cred"
   files+=("$file")

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: the local NATS with one user per role, each allowed only its subjects and buckets
-// (packages/runtime/src/nats-permissions.ts). Makes <state>/nats/auth/<role>.cred (user:password,
+// (packages/runtime/src/nats/nats-permissions.ts). Makes <state>/nats/auth/<role>.cred (user:password,
 // random, mode 0600) once, rewrites <state>/nats/auth/auth.conf (the nats-server authorization
 // block, mode 0600) and prints its path for `nats-server -c`. config/local.yaml points
 // nats.credentialsFile at <state>/nats/auth/{role}.cred.

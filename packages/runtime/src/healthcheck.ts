@@ -3,7 +3,7 @@
  * `switchyard-healthcheck <host:port> [service]`: exits 0 when the gRPC server there answers
  * SERVING, 1 otherwise, printing the status. For container healthchecks (images have no grpcurl).
  */
-import { probeHealth } from "./health-probe.js";
+import { probeHealth } from "./grpc/health-probe.js";
 
 const [address, service = ""] = process.argv.slice(2);
 if (!address || address === "-h" || address === "--help") {

@@ -9,22 +9,36 @@ export {
   type UnaryMethodName,
   type UnaryOptions,
   unary,
-} from "./grpc-client.js";
+} from "./grpc/grpc-client.js";
 export {
   GrpcStatusError,
   grpcError,
   type ServiceImplementation,
   type UnaryMethod,
-} from "./grpc-handlers.js";
-export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
+} from "./grpc/grpc-handlers.js";
+export { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc/grpc-server.js";
 export {
   type HealthProbeOptions,
   type HealthProbeResult,
   type HealthStatus,
   probeHealth,
-} from "./health-probe.js";
+} from "./grpc/health-probe.js";
 export { splitHostPort } from "./host-port.js";
-export { type RunningService, runService, type ServiceProcess, type ServiceRunOptions } from "./lifecycle.js";
+export {
+  type RunningService,
+  runService,
+  type ServiceProcess,
+  type ServiceRunOptions,
+} from "./lifecycle/lifecycle.js";
+export {
+  type LoadedService,
+  readServiceEnv,
+  type ServiceContext,
+  type ServiceEnv,
+  type ServiceMainOptions,
+  type StartedService,
+  serviceMain,
+} from "./lifecycle/service-main.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export {
   createMetricsRegistry,
@@ -42,7 +56,7 @@ export {
   openExistingKv,
   openKv,
   PermissionViolationError,
-} from "./nats.js";
+} from "./nats/nats.js";
 export {
   ensureNatsAuth,
   type NatsAuth,
@@ -50,7 +64,7 @@ export {
   natsAuth,
   natsCredentialsPath,
   readNatsCredentials,
-} from "./nats-credentials.js";
+} from "./nats/nats-credentials.js";
 export {
   BAN_SUBJECT,
   NATS_BUCKETS,
@@ -62,13 +76,4 @@ export {
   natsPermissions,
   type PasswordSource,
   type RolePermissions,
-} from "./nats-permissions.js";
-export {
-  type LoadedService,
-  readServiceEnv,
-  type ServiceContext,
-  type ServiceEnv,
-  type ServiceMainOptions,
-  type StartedService,
-  serviceMain,
-} from "./service-main.js";
+} from "./nats/nats-permissions.js";

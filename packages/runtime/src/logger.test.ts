@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { captureLogs } from "./log-capture.js";
+import { captureLogs } from "./testing/log-capture.js";
 
 test("every log line is JSON carrying the service name", () => {
   const { logger, lines } = captureLogs("dns");

@@ -1,6 +1,6 @@
 // A child process for lifecycle.test.ts: `node lifecycle-fixture.js <mode> [drainTimeoutMs]`.
 
-import { type RunningService, runService } from "../lifecycle.js";
+import { type RunningService, runService } from "../lifecycle/lifecycle.js";
 import { createLogger } from "../logger.js";
 
 const mode = process.argv[2] ?? "ok";

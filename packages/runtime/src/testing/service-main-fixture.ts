@@ -1,7 +1,7 @@
 // A child process for service-main.test.ts: `node service-main-fixture.js <section>`; the env names
 // the config file, token file and addresses as for a real service.
 
-import { serviceMain } from "../service-main.js";
+import { serviceMain } from "../lifecycle/service-main.js";
 
 const section = (process.argv[2] ?? "edge") as "edge" | "dns";
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { decrypt, encrypt } from "@switchyard/certstore";
 import type { KV } from "@switchyard/runtime";
 import { newKeyPair } from "@switchyard/x509";
-import { CertsError } from "./errors.js";
+import { CertsError } from "../errors.js";
 
 interface StoredAccount {
   directory: string;

@@ -1,11 +1,17 @@
 import type { KV, Logger } from "@switchyard/runtime";
 import { newKeyPair } from "@switchyard/x509";
 import * as acme from "acme-client";
-import { lastProblemType, retryOnBadNonce as step } from "./acme-problems.js";
-import { dns01Name, type Published, publishDns01, publishHttp01, unpublish } from "./challenges.js";
-import { waitForTxt } from "./dns-propagation.js";
-import { CertsError } from "./errors.js";
-import type { Issued } from "./internal-ca.js";
+import type { Issued } from "../ca/internal-ca.js";
+import {
+  dns01Name,
+  type Published,
+  publishDns01,
+  publishHttp01,
+  unpublish,
+} from "../challenges/challenge-records.js";
+import { waitForTxt } from "../challenges/dns-propagation.js";
+import { CertsError } from "../errors.js";
+import { lastProblemType, retryOnBadNonce as step } from "./problems.js";
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;

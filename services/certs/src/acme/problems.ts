@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Agent } from "node:https";
 import * as acme from "acme-client";
-import type { AcmeProblem } from "./errors.js";
+import type { AcmeProblem } from "../errors.js";
 
 interface RequestScope {
   problems: AcmeProblem[];

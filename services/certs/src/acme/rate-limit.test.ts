@@ -11,9 +11,9 @@ import { after, before, describe, it } from "node:test";
 import { connectNats, openKv } from "@switchyard/runtime";
 import { startNatsServer } from "@switchyard/testkit";
 import { newKeyPair } from "@switchyard/x509";
-import { AcmeIssuer } from "./acme-issuer.js";
-import { installAcmeHttp, withProblems } from "./acme-problems.js";
-import { quiet } from "./test-stack.js";
+import { quiet } from "../testing/test-stack.js";
+import { AcmeIssuer } from "./issuer.js";
+import { installAcmeHttp, withProblems } from "./problems.js";
 
 interface Seen {
   path: string;

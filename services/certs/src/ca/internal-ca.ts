@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { decrypt, encrypt } from "@switchyard/certstore";
 import type { KV } from "@switchyard/runtime";
 import { CertificateAuthority } from "@switchyard/x509";
-import { CertsError } from "./errors.js";
+import { CertsError } from "../errors.js";
 
 const CA_KEY = "ca";
 const CA_LIFETIME_DAYS = 10 * 365;

@@ -1,6 +1,6 @@
 import { Resolver } from "node:dns/promises";
 import type { Logger } from "@switchyard/runtime";
-import { PropagationError } from "./errors.js";
+import { PropagationError } from "../errors.js";
 
 export interface TxtExpectation {
   name: string;

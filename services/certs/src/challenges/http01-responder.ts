@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { KV, Logger } from "@switchyard/runtime";
-import { http01Key } from "./challenges.js";
+import { http01Key } from "./challenge-records.js";
 
 const PREFIX = "/.well-known/acme-challenge/";
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;

@@ -19,9 +19,9 @@ import {
 } from "@switchyard/testkit";
 import { newKeyPair } from "@switchyard/x509";
 import * as acme from "acme-client";
-import { AcmeIssuer } from "./acme-issuer.js";
-import { installAcmeHttp, withProblems } from "./acme-problems.js";
-import { quiet } from "./test-stack.js";
+import { AcmeIssuer } from "../acme/issuer.js";
+import { installAcmeHttp, withProblems } from "../acme/problems.js";
+import { quiet } from "../testing/test-stack.js";
 
 interface Ca {
   pebble: Pebble;

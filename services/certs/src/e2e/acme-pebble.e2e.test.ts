@@ -9,7 +9,7 @@ import {
   startPebble,
   waitFor,
 } from "@switchyard/testkit";
-import { type Stack, startStack, testZone } from "./test-stack.js";
+import { type Stack, startStack, testZone } from "../testing/test-stack.js";
 
 describe("Pebble issues through Switchyard: HTTP-01 through the edge, a wildcard by DNS-01 through the dns service", () => {
   let stack: Stack;

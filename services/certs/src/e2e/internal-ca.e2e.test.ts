@@ -6,9 +6,9 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { freePort, waitFor } from "@switchyard/testkit";
-import { type Stack, startStack } from "./test-stack.js";
+import { type Stack, startStack } from "../testing/test-stack.js";
 
-const yardctlMain = fileURLToPath(new URL("../../../packages/yardctl/dist/main.js", import.meta.url));
+const yardctlMain = fileURLToPath(new URL("../../../../packages/yardctl/dist/main.js", import.meta.url));
 const run = promisify(execFile);
 
 /** One HTTP/1.1 request to the edge's HTTP port with a Host header. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startNatsServer, waitFor } from "@switchyard/testkit";
-import { type PebbleStack, startPebbleStack } from "./test-stack.js";
+import { type PebbleStack, startPebbleStack } from "../testing/test-stack.js";
 
 describe("a short-lived certificate is renewed, and a NATS outage during the renewal costs workers nothing", () => {
   let env: PebbleStack;

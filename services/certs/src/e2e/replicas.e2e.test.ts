@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { scrapeMetric, waitFor } from "@switchyard/testkit";
-import { logLines, type PebbleStack, startPebbleStack } from "./test-stack.js";
+import { logLines, type PebbleStack, startPebbleStack } from "../testing/test-stack.js";
 
 const names = ["a.example.test", "b.example.test", "c.example.test"];
 

@@ -16,7 +16,7 @@ import {
   startMailReplica,
   waitFor,
 } from "@switchyard/testkit";
-import { type Stack, startStack, testZone } from "./test-stack.js";
+import { type Stack, startStack, testZone } from "../testing/test-stack.js";
 
 /** Reads from `socket` until `done(text)`; resolves with everything read. */
 function readUntil(socket: Socket, done: (text: string) => boolean): Promise<string> {

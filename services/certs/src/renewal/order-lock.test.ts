@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { connectNats, openKv } from "@switchyard/runtime";
 import { startNatsServer, waitFor } from "@switchyard/testkit";
+import { quiet } from "../testing/test-stack.js";
 import { OrderLock } from "./order-lock.js";
-import { quiet } from "./test-stack.js";
 
 describe("order locks in a bucket whose max age is the TTL", async () => {
   const nats = await startNatsServer({ jetstream: true });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
-import { parseRetryAfter } from "./acme-problems.js";
-import { dns01Key, dns01Name } from "./challenges.js";
-import { lifetimeWindow, pickInWindow, retryDelay } from "./renewal-policy.js";
+import { parseRetryAfter } from "../acme/problems.js";
+import { dns01Key, dns01Name } from "../challenges/challenge-records.js";
+import { lifetimeWindow, pickInWindow, retryDelay } from "./policy.js";
 
 const DAY = 86_400_000;
 

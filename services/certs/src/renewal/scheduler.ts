@@ -8,12 +8,13 @@ import {
 } from "@switchyard/certstore";
 import type { CertificateConfig, CertsSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { withProblems } from "./acme-problems.js";
-import type { Buckets } from "./buckets.js";
-import type { Issuer } from "./issuers.js";
-import type { CertsMetrics } from "./metrics.js";
+import { withProblems } from "../acme/problems.js";
+import type { Buckets } from "../buckets.js";
+import { UnknownCertificateError } from "../errors.js";
+import type { Issuer } from "../issuers.js";
+import type { CertsMetrics } from "../metrics.js";
 import { OrderLock } from "./order-lock.js";
-import { ariCertId, lifetimeWindow, pickInWindow, retryDelay } from "./renewal-policy.js";
+import { ariCertId, lifetimeWindow, pickInWindow, retryDelay } from "./policy.js";
 
 export interface SchedulerDeps {
   section: CertsSection;
@@ -103,7 +104,7 @@ export class RenewalScheduler {
   private async run(name: string, force: boolean): Promise<Outcome> {
     const { buckets, section, holder, logger } = this.deps;
     const cert = this.config(name);
-    if (!cert) throw new Error(`${name} is not a configured certificate`);
+    if (!cert) throw new UnknownCertificateError(name);
     const unsaved = this.unsaved.get(cert.name);
     if (unsaved) {
       await this.save(unsaved);
@@ -222,7 +223,7 @@ export class RenewalScheduler {
   /** Revokes the stored certificate (at the CA for ACME) and orders a replacement at once. */
   async revoke(name: string): Promise<Outcome> {
     const cert = this.config(name);
-    if (!cert) throw new Error(`${name} is not a configured certificate`);
+    if (!cert) throw new UnknownCertificateError(name);
     const record = await this.record(cert.name);
     if (record?.chain && record.directory === this.deps.issuer.directory)
       await this.deps.issuer.revoke(record.chain);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { network } from "../ruleset/nft-values.js";
 import { type Ban, BanBook } from "./ban-book.js";
-import { network } from "./nft-values.js";
 
 const ban = (address: string, until: number): Ban => ({
   network: network(address, "test"),

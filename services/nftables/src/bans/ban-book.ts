@@ -1,5 +1,5 @@
-import { contains, type Network, outermost } from "./nft-values.js";
-import type { BanElement } from "./ruleset.js";
+import { contains, type Network, outermost } from "../ruleset/nft-values.js";
+import type { BanElement } from "../ruleset/ruleset.js";
 
 export interface Ban {
   network: Network;

@@ -1,8 +1,8 @@
 import { BAN_SUBJECT, type Logger, type NatsConnection } from "@switchyard/runtime";
+import { BanError, NftError, RulesetInputError } from "../errors.js";
+import { errorText, type FirewallAgent } from "../firewall-agent.js";
+import type { FirewallMetrics } from "../metrics.js";
 import { parseBanRequest } from "./ban-request.js";
-import { BanError, NftError, RulesetInputError } from "./errors.js";
-import { errorText, type FirewallAgent } from "./firewall-agent.js";
-import type { FirewallMetrics } from "./metrics.js";
 
 export { BAN_SUBJECT };
 

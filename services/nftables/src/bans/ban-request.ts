@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BanRequestError } from "../errors.js";
 
 /** The `firewall.ban` message (the contract in docs/architecture.md, "Fan-out"): `{"address","seconds","reason","source"}`. */
 export const banRequestSchema = z.strictObject({
@@ -11,17 +12,17 @@ export const banRequestSchema = z.strictObject({
 
 export type BanRequest = z.infer<typeof banRequestSchema>;
 
-/** Parses a message body; throws an Error whose message says what is wrong. */
+/** Parses a message body; throws BanRequestError whose message says what is wrong. */
 export function parseBanRequest(data: Uint8Array): BanRequest {
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    throw new Error("not JSON");
+  } catch (error) {
+    throw new BanRequestError("not JSON", { cause: error });
   }
   const result = banRequestSchema.safeParse(raw);
   if (!result.success) {
-    throw new Error(
+    throw new BanRequestError(
       result.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; "),
     );
   }

@@ -1,7 +1,7 @@
 import { type KV, NATS_BUCKETS } from "@switchyard/runtime";
+import { type Network, network } from "../ruleset/nft-values.js";
 import type { Ban } from "./ban-book.js";
 import { storedBanSchema } from "./ban-request.js";
-import { type Network, network } from "./nft-values.js";
 
 /** The KV bucket bans live in, so they outlast an agent restart (and reach every agent). */
 export const BANS_BUCKET = NATS_BUCKETS.firewallBans;

@@ -12,10 +12,10 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ensureNatsAuth } from "@switchyard/runtime";
 import { type ManagedProcess, waitFor } from "@switchyard/testkit";
-import { createTopology, FIXTURE, must, type Topology } from "./netns-harness.js";
+import { createTopology, FIXTURE, must, type Topology } from "../testing/netns-harness.js";
 
-const AGENT = fileURLToPath(new URL("./main.js", import.meta.url));
-const YARDCTL = fileURLToPath(new URL("../../../packages/yardctl/dist/main.js", import.meta.url));
+const AGENT = fileURLToPath(new URL("../main.js", import.meta.url));
+const YARDCTL = fileURLToPath(new URL("../../../../packages/yardctl/dist/main.js", import.meta.url));
 const root = process.getuid?.() === 0;
 
 const OTHER_TABLE = [

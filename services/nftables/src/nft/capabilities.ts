@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { CapabilityError } from "./errors.js";
+import { CapabilityError } from "../errors.js";
 
 const CAP_NET_ADMIN = 12n;
 

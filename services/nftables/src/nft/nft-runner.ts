@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { NftError } from "./errors.js";
+import { NftError } from "../errors.js";
 
 export interface NftResult {
   code: number | null;

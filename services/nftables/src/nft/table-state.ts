@@ -4,19 +4,11 @@
  */
 import { createHash } from "node:crypto";
 import { parseCidr } from "@switchyard/cidr";
+import type { firewallV1 } from "@switchyard/proto";
 
-export interface SetInfo {
-  name: string;
-  type: string;
-  flags: string[];
-  elements: number;
-}
-
-export interface CounterInfo {
-  name: string;
-  packets: number;
-  bytes: number;
-}
+/** A set and a named counter as `FirewallAdmin.Status` reports them: the proto messages' own types. */
+export type SetInfo = firewallV1.SetInfo;
+export type CounterInfo = firewallV1.CounterInfo;
 
 export interface TableState {
   /** Same value for the same structure; counters, dynamic and ban set elements left out. */

@@ -4,7 +4,7 @@
  * a config file, a NATS message or a gRPC call says can become nft syntax.
  */
 import { type Cidr, cidrContains, formatIp, parseCidr } from "@switchyard/cidr";
-import { RulesetInputError } from "./errors.js";
+import { RulesetInputError } from "../errors.js";
 
 declare const checked: unique symbol;
 type Checked<T, Name extends string> = T & { readonly [checked]: Name };

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type FirewallSection, parseConfig, type RouteConfig } from "@switchyard/config";
-import { RulesetInputError } from "./errors.js";
-import { NftRunner } from "./nft-runner.js";
+import { RulesetInputError } from "../errors.js";
+import { NftRunner } from "../nft/nft-runner.js";
 import { network } from "./nft-values.js";
 import { renderBanUpdate, renderRuleset } from "./render.js";
 import { buildRuleset } from "./ruleset.js";

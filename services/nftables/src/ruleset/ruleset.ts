@@ -3,7 +3,7 @@
  * the `engine: nftables` routes, every value checked again on the way in (see nft-values.ts).
  */
 import type { FirewallSection, RouteConfig } from "@switchyard/config";
-import { RulesetInputError } from "./errors.js";
+import { RulesetInputError } from "../errors.js";
 import {
   type InterfaceName,
   integer,

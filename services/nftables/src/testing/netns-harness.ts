@@ -104,36 +104,26 @@ export async function createTopology(tag: string): Promise<Topology> {
       await ip("-n", ns, "link", "set", "lo", "up");
     }
     // veth ends are created inside their namespaces, so the host never sees these names.
-    await ip(
-      "link",
-      "add",
-      "name",
-      "ra",
-      "netns",
-      router,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      client,
-    );
-    await ip(
-      "link",
-      "add",
-      "name",
-      "rb",
-      "netns",
-      router,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "netns",
-      server,
-    );
+    for (const [end, peer] of [
+      ["ra", client],
+      ["rb", server],
+    ] as const) {
+      await ip(
+        "link",
+        "add",
+        "name",
+        end,
+        "netns",
+        router,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        peer,
+      );
+    }
     await ip("-n", router, "addr", "add", "10.1.0.1/24", "dev", "ra");
     await ip("-n", router, "addr", "add", "10.2.0.1/24", "dev", "rb");
     for (const host of [2, 3, 4, 5])

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NatsError } from "./errors.js";
-import { captureLogs } from "./log-capture.js";
+import { NatsError } from "../errors.js";
+import { captureLogs } from "../testing/log-capture.js";
 import { connectNats } from "./nats.js";
 
 // Connecting, reconnecting and KV against a real nats-server are tested in @switchyard/testkit

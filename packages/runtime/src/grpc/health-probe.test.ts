@@ -5,12 +5,12 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { edgeV1 } from "@switchyard/proto";
+import { captureLogs } from "../testing/log-capture.js";
 import { createGrpcServer } from "./grpc-server.js";
 import { probeHealth } from "./health-probe.js";
-import { captureLogs } from "./log-capture.js";
 
 const run = promisify(execFile);
-const healthcheck = fileURLToPath(new URL("./healthcheck.js", import.meta.url));
+const healthcheck = fileURLToPath(new URL("../healthcheck.js", import.meta.url));
 
 async function startServer(t: { after(fn: () => unknown): void }) {
   const server = createGrpcServer({ logger: captureLogs("edge").logger, token: "t", service: "edge" });

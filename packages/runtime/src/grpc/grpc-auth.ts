@@ -8,7 +8,7 @@ import {
   ServerListenerBuilder,
   status,
 } from "@grpc/grpc-js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
 
 /** Services stock tools call without credentials (grpc_health_probe, grpcurl list/describe). */
 const OPEN_SERVICES = [

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { createLogger, type Logger } from "./logger.js";
+import { createLogger, type Logger } from "../logger.js";
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string; service: string };
 

@@ -1,17 +1,14 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { probeHealth } from "./health-probe.js";
+import { probeHealth } from "../grpc/health-probe.js";
+import { spawnLogged } from "../testing/logged-child.js";
 import { readServiceEnv } from "./service-main.js";
 
-const FIXTURE = fileURLToPath(new URL("./testing/service-main-fixture.js", import.meta.url));
-
-type Line = Record<string, unknown> & { msg: string; level: number; service: string };
+const FIXTURE = fileURLToPath(new URL("../testing/service-main-fixture.js", import.meta.url));
 
 const config = (socket: string) =>
   `edge:\n  allowEmptyRoutes: true\n  handoff:\n    socket: ${JSON.stringify(socket)}\n`;
@@ -22,8 +19,8 @@ async function runFixture(t: { after(fn: () => unknown): void }, section: string
   const configPath = join(dir, "config.yaml");
   await writeFile(configPath, config("/run/first.sock"));
   await writeFile(join(dir, "admin.token"), "fixture-token\n");
-  const child: ChildProcess = spawn(process.execPath, [FIXTURE, section], {
-    stdio: ["ignore", "pipe", "pipe"],
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const fixture = spawnLogged(t, FIXTURE, [section], {
     env: {
       ...process.env,
       SWITCHYARD_CONFIG: configPath,
@@ -33,45 +30,7 @@ async function runFixture(t: { after(fn: () => unknown): void }, section: string
       SWITCHYARD_LOG_LEVEL: "info",
     },
   });
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-  });
-  const lines: Line[] = [];
-  let wake: Array<() => void> = [];
-  const notify = () => {
-    const woken = wake;
-    wake = [];
-    for (const resolve of woken) resolve();
-  };
-  let done = false;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  void exited.then(() => {
-    done = true;
-    notify();
-  });
-  createInterface({ input: child.stdout! }).on("line", (text) => {
-    lines.push(JSON.parse(text) as Line);
-    notify();
-  });
-  child.stderr!.resume();
-  const waitFor = async (msg: string, nth = 1): Promise<Line> => {
-    for (;;) {
-      const found = lines.filter((entry) => entry.msg === msg);
-      if (found.length >= nth) return found[nth - 1] as Line;
-      if (done)
-        throw new Error(`fixture exited without logging "${msg}":\n${JSON.stringify(lines, null, 1)}`);
-      await new Promise<void>((resolve) => wake.push(resolve));
-    }
-  };
-  const exitCode = async () => {
-    const code = await exited;
-    await new Promise<void>((resolve) =>
-      child.stdout!.readableEnded ? resolve() : child.stdout!.once("end", resolve),
-    );
-    return code;
-  };
-  return { child, lines, configPath, waitFor, exitCode };
+  return { ...fixture, configPath };
 }
 
 test("a config without the service's section fails the start with MissingSectionError naming file and section", async (t) => {

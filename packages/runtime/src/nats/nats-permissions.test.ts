@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { NatsError } from "./errors.js";
+import { NatsError } from "../errors.js";
 import { ensureNatsAuth, natsAuth, readNatsCredentials } from "./nats-credentials.js";
 import {
   NATS_BUCKETS,
@@ -14,7 +14,7 @@ import {
   natsPermissions,
 } from "./nats-permissions.js";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+const repo = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 describe("nats-permissions: one source for every NATS config", () => {
   it("deploy/nats/auth.conf is what natsAuthorizationConfig generates (node scripts/nats-auth.mjs --compose)", async () => {

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
-import { NatsError } from "./errors.js";
-import type { Logger } from "./logger.js";
+import { NatsError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { readNatsCredentials } from "./nats-credentials.js";
 import { natsInboxPrefix } from "./nats-permissions.js";
 

@@ -1,4 +1,4 @@
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
 
 /** What a started service hands back to the lifecycle. */
 export interface RunningService {

@@ -10,10 +10,10 @@ import {
 } from "@grpc/grpc-js";
 import { edgeV1 } from "@switchyard/proto";
 import { service as healthService } from "grpc-health-check";
+import { captureLogs } from "../testing/log-capture.js";
 import { createGrpcClient, unary } from "./grpc-client.js";
 import { grpcError } from "./grpc-handlers.js";
 import { createGrpcServer } from "./grpc-server.js";
-import { captureLogs } from "./log-capture.js";
 
 const TOKEN = "test-admin-token";
 

@@ -5,10 +5,10 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "../logger.js";
 import { bearerAuthInterceptor } from "./grpc-auth.js";
 import { type ServiceImplementation, unaryHandler } from "./grpc-handlers.js";
 import { addReflection, serviceNameOf } from "./grpc-reflection.js";
-import type { Logger } from "./logger.js";
 
 export interface GrpcServerOptions {
   logger: Logger;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { NatsError } from "./errors.js";
+import { NatsError } from "../errors.js";
 import { NATS_ROLES, type NatsRole, natsAuthorizationConfig } from "./nats-permissions.js";
 
 /** A role's NATS login, as its credentials file holds it: one line `user:password`. */

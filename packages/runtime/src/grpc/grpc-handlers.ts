@@ -8,7 +8,7 @@ import {
   type ServerUnaryCall,
   status,
 } from "@grpc/grpc-js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../logger.js";
 
 /** An error a handler throws on purpose: the client receives exactly this status and message. */
 export class GrpcStatusError extends Error {

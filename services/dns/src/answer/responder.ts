@@ -1,0 +1,213 @@
+import { type EdnsInfo, type ParsedQuery, parseQuery, Rcode } from "../wire/query-parser.js";
+import { RRType, type RRTypeName, typeNames } from "../wire/records.js";
+import type { ZoneSet } from "../zones/zone-set.js";
+import { refused, resolve } from "./resolver.js";
+import {
+  EDE_LENGTH,
+  ERROR_CLASS,
+  encodeTemplate,
+  OPT_LENGTH,
+  OUR_UDP_SIZE,
+  type ResponseTemplate,
+  writeOpt,
+} from "./response-template.js";
+
+/** Called once per message: its qtype and the rcode answered, or rcode DROPPED when none was sent. */
+export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
+export const DROPPED = -1;
+const ignore: Observer = () => {};
+
+const TC = 0x0200;
+const RD = 0x0100;
+const QR = 0x8000;
+const CLASS_IN = 1;
+const DS = 43;
+const IXFR = 251;
+const AXFR = 252;
+const ANY = 255;
+const NOTAUTH = 9;
+const MIN_UDP = 512;
+/** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
+const MAX_DYNAMIC = 10_000;
+
+/**
+ * Turns query bytes into response bytes. The hot path: parse the question from the bytes, look up a
+ * response pre-encoded at zone load (or cached after a first miss), patch it. Never throws.
+ */
+export class Responder {
+  private readonly prebuilt = new Map<string, ResponseTemplate>();
+  private readonly dynamic = new Map<string, ResponseTemplate>();
+  /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
+  private readonly zoneKeys = new Map<string, string[]>();
+  /** The answer class of the last response made (for rate limiting, read right after respond). */
+  lastClass = ERROR_CLASS;
+
+  /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
+  constructor(
+    readonly zones: ZoneSet,
+    private readonly observe: Observer = () => {},
+    reuse?: { from: Responder; unchanged: ReadonlySet<string> },
+  ) {
+    for (const zone of zones.zones) {
+      const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;
+      if (keys && reuse) {
+        for (const key of keys) {
+          const template = reuse.from.prebuilt.get(key);
+          if (template) this.prebuilt.set(key, template);
+        }
+        this.zoneKeys.set(zone.origin, keys);
+        continue;
+      }
+      const built: string[] = [];
+      for (const [name, node] of zone.nodes) {
+        if (name.startsWith("*") || zones.find(name) !== zone) continue;
+        for (const type of node.keys()) built.push(this.store(this.prebuilt, name, type));
+      }
+      this.zoneKeys.set(zone.origin, built);
+    }
+  }
+
+  get prebuiltCount(): number {
+    return this.prebuilt.size;
+  }
+
+  private store(map: Map<string, ResponseTemplate>, name: string, type: RRTypeName): string {
+    const code = RRType[type];
+    const template = encodeTemplate(name, code, CLASS_IN, resolve(this.zones, name, type));
+    const key = template.bytes.toString("latin1", 12, template.bytes.indexOf(0, 12) + 3);
+    map.set(key, template);
+    return key;
+  }
+
+  /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
+  respond(msg: Buffer, udp: boolean): Buffer | undefined {
+    return this.answer(msg, udp, false);
+  }
+
+  /**
+   * The rate limiter's slip: the UDP answer `respond` just gave for `msg`, cut to header, question
+   * and OPT with TC set, so a real client retries over TCP. Not counted a second time.
+   */
+  slip(msg: Buffer): Buffer | undefined {
+    return this.answer(msg, true, true);
+  }
+
+  private answer(msg: Buffer, udp: boolean, slip: boolean): Buffer | undefined {
+    this.lastClass = ERROR_CLASS;
+    const observe = slip ? ignore : this.observe;
+    const parsed = parseQuery(msg);
+    if (parsed.kind === "drop") {
+      observe(0, DROPPED, udp);
+      return undefined;
+    }
+    if (parsed.kind === "error") {
+      observe(0, parsed.rcode, udp);
+      return headerOnly(parsed.id, parsed.flags, parsed.rcode);
+    }
+    const q = parsed.query;
+    if (q.edns && q.edns.version !== 0) {
+      observe(q.qtype, Rcode.BADVERS, udp);
+      return this.finish(bare(q, Rcode.BADVERS), msg, q, udp);
+    }
+    if (q.qtype === IXFR || q.qtype === AXFR) {
+      // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
+      const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
+      observe(q.qtype, rcode, udp);
+      return this.finish(bare(q, rcode), msg, q, udp);
+    }
+    let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
+    if (!template) template = this.general(q);
+    observe(q.qtype, template.rcode, udp);
+    this.lastClass = template.answerClass;
+    return this.finish(template, msg, q, udp, slip);
+  }
+
+  /** The general path: resolve and encode, cached when the answer is cacheable. */
+  private general(q: ParsedQuery): ResponseTemplate {
+    if (q.qclass !== CLASS_IN) return encodeTemplate(q.qname, q.qtype, q.qclass, refused());
+    const known = typeNames.get(q.qtype);
+    const type = known === "OPT" ? undefined : (known as RRTypeName | undefined);
+    let template: ResponseTemplate;
+    try {
+      template = encodeTemplate(
+        q.qname,
+        q.qtype,
+        q.qclass,
+        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS, any: q.qtype === ANY }),
+      );
+    } catch {
+      template = encodeTemplate(q.qname, q.qtype, q.qclass, {
+        rcode: Rcode.SERVFAIL,
+        authoritative: false,
+        answer: [],
+        authority: [],
+        additional: [],
+      });
+    }
+    if (this.dynamic.size >= MAX_DYNAMIC) this.dynamic.clear();
+    this.dynamic.set(q.key, template);
+    return template;
+  }
+
+  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, slip = false): Buffer {
+    const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
+    const limit = udp ? udpLimit(q.edns) : 65535;
+    let out: Buffer;
+    let length = t.bytes.length;
+    let truncate = false;
+    if (length + opt <= limit && !slip) {
+      out = Buffer.allocUnsafe(length + opt);
+      t.bytes.copy(out, 0, 0, length);
+    } else if (t.withoutAdditional + opt <= limit && !slip) {
+      // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
+      out = Buffer.allocUnsafe(limit);
+      length = t.withoutAdditional;
+      t.bytes.copy(out, 0, 0, length);
+      let count = 0;
+      let start = t.withoutAdditional;
+      for (const set of t.additionalSets) {
+        const size = set.end - start;
+        if (length + size + opt <= limit) {
+          t.bytes.copy(out, length, start, set.end);
+          length += size;
+          count += set.count;
+        } else if (set.required) truncate = true;
+        start = set.end;
+      }
+      out = out.subarray(0, length + opt);
+      out.writeUInt16BE(count, 10);
+    } else {
+      truncate = true;
+      length = q.questionEnd;
+      out = Buffer.allocUnsafe(length + opt);
+      t.bytes.copy(out, 0, 0, length);
+      out.fill(0, 6, 12);
+    }
+    out.writeUInt16BE(q.id, 0);
+    out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
+    msg.copy(out, 12, 12, q.qnameEnd);
+    if (q.edns) {
+      writeOpt(out, length, t.rcode, q.edns.dnssecOk, t.ede);
+      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+    }
+    return out;
+  }
+}
+
+function udpLimit(edns: EdnsInfo | undefined): number {
+  if (!edns) return MIN_UDP;
+  return Math.min(OUR_UDP_SIZE, Math.max(MIN_UDP, edns.udpSize));
+}
+
+function headerOnly(id: number, flags: number, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(QR | (flags & 0x7800) | (flags & RD) | rcode, 2);
+  return out;
+}
+
+/** A response with the question and no records. */
+function bare(q: ParsedQuery, rcode: number): ResponseTemplate {
+  const answer = { rcode, authoritative: false, answer: [], authority: [], additional: [] };
+  return encodeTemplate(q.qname, q.qtype, q.qclass, answer);
+}

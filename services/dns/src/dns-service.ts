@@ -2,9 +2,10 @@ import type { Socket } from "node:net";
 import type { DnsSection } from "@switchyard/config";
 import { BAN_SUBJECT, type Logger, type NatsAuth } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
+import { type Answerer, bytesOf } from "./answer/answerer.js";
 import { ResponseRateLimiter } from "./answer/rate-limiter.js";
 import type { Responder } from "./answer/responder.js";
-import { type Answerer, Forwarder } from "./forward/forwarder.js";
+import { Forwarder } from "./forward/forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { NatsLink } from "./nats-link.js";
 import { ConnectionSlots } from "./transports/connection-slots.js";
@@ -73,7 +74,7 @@ export class DnsService {
     const current = (): Answerer => this.forwarder ?? this.served.responder;
     const authoritative = () => this.served.responder;
     this.doh = new DohServer({
-      answer: async (query, client) => current().respond(query, false, client),
+      answer: async (query, client) => bytesOf(current().respond(query, false, client)),
       tls: () => this.stored ?? this.tls,
       nameWithoutSni: () => this.dohDomain,
       logger,

@@ -1,4 +1,10 @@
-import { type EdnsInfo, type ParsedQuery, parseQuery, Rcode } from "../wire/query-parser.js";
+import {
+  type EdnsInfo,
+  type ParsedQuery,
+  type ParseResult,
+  parseQuery,
+  Rcode,
+} from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";
 import type { ZoneSet } from "../zones/zone-set.js";
 import { refused, resolve } from "./resolver.js";
@@ -12,10 +18,21 @@ import {
   writeOpt,
 } from "./response-template.js";
 
+/**
+ * What the responder answered: the bytes to send and the answer class rate limiting counts them
+ * as. `slip()` cuts it to the truncated form without reading the query again.
+ */
+export interface Answered {
+  readonly bytes: Buffer;
+  readonly answerClass: string;
+  /** The question and the template the bytes came from (none for header-only and bare answers). */
+  readonly query: ParsedQuery | undefined;
+  readonly template: ResponseTemplate | undefined;
+}
+
 /** Called once per message: its qtype and the rcode answered, or rcode DROPPED when none was sent. */
 export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
 export const DROPPED = -1;
-const ignore: Observer = () => {};
 
 const TC = 0x0200;
 const RD = 0x0100;
@@ -39,8 +56,6 @@ export class Responder {
   private readonly dynamic = new Map<string, ResponseTemplate>();
   /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
   private readonly zoneKeys = new Map<string, string[]>();
-  /** The answer class of the last response made (for rate limiting, read right after respond). */
-  lastClass = ERROR_CLASS;
 
   /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
@@ -79,47 +94,40 @@ export class Responder {
     return key;
   }
 
-  /** The response to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole. */
-  respond(msg: Buffer, udp: boolean): Buffer | undefined {
-    return this.answer(msg, udp, false);
-  }
-
   /**
-   * The rate limiter's slip: the UDP answer `respond` just gave for `msg`, cut to header, question
-   * and OPT with TC set, so a real client retries over TCP. Not counted a second time.
+   * What to send, or undefined to drop. Over UDP it fits the client's size; over TCP it is whole.
+   * The answer class comes with the bytes, for the rate limiter.
    */
-  slip(msg: Buffer): Buffer | undefined {
-    return this.answer(msg, true, true);
+  respond(msg: Buffer, udp: boolean): Answered | undefined {
+    return this.answerParsed(msg, parseQuery(msg), udp);
   }
 
-  private answer(msg: Buffer, udp: boolean, slip: boolean): Buffer | undefined {
-    this.lastClass = ERROR_CLASS;
-    const observe = slip ? ignore : this.observe;
-    const parsed = parseQuery(msg);
+  /** As respond, for a caller that has parsed `msg` already (the forwarder): parsed once. */
+  answerParsed(msg: Buffer, parsed: ParseResult, udp: boolean): Answered | undefined {
+    const observe = this.observe;
     if (parsed.kind === "drop") {
       observe(0, DROPPED, udp);
       return undefined;
     }
     if (parsed.kind === "error") {
       observe(0, parsed.rcode, udp);
-      return headerOnly(parsed.id, parsed.flags, parsed.rcode);
+      return plain(headerOnly(parsed.id, parsed.flags, parsed.rcode));
     }
     const q = parsed.query;
     if (q.edns && q.edns.version !== 0) {
       observe(q.qtype, Rcode.BADVERS, udp);
-      return this.finish(bare(q, Rcode.BADVERS), msg, q, udp);
+      return plain(finish(bare(q, Rcode.BADVERS), msg, q, udp));
     }
     if (q.qtype === IXFR || q.qtype === AXFR) {
       // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
       const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
       observe(q.qtype, rcode, udp);
-      return this.finish(bare(q, rcode), msg, q, udp);
+      return plain(finish(bare(q, rcode), msg, q, udp));
     }
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
     observe(q.qtype, template.rcode, udp);
-    this.lastClass = template.answerClass;
-    return this.finish(template, msg, q, udp, slip);
+    return { bytes: finish(template, msg, q, udp), answerClass: template.answerClass, query: q, template };
   }
 
   /** The general path: resolve and encode, cached when the answer is cacheable. */
@@ -148,50 +156,64 @@ export class Responder {
     this.dynamic.set(q.key, template);
     return template;
   }
+}
 
-  private finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, slip = false): Buffer {
-    const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
-    const limit = udp ? udpLimit(q.edns) : 65535;
-    let out: Buffer;
-    let length = t.bytes.length;
-    let truncate = false;
-    if (length + opt <= limit && !slip) {
-      out = Buffer.allocUnsafe(length + opt);
-      t.bytes.copy(out, 0, 0, length);
-    } else if (t.withoutAdditional + opt <= limit && !slip) {
-      // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
-      out = Buffer.allocUnsafe(limit);
-      length = t.withoutAdditional;
-      t.bytes.copy(out, 0, 0, length);
-      let count = 0;
-      let start = t.withoutAdditional;
-      for (const set of t.additionalSets) {
-        const size = set.end - start;
-        if (length + size + opt <= limit) {
-          t.bytes.copy(out, length, start, set.end);
-          length += size;
-          count += set.count;
-        } else if (set.required) truncate = true;
-        start = set.end;
-      }
-      out = out.subarray(0, length + opt);
-      out.writeUInt16BE(count, 10);
-    } else {
-      truncate = true;
-      length = q.questionEnd;
-      out = Buffer.allocUnsafe(length + opt);
-      t.bytes.copy(out, 0, 0, length);
-      out.fill(0, 6, 12);
+/**
+ * The rate limiter's slip: the UDP answer `respond` gave for `msg`, cut to header, question and
+ * OPT with TC set, so a real client retries over TCP. Not counted a second time; not parsed again.
+ * Header-only and bare answers (errors, BADVERS, transfers) go out as they were.
+ */
+export function slip(msg: Buffer, answered: Answered): Buffer {
+  if (!answered.query || !answered.template) return answered.bytes;
+  return finish(answered.template, msg, answered.query, true, true);
+}
+
+function plain(bytes: Buffer): Answered {
+  return { bytes, answerClass: ERROR_CLASS, query: undefined, template: undefined };
+}
+
+function finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, cut = false): Buffer {
+  const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
+  const limit = udp ? udpLimit(q.edns) : 65535;
+  let out: Buffer;
+  let length = t.bytes.length;
+  let truncate = false;
+  if (length + opt <= limit && !cut) {
+    out = Buffer.allocUnsafe(length + opt);
+    t.bytes.copy(out, 0, 0, length);
+  } else if (t.withoutAdditional + opt <= limit && !cut) {
+    // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
+    out = Buffer.allocUnsafe(limit);
+    length = t.withoutAdditional;
+    t.bytes.copy(out, 0, 0, length);
+    let count = 0;
+    let start = t.withoutAdditional;
+    for (const set of t.additionalSets) {
+      const size = set.end - start;
+      if (length + size + opt <= limit) {
+        t.bytes.copy(out, length, start, set.end);
+        length += size;
+        count += set.count;
+      } else if (set.required) truncate = true;
+      start = set.end;
     }
-    out.writeUInt16BE(q.id, 0);
-    out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
-    msg.copy(out, 12, 12, q.qnameEnd);
-    if (q.edns) {
-      writeOpt(out, length, t.rcode, q.edns.dnssecOk, t.ede);
-      out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
-    }
-    return out;
+    out = out.subarray(0, length + opt);
+    out.writeUInt16BE(count, 10);
+  } else {
+    truncate = true;
+    length = q.questionEnd;
+    out = Buffer.allocUnsafe(length + opt);
+    t.bytes.copy(out, 0, 0, length);
+    out.fill(0, 6, 12);
   }
+  out.writeUInt16BE(q.id, 0);
+  out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
+  msg.copy(out, 12, 12, q.qnameEnd);
+  if (q.edns) {
+    writeOpt(out, length, t.rcode, q.edns.dnssecOk, t.ede);
+    out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  }
+  return out;
 }
 
 function udpLimit(edns: EdnsInfo | undefined): number {

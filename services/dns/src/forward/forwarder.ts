@@ -4,7 +4,8 @@ import { Agent } from "node:https";
 import { CidrSet } from "@switchyard/cidr";
 import type { DnsSection } from "@switchyard/config";
 import { type Logger, splitHostPort } from "@switchyard/runtime";
-import type { Responder } from "../answer/responder.js";
+import type { Answerer } from "../answer/answerer.js";
+import type { Answered, Responder } from "../answer/responder.js";
 import { OPT_LENGTH, writeOpt } from "../answer/response-template.js";
 import { UpstreamError } from "../errors.js";
 import { lowerWire, type ParsedQuery, parseQuery, Rcode } from "../wire/query-parser.js";
@@ -12,11 +13,6 @@ import { ForwardCache } from "./forward-cache.js";
 import { exchangeHttps, exchangeTcp, exchangeUdp, type UpstreamTarget } from "./upstream-client.js";
 
 export type ForwardSection = NonNullable<DnsSection["forward"]>;
-
-/** What the transports ask: the response to send (maybe later), or undefined to drop. */
-export interface Answerer {
-  respond(msg: Buffer, udp: boolean, client?: string): Buffer | undefined | Promise<Buffer | undefined>;
-}
 
 export interface ForwardObserver {
   /** The query as answered (counted like every other query). */
@@ -80,14 +76,16 @@ export class Forwarder implements Answerer {
     return new Forwarder(responder, upstreams, section, observer, logger);
   }
 
-  respond(msg: Buffer, udp: boolean, client?: string): Buffer | undefined | Promise<Buffer | undefined> {
+  /** A trusted client's question outside the zones: forwarded (later). Else the responder's answer. */
+  respond(msg: Buffer, udp: boolean, client?: string): Answered | undefined | Promise<Buffer | undefined> {
     const responder = this.responder();
     if (client === undefined || !this.clients.has(client)) return responder.respond(msg, udp);
+    // Parsed once: the responder answers from this parse when the query is not forwarded.
     const parsed = parseQuery(msg);
-    if (parsed.kind !== "query") return responder.respond(msg, udp);
+    if (parsed.kind !== "query") return responder.answerParsed(msg, parsed, udp);
     const q = parsed.query;
     if (q.qclass !== 1 || q.edns?.version || responder.zones.find(q.qname))
-      return responder.respond(msg, udp);
+      return responder.answerParsed(msg, parsed, udp);
     return this.forward(msg, q, udp);
   }
 

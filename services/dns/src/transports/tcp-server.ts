@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { Answerer } from "../forward/forwarder.js";
+import { type Answerer, bytesOf } from "../answer/answerer.js";
 import type { LatencyRecorder } from "../latency-histogram.js";
 import type { ConnectionSlot } from "./connection-slots.js";
 
@@ -85,7 +85,9 @@ export function serveTcp(
     while (pending.length - pos >= 2) {
       const len = pending.readUInt16BE(pos);
       if (pending.length - pos - 2 < len) break;
-      const answer = answerer().respond(pending.subarray(pos + 2, pos + 2 + len), false, options.client);
+      const answer = bytesOf(
+        answerer().respond(pending.subarray(pos + 2, pos + 2 + len), false, options.client),
+      );
       pos += 2 + len;
       if (answer instanceof Promise) later(answer);
       else if (answer) out.push(frame(answer));

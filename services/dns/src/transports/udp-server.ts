@@ -1,13 +1,13 @@
 import type { Socket } from "node:dgram";
+import type { Answerer } from "../answer/answerer.js";
 import { type ResponseRateLimiter, Verdict } from "../answer/rate-limiter.js";
-import type { Responder } from "../answer/responder.js";
-import type { Answerer } from "../forward/forwarder.js";
+import { type Responder, slip } from "../answer/responder.js";
 import type { LatencyRecorder } from "../latency-histogram.js";
 
 export interface UdpOptions {
   /** What answers: the authoritative responder, or the forwarder in front of it. */
   answerer: () => Answerer;
-  /** The authoritative responder behind it: the rate limiter reads its answer class and slip. */
+  /** The authoritative responder behind it (batches: is a forwarder in front, whose answers come later). */
   responder: () => Responder;
   limiter?: () => ResponseRateLimiter;
   latency?: LatencyRecorder;
@@ -27,13 +27,11 @@ export function answerDatagram(
   const out = answerer.respond(msg, true, address);
   if (out === undefined || out instanceof Promise) return out;
   const rrl = options.limiter?.();
-  if (!rrl?.enabled) return out;
-  // Read right after respond: the answer class of this very response.
-  const r = options.responder();
-  const verdict = rrl.check(address, r.lastClass);
+  if (!rrl?.enabled) return out.bytes;
+  const verdict = rrl.check(address, out.answerClass);
   if (verdict === Verdict.DROP) return undefined;
-  if (verdict === Verdict.SLIP) return r.slip(msg);
-  return out;
+  if (verdict === Verdict.SLIP) return slip(msg, out);
+  return out.bytes;
 }
 
 /** Answers datagrams on a dgram socket shared with the other replicas (the edge bound it). */

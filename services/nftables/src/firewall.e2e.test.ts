@@ -60,7 +60,7 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
       SWITCHYARD_CONFIG: configFile(),
       SWITCHYARD_ADMIN_TOKEN_FILE: tokenFile(),
     });
-    await agent.waitForLine((l) => l.msg === "nftables agent started", 20_000);
+    await agent.waitForLine((l) => l.msg === "nftables started", 20_000);
     await agent.waitForLine((l) => typeof l.msg === "string" && l.msg.startsWith("bans restored"), 20_000);
   };
 

@@ -1,6 +1,7 @@
 export { type Answer, resolve } from "./answer/resolver.js";
-export { Responder } from "./answer/responder.js";
-export { EncodeError, ZoneError, ZoneFileError } from "./errors.js";
+export { type Answered, Responder, slip } from "./answer/responder.js";
+export { type DnsSettings, dnsSettings } from "./config.js";
+export { DnsError, EncodeError, ZoneError, ZoneFileError } from "./errors.js";
 export { type ParsedQuery, type ParseResult, parseQuery, Rcode } from "./wire/query-parser.js";
 export type { RData, ResourceRecord } from "./wire/records.js";
 export { Zone } from "./zones/zone.js";

@@ -119,6 +119,7 @@ export class Forwarder implements Answerer {
         if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED)
           throw new UpstreamError(
             `${upstream.name}: rcode ${rcode === Rcode.SERVFAIL ? "SERVFAIL" : "REFUSED"}`,
+            { rcode },
           );
         return response;
       } catch (err) {

@@ -8,6 +8,7 @@ import {
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { Logger } from "@switchyard/runtime";
+import { NoCertificateError } from "../errors.js";
 import type { ConnectionSlot } from "./connection-slots.js";
 import { createDohHandler, type DnsAnswer, type DohRequest, type DohResponse } from "./doh-handler.js";
 import type { TlsContextSource } from "./tls-context.js";
@@ -68,7 +69,7 @@ export class DohServer {
       SNICallback: (servername, cb) => {
         const context = options.tls()?.getSecureContext(servername);
         if (context) cb(null, context);
-        else cb(new Error(`no certificate for ${servername}`));
+        else cb(new NoCertificateError(servername));
       },
     });
     this.server.on("request", (req, res) => {

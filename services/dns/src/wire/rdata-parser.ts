@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { RDataError } from "../errors.js";
 import { absolute } from "./names.js";
 import type { RData, RRTypeName } from "./records.js";
 import { txtStrings } from "./records.js";
@@ -7,11 +8,6 @@ import { txtStrings } from "./records.js";
 export interface Token {
   text: string;
   quoted: boolean;
-}
-
-/** Thrown for RDATA that does not parse; the caller adds the file and line. */
-export class RDataError extends Error {
-  override name = "RDataError";
 }
 
 const u16 = (t: string | undefined, what: string) => int(t, what, 65535);

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { NATS_BUCKETS } from "@switchyard/runtime";
-import { DynamicRecordError } from "../errors.js";
+import { DynamicRecordError, RDataError } from "../errors.js";
 import { canonical } from "../wire/names.js";
-import { parseRData, RDataError, tokenizeRData } from "../wire/rdata-parser.js";
+import { parseRData, tokenizeRData } from "../wire/rdata-parser.js";
 import { type ResourceRecord, type RRTypeName, rdataText, txtStrings } from "../wire/records.js";
 
 /** The KV bucket UpsertRecord writes and every replica watches. */

@@ -1,6 +1,6 @@
-import { ZoneFileError } from "../errors.js";
+import { RDataError, ZoneFileError } from "../errors.js";
 import { absolute, canonical } from "../wire/names.js";
-import { parseRData, parseTtl, RDataError, type Token } from "../wire/rdata-parser.js";
+import { parseRData, parseTtl, type Token } from "../wire/rdata-parser.js";
 import { type ResourceRecord, RRType, type RRTypeName } from "../wire/records.js";
 
 interface Entry {

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { DnsSection, InlineRecord, ZoneConfig } from "@switchyard/config";
-import { ZoneError, ZoneFileError } from "../errors.js";
+import { RDataError, ZoneError, ZoneFileError } from "../errors.js";
 import { absolute, canonical } from "../wire/names.js";
-import { parseRData, RDataError, tokenizeRData } from "../wire/rdata-parser.js";
+import { parseRData, tokenizeRData } from "../wire/rdata-parser.js";
 import { type RData, type ResourceRecord, txtStrings } from "../wire/records.js";
 import { Zone } from "./zone.js";
 import { parseZoneFile } from "./zone-file.js";

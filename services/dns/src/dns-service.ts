@@ -1,9 +1,10 @@
 import type { Socket } from "node:net";
 import type { DnsSection } from "@switchyard/config";
-import { BAN_SUBJECT, type Logger, type NatsAuth } from "@switchyard/runtime";
+import type { Logger, NatsAuth } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { type Answerer, bytesOf } from "./answer/answerer.js";
-import { ResponseRateLimiter } from "./answer/rate-limiter.js";
+import type { ResponseRateLimiter } from "./answer/rate-limiter.js";
+import { createRateLimiter } from "./answer/rate-limiter-bans.js";
 import type { Responder } from "./answer/responder.js";
 import type { DnsSettings } from "./config.js";
 import { Forwarder } from "./forward/forwarder.js";
@@ -202,22 +203,7 @@ export class DnsService {
 
   private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
     const { metrics, logger } = this.options;
-    const nats = this.nats;
-    return new ResponseRateLimiter(rrl, {
-      dropped: () => metrics.rrlDropped.inc(),
-      slipped: () => metrics.rrlSlipped.inc(),
-      ...(nats && {
-        ban: (address, seconds) => {
-          const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
-          if (!nats.publish(BAN_SUBJECT, JSON.stringify(ban))) {
-            logger.warn({ ban }, "nats not connected: ban not published");
-            return;
-          }
-          metrics.rrlBans.inc();
-          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
-        },
-      }),
-    });
+    return createRateLimiter(rrl, metrics, logger, this.nats);
   }
 
   get zones(): ZoneSet {

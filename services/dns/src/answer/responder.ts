@@ -1,22 +1,9 @@
-import {
-  type EdnsInfo,
-  type ParsedQuery,
-  type ParseResult,
-  parseQuery,
-  Rcode,
-} from "../wire/query-parser.js";
+import { type ParsedQuery, type ParseResult, parseQuery, Rcode } from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";
 import type { ZoneSet } from "../zones/zone-set.js";
+import { fitResponse } from "./fit-response.js";
 import { refused, resolve } from "./resolver.js";
-import {
-  EDE_LENGTH,
-  ERROR_CLASS,
-  encodeTemplate,
-  OPT_LENGTH,
-  OUR_UDP_SIZE,
-  type ResponseTemplate,
-  writeOpt,
-} from "./response-template.js";
+import { ERROR_CLASS, encodeTemplate, type ResponseTemplate } from "./response-template.js";
 
 /**
  * What the responder answered: the bytes to send and the answer class rate limiting counts them
@@ -34,7 +21,6 @@ export interface Answered {
 export type Observer = (qtype: number, rcode: number, udp: boolean) => void;
 export const DROPPED = -1;
 
-const TC = 0x0200;
 const RD = 0x0100;
 const QR = 0x8000;
 const CLASS_IN = 1;
@@ -43,7 +29,6 @@ const IXFR = 251;
 const AXFR = 252;
 const ANY = 255;
 const NOTAUTH = 9;
-const MIN_UDP = 512;
 /** Responses for names without data (NXDOMAIN, wildcards) are cached too, up to this many. */
 const MAX_DYNAMIC = 10_000;
 
@@ -116,18 +101,23 @@ export class Responder {
     const q = parsed.query;
     if (q.edns && q.edns.version !== 0) {
       observe(q.qtype, Rcode.BADVERS, udp);
-      return plain(finish(bare(q, Rcode.BADVERS), msg, q, udp));
+      return plain(fitResponse(bare(q, Rcode.BADVERS), msg, q, udp));
     }
     if (q.qtype === IXFR || q.qtype === AXFR) {
       // No zone transfers: NOTAUTH, and AXFR over UDP is not even a valid question (as Knot answers).
       const rcode = q.qtype === AXFR && udp ? Rcode.NOTIMP : NOTAUTH;
       observe(q.qtype, rcode, udp);
-      return plain(finish(bare(q, rcode), msg, q, udp));
+      return plain(fitResponse(bare(q, rcode), msg, q, udp));
     }
     let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
     if (!template) template = this.general(q);
     observe(q.qtype, template.rcode, udp);
-    return { bytes: finish(template, msg, q, udp), answerClass: template.answerClass, query: q, template };
+    return {
+      bytes: fitResponse(template, msg, q, udp),
+      answerClass: template.answerClass,
+      query: q,
+      template,
+    };
   }
 
   /** The general path: resolve and encode, cached when the answer is cacheable. */
@@ -165,60 +155,11 @@ export class Responder {
  */
 export function slip(msg: Buffer, answered: Answered): Buffer {
   if (!answered.query || !answered.template) return answered.bytes;
-  return finish(answered.template, msg, answered.query, true, true);
+  return fitResponse(answered.template, msg, answered.query, true, true);
 }
 
 function plain(bytes: Buffer): Answered {
   return { bytes, answerClass: ERROR_CLASS, query: undefined, template: undefined };
-}
-
-function finish(t: ResponseTemplate, msg: Buffer, q: ParsedQuery, udp: boolean, cut = false): Buffer {
-  const opt = q.edns ? OPT_LENGTH + (t.ede ? EDE_LENGTH : 0) : 0;
-  const limit = udp ? udpLimit(q.edns) : 65535;
-  let out: Buffer;
-  let length = t.bytes.length;
-  let truncate = false;
-  if (length + opt <= limit && !cut) {
-    out = Buffer.allocUnsafe(length + opt);
-    t.bytes.copy(out, 0, 0, length);
-  } else if (t.withoutAdditional + opt <= limit && !cut) {
-    // As Knot does: every additional RRset that still fits, in order; TC when required glue does not.
-    out = Buffer.allocUnsafe(limit);
-    length = t.withoutAdditional;
-    t.bytes.copy(out, 0, 0, length);
-    let count = 0;
-    let start = t.withoutAdditional;
-    for (const set of t.additionalSets) {
-      const size = set.end - start;
-      if (length + size + opt <= limit) {
-        t.bytes.copy(out, length, start, set.end);
-        length += size;
-        count += set.count;
-      } else if (set.required) truncate = true;
-      start = set.end;
-    }
-    out = out.subarray(0, length + opt);
-    out.writeUInt16BE(count, 10);
-  } else {
-    truncate = true;
-    length = q.questionEnd;
-    out = Buffer.allocUnsafe(length + opt);
-    t.bytes.copy(out, 0, 0, length);
-    out.fill(0, 6, 12);
-  }
-  out.writeUInt16BE(q.id, 0);
-  out.writeUInt16BE(out.readUInt16BE(2) | (q.flags & RD) | (truncate ? TC : 0), 2);
-  msg.copy(out, 12, 12, q.qnameEnd);
-  if (q.edns) {
-    writeOpt(out, length, t.rcode, q.edns.dnssecOk, t.ede);
-    out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
-  }
-  return out;
-}
-
-function udpLimit(edns: EdnsInfo | undefined): number {
-  if (!edns) return MIN_UDP;
-  return Math.min(OUR_UDP_SIZE, Math.max(MIN_UDP, edns.udpSize));
 }
 
 function headerOnly(id: number, flags: number, rcode: number): Buffer {

@@ -1,5 +1,4 @@
 import {
-  constants,
   createSecureServer,
   type Http2SecureServer,
   type Http2Session,
@@ -10,16 +9,18 @@ import { TLSSocket } from "node:tls";
 import type { Logger } from "@switchyard/runtime";
 import { NoCertificateError } from "../errors.js";
 import type { ConnectionSlot } from "./connection-slots.js";
+import {
+  type DohConnection,
+  type DohLimits,
+  type Http1Request,
+  type Http1Response,
+  LINGER_MS,
+  limitHttp1Request,
+  limitHttp2Stream,
+  peerKey,
+} from "./doh-connection.js";
 import { createDohHandler, type DnsAnswer, type DohRequest, type DohResponse } from "./doh-handler.js";
 import type { TlsContextSource } from "./tls-context.js";
-
-/** The `dns.tcp` deadlines and caps DoH connections keep (read per connection and stream). */
-export interface DohLimits {
-  idleTimeoutMs: number;
-  requestTimeoutMs: number;
-  maxStreams: number;
-  maxStreamsPerSecond: number;
-}
 
 export interface DohServerOptions {
   answer: DnsAnswer;
@@ -33,20 +34,6 @@ export interface DohServerOptions {
   /** An HTTP/2 session over dns.tcp.maxStreamsPerSecond was sent GOAWAY ENHANCE_YOUR_CALM. */
   calmed?: () => void;
 }
-
-/** A DoH connection's state, found again from the TLS socket and HTTP/2 session Node hands out. */
-interface DohConnection {
-  slot: ConnectionSlot;
-  session?: Http2Session;
-  streams: number;
-  windowStart: number;
-  windowStreams: number;
-  /** Sent GOAWAY ENHANCE_YOUR_CALM: every further stream is refused. */
-  calmed?: boolean;
-}
-
-/** After the HTTP/2 session or an HTTP/1.1 refusal ended: the client has this long to close. */
-const LINGER_MS = 1000;
 
 /**
  * DNS over HTTPS on handed-off connections: TLS with the certificate for the SNI the edge routed
@@ -162,23 +149,9 @@ export class DohServer {
   }
 
   /** HTTP/1.1: the request's body and answer, then the next head, each within requestTimeoutMs. */
-  private http1Request(
-    socket: Socket,
-    req: { complete: boolean },
-    res: { once(event: "finish", f: () => void): unknown },
-  ): void {
+  private http1Request(socket: Socket, req: Http1Request, res: Http1Response): void {
     const conn = this.find(socket);
-    if (!conn) return;
-    const { requestTimeoutMs } = this.options.limits();
-    conn.slot.cancel("request");
-    conn.slot.deadline("request", "request", requestTimeoutMs);
-    res.once("finish", () => {
-      if (req.complete) return conn.slot.deadline("request", "request", requestTimeoutMs);
-      // Answered before the body was read (413, 415): close rather than read the rest.
-      conn.slot.cancel("request");
-      conn.slot.deadline("closing", "closing", LINGER_MS);
-      socket.end();
-    });
+    if (conn) limitHttp1Request(conn, socket, req, res, this.options.limits().requestTimeoutMs);
   }
 
   private http2Session(session: Http2Session): void {
@@ -192,51 +165,6 @@ export class DohServer {
   /** HTTP/2: each stream answered within requestTimeoutMs (else reset); idle and stream-rate limits. */
   private http2Stream(stream: ServerHttp2Stream): void {
     const conn = this.find(stream.session?.socket);
-    if (!conn) return;
-    const { slot } = conn;
-    const limits = this.options.limits();
-    const now = performance.now();
-    if (now - conn.windowStart >= 1000) {
-      conn.windowStart = now;
-      conn.windowStreams = 0;
-    }
-    if (++conn.windowStreams > limits.maxStreamsPerSecond || conn.calmed) {
-      if (!conn.calmed) this.options.calmed?.();
-      // GOAWAY first (a destroyed session might not get it out), then the connection goes.
-      stream.close(constants.NGHTTP2_REFUSED_STREAM);
-      if (!conn.calmed) {
-        conn.calmed = true;
-        stream.session?.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-        slot.deadline("closing", "closing", LINGER_MS);
-      }
-      return;
-    }
-    slot.cancel("request");
-    slot.cancel("idle");
-    conn.streams++;
-    const key = `stream:${stream.id}`;
-    slot.deadline(key, "stream", limits.requestTimeoutMs, () => stream.close(constants.NGHTTP2_CANCEL));
-    stream.once("close", () => {
-      slot.cancel(key);
-      if (--conn.streams === 0) slot.deadline("idle", "idle", limits.idleTimeoutMs);
-    });
-    // A response sent before the request's body was read (413, 415): reset the rest (RFC 9113 8.1).
-    stream.once("finish", () => {
-      if (stream.closed || stream.endAfterHeaders || stream.readableEnded) return;
-      // Still open from the client's side (not half-closed remote): it is sending a body we refused.
-      const { state } = stream.state;
-      if (
-        state === constants.NGHTTP2_STREAM_STATE_OPEN ||
-        state === constants.NGHTTP2_STREAM_STATE_HALF_CLOSED_LOCAL
-      )
-        stream.close(constants.NGHTTP2_NO_ERROR);
-    });
+    if (conn) limitHttp2Stream(conn, stream, this.options.limits(), () => this.options.calmed?.());
   }
-}
-
-function peerKey(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }) {
-  const { remoteAddress, remotePort } = socket;
-  return remoteAddress === undefined || remotePort === undefined
-    ? undefined
-    : `${remoteAddress}|${remotePort}`;
 }

@@ -4,7 +4,7 @@ import { Responder } from "../answer/responder.js";
 import { encodeTemplate } from "../answer/response-template.js";
 /**
  * An informative loop (no assertions): the pre-encoded hot path against resolving and encoding each
- * query on the general path. Run: node services/dns/dist/hot-path.bench.js
+ * query on the general path. Run: node services/dns/dist/testing/hot-path.bench.js
  */
 import { parseQuery } from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";

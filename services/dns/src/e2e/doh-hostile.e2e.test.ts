@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  constants,
-  connect as http2Connect,
-} from "node:http2";
+import { type ClientHttp2Session, constants, connect as http2Connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -29,6 +24,7 @@ import {
   makeCertificate,
   metric,
 } from "../testing/held-resources.js";
+import { http2Request as request } from "../testing/http2-request.js";
 import { frame } from "../testing/test-client.js";
 import { exampleZone, header, query } from "../testing/test-fixtures.js";
 
@@ -93,27 +89,6 @@ describe("DoH, hostile clients: every ending releases everything, every wait is 
     await once(s, "connect");
     return s;
   };
-
-  /** Sends a request on `s`; resolves with its status and body (or the reset code if reset). */
-  const request = (
-    s: ClientHttp2Session,
-    headers: Record<string, string>,
-    body?: Buffer,
-  ): Promise<{ status: number; body: Buffer; rstCode: number; stream: ClientHttp2Stream }> =>
-    new Promise((resolve) => {
-      const stream = s.request(headers);
-      const chunks: Buffer[] = [];
-      let status = 0;
-      stream.on("response", (h) => {
-        status = Number(h[":status"]);
-      });
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("error", () => {});
-      stream.on("close", () =>
-        resolve({ status, body: Buffer.concat(chunks), rstCode: stream.rstCode ?? 0, stream }),
-      );
-      stream.end(body);
-    });
 
   const get = (s: ClientHttp2Session, name: string) =>
     request(s, {

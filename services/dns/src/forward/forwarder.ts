@@ -10,7 +10,8 @@ import { UpstreamError } from "../errors.js";
 import { type ParsedQuery, parseQuery, Rcode } from "../wire/query-parser.js";
 import { ForwardCache } from "./forward-cache.js";
 import { checkResponse, failure, shape } from "./upstream-answer.js";
-import { exchangeHttps, exchangeTcp, exchangeUdp, type UpstreamTarget } from "./upstream-client.js";
+import { exchangeTcp, exchangeUdp, type UpstreamTarget } from "./upstream-client.js";
+import { exchangeHttps } from "./upstream-https.js";
 
 export type ForwardSection = NonNullable<DnsSection["forward"]>;
 

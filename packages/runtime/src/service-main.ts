@@ -101,6 +101,8 @@ export interface ServiceMainOptions<K extends SectionName, T> {
   env: NodeJS.ProcessEnv;
   /** The service's config.ts: section to typed settings, used at start and by reloadConfig(). */
   settings?: (section: SectionOf<K>, config: LoadedConfig) => T | Promise<T>;
+  /** Checks the process can run at all (a capability, a command), before the config is read. */
+  preflight?: () => Promise<void>;
   /** Default drain deadline when SWITCHYARD_DRAIN_TIMEOUT_MS is unset. Default 10000. */
   drainTimeoutMs?: number;
   start(context: ServiceContext<K, T>): Promise<StartedService>;
@@ -109,10 +111,11 @@ export interface ServiceMainOptions<K extends SectionName, T> {
 }
 
 /**
- * The whole preamble of a service's main.ts: reads the standard env, makes the logger, loads and
- * checks the config, reads the admin token, makes the metrics registry and the gRPC server, runs
- * the service's start, then listens (gRPC, metrics) and logs "<name> started". SIGHUP reloads,
- * SIGTERM drains (gRPC health NOT_SERVING first) then stops (gRPC and metrics closed last).
+ * The whole preamble of a service's main.ts: reads the standard env, makes the logger, runs the
+ * preflight, loads and checks the config, reads the admin token, makes the metrics registry and the
+ * gRPC server, runs the service's start, then listens (gRPC, metrics) and logs "<name> started".
+ * SIGHUP reloads; SIGTERM drains (gRPC health NOT_SERVING first), then stops (gRPC and metrics
+ * closed last).
  */
 export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
   options: ServiceMainOptions<K, T>,
@@ -132,6 +135,7 @@ export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
       logger,
       drainTimeoutMs: env.drainTimeoutMs,
       async start() {
+        await options.preflight?.();
         const loaded = await load();
         const token = await readToken(env.tokenFile);
         const registry = createMetricsRegistry(name);

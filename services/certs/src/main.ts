@@ -5,11 +5,11 @@ import { ensureKvKey } from "@switchyard/certstore";
 import { certsV1 } from "@switchyard/proto";
 import { serviceMain } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { installAcmeHttp } from "./acme-problems.js";
+import { installAcmeHttp } from "./acme/problems.js";
 import { CertsService } from "./certs-service.js";
+import { Http01Responder } from "./challenges/http01-responder.js";
 import { certsSettings } from "./config.js";
 import { CertsError } from "./errors.js";
-import { Http01Responder } from "./http01-responder.js";
 import { CertsMetrics } from "./metrics.js";
 import { createCertsAdmin } from "./server.js";
 

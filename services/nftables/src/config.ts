@@ -1,5 +1,5 @@
 import type { FirewallSection, LoadedConfig } from "@switchyard/config";
-import { buildRuleset, type Ruleset } from "./ruleset.js";
+import { buildRuleset, type Ruleset } from "./ruleset/ruleset.js";
 
 /** The firewall section with the ruleset built from it and the engine nftables routes. */
 export interface FirewallSettings {

@@ -12,13 +12,13 @@ import {
   StartupError,
   serviceMain,
 } from "@switchyard/runtime";
-import { listenForBans } from "./ban-listener.js";
-import { BANS_BUCKET, BanStore } from "./ban-store.js";
-import { requireNetAdmin } from "./capabilities.js";
+import { listenForBans } from "./bans/ban-listener.js";
+import { BANS_BUCKET, BanStore } from "./bans/ban-store.js";
 import { type FirewallSettings, firewallSettings } from "./config.js";
 import { FirewallAgent } from "./firewall-agent.js";
 import { FirewallMetrics } from "./metrics.js";
-import { NftRunner } from "./nft-runner.js";
+import { requireNetAdmin } from "./nft/capabilities.js";
+import { NftRunner } from "./nft/nft-runner.js";
 import { Reconciler } from "./reconciler.js";
 import { createFirewallAdmin } from "./server.js";
 
@@ -28,8 +28,8 @@ await serviceMain({
   settings: firewallSettings,
   env: process.env,
   drainTimeoutMs: 5000,
+  preflight: requireNetAdmin,
   async start({ config, settings, env, logger, registry, grpc, reloadConfig }) {
-    await requireNetAdmin();
     const configPath = resolve(env.configPath);
     let loaded: FirewallSettings = settings;
     const metrics = new FirewallMetrics(registry);

@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { waitFor } from "@switchyard/testkit";
 import { SmtpSession } from "./smtp-session.js";
-import { DeployStack, deployDir, removeLeftoverProjects } from "./stack.js";
+import { DeployStack, deployDir, imageContents, removeLeftoverProjects } from "./stack.js";
 
 const run = promisify(execFile);
 const IMAGE_LABEL = "org.opencontainers.image.source=https://github.com/switchyard/switchyard";
@@ -117,6 +117,22 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
     },
     { timeout: 5 * 60_000 },
   );
+
+  test("the service images ship no test support: no testing/ or e2e/ folder, no *.test.* file, no testkit", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    for (const service of ["edge", "dns", "mail", "certs"]) {
+      const image = `switchyard/${service}:${process.env.SWITCHYARD_TAG ?? "latest"}`;
+      const { found, packages, scripts } = await imageContents(image);
+      assert.deepEqual(found, [], `${image} holds test support`);
+      assert.ok(
+        packages.includes("runtime") && packages.includes(service),
+        `${image}: ${packages.join(" ")}`,
+      );
+      assert.ok(!packages.includes("testkit"), `${image} links @switchyard/testkit`);
+      assert.ok(scripts > 100, `${image}: the find saw the app (${scripts} .js files)`);
+    }
+  });
 
   test("DNS answers over UDP and TCP through the edge", { timeout: 5 * 60_000 }, async () => {
     assert.deepEqual(await dig(stack.ports.dns, "www.example.com", "A", false), ["192.0.2.10"]);

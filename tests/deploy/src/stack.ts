@@ -234,3 +234,20 @@ export function runBounded(
     });
   });
 }
+
+/** What an image holds that concerns test support: our paths named like it, our linked packages. */
+export async function imageContents(
+  image: string,
+): Promise<{ found: string[]; packages: string[]; scripts: number }> {
+  // Third-party packages under /app/node_modules ship their own tests: only our code is looked at
+  // there, through the @switchyard links.
+  const script = [
+    "find / \\( -path /proc -o -path /sys -o -path /dev -o -path /app/node_modules \\) -prune -o",
+    "\\( -name testing -o -name e2e -o -name testkit -o -name '*.test.*' \\) -print 2>/dev/null",
+    "; echo --; ls -A /app/node_modules/@switchyard; echo --; find /app/services /app/packages -name '*.js' | wc -l",
+  ].join(" ");
+  const { stdout } = await run("docker", ["run", "--rm", "--entrypoint", "sh", image, "-c", script]);
+  const [found = "", linked = "", scripts = ""] = stdout.split("--\n");
+  const lines = (text: string) => text.split("\n").filter(Boolean);
+  return { found: lines(found), packages: lines(linked), scripts: Number(scripts.trim()) };
+}

@@ -7,7 +7,7 @@ import type { LatencyRecorder } from "../latency-histogram.js";
 export interface UdpOptions {
   /** What answers: the authoritative responder, or the forwarder in front of it. */
   answerer: () => Answerer;
-  /** The authoritative responder behind it (batches: is a forwarder in front, whose answers come later). */
+  /** The authoritative responder behind it (a batch copies its datagrams when a forwarder is in front). */
   responder: () => Responder;
   limiter?: () => ResponseRateLimiter;
   latency?: LatencyRecorder;

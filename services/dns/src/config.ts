@@ -1,89 +1,49 @@
-import { readFile } from "node:fs/promises";
-import type { DnsSection, InlineRecord, ZoneConfig } from "@switchyard/config";
-import { ZoneError, ZoneFileError } from "./errors.js";
-import { absolute, canonical } from "./names.js";
-import { parseRData, RDataError, tokenizeRData } from "./rdata-parser.js";
-import { type RData, type ResourceRecord, txtStrings } from "./records.js";
-import { Zone } from "./zone.js";
-import { parseZoneFile } from "./zone-file.js";
-import { ZoneSet } from "./zone-set.js";
+import type { DnsSection } from "@switchyard/config";
+import type { ForwardSection } from "./forward/forwarder.js";
+import { FileTlsContext, type TlsContextSource } from "./transports/tls-context.js";
+import { loadZones } from "./zones/zone-loader.js";
+import type { ZoneSet } from "./zones/zone-set.js";
 
-/** Builds the served zones from the dns section: zone files read (async), inline records added. */
-export async function loadZones(section: Pick<DnsSection, "zones">): Promise<ZoneSet> {
-  const zones: Zone[] = [];
-  for (const [i, zc] of section.zones.entries()) zones.push(await loadZone(zc, `dns.zones[${i}]`));
-  return new ZoneSet(zones);
+/** What a dns replica runs from: the dns section turned into zones, TLS material and limits. */
+export interface DnsSettings {
+  /** The zones to serve: zone files read and parsed, inline records added. */
+  zones: ZoneSet;
+  /** Zone origin → the file it was read from (ListZones shows it). */
+  files: ReadonlyMap<string, string>;
+  /** The DoH certificate from `doh.certFile`/`keyFile`, when given. */
+  tls: TlsContextSource | undefined;
+  /** The DoH name whose certificate a client without SNI gets. */
+  dohDomain: string | undefined;
+  forward: ForwardSection | undefined;
+  tcp: DnsSection["tcp"];
+  udp: DnsSection["udp"];
+  rrl: DnsSection["rrl"];
 }
 
-export async function loadZone(zc: ZoneConfig, path: string): Promise<Zone> {
-  const origin = canonical(zc.origin);
-  const records: ResourceRecord[] = [];
-  if (zc.file) {
-    let text: string;
-    try {
-      text = await readFile(zc.file, "utf8");
-    } catch (err) {
-      throw new ZoneFileError(zc.file, 0, `cannot read the zone file (${(err as Error).message})`, {
-        cause: err,
-      });
-    }
-    records.push(...parseZoneFile(text, { file: zc.file, origin, defaultTtl: zc.defaultTtl }));
-  }
-  zc.records.forEach((r, j) => {
-    records.push(inlineRecord(r, origin, zc.defaultTtl, `${path}.records[${j}]`));
-  });
-  if (zc.soa && !records.some((r) => r.name === origin && r.data.type === "SOA")) {
-    const { ttl, ...soa } = zc.soa;
-    records.push({
-      name: origin,
-      ttl,
-      data: { type: "SOA", ...soa, mname: absolute(soa.mname, origin), rname: absolute(soa.rname, origin) },
-    });
-  }
-  try {
-    return new Zone(origin, records);
-  } catch (err) {
-    if (err instanceof ZoneError) throw new ZoneError(origin, `${path}: ${err.message}`, { cause: err });
-    throw err;
-  }
+/**
+ * The one place the dns section becomes settings, at start and on every reload (CoreDNS's
+ * setup/parse): the schema in @switchyard/config has checked its shape; this reads and checks what
+ * it names (zone files, the DoH certificate). Throws ZoneError, ZoneFileError or TlsMaterialError;
+ * a reload that throws leaves the running settings in place.
+ */
+export async function dnsSettings(section: DnsSection): Promise<DnsSettings> {
+  const zones = await loadZones(section);
+  const doh = section.doh;
+  const tls = doh?.certFile && doh.keyFile ? await FileTlsContext.load(doh.certFile, doh.keyFile) : undefined;
+  return {
+    zones,
+    files: filesOf(section),
+    tls,
+    dohDomain: doh?.domain,
+    forward: section.forward,
+    tcp: section.tcp,
+    udp: section.udp,
+    rrl: section.rrl,
+  };
 }
 
-function inlineRecord(r: InlineRecord, origin: string, defaultTtl: number, path: string): ResourceRecord {
-  const name = absolute(r.name, origin);
-  const ttl = r.ttl ?? defaultTtl;
-  const v = r.value;
-  let data: RData;
-  try {
-    if (r.type === "TXT") {
-      data = { type: "TXT", strings: (Array.isArray(v) ? v : [v as string]).flatMap((s) => txtStrings(s)) };
-    } else if (typeof v === "string") {
-      data = parseRData(
-        r.type,
-        r.type === "A" || r.type === "AAAA" ? [{ text: v, quoted: false }] : tokenizeRData(v),
-        origin,
-      );
-    } else if (r.type === "MX" && typeof v === "object") {
-      const mx = v as { preference: number; exchange: string };
-      data = { type: "MX", preference: mx.preference, exchange: absolute(mx.exchange, origin) };
-    } else if (r.type === "SRV") {
-      const srv = v as { priority: number; weight: number; port: number; target: string };
-      data = { type: "SRV", ...srv, target: absolute(srv.target, origin) };
-    } else if (r.type === "CAA") {
-      const caa = v as { flags: number; tag: string; value: string };
-      data = {
-        type: "CAA",
-        flags: caa.flags,
-        tag: caa.tag.toLowerCase(),
-        value: Buffer.from(caa.value, "utf8"),
-      };
-    } else {
-      const soa = v as Extract<RData, { type: "SOA" }>;
-      data = { ...soa, type: "SOA", mname: absolute(soa.mname, origin), rname: absolute(soa.rname, origin) };
-    }
-  } catch (err) {
-    if (err instanceof RDataError)
-      throw new ZoneError(origin, `${path}.value: ${err.message}`, { cause: err });
-    throw err;
-  }
-  return { name, ttl, data };
+function filesOf(section: DnsSection): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
+  return files;
 }

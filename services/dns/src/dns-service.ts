@@ -1,26 +1,28 @@
 import type { Socket } from "node:net";
 import type { DnsSection } from "@switchyard/config";
-import { BAN_SUBJECT, type Logger, type NatsAuth } from "@switchyard/runtime";
+import type { Logger, NatsAuth } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { loadZones } from "./config.js";
-import { ConnectionSlots } from "./connection-slots.js";
-import { DohServer } from "./doh-server.js";
-import type { RecordSource } from "./dynamic-records.js";
-import { type Answerer, Forwarder } from "./forwarder.js";
+import { type Answerer, bytesOf } from "./answer/answerer.js";
+import type { ResponseRateLimiter } from "./answer/rate-limiter.js";
+import { createRateLimiter } from "./answer/rate-limiter-bans.js";
+import type { Responder } from "./answer/responder.js";
+import type { DnsSettings } from "./config.js";
+import { Forwarder } from "./forward/forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { NatsLink } from "./nats-link.js";
-import { ResponseRateLimiter } from "./rate-limiter.js";
-import { RecordAdmin } from "./record-admin.js";
-import { RecordFeed } from "./record-feed.js";
-import type { ResourceRecord } from "./records.js";
-import type { Responder } from "./responder.js";
-import { ServedZones } from "./served-zones.js";
-import { StoredCertificates } from "./stored-certificates.js";
-import { serveTcp } from "./tcp-server.js";
-import { FileTlsContext, type TlsContextSource } from "./tls-context.js";
-import { loadUdpBatch, serveUdpBatch } from "./udp-batch-server.js";
-import { serveUdp } from "./udp-server.js";
-import type { ZoneSet } from "./zone-set.js";
+import { ConnectionSlots } from "./transports/connection-slots.js";
+import { DohServer } from "./transports/doh-server.js";
+import { StoredCertificates } from "./transports/stored-certificates.js";
+import { serveTcp } from "./transports/tcp-server.js";
+import type { TlsContextSource } from "./transports/tls-context.js";
+import { loadUdpBatch, serveUdpBatch } from "./transports/udp-batch-server.js";
+import { serveUdp } from "./transports/udp-server.js";
+import type { ResourceRecord } from "./wire/records.js";
+import type { RecordSource } from "./zones/dynamic-records.js";
+import { RecordAdmin } from "./zones/record-admin.js";
+import { RecordFeed } from "./zones/record-feed.js";
+import { ServedZones } from "./zones/served-zones.js";
+import type { ZoneSet } from "./zones/zone-set.js";
 
 export interface DnsServiceOptions {
   edge: string;
@@ -50,7 +52,7 @@ export class DnsService {
   private readonly stored: StoredCertificates | undefined;
   private forwarder: Forwarder | undefined;
   private readonly slots: ConnectionSlots;
-  files = new Map<string, string>();
+  files: ReadonlyMap<string, string>;
   private tcp: DnsSection["tcp"];
   /** The DoH name whose certificate a client without SNI gets. */
   private dohDomain: string | undefined;
@@ -60,20 +62,25 @@ export class DnsService {
   private udpBatch: Awaited<ReturnType<typeof loadUdpBatch>>;
 
   private constructor(
-    zones: ZoneSet,
-    section: DnsSection,
+    settings: DnsSettings,
     private readonly options: DnsServiceOptions,
   ) {
-    this.tcp = section.tcp;
-    this.dohDomain = section.doh?.domain;
-    this.rrl = section.rrl;
-    this.udp = section.udp;
+    this.tcp = settings.tcp;
+    this.dohDomain = settings.dohDomain;
+    this.rrl = settings.rrl;
+    this.udp = settings.udp;
+    this.files = settings.files;
+    this.tls = settings.tls;
     const { metrics, logger } = options;
-    this.served = new ServedZones(zones, (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp), logger);
+    this.served = new ServedZones(
+      settings.zones,
+      (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
+      logger,
+    );
     const current = (): Answerer => this.forwarder ?? this.served.responder;
     const authoritative = () => this.served.responder;
     this.doh = new DohServer({
-      answer: async (query, client) => current().respond(query, false, client),
+      answer: async (query, client) => bytesOf(current().respond(query, false, client)),
       tls: () => this.stored ?? this.tls,
       nameWithoutSni: () => this.dohDomain,
       logger,
@@ -114,7 +121,7 @@ export class DnsService {
         });
       }
     }
-    this.limiter = this.makeLimiter(section.rrl);
+    this.limiter = this.makeLimiter(settings.rrl);
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -171,20 +178,19 @@ export class DnsService {
     });
   }
 
-  static async create(section: DnsSection, options: DnsServiceOptions): Promise<DnsService> {
-    const service = new DnsService(await loadZones(section), section, options);
-    service.files = filesOf(section);
-    service.tls = await loadTls(section);
-    service.forwarder = await service.makeForwarder(section);
-    if (options.udpBatch ?? section.udp.batch) service.udpBatch = await loadUdpBatch(options.logger);
+  /** A replica for `settings` (from config.ts's dnsSettings); start() joins the pool. */
+  static async create(settings: DnsSettings, options: DnsServiceOptions): Promise<DnsService> {
+    const service = new DnsService(settings, options);
+    service.forwarder = await service.makeForwarder(settings.forward);
+    if (options.udpBatch ?? settings.udp.batch) service.udpBatch = await loadUdpBatch(options.logger);
     return service;
   }
 
-  private async makeForwarder(section: DnsSection): Promise<Forwarder | undefined> {
-    if (!section.forward) return undefined;
+  private async makeForwarder(forward: DnsSettings["forward"]): Promise<Forwarder | undefined> {
+    if (!forward) return undefined;
     const { metrics, logger } = this.options;
     return Forwarder.create(
-      section.forward,
+      forward,
       () => this.served.responder,
       {
         query: (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
@@ -197,22 +203,7 @@ export class DnsService {
 
   private makeLimiter(rrl: DnsSection["rrl"]): ResponseRateLimiter {
     const { metrics, logger } = this.options;
-    const nats = this.nats;
-    return new ResponseRateLimiter(rrl, {
-      dropped: () => metrics.rrlDropped.inc(),
-      slipped: () => metrics.rrlSlipped.inc(),
-      ...(nats && {
-        ban: (address, seconds) => {
-          const ban = { address, seconds, reason: "dns-rrl", source: "dns" };
-          if (!nats.publish(BAN_SUBJECT, JSON.stringify(ban))) {
-            logger.warn({ ban }, "nats not connected: ban not published");
-            return;
-          }
-          metrics.rrlBans.inc();
-          logger.warn({ address, seconds }, "rate limited for a whole window: ban published");
-        },
-      }),
-    });
+    return createRateLimiter(rrl, metrics, logger, this.nats);
   }
 
   get zones(): ZoneSet {
@@ -238,22 +229,23 @@ export class DnsService {
     this.stored?.start();
   }
 
-  /** Swaps in new zones; on any error the running ones stay (the caller logs it). */
-  async reload(section: DnsSection): Promise<void> {
-    const zones = await loadZones(section);
-    const tls = await loadTls(section);
-    const forwarder = await this.makeForwarder(section);
-    this.served.setStatic(zones);
-    this.tls = tls;
+  /**
+   * Swaps in new settings (config.ts's dnsSettings, which read and checked them). The forwarder is
+   * made before anything changes: on any error the running ones stay (the caller logs it).
+   */
+  async reload(settings: DnsSettings): Promise<void> {
+    const forwarder = await this.makeForwarder(settings.forward);
+    this.served.setStatic(settings.zones);
+    this.tls = settings.tls;
     this.forwarder?.close();
     this.forwarder = forwarder;
-    this.files = filesOf(section);
-    this.tcp = section.tcp;
+    this.files = settings.files;
+    this.tcp = settings.tcp;
     this.doh.reload();
-    this.dohDomain = section.doh?.domain;
-    if (JSON.stringify(section.rrl) !== JSON.stringify(this.rrl))
-      this.limiter = this.makeLimiter(section.rrl);
-    this.rrl = section.rrl;
+    this.dohDomain = settings.dohDomain;
+    if (JSON.stringify(settings.rrl) !== JSON.stringify(this.rrl))
+      this.limiter = this.makeLimiter(settings.rrl);
+    this.rrl = settings.rrl;
   }
 
   /** Leaves the pool, asks every connection to finish (HTTP/2: GOAWAY) and waits for them. */
@@ -283,16 +275,4 @@ function refuse(socket: Socket): void {
   socket.on("error", () => socket.destroy());
   socket.resume();
   socket.end(() => socket.destroy());
-}
-
-function filesOf(section: DnsSection): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const z of section.zones) if (z.file) files.set(z.origin.toLowerCase().replace(/\.$/, ""), z.file);
-  return files;
-}
-
-async function loadTls(section: DnsSection): Promise<TlsContextSource | undefined> {
-  const doh = section.doh;
-  if (!doh?.certFile || !doh.keyFile) return undefined;
-  return FileTlsContext.load(doh.certFile, doh.keyFile);
 }

@@ -1,5 +1,20 @@
+/**
+ * Every error the dns service makes is a DnsError: one base, a named subclass per kind, the
+ * underlying error as `cause`, and the DNS rcode as a field where one applies (never in the text).
+ */
+export class DnsError extends Error {
+  override name = "DnsError";
+  /** The DNS rcode this error answers with or was answered with, where one applies. */
+  readonly rcode: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; rcode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.rcode = options?.rcode;
+  }
+}
+
 /** A zone file (or inline record) that cannot be parsed; `file:line` is in the message. */
-export class ZoneFileError extends Error {
+export class ZoneFileError extends DnsError {
   override name = "ZoneFileError";
   constructor(
     readonly file: string,
@@ -12,7 +27,7 @@ export class ZoneFileError extends Error {
 }
 
 /** A zone whose records do not make a servable zone (no SOA, records outside the origin, ...). */
-export class ZoneError extends Error {
+export class ZoneError extends DnsError {
   override name = "ZoneError";
   constructor(
     readonly origin: string,
@@ -23,23 +38,36 @@ export class ZoneError extends Error {
   }
 }
 
+/** RDATA text that does not parse; the caller adds the file and line (ZoneFileError, ZoneError). */
+export class RDataError extends DnsError {
+  override name = "RDataError";
+}
+
 /** A record that does not fit in DNS wire format (a name over 255 octets, a label over 63, ...). */
-export class EncodeError extends Error {
+export class EncodeError extends DnsError {
   override name = "EncodeError";
 }
 
 /** A dynamic record (UpsertRecord, the `dns-records` or `acme` bucket) that cannot be served. */
-export class DynamicRecordError extends Error {
+export class DynamicRecordError extends DnsError {
   override name = "DynamicRecordError";
 }
 
 /** A DoH certificate or key that cannot be read or used. */
-export class TlsMaterialError extends Error {
+export class TlsMaterialError extends DnsError {
   override name = "TlsMaterialError";
 }
 
+/** A TLS client asked for a server name this replica holds no certificate for: the handshake fails. */
+export class NoCertificateError extends DnsError {
+  override name = "NoCertificateError";
+  constructor(readonly servername: string) {
+    super(`no certificate for ${servername}`);
+  }
+}
+
 /** A DoH request that gets an HTTP error status (400, 413, 414, 415, ...) with this message. */
-export class DohRequestError extends Error {
+export class DohRequestError extends DnsError {
   override name = "DohRequestError";
   constructor(
     readonly status: number,
@@ -50,7 +78,10 @@ export class DohRequestError extends Error {
   }
 }
 
-/** An upstream resolver that did not answer usefully (timeout, refused connection, HTTP error). */
-export class UpstreamError extends Error {
+/**
+ * An upstream resolver that did not answer usefully: timeout, refused connection, HTTP error, or an
+ * answer with rcode SERVFAIL or REFUSED (in `rcode`). The client then gets SERVFAIL from the next.
+ */
+export class UpstreamError extends DnsError {
   override name = "UpstreamError";
 }

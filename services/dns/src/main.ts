@@ -2,6 +2,7 @@
 /** A dns replica process: loads zones and answers (serviceMain reads the env, config and signals). */
 import { dnsV1 } from "@switchyard/proto";
 import { natsAuth, serviceMain } from "@switchyard/runtime";
+import { dnsSettings } from "./config.js";
 import { DnsService } from "./dns-service.js";
 import { DnsMetrics } from "./metrics.js";
 import { createDnsAdmin } from "./server.js";
@@ -11,9 +12,10 @@ await serviceMain({
   section: "dns",
   env: process.env,
   drainTimeoutMs: 5000,
-  async start({ config, section, env, edge, logger, token, registry, grpc, reloadConfig }) {
+  settings: dnsSettings,
+  async start({ config, settings, env, edge, logger, token, registry, grpc, reloadConfig }) {
     const metrics = new DnsMetrics(registry);
-    const service = await DnsService.create(section, {
+    const service = await DnsService.create(settings, {
       edge,
       token,
       logger,
@@ -42,7 +44,7 @@ await serviceMain({
       listening: () => service.start(),
       log: { edge, zones: service.zones.zones.map((z) => z.origin), prebuilt: service.prebuilt },
       async reload() {
-        await service.reload((await reloadConfig()).section);
+        await service.reload((await reloadConfig()).settings);
         logger.info({ zones: service.zones.zones.map((z) => z.origin) }, "zones reloaded");
       },
       async drain(deadlineMs) {

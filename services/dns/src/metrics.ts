@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { LatencyHistogram, type LatencyRecorder } from "./latency-histogram.js";
-import { typeName, typeNames } from "./records.js";
+import { typeName, typeNames } from "./wire/records.js";
 
 /** What the metrics read of a batched UDP socket. */
 export interface UdpBatchSource {

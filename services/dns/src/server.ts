@@ -1,10 +1,10 @@
 import type { dnsV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
-import type { RecordSource } from "./dynamic-records.js";
-import { canonical } from "./names.js";
-import type { RecordAdmin } from "./record-admin.js";
-import { type ResourceRecord, rdataText } from "./records.js";
-import type { ZoneSet } from "./zone-set.js";
+import { canonical } from "./wire/names.js";
+import { type ResourceRecord, rdataText } from "./wire/records.js";
+import type { RecordSource } from "./zones/dynamic-records.js";
+import type { RecordAdmin } from "./zones/record-admin.js";
+import type { ZoneSet } from "./zones/zone-set.js";
 
 export interface DnsAdminDeps {
   /** The zones being served now (they change on reload). */

@@ -1,6 +1,6 @@
 import { CidrSet } from "@switchyard/cidr";
 import type { EdgeConfig } from "@switchyard/config";
-import type { CompiledRoute } from "./route-table.js";
+import type { CompiledRoute } from "../routing/route-table.js";
 
 export type Verdict = "ok" | "blocked" | "not-allowed" | "route-full" | "ip-limit";
 

@@ -1,8 +1,8 @@
 import { encodeMessage, type ReportMessage } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
-import type { AcceptedConnection } from "./accepted-connection.js";
-import type { Intake } from "./connection-intake.js";
-import { type RefusalKind, refuseConnection } from "./refusal.js";
+import type { AcceptedConnection } from "../accept/accepted-connection.js";
+import type { Intake } from "../accept/connection-intake.js";
+import { type RefusalKind, refuseConnection } from "../policy/refusal.js";
 import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 
 export interface HandoffRequest {

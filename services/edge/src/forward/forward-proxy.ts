@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol-encode.js";
+import { encodeProxyV1, encodeProxyV2 } from "../policy/proxy-protocol-encode.js";
 
 export interface ForwardTarget {
   host: string;

@@ -2,14 +2,14 @@ import { CidrSet } from "@switchyard/cidr";
 import { ConfigError, type LoadedConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
-import { Admission } from "./policy/admission.js";
-import { ConnectionRouter, type RouterState } from "./routing/connection-router.js";
+import { Listeners } from "./accept/listeners.js";
 import { HandoffDispatcher } from "./handoff/handoff-dispatcher.js";
 import { HandoffServer } from "./handoff/handoff-server.js";
-import { Listeners } from "./accept/listeners.js";
+import { WorkerRegistry } from "./handoff/worker-registry.js";
+import { Admission } from "./policy/admission.js";
+import { ConnectionRouter, type RouterState } from "./routing/connection-router.js";
 import { RouteStats } from "./routing/route-stats.js";
 import { type CompiledRoute, RouteTable } from "./routing/route-table.js";
-import { WorkerRegistry } from "./handoff/worker-registry.js";
 
 export interface EdgeDeps {
   logger: Logger;

@@ -8,6 +8,8 @@ import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 export interface HandoffRequest {
   conn: AcceptedConnection;
   route: string;
+  /** The route's role, for the worker to serve by. */
+  role?: string | undefined;
   pool: string;
   refusal: RefusalKind;
   intake: Intake;
@@ -62,6 +64,7 @@ export class HandoffDispatcher {
         type: "conn",
         id,
         route: request.route,
+        ...(request.role ? { role: request.role } : {}),
         remote: { address: intake.clientIp, port: intake.clientPort },
         local: { address: intake.localIp, port: intake.localPort },
         proxied: intake.proxied,

@@ -112,6 +112,7 @@ export class ConnectionRouter {
       dispatcher.dispatch({
         conn,
         route: route.name,
+        role: route.role,
         pool: action.pool,
         refusal: route.refusal,
         intake,

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { IMPLIED_ROUTES } from "@switchyard/config";
 import { unary } from "@switchyard/runtime";
 import {
   type EdgeHarness,
@@ -20,7 +21,11 @@ const DEMO = "demo@switchyard.test";
 const PASSWORD = "correct horse";
 const COMMAND_TIMEOUT_MS = 1500;
 const SESSION_TIMEOUT_MS = 4000;
-const MAIL_ROUTES = ["mail-smtp", "mail-submission", "mail-smtps"];
+const MAIL_ROUTES: string[] = [
+  IMPLIED_ROUTES.mailSmtp,
+  IMPLIED_ROUTES.mailSubmission,
+  IMPLIED_ROUTES.mailSmtps,
+];
 
 /** What every session holds while open: all of it must come back when the session ends. */
 interface Resources {

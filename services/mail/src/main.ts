@@ -128,7 +128,7 @@ await runService({
       pool: "mail",
       ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
       logger,
-      onConnection: (socket, info) => smtp.handle(socket, info.route, info.remote, info.local),
+      onConnection: (socket, info) => smtp.handle(socket, info, info.remote, info.local),
       onDrainRequest: () => logger.info("drain requested by the edge"),
     });
 

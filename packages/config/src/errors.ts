@@ -9,3 +9,14 @@ export class ConfigError extends Error {
     super(problems.length > 0 ? `${message}:\n  ${problems.join("\n  ")}` : message, options);
   }
 }
+
+/** The config file is valid but lacks the section a service needs to run (every service throws this one). */
+export class MissingSectionError extends ConfigError {
+  override name = "MissingSectionError";
+  constructor(
+    readonly file: string,
+    readonly section: string,
+  ) {
+    super(`${file} has no ${section} section: the ${section} service has nothing to do`, []);
+  }
+}

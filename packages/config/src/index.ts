@@ -1,13 +1,14 @@
 export { dnsName, type InlineRecord, inlineRecordSchema, type ZoneConfig, zoneSchema } from "./dns-zones.js";
 export type { EdgeConfig } from "./edge-schema.js";
 export { edgeSchema } from "./edge-schema.js";
-export { ConfigError } from "./errors.js";
+export { ConfigError, MissingSectionError } from "./errors.js";
 export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
 export { impliedRoutes } from "./implied-routes.js";
 export { type LoadedConfig, loadConfig, type ParseOptions, parseConfig } from "./load-config.js";
 export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail-queue-schema.js";
 export type { MailRule } from "./mail-rules-schema.js";
+export { requireSection, type SectionName } from "./require-section.js";
 export {
   IMPLIED_ROUTES,
   type ImpliedRouteName,

@@ -63,3 +63,12 @@ export {
   type PasswordSource,
   type RolePermissions,
 } from "./nats-permissions.js";
+export {
+  type LoadedService,
+  readServiceEnv,
+  type ServiceContext,
+  type ServiceEnv,
+  type ServiceMainOptions,
+  type StartedService,
+  serviceMain,
+} from "./service-main.js";

@@ -1,59 +1,13 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { spawnLogged } from "./testing/logged-child.js";
 
-const FIXTURE = fileURLToPath(new URL("./lifecycle-fixture.js", import.meta.url));
-
-type Line = Record<string, unknown> & { msg: string; level: number; service: string };
+const FIXTURE = fileURLToPath(new URL("./testing/lifecycle-fixture.js", import.meta.url));
 
 /** Runs the fixture; the test can wait for log lines and for the exit code. */
-function runFixture(t: { after(fn: () => unknown): void }, ...args: string[]) {
-  const child: ChildProcess = spawn(process.execPath, [FIXTURE, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-  const lines: Line[] = [];
-  let wake: Array<() => void> = [];
-  const notify = () => {
-    const woken = wake;
-    wake = [];
-    for (const resolve of woken) resolve();
-  };
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => {
-    done = true;
-    notify();
-  });
-  createInterface({ input: child.stdout! }).on("line", (text) => {
-    lines.push(JSON.parse(text) as Line);
-    notify();
-  });
-  child.stderr!.resume();
-
-  const waitFor = async (msg: string): Promise<Line> => {
-    for (;;) {
-      const line = lines.find((entry) => entry.msg === msg);
-      if (line) return line;
-      if (done)
-        throw new Error(`fixture exited without logging "${msg}":\n${JSON.stringify(lines, null, 1)}`);
-      await new Promise<void>((resolve) => wake.push(resolve));
-    }
-  };
-  const exitCode = async () => {
-    const code = await exited;
-    // Let the last stdout lines arrive.
-    await new Promise<void>((resolve) =>
-      child.stdout!.readableEnded ? resolve() : child.stdout!.once("end", resolve),
-    );
-    return code;
-  };
-  return { child, lines, waitFor, exitCode };
-}
+const runFixture = (t: { after(fn: () => unknown): void }, ...args: string[]) =>
+  spawnLogged(t, FIXTURE, args);
 
 test("SIGTERM drains, stops and exits 0", async (t) => {
   const fixture = runFixture(t, "ok", "5000");

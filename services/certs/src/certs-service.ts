@@ -1,13 +1,13 @@
 import type { LoadedConfig } from "@switchyard/config";
 import { closeNats, connectNats, type Logger, type NatsConnection, natsAuth } from "@switchyard/runtime";
-import { accountKey } from "./account.js";
-import { AcmeIssuer } from "./acme-issuer.js";
+import { accountKey } from "./acme/account.js";
+import { AcmeIssuer } from "./acme/issuer.js";
 import { type Buckets, openBuckets } from "./buckets.js";
+import { InternalCa } from "./ca/internal-ca.js";
 import type { CertsSettings } from "./config.js";
-import { InternalCa } from "./internal-ca.js";
 import { acmeIssuer, type Issuer, internalIssuer } from "./issuers.js";
 import type { CertsMetrics } from "./metrics.js";
-import { RenewalScheduler } from "./renewal-scheduler.js";
+import { RenewalScheduler } from "./renewal/scheduler.js";
 
 export interface CertsServiceDeps {
   config: LoadedConfig;

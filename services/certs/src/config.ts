@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { type CertsSection, type LoadedConfig, loadConfig } from "@switchyard/config";
+import type { CertsSection } from "@switchyard/config";
 import { CertsError } from "./errors.js";
 
 const directories: Record<string, string> = {
@@ -16,16 +16,11 @@ export interface CertsSettings {
   directoryCa?: string;
 }
 
-/** The config file and its certs section; a file without one cannot run the certs service. */
-export async function loadCertsConfig(
-  path: string,
-): Promise<{ config: LoadedConfig; settings: CertsSettings }> {
-  const config = await loadConfig(path);
-  if (!config.certs) throw new CertsError(`${path}: no certs section; the certs service has nothing to do`);
-  return { config, settings: await resolveSettings(config.certs) };
-}
-
-export async function resolveSettings(section: CertsSection): Promise<CertsSettings> {
+/**
+ * The certs section to typed settings (its directory URL, EAB key and directory CA files read):
+ * used at start and on reload (serviceMain's `settings`).
+ */
+export async function certsSettings(section: CertsSection): Promise<CertsSettings> {
   const directoryUrl = directories[section.directory] ?? section.directory;
   const settings: CertsSettings = { section, directoryUrl };
   if (section.eab) {

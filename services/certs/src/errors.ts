@@ -31,3 +31,10 @@ export class PropagationError extends CertsError {}
 
 /** Another replica holds the order lock for a name. */
 export class LockBusyError extends CertsError {}
+
+/** A name that is not among `certs.certificates`. */
+export class UnknownCertificateError extends CertsError {
+  constructor(readonly certificate: string) {
+    super(`${certificate} is not a configured certificate`);
+  }
+}

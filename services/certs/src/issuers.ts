@@ -1,6 +1,6 @@
 import type { RenewalWindow } from "@switchyard/certstore";
-import type { AcmeIssuer, OrderRequest } from "./acme-issuer.js";
-import type { InternalCa, Issued } from "./internal-ca.js";
+import type { AcmeIssuer, OrderRequest } from "./acme/issuer.js";
+import type { InternalCa, Issued } from "./ca/internal-ca.js";
 
 /** What the scheduler needs from a CA: issue, revoke, and (ACME with ARI) a renewal window. */
 export interface Issuer {

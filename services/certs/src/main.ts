@@ -1,42 +1,27 @@
 #!/usr/bin/env node
-/** The certs process: reads the environment, loads config, joins the edge's `certs` pool, issues and renews, handles signals. */
+/** The certs process: joins the edge's `certs` pool, issues and renews (serviceMain reads the env, config and signals). */
 import { hostname } from "node:os";
 import { ensureKvKey } from "@switchyard/certstore";
 import { certsV1 } from "@switchyard/proto";
-import {
-  createGrpcServer,
-  createLogger,
-  createMetricsRegistry,
-  readToken,
-  runService,
-  splitHostPort,
-  startMetricsServer,
-} from "@switchyard/runtime";
+import { serviceMain } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
-import { installAcmeHttp } from "./acme-problems.js";
+import { installAcmeHttp } from "./acme/problems.js";
 import { CertsService } from "./certs-service.js";
-import { loadCertsConfig } from "./config.js";
+import { Http01Responder } from "./challenges/http01-responder.js";
+import { certsSettings } from "./config.js";
 import { CertsError } from "./errors.js";
-import { Http01Responder } from "./http01-responder.js";
 import { CertsMetrics } from "./metrics.js";
 import { createCertsAdmin } from "./server.js";
 
-const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
-const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
-const kvKeyFile = process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key";
-const instance = process.env.SWITCHYARD_INSTANCE ?? `${hostname()}-${process.pid}`;
-const logger = createLogger("certs", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
-
-await runService({
+await serviceMain({
   name: "certs",
-  logger,
-  drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 10_000),
-  async start() {
-    const { config, settings } = await loadCertsConfig(configPath);
-    const section = settings.section;
-    const token = await readToken(tokenFile);
-    const kvKey = await ensureKvKey(kvKeyFile);
-    const registry = createMetricsRegistry("certs");
+  section: "certs",
+  settings: certsSettings,
+  env: process.env,
+  drainTimeoutMs: 10_000,
+  async start({ config, section, settings, env, edge, logger, token, registry, grpc, reloadConfig }) {
+    const instance = env.instance ?? `${hostname()}-${process.pid}`;
+    const kvKey = await ensureKvKey(env.kvKeyFile);
     const metrics = new CertsMetrics(registry);
     installAcmeHttp({
       ...(settings.directoryCa ? { ca: settings.directoryCa } : {}),
@@ -46,7 +31,7 @@ await runService({
     let service: CertsService | undefined;
     const responder = new Http01Responder(() => service?.buckets.acme, logger);
     const worker = new EdgeWorker({
-      edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
+      edge,
       token,
       role: "certs",
       pool: "certs",
@@ -58,52 +43,32 @@ await runService({
     worker.start();
 
     service = await CertsService.connect({ config, settings, kvKey, instance, logger, metrics });
-    const grpc = createGrpcServer({ logger, token, service: "certs" });
+    const running = service;
     grpc.add(
       certsV1.CertsAdminService,
       createCertsAdmin({
-        scheduler: service.scheduler,
-        directory: service.issuer.directory,
-        caPem: service.ca?.certPem,
+        scheduler: running.scheduler,
+        directory: running.issuer.directory,
+        caPem: running.ca?.certPem,
       }),
     );
-    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? section.grpc);
-    const [metricsHost, metricsPort] = splitHostPort(
-      process.env.SWITCHYARD_METRICS_ADDRESS ?? section.metrics,
-    );
-    const metricsServer = await startMetricsServer({
-      host: metricsHost,
-      port: metricsPort,
-      registry,
-      ready: () => true,
-    });
-    service.scheduler.start();
-    logger.info(
-      {
-        grpc: grpcPort,
-        metrics: metricsServer.port,
-        issuer: service.issuer.kind,
-        directory: service.issuer.directory,
+    return {
+      listening: () => running.scheduler.start(),
+      log: {
+        issuer: running.issuer.kind,
+        directory: running.issuer.directory,
         certificates: section.certificates.map((c) => c.name),
         instance,
       },
-      "certs started",
-    );
-    const running = service;
-    return {
       async reload() {
-        const next = await loadCertsConfig(configPath);
+        const next = await reloadConfig();
         if (next.settings.directoryUrl !== settings.directoryUrl) {
           throw new CertsError("certs.directory changed: restart the certs replicas to switch issuers");
         }
-        running.scheduler.reconfigure(next.settings.section);
-        logger.info(
-          { certificates: next.settings.section.certificates.map((c) => c.name) },
-          "certs config reloaded",
-        );
+        running.scheduler.reconfigure(next.section);
+        logger.info({ certificates: next.section.certificates.map((c) => c.name) }, "certs config reloaded");
       },
       async drain() {
-        grpc.setServing("", false);
         await worker.leave();
         await running.scheduler.stop();
       },
@@ -111,8 +76,6 @@ await runService({
         await worker.stop();
         await responder.close();
         await running.stop();
-        await grpc.shutdown(2000);
-        await metricsServer.close();
       },
     };
   },

@@ -2,7 +2,7 @@ import type { CertificateRecord } from "@switchyard/certstore";
 import type { CertificateConfig } from "@switchyard/config";
 import type { certsV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
-import type { Outcome, RenewalScheduler } from "./renewal-scheduler.js";
+import type { Outcome, RenewalScheduler } from "./renewal/scheduler.js";
 
 export interface CertsAdminDeps {
   scheduler: RenewalScheduler;

@@ -1,22 +1,12 @@
 #!/usr/bin/env node
-/** The mail worker process: reads the environment, loads config, joins the edge's `mail` pool, handles signals. */
+/** The mail worker process: joins the edge's `mail` pool, takes and relays mail (serviceMain reads the env, config and signals). */
 import { resolve } from "node:path";
 import { mailV1 } from "@switchyard/proto";
-import {
-  createGrpcServer,
-  createLogger,
-  createMetricsRegistry,
-  natsAuth,
-  readToken,
-  runService,
-  splitHostPort,
-  startMetricsServer,
-} from "@switchyard/runtime";
+import { natsAuth, serviceMain } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { AddressPolicy } from "./address-policy.js";
 import { startAuthGuard } from "./auth-guard.js";
 import { AuthMetrics } from "./auth-metrics.js";
-import { loadMailSection } from "./config.js";
 import { createBouncer } from "./dsn.js";
 import { nodeFileOps } from "./file-ops.js";
 import { LiveCertificates } from "./live-certificates.js";
@@ -31,39 +21,27 @@ import { ownerName, Spool } from "./spool.js";
 import { SpoolRecovery } from "./spool-recovery.js";
 import { loadTlsMaterial } from "./tls-material.js";
 
-const configPath = process.env.SWITCHYARD_CONFIG ?? "config/local.yaml";
-const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
-const kvKeyFile = process.env.SWITCHYARD_KV_KEY_FILE ?? ".switchyard/kv.key";
-const logger = createLogger("mail", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
-
-await runService({
+await serviceMain({
   name: "mail",
-  logger,
-  drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 10_000),
-  async start() {
-    const { config, mail } = await loadMailSection(configPath);
-    const token = await readToken(tokenFile);
+  section: "mail",
+  env: process.env,
+  drainTimeoutMs: 10_000,
+  async start({ config, section: mail, env, edge, logger, token, registry, grpc }) {
     const tls = await loadTlsMaterial(mail.tls, mail.hostname);
     let front: SmtpFront | undefined;
     const live = LiveCertificates.start({
       config,
       mail,
       fallback: tls,
-      kvKeyFile,
-      instance: process.env.SWITCHYARD_INSTANCE ?? `${mail.hostname}-${process.pid}`,
+      kvKeyFile: env.kvKeyFile,
+      instance: env.instance ?? `${mail.hostname}-${process.pid}`,
       logger,
       onDefaultContext: (context) => front?.useDefaultContext(context),
     });
     if (tls.selfSigned && !live)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
-    const spool = new Spool(
-      resolve(mail.spool),
-      nodeFileOps,
-      mail.hostname,
-      ownerName(process.env.SWITCHYARD_INSTANCE),
-    );
+    const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname, ownerName(env.instance));
     await spool.init();
-    const registry = createMetricsRegistry("mail");
     const metrics = new MailMetrics(registry);
     const queueMetrics = new QueueMetrics(registry);
     const policy = new AddressPolicy(mail);
@@ -101,7 +79,7 @@ await runService({
       limits: mail.authLimits,
       natsServers: config.nats.servers,
       natsAuth: natsAuth(config.nats, "mail"),
-      name: `mail-${process.env.SWITCHYARD_INSTANCE ?? process.pid}`,
+      name: `mail-${env.instance ?? process.pid}`,
       metrics: authMetrics,
       logger,
     });
@@ -122,17 +100,16 @@ await runService({
     if (live?.defaultContext) smtp.useDefaultContext(live.defaultContext);
 
     const worker = new EdgeWorker({
-      edge: process.env.SWITCHYARD_EDGE ?? config.edge.grpc,
+      edge,
       token,
       role: "mail",
       pool: "mail",
-      ...(process.env.SWITCHYARD_INSTANCE ? { instance: process.env.SWITCHYARD_INSTANCE } : {}),
+      ...(env.instance ? { instance: env.instance } : {}),
       logger,
       onConnection: (socket, info) => smtp.handle(socket, info, info.remote, info.local),
       onDrainRequest: () => logger.info("drain requested by the edge"),
     });
 
-    const grpc = createGrpcServer({ logger, token, service: "mail" });
     grpc.add(
       mailV1.MailAdminService,
       createMailAdmin({
@@ -142,19 +119,11 @@ await runService({
         kickQueue: () => queue.kick(),
       }),
     );
-    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? mail.grpc);
-    const [metricsHost, metricsPort] = splitHostPort(process.env.SWITCHYARD_METRICS_ADDRESS ?? mail.metrics);
-    const metricsServer = await startMetricsServer({
-      host: metricsHost,
-      port: metricsPort,
-      registry,
-      ready: () => worker.attached,
-    });
-    worker.start();
-    logger.info({ grpc: grpcPort, metrics: metricsServer.port, spool: spool.root }, "mail started");
     return {
+      ready: () => worker.attached,
+      listening: () => worker.start(),
+      log: { spool: spool.root },
       async drain(deadlineMs) {
-        grpc.setServing("", false);
         await worker.leave();
         await smtp.close(deadlineMs);
         await queue.stop();
@@ -167,8 +136,6 @@ await runService({
         await queue.stop();
         recovery.stop();
         await spool.retire().catch((err: unknown) => logger.warn({ err }, "cannot hand the spool back"));
-        await grpc.shutdown(2000);
-        await metricsServer.close();
       },
     };
   },

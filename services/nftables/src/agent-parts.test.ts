@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseBanRequest } from "./ban-request.js";
-import { banKey } from "./ban-store.js";
-import { hasNetAdmin } from "./capabilities.js";
-import { NftRunner } from "./nft-runner.js";
-import { network } from "./nft-values.js";
-import { readTableState } from "./table-state.js";
+import { parseBanRequest } from "./bans/ban-request.js";
+import { banKey } from "./bans/ban-store.js";
+import { hasNetAdmin } from "./nft/capabilities.js";
+import { NftRunner } from "./nft/nft-runner.js";
+import { readTableState } from "./nft/table-state.js";
+import { network } from "./ruleset/nft-values.js";
 
 const main = fileURLToPath(new URL("./main.js", import.meta.url));
 

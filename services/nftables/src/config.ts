@@ -1,20 +1,13 @@
-import { type FirewallSection, type LoadedConfig, loadConfig } from "@switchyard/config";
-import { StartupError } from "@switchyard/runtime";
-import { buildRuleset, type Ruleset } from "./ruleset.js";
+import type { FirewallSection, LoadedConfig } from "@switchyard/config";
+import { buildRuleset, type Ruleset } from "./ruleset/ruleset.js";
 
-export interface FirewallConfig {
-  config: LoadedConfig;
+/** The firewall section with the ruleset built from it and the engine nftables routes. */
+export interface FirewallSettings {
   firewall: FirewallSection;
   ruleset: Ruleset;
 }
 
-/** Reads the config file and builds the ruleset from its firewall section and engine nftables routes. */
-export async function loadFirewallConfig(path: string): Promise<FirewallConfig> {
-  const config = await loadConfig(path);
-  if (!config.firewall) throw new StartupError(`${path} has no firewall section`);
-  return {
-    config,
-    firewall: config.firewall,
-    ruleset: buildRuleset(config.firewall, config.effectiveRoutes),
-  };
+/** The firewall section to typed settings: used at start and on reload (serviceMain's `settings`). */
+export function firewallSettings(firewall: FirewallSection, config: LoadedConfig): FirewallSettings {
+  return { firewall, ruleset: buildRuleset(firewall, config.effectiveRoutes) };
 }

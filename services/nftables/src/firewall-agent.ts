@@ -1,13 +1,13 @@
 import type { Logger } from "@switchyard/runtime";
-import { type Ban, BanBook } from "./ban-book.js";
-import type { BanStore } from "./ban-store.js";
+import { type Ban, BanBook } from "./bans/ban-book.js";
+import type { BanStore } from "./bans/ban-store.js";
 import { BanError, NftError, RulesetInputError } from "./errors.js";
 import type { ApplyReason, FirewallMetrics } from "./metrics.js";
-import type { NftRunner } from "./nft-runner.js";
-import { contains, type Network, network } from "./nft-values.js";
-import { FAMILY, renderBanUpdate, renderRuleset, TABLE } from "./render.js";
-import type { Ruleset } from "./ruleset.js";
-import { readTableState, type TableState } from "./table-state.js";
+import type { NftRunner } from "./nft/nft-runner.js";
+import { readTableState, type TableState } from "./nft/table-state.js";
+import { contains, type Network, network } from "./ruleset/nft-values.js";
+import { FAMILY, renderBanUpdate, renderRuleset, TABLE } from "./ruleset/render.js";
+import type { Ruleset } from "./ruleset/ruleset.js";
 
 export interface BanSettings {
   defaultSeconds: number;

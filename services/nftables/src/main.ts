@@ -1,46 +1,37 @@
 #!/usr/bin/env node
-/** The nftables agent process: reads the environment, checks its capability, applies, watches, handles signals. */
+/** The nftables agent process: checks its capability, applies, watches (serviceMain reads the env, config and signals). */
 import { watch } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { firewallV1 } from "@switchyard/proto";
 import {
   connectNats,
-  createGrpcServer,
-  createLogger,
-  createMetricsRegistry,
   type NatsConnection,
   natsAuth,
   openKv,
-  readToken,
-  runService,
   StartupError,
-  splitHostPort,
-  startMetricsServer,
+  serviceMain,
 } from "@switchyard/runtime";
-import { listenForBans } from "./ban-listener.js";
-import { BANS_BUCKET, BanStore } from "./ban-store.js";
-import { requireNetAdmin } from "./capabilities.js";
-import { type FirewallConfig, loadFirewallConfig } from "./config.js";
+import { listenForBans } from "./bans/ban-listener.js";
+import { BANS_BUCKET, BanStore } from "./bans/ban-store.js";
+import { type FirewallSettings, firewallSettings } from "./config.js";
 import { FirewallAgent } from "./firewall-agent.js";
 import { FirewallMetrics } from "./metrics.js";
-import { NftRunner } from "./nft-runner.js";
+import { requireNetAdmin } from "./nft/capabilities.js";
+import { NftRunner } from "./nft/nft-runner.js";
 import { Reconciler } from "./reconciler.js";
 import { createFirewallAdmin } from "./server.js";
 
-const configPath = resolve(process.env.SWITCHYARD_CONFIG ?? "config/local.yaml");
-const tokenFile = process.env.SWITCHYARD_ADMIN_TOKEN_FILE ?? ".switchyard/admin.token";
-const logger = createLogger("nftables", { level: process.env.SWITCHYARD_LOG_LEVEL ?? "info" });
-
-await runService({
+await serviceMain({
   name: "nftables",
-  logger,
-  drainTimeoutMs: Number(process.env.SWITCHYARD_DRAIN_TIMEOUT_MS ?? 5000),
-  async start() {
-    await requireNetAdmin();
-    let loaded: FirewallConfig = await loadFirewallConfig(configPath);
-    const token = await readToken(tokenFile);
-    const registry = createMetricsRegistry("nftables");
+  section: "firewall",
+  settings: firewallSettings,
+  env: process.env,
+  drainTimeoutMs: 5000,
+  preflight: requireNetAdmin,
+  async start({ config, settings, env, logger, registry, grpc, reloadConfig }) {
+    const configPath = resolve(env.configPath);
+    let loaded: FirewallSettings = settings;
     const metrics = new FirewallMetrics(registry);
     const nft = new NftRunner();
     const agent = new FirewallAgent({ nft, logger, metrics, bans: loaded.firewall.bans });
@@ -51,27 +42,15 @@ await runService({
     }
     const reconciler = new Reconciler(agent, logger, loaded.firewall.reconcileIntervalMs);
     reconciler.start();
-
-    const grpc = createGrpcServer({ logger, token, service: "nftables" });
     grpc.add(firewallV1.FirewallAdminService, createFirewallAdmin({ agent, nft, metrics }));
-    const grpcPort = await grpc.listen(process.env.SWITCHYARD_GRPC_ADDRESS ?? loaded.firewall.grpc);
-    const [metricsHost, metricsPort] = splitHostPort(
-      process.env.SWITCHYARD_METRICS_ADDRESS ?? loaded.firewall.metrics,
-    );
-    const metricsServer = await startMetricsServer({
-      host: metricsHost,
-      port: metricsPort,
-      registry,
-      ready: () => agent.current !== undefined,
-    });
 
     // NATS is for bans only: the config's rules hold without it, and bans join once it is reachable.
     let nc: NatsConnection | undefined;
     let stopping = false;
     void (async () => {
       nc = await connectNats({
-        servers: loaded.config.nats.servers,
-        ...natsAuth(loaded.config.nats, "nftables"),
+        servers: config.nats.servers,
+        ...natsAuth(config.nats, "nftables"),
         name: `nftables-${hostname()}`,
         logger,
       });
@@ -85,9 +64,9 @@ await runService({
     );
 
     const reload = async (): Promise<void> => {
-      let next: FirewallConfig;
+      let next: FirewallSettings;
       try {
-        next = await loadFirewallConfig(configPath);
+        next = (await reloadConfig()).settings;
       } catch (error) {
         agent.refused("reload", error);
         throw error;
@@ -119,15 +98,10 @@ await runService({
       }, 300);
     });
 
-    logger.info(
-      { grpc: grpcPort, metrics: metricsServer.port, config: configPath },
-      "nftables agent started",
-    );
     return {
+      ready: () => agent.current !== undefined,
+      log: { config: configPath },
       reload,
-      async drain() {
-        grpc.setServing("", false);
-      },
       async stop() {
         stopping = true;
         watcher.close();
@@ -135,8 +109,6 @@ await runService({
         reconciler.stop();
         agent.stop();
         await nc?.close();
-        await grpc.shutdown(2000);
-        await metricsServer.close();
       },
     };
   },

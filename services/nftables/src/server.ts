@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import type { firewallV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
-import type { Ban } from "./ban-book.js";
+import type { Ban } from "./bans/ban-book.js";
 import { BanError, NftError, RulesetInputError } from "./errors.js";
 import { errorText, type FirewallAgent } from "./firewall-agent.js";
 import type { FirewallMetrics } from "./metrics.js";
-import type { NftRunner } from "./nft-runner.js";
-import { FAMILY, TABLE } from "./render.js";
-import type { Ruleset } from "./ruleset.js";
+import type { NftRunner } from "./nft/nft-runner.js";
+import { FAMILY, TABLE } from "./ruleset/render.js";
+import type { Ruleset } from "./ruleset/ruleset.js";
 
 export interface FirewallAdminDeps {
   agent: FirewallAgent;

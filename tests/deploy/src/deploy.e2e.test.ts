@@ -118,6 +118,31 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
     { timeout: 5 * 60_000 },
   );
 
+  test("the service images ship no test support: no testing/ or e2e/ folder, no *.test.* file, no testkit", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    // Third-party packages under /app/node_modules ship their own tests: only our code is checked
+    // there, through the @switchyard links.
+    const script = [
+      "find / \\( -path /proc -o -path /sys -o -path /dev -o -path /app/node_modules \\) -prune -o",
+      "\\( -name testing -o -name e2e -o -name testkit -o -name '*.test.*' \\) -print 2>/dev/null",
+      "; echo --; ls -A /app/node_modules/@switchyard; echo --; find /app/services /app/packages -name '*.js' | wc -l",
+    ].join(" ");
+    for (const service of ["edge", "dns", "mail", "certs"]) {
+      const image = `switchyard/${service}:${process.env.SWITCHYARD_TAG ?? "latest"}`;
+      const { stdout } = await run("docker", ["run", "--rm", "--entrypoint", "sh", image, "-c", script]);
+      const [found = "", linked = "", scripts = ""] = stdout.split("--\n");
+      assert.deepEqual(found.split("\n").filter(Boolean), [], `${image} holds test support`);
+      const packages = linked.split("\n").filter(Boolean);
+      assert.ok(
+        packages.includes("runtime") && packages.includes(service),
+        `${image}: ${packages.join(" ")}`,
+      );
+      assert.ok(!packages.includes("testkit"), `${image} links @switchyard/testkit`);
+      assert.ok(Number(scripts.trim()) > 100, `${image}: the find saw the app (${scripts.trim()} .js files)`);
+    }
+  });
+
   test("DNS answers over UDP and TCP through the edge", { timeout: 5 * 60_000 }, async () => {
     assert.deepEqual(await dig(stack.ports.dns, "www.example.com", "A", false), ["192.0.2.10"]);
     assert.deepEqual(await dig(stack.ports.dns, "example.com", "MX", true), ["10 mail.example.com."]);

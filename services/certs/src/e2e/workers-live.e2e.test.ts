@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
+import { type Socket, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { certsV1 } from "@switchyard/proto";
+import { createGrpcClient, unary } from "@switchyard/runtime";
+import {
+  type DnsReplica,
+  freePort,
+  type MailReplica,
+  startDnsReplica,
+  startMailReplica,
+  waitFor,
+} from "@switchyard/testkit";
+import { type Stack, startStack, testZone } from "../testing/test-stack.js";
+
+/** Reads from `socket` until `done(text)`; resolves with everything read. */
+function readUntil(socket: Socket, done: (text: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString("latin1");
+      if (done(text)) {
+        socket.off("data", onData);
+        resolve(text);
+      }
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.once("close", () => reject(new Error(`closed after ${JSON.stringify(text)}`)));
+  });
+}
+
+/** The serial of the certificate the mail port presents after STARTTLS (with or without SNI). */
+async function startTlsSerial(port: number, servername?: string): Promise<string> {
+  const socket = tcpConnect(port, "127.0.0.1");
+  socket.setTimeout(10_000, () => socket.destroy(new Error("STARTTLS client timed out")));
+  try {
+    await readUntil(socket, (t) => /^220 .*\r\n/m.test(t));
+    socket.write("EHLO client.test\r\n");
+    await readUntil(socket, (t) => /^250 .*\r\n/m.test(t));
+    socket.write("STARTTLS\r\n");
+    await readUntil(socket, (t) => /^220 .*\r\n/m.test(t));
+    return await tlsSerial({ socket, ...(servername ? { servername } : {}) });
+  } finally {
+    socket.destroy();
+  }
+}
+
+function tlsSerial(options: { socket?: Socket; port?: number; servername?: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({ ...options, host: "127.0.0.1", rejectUnauthorized: false }, () => {
+      resolve(tls.getPeerX509Certificate()?.serialNumber.toLowerCase() ?? "");
+      tls.destroy();
+    });
+    tls.once("error", reject);
+    tls.setTimeout(10_000, () => tls.destroy(new Error("TLS client timed out")));
+  });
+}
+
+/** A DoH GET for `switchyard.test A` over HTTPS with SNI: the status and the presented certificate's serial. */
+function dohSerial(port: number, servername: string): Promise<{ status: number; serial: string }> {
+  const query = Buffer.concat([
+    Buffer.from([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    Buffer.from("\x0aswitchyard\x04test\x00", "latin1"),
+    Buffer.from([0, 1, 0, 1]),
+  ]).toString("base64url");
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        servername,
+        path: `/dns-query?dns=${query}`,
+        rejectUnauthorized: false,
+        agent: false,
+        timeout: 10_000,
+      },
+      (res) => {
+        const serial = (res.socket as TLSSocket).getPeerX509Certificate()?.serialNumber.toLowerCase() ?? "";
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, serial }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("DoH request timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("mail (STARTTLS, SMTPS) and dns (DoH) serve the certs service's certificates, and renewed ones, without a restart", () => {
+  let stack: Stack;
+  let mail: MailReplica;
+  let dns: DnsReplica | undefined;
+  let doh: number;
+  let dohSerialNow = "";
+  let smtp: number;
+  let smtps: number;
+  let certsGrpc: string;
+  const spool = join(tmpdir(), `switchyard-certs-mail-${process.pid}`);
+
+  before(async () => {
+    [smtp, smtps, doh] = [await freePort(), await freePort(), await freePort()];
+    const dnsPort = await freePort();
+    const submission = await freePort();
+    const httpPort = await freePort();
+    stack = await startStack(() => ({
+      certs: {
+        httpPort,
+        directory: "internal",
+        certificates: [{ name: "mail.switchyard.test" }, { name: "doh.switchyard.test" }],
+        renewal: { checkIntervalMs: 500 },
+      },
+      dns: {
+        ports: [dnsPort],
+        doh: { domain: "doh.switchyard.test", port: doh },
+        zones: [testZone("switchyard.test", ["doh", "mail"])],
+      },
+      mail: {
+        ports: { smtp, submission, smtps },
+        hostname: "mail.switchyard.test",
+        domains: ["switchyard.test"],
+        limits: { maxConnectionsPerIp: 0 },
+        spool,
+      },
+    }));
+    certsGrpc = (await stack.startReplica("certs-a")).grpc;
+    mail = await startMailReplica(stack.edge, {
+      name: "mail-a",
+      env: { SWITCHYARD_KV_KEY_FILE: stack.kvKeyFile },
+    });
+    dns = await startDnsReplica(stack.edge, {
+      name: "dns-a",
+      env: { SWITCHYARD_KV_KEY_FILE: stack.kvKeyFile },
+    });
+  });
+  after(async () => {
+    await mail?.stop();
+    await dns?.stop();
+    await stack?.stop();
+    await rm(spool, { recursive: true, force: true });
+  });
+
+  it("STARTTLS (with and without SNI) and SMTPS present the issued certificate, then the renewed one", async () => {
+    const issued = await waitFor(
+      "the certificate",
+      () => stack.watcher.selector.select("mail.switchyard.test"),
+      20_000,
+    );
+    await waitFor(
+      "mail to present it",
+      async () => (await startTlsSerial(smtp)) === issued.serial,
+      20_000,
+      250,
+    );
+    assert.equal(await startTlsSerial(smtp, "mail.switchyard.test"), issued.serial);
+    assert.equal(await tlsSerial({ port: smtps, servername: "mail.switchyard.test" }), issued.serial);
+
+    const admin = createGrpcClient(certsV1.CertsAdminClient, certsGrpc, stack.edge.token);
+    try {
+      const renewed = await unary(admin, "renew", { name: "mail.switchyard.test" }, { deadlineMs: 10_000 });
+      assert.equal(renewed.outcome, "issued");
+      const serial = renewed.certificate?.serial ?? "";
+      assert.notEqual(serial, issued.serial);
+      await waitFor(
+        "the renewed certificate over STARTTLS",
+        async () => (await startTlsSerial(smtp)) === serial,
+        20_000,
+      );
+      assert.equal(await startTlsSerial(smtp, "mail.switchyard.test"), serial);
+      assert.equal(await tlsSerial({ port: smtps }), serial);
+    } finally {
+      admin.close();
+    }
+    assert.equal(mail.process.child.exitCode, null, "the same mail process throughout: not restarted");
+  });
+
+  it("DoH presents the issued certificate for its name, then the renewed one", async () => {
+    const issued = await waitFor(
+      "the DoH certificate",
+      () => stack.watcher.selector.select("doh.switchyard.test"),
+      20_000,
+    );
+    await waitFor(
+      "DoH to present it",
+      async () =>
+        (await dohSerial(doh, "doh.switchyard.test").catch(() => ({ serial: "" }))).serial === issued.serial,
+      20_000,
+      250,
+    );
+    assert.equal((await dohSerial(doh, "doh.switchyard.test")).status, 200);
+    const admin = createGrpcClient(certsV1.CertsAdminClient, certsGrpc, stack.edge.token);
+    try {
+      const renewed = await unary(admin, "renew", { name: "doh.switchyard.test" }, { deadlineMs: 10_000 });
+      const serial = renewed.certificate?.serial ?? "";
+      assert.notEqual(serial, issued.serial);
+      await waitFor(
+        "the renewed DoH certificate",
+        async () =>
+          (await dohSerial(doh, "doh.switchyard.test").catch(() => ({ serial: "" }))).serial === serial,
+        20_000,
+        250,
+      );
+      dohSerialNow = serial;
+    } finally {
+      admin.close();
+    }
+    assert.equal(dns?.process.child.exitCode, null, "the same dns process throughout: not restarted");
+  });
+
+  it("DoH keeps presenting the last certificate it had while NATS is down", async () => {
+    assert.ok(dohSerialNow, "the renewal test ran first");
+    await stack.nats.stop();
+    await dns?.process.waitForLine((l) => l.msg === "nats disconnected", 20_000);
+    const during = await dohSerial(doh, "doh.switchyard.test");
+    assert.deepEqual(during, { status: 200, serial: dohSerialNow }, "a new connection, the same certificate");
+    assert.equal(dns?.process.child.exitCode, null);
+  });
+
+  it("NATS refused no role anything: each service's user has every permission it uses", () => {
+    assert.deepEqual(stack.nats.permissionViolations, []);
+  });
+});

@@ -92,6 +92,7 @@ export function createEdgeAdmin({
                 ? `${r.action.host}:${r.action.port}${r.config.engine === "nftables" ? " (nftables)" : ""}`
                 : "",
           source: r.origin,
+          role: r.role ?? "",
         })),
       };
     },

@@ -1,3 +1,4 @@
+import { IMPLIED_ROUTES, POOLS, ROUTE_ROLES, type RouteRole } from "./route-roles.js";
 import type { RouteConfig } from "./route-schema.js";
 import type { CertsSection, DnsSection, MailSection } from "./service-sections.js";
 
@@ -7,6 +8,7 @@ function route(
   name: string,
   ports: number[],
   pool: string,
+  role: RouteRole | undefined,
   extra: Partial<Pick<RouteConfig, "refusal">> & {
     protocol?: "tcp" | "udp";
     domains?: string[];
@@ -28,6 +30,7 @@ function route(
     engine: "edge",
     security: { ...openSecurity },
     refusal: extra.refusal ?? "close",
+    ...(role ? { role } : {}),
   };
 }
 
@@ -43,33 +46,43 @@ export interface ImpliedSections {
  * the port's route for TLS clients without SNI), the mail ports
  * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges (and, last,
  * every other request, for a redirect to https) to certs.
- * A route in the file with the same name replaces the implied one.
+ * Each carries its role (udp shares carry none: they are not handed-off connections). A route in the
+ * file with the same name replaces the implied one, and takes its role unless it names one.
  */
 export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
   const routes: RouteConfig[] = [];
   const { dns, mail, certs } = sections;
   if (dns) {
-    routes.push(route("dns-udp", dns.ports, "dns", { protocol: "udp" }));
-    routes.push(route("dns-tcp", dns.ports, "dns"));
+    routes.push(route(IMPLIED_ROUTES.dnsUdp, dns.ports, POOLS.dns, undefined, { protocol: "udp" }));
+    routes.push(route(IMPLIED_ROUTES.dnsTcp, dns.ports, POOLS.dns, ROUTE_ROLES.dnsTcp));
     if (dns.doh) {
       const { port, domain, withoutSni } = dns.doh;
-      routes.push(route("dns-doh", [port], "dns", { domains: [domain], withoutSni }));
+      routes.push(
+        route(IMPLIED_ROUTES.dnsDoh, [port], POOLS.dns, ROUTE_ROLES.doh, { domains: [domain], withoutSni }),
+      );
     }
   }
   if (mail) {
-    routes.push(route("mail-smtp", [mail.ports.smtp], "mail", { refusal: "smtp" }));
-    routes.push(route("mail-submission", [mail.ports.submission], "mail", { refusal: "smtp" }));
-    routes.push(route("mail-smtps", [mail.ports.smtps], "mail"));
+    const smtp = { refusal: "smtp" } as const;
+    routes.push(route(IMPLIED_ROUTES.mailSmtp, [mail.ports.smtp], POOLS.mail, ROUTE_ROLES.smtp, smtp));
+    routes.push(
+      route(IMPLIED_ROUTES.mailSubmission, [mail.ports.submission], POOLS.mail, ROUTE_ROLES.submission, smtp),
+    );
+    routes.push(route(IMPLIED_ROUTES.mailSmtps, [mail.ports.smtps], POOLS.mail, ROUTE_ROLES.smtps));
   }
   if (certs) {
     routes.push(
-      route("certs-http01", [certs.httpPort], "certs", {
+      route(IMPLIED_ROUTES.certsHttp01, [certs.httpPort], POOLS.certs, ROUTE_ROLES.http01, {
         paths: ["/.well-known/acme-challenge/*"],
         refusal: "http",
       }),
     );
     if (certs.redirectHttp)
-      routes.push(route("certs-http-redirect", [certs.httpPort], "certs", { refusal: "http" }));
+      routes.push(
+        route(IMPLIED_ROUTES.certsHttpRedirect, [certs.httpPort], POOLS.certs, ROUTE_ROLES.http01, {
+          refusal: "http",
+        }),
+      );
   }
   return routes;
 }

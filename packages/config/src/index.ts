@@ -9,6 +9,17 @@ export { type LoadedConfig, loadConfig, type ParseOptions, parseConfig } from ".
 export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail-queue-schema.js";
 export type { MailRule } from "./mail-rules-schema.js";
 export { requireSection, type SectionName } from "./require-section.js";
+export {
+  IMPLIED_ROUTES,
+  type ImpliedRouteName,
+  isMailRole,
+  MAIL_ROLES,
+  type MailRole,
+  POOL_ROLES,
+  POOLS,
+  ROUTE_ROLES,
+  type RouteRole,
+} from "./route-roles.js";
 export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
 export { routeSchema } from "./route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";

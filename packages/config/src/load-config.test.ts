@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError } from "./errors.js";
 import { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
+import { IMPLIED_ROUTES, ROUTE_ROLES } from "./route-roles.js";
 
 function problems(text: string): string[] {
   try {
@@ -127,6 +128,88 @@ describe("parseConfig", () => {
     assert.deepEqual(byName.get("certs-http01")?.match.paths, ["/.well-known/acme-challenge/*"]);
     assert.equal(byName.get("dns-tcp")?.origin, "dns");
     assert.deepEqual(byName.get("certs-http-redirect")?.match.paths, []);
+    assert.equal(byName.get("mail-smtps")?.role, undefined, "a forward route carries no role");
+    assert.equal(byName.get("dns-udp")?.role, undefined);
+  });
+
+  it("gives each implied route its role, and a file route of an implied name to the same pool keeps it", () => {
+    const text = [
+      "dns: { ports: [10053], doh: { domain: doh.example.test, port: 10443 } }",
+      "mail: { ports: { smtp: 10025, submission: 10587, smtps: 10465 } }",
+      "certs: { httpPort: 10080 }",
+      "routes:",
+      "  - { name: mail-submission, match: { ports: [10588] }, action: { type: handoff, pool: mail } }",
+    ].join("\n");
+    const roles = new Map(parseConfig(text).effectiveRoutes.map((r) => [r.name, r.role]));
+    assert.deepEqual(Object.fromEntries(roles), {
+      [IMPLIED_ROUTES.mailSubmission]: ROUTE_ROLES.submission,
+      [IMPLIED_ROUTES.dnsUdp]: undefined,
+      [IMPLIED_ROUTES.dnsTcp]: ROUTE_ROLES.dnsTcp,
+      [IMPLIED_ROUTES.dnsDoh]: ROUTE_ROLES.doh,
+      [IMPLIED_ROUTES.mailSmtp]: ROUTE_ROLES.smtp,
+      [IMPLIED_ROUTES.mailSmtps]: ROUTE_ROLES.smtps,
+      [IMPLIED_ROUTES.certsHttp01]: ROUTE_ROLES.http01,
+      [IMPLIED_ROUTES.certsHttpRedirect]: ROUTE_ROLES.http01,
+    });
+  });
+});
+
+describe("route roles", () => {
+  const withRoute = (route: string) =>
+    ["mail: { ports: { smtp: 10025, submission: 10587, smtps: 10465 } }", "routes:", `  - ${route}`].join(
+      "\n",
+    );
+
+  it("takes a role the target pool serves, on a route of any name", () => {
+    const config = parseConfig(
+      withRoute(
+        "{ name: submission-alt, match: { ports: [10588] }, action: { type: handoff, pool: mail }, role: submission }",
+      ),
+      "test.yaml",
+    );
+    assert.equal(
+      config.effectiveRoutes.find((r) => r.name === "submission-alt")?.role,
+      ROUTE_ROLES.submission,
+    );
+  });
+
+  it("refuses a role the target pool does not serve, naming the route, the role and the pool's roles", () => {
+    assert.deepEqual(
+      problems(
+        withRoute(
+          "{ name: submission-alt, match: { ports: [10588] }, action: { type: handoff, pool: mail }, role: doh }",
+        ),
+      ),
+      [
+        'test.yaml:3:101 routes[0].role: the mail pool does not serve role "doh"; it serves smtp, submission, smtps',
+      ],
+    );
+  });
+
+  it("refuses a role on a pool that takes none, and on a forward route", () => {
+    const [pool] = problems(
+      withRoute("{ name: x, match: { ports: [10588] }, action: { type: handoff, pool: other }, role: smtp }"),
+    );
+    assert.match(pool ?? "", /routes\[0\]\.role: pool "other" takes no roles$/);
+    const [forward] = problems(
+      withRoute(
+        "{ name: x, match: { ports: [10588] }, action: { type: forward, host: 127.0.0.1, port: 9 }, role: smtp }",
+      ),
+    );
+    assert.match(forward ?? "", /routes\[0\]\.role: a role is for handoff routes \(this one is forward\)$/);
+  });
+
+  it("refuses a role that is no role at all", () => {
+    assert.deepEqual(
+      problems(
+        withRoute(
+          "{ name: x, match: { ports: [10588] }, action: { type: handoff, pool: mail }, role: pop3 }",
+        ),
+      ),
+      [
+        'test.yaml:3:88 routes[0].role: unknown role "pop3"; roles: smtp, submission, smtps, dns-tcp, doh, http-01',
+      ],
+    );
   });
 });
 

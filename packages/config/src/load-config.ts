@@ -50,9 +50,22 @@ export function parseConfig(text: string, source = "<config>", options: ParseOpt
   }
   const config = result.data;
   const named = new Set(config.routes.map((r) => r.name));
-  const implied = impliedRoutes(config).filter((r) => !named.has(r.name));
+  const allImplied = impliedRoutes(config);
+  const implied = allImplied.filter((r) => !named.has(r.name));
+  // A file route replacing an implied one, to the same pool, keeps its role unless it names its own.
+  const impliedByName = new Map(allImplied.map((r) => [r.name, r]));
+  const roleOf = (r: RouteConfig) => {
+    if (r.role !== undefined || r.action.type !== "handoff") return r.role;
+    const implied = impliedByName.get(r.name);
+    return implied?.action.type === "handoff" && implied.action.pool === r.action.pool
+      ? implied.role
+      : undefined;
+  };
   const effectiveRoutes = [
-    ...config.routes.map((r) => ({ ...r, origin: "config" })),
+    ...config.routes.map((r) => {
+      const role = roleOf(r);
+      return { ...r, ...(role ? { role } : {}), origin: "config" };
+    }),
     ...implied.map((r) => ({ ...r, origin: r.name.split("-")[0] ?? "implied" })),
   ];
   if (options.refuseEmpty && effectiveRoutes.length === 0 && !config.edge.allowEmptyRoutes) {

@@ -1,6 +1,7 @@
 import { parseIp } from "@switchyard/cidr";
 import { z } from "zod";
 import { cidr, domainPattern, name, port } from "./primitives.js";
+import { POOL_ROLES, ROUTE_ROLES } from "./route-roles.js";
 
 export const securitySchema = z.strictObject({
   /** Only these client addresses may use the route. Empty: everyone. */
@@ -58,6 +59,17 @@ export const routeSchema = z
     security: securitySchema.prefault({}),
     /** What a client gets when no worker can take it: a `421` SMTP greeting, an HTTP `503`, or a close. */
     refusal: z.enum(["smtp", "http", "close"]).default("close"),
+    /**
+     * What the connection is for, told to the worker in the handoff (mail: smtp, submission, smtps;
+     * dns: dns-tcp, doh; certs: http-01). Implied routes carry theirs; a handoff route to a pool
+     * that serves several kinds of connection needs one.
+     */
+    role: z
+      .enum(Object.values(ROUTE_ROLES), {
+        error: (issue) =>
+          `unknown role ${JSON.stringify(issue.input)}; roles: ${Object.values(ROUTE_ROLES).join(", ")}`,
+      })
+      .optional(),
   })
   .superRefine((route, ctx) => {
     if (route.match.protocol === "udp" && route.engine === "edge") {
@@ -87,6 +99,10 @@ export const routeSchema = z
         path: ["action", "masquerade"],
         message: "masquerade needs engine: nftables (the edge's forward already connects from this host)",
       });
+    }
+    if (route.role !== undefined) {
+      const issue = roleProblem(route.role, route.action, route.match.protocol);
+      if (issue) ctx.addIssue({ code: "custom", path: ["role"], message: issue });
     }
     if (route.match.paths.length > 0 && route.match.protocol !== "tcp") {
       ctx.addIssue({ code: "custom", path: ["match", "paths"], message: "paths need a tcp route" });
@@ -132,6 +148,18 @@ function kernelRouteIssues(route: {
     }
   }
   return issues;
+}
+
+/** Why a route cannot carry `role`, or undefined when it can: the pool it hands off to must serve it. */
+function roleProblem(role: string, action: RouteAction, protocol: "tcp" | "udp"): string | undefined {
+  if (action.type !== "handoff") return `a role is for handoff routes (this one is ${action.type})`;
+  if (protocol !== "tcp") return "a role is for tcp routes (udp datagrams are not handed off one by one)";
+  const roles = POOL_ROLES[action.pool];
+  if (!roles) return `pool ${JSON.stringify(action.pool)} takes no roles`;
+  if (!(roles as readonly string[]).includes(role)) {
+    return `the ${action.pool} pool does not serve role ${JSON.stringify(role)}; it serves ${roles.join(", ")}`;
+  }
+  return undefined;
 }
 
 /** Why `host` cannot be a DNAT target, or undefined when it can. */

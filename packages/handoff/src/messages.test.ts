@@ -10,6 +10,7 @@ describe("handoff messages", () => {
         type: "conn",
         id: 7,
         route: "r",
+        role: "submission",
         remote: { address: "::1", port: 5 },
         local: { address: "::1", port: 6 },
         proxied: false,
@@ -20,6 +21,7 @@ describe("handoff messages", () => {
     const { message, payload: got } = decodeMessage(frame);
     assert.equal(message.type, "conn");
     assert.equal(message.type === "conn" && message.sni, "é.example");
+    assert.equal(message.type === "conn" && message.role, "submission");
     assert.deepEqual(got, payload);
   });
 

@@ -29,7 +29,14 @@ export interface AttachedMessage {
 export interface ConnMessage {
   type: "conn";
   id: number;
+  /** The route that matched, for logs and stats. */
   route: string;
+  /**
+   * What the connection is for, from the route (`ROUTE_ROLES` of @switchyard/config: smtp, submission,
+   * smtps, dns-tcp, doh, http-01). Workers serve by role, never by route name. Absent when the route
+   * names none.
+   */
+  role?: string;
   /** The client as the edge sees it: PROXY protocol source if a trusted peer sent one. */
   remote: Endpoint;
   /** The address the client connected to (PROXY destination when given). */

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { DnsSection } from "@switchyard/config";
+import { type DnsSection, ROUTE_ROLES } from "@switchyard/config";
 import type { Logger, NatsAuth } from "@switchyard/runtime";
 import { EdgeWorker } from "@switchyard/worker";
 import { type Answerer, bytesOf } from "./answer/answerer.js";
@@ -132,8 +132,8 @@ export class DnsService {
       onConnection: (socket, info) => {
         const slot = this.slots.admit(socket, info.remote.address);
         if (typeof slot === "string") return refuse(socket);
-        // The edge read a ClientHello to route this one (the implied route is dns-doh): DoH.
-        if (info.sni !== undefined || info.route === "dns-doh")
+        // The route says DoH; a route without a role that read a ClientHello (an SNI) is DoH too.
+        if (info.role === ROUTE_ROLES.doh || (info.role === undefined && info.sni !== undefined))
           return this.doh.accept(socket, slot, info.sni);
         const { idleTimeoutMs, queryTimeoutMs } = this.tcp;
         serveTcp(

@@ -1,15 +1,16 @@
-import { CidrSet } from "@switchyard/cidr";
 import { ConfigError, type LoadedConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
-import { Admission } from "./admission.js";
-import { ConnectionRouter, type RouterState } from "./connection-router.js";
-import { HandoffDispatcher } from "./handoff-dispatcher.js";
-import { HandoffServer } from "./handoff-server.js";
-import { Listeners } from "./listeners.js";
-import { RouteStats } from "./route-stats.js";
-import { type CompiledRoute, RouteTable } from "./route-table.js";
-import { WorkerRegistry } from "./worker-registry.js";
+import { Listeners } from "./accept/listeners.js";
+import type { EdgeSettings } from "./config.js";
+import { HandoffDispatcher } from "./handoff/handoff-dispatcher.js";
+import { HandoffServer } from "./handoff/handoff-server.js";
+import { WorkerRegistry } from "./handoff/worker-registry.js";
+import { EdgeMetrics } from "./metrics.js";
+import { Admission } from "./policy/admission.js";
+import { ConnectionRouter, type RouterState } from "./routing/connection-router.js";
+import { RouteStats } from "./routing/route-stats.js";
+import type { CompiledRoute } from "./routing/route-table.js";
 
 export interface EdgeDeps {
   logger: Logger;
@@ -36,13 +37,13 @@ export class Edge {
   readonly startedAt = Date.now();
 
   constructor(
-    private config: LoadedConfig,
+    private settings: EdgeSettings,
     deps: EdgeDeps,
   ) {
     this.logger = deps.logger;
-    this.stats = new RouteStats(deps.metrics);
-    this.routerState = routerState(config);
-    this.admission = new Admission(config.edge);
+    this.stats = new RouteStats(new EdgeMetrics(deps.metrics));
+    this.routerState = settings.routing;
+    this.admission = new Admission(settings.clients);
     this.dispatcher = new HandoffDispatcher(this.registry, this.logger);
     this.router = new ConnectionRouter({
       admission: this.admission,
@@ -57,10 +58,7 @@ export class Edge {
       this.logger,
     );
     this.handoff = new HandoffServer({
-      path: config.edge.handoff.socket,
-      mode: Number.parseInt(config.edge.handoff.mode, 8),
-      allowedUids: config.edge.handoff.allowedUids,
-      maxQueuedPerWorker: config.edge.handoff.maxQueuedPerWorker,
+      ...settings.handoff,
       registry: this.registry,
       dispatcher: this.dispatcher,
       udp: { udpFor: (pool) => this.listeners.udpFor(pool) },
@@ -73,7 +71,7 @@ export class Edge {
   }
 
   get currentConfig(): LoadedConfig {
-    return this.config;
+    return this.settings.config;
   }
 
   /** Connections still being routed, forwarded by the edge, and handoff records: all return to 0 when idle. */
@@ -97,7 +95,7 @@ export class Edge {
   async start(): Promise<void> {
     this.handoff.start();
     await this.applyListeners();
-    const { heartbeatTimeoutMs } = this.config.edge.workers;
+    const { heartbeatTimeoutMs } = this.settings.workers;
     this.sweepTimer = setInterval(
       () => {
         for (const id of this.registry.sweep(heartbeatTimeoutMs, 10_000)) {
@@ -116,22 +114,22 @@ export class Edge {
       .flatMap(({ port, route }) =>
         route.action.type === "handoff" ? [{ port, route: route.name, pool: route.action.pool }] : [],
       );
-    await this.listeners.apply(this.config.edge.addresses, table.tcpPorts(), udp);
+    await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp);
   }
 
-  /** Applies a validated config to new connections; established ones are untouched. */
-  async reload(next: LoadedConfig): Promise<void> {
+  /** Applies new settings to new connections; established ones are untouched. */
+  async reload(next: EdgeSettings): Promise<void> {
     this.refuseOrphanedPools(next);
-    const previous = { config: this.config, state: this.routerState };
-    this.config = next;
-    this.routerState = routerState(next);
-    this.admission.configure(next.edge);
+    const previous = this.settings;
+    this.settings = next;
+    this.routerState = next.routing;
+    this.admission.configure(next.clients);
     try {
       await this.applyListeners();
     } catch (err) {
-      this.config = previous.config;
-      this.routerState = previous.state;
-      this.admission.configure(previous.config.edge);
+      this.settings = previous;
+      this.routerState = previous.routing;
+      this.admission.configure(previous.clients);
       await this.applyListeners().catch(swallow);
       throw err;
     }
@@ -144,8 +142,9 @@ export class Edge {
    * that lost a section still parses) is refused like an invalid file, unless
    * `edge.allowEmptyRoutes` says it is meant: stop the pool's workers first, or set it.
    */
-  private refuseOrphanedPools(next: LoadedConfig): void {
-    if (next.edge.allowEmptyRoutes) return;
+  private refuseOrphanedPools(settings: EdgeSettings): void {
+    if (settings.allowEmptyRoutes) return;
+    const next = settings.config;
     const routed = new Set(
       next.effectiveRoutes.flatMap((r) => (r.action.type === "handoff" ? [r.action.pool] : [])),
     );
@@ -186,13 +185,4 @@ export class Edge {
     this.handoff.requestDrain(worker);
     return true;
   }
-}
-
-function routerState(config: LoadedConfig): RouterState {
-  const { trusted } = config.edge.proxyProtocol;
-  return {
-    table: new RouteTable(config),
-    trustedProxies: trusted.length > 0 ? new CidrSet(trusted) : null,
-    limits: config.edge.limits,
-  };
 }

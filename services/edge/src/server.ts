@@ -2,7 +2,7 @@ import { countOpenFds } from "@switchyard/handoff";
 import type { edgeV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
 import type { Edge } from "./edge.js";
-import type { WorkerRecord } from "./worker-registry.js";
+import type { WorkerRecord } from "./handoff/worker-registry.js";
 
 export interface EdgeServiceDeps {
   edge: Edge;
@@ -92,6 +92,7 @@ export function createEdgeAdmin({
                 ? `${r.action.host}:${r.action.port}${r.config.engine === "nftables" ? " (nftables)" : ""}`
                 : "",
           source: r.origin,
+          role: r.role ?? "",
         })),
       };
     },

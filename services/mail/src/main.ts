@@ -108,7 +108,7 @@ await serviceMain({
       pool: "mail",
       ...(env.instance ? { instance: env.instance } : {}),
       logger,
-      onConnection: (socket, info) => smtp.handle(socket, info.route, info.remote, info.local),
+      onConnection: (socket, info) => smtp.handle(socket, info, info.remote, info.local),
       onDrainRequest: () => logger.info("drain requested by the edge"),
     });
 

@@ -23,8 +23,12 @@ describe("yardctl against a real edge", () => {
   let edge: EdgeHarness | undefined;
   let worker: TestWorker | undefined;
   let port: number;
+  let mxPort: number;
   const routeConfig = (ports: number[]) => ({
-    routes: [{ name: "echo", match: { ports }, action: { type: "handoff", pool: "test" } }],
+    routes: [
+      { name: "echo", match: { ports }, action: { type: "handoff", pool: "test" } },
+      { name: "mx", match: { ports: [mxPort] }, action: { type: "handoff", pool: "mail" }, role: "smtp" },
+    ],
   });
 
   before(async () => {
@@ -32,6 +36,7 @@ describe("yardctl against a real edge", () => {
       throw new Error(`${edgeMain} is missing: build the edge first (npx turbo run build)`, { cause: error });
     });
     port = await freePort();
+    mxPort = await freePort();
     edge = await startEdge(routeConfig([port]));
     worker = await startTestWorker(edge, { name: "w1", pool: "test" });
   });
@@ -73,10 +78,13 @@ describe("yardctl against a real edge", () => {
     assert.equal(json.code, 0, json.stderr);
     const echo = (JSON.parse(json.stdout) as edgeV1.ListRoutesResponse).routes.find((r) => r.name === "echo");
     assert.ok(echo, json.stdout);
-    assert.deepEqual([echo.ports, echo.action, echo.target], [[port], "handoff", "test"]);
+    assert.deepEqual([echo.ports, echo.action, echo.target, echo.role], [[port], "handoff", "test", ""]);
+    const mx = (JSON.parse(json.stdout) as edgeV1.ListRoutesResponse).routes.find((r) => r.name === "mx");
+    assert.deepEqual([mx?.target, mx?.role], ["mail", "smtp"]);
 
     const table = await yardctl("routes");
-    assert.match(table.stdout, new RegExp(`^echo\\s+${port}\\s.*handoff\\s+test\\b`, "m"));
+    assert.match(table.stdout, new RegExp(`^echo\\s+${port}\\s.*handoff\\s+test\\s+-\\s+config\\b`, "m"));
+    assert.match(table.stdout, new RegExp(`^mx\\s+${mxPort}\\s.*handoff\\s+mail\\s+smtp\\s+config\\b`, "m"));
   });
 
   test("stats answers with uptime and the worker", async () => {

@@ -111,7 +111,7 @@ function workersTable(workers: readonly edgeV1.Worker[], now: number): string {
 
 function routesTable(routes: readonly edgeV1.Route[]): string {
   return renderTable(
-    ["NAME", "PORTS", "PROTOCOL", "MATCH", "ACTION", "TARGET", "SOURCE"],
+    ["NAME", "PORTS", "PROTOCOL", "MATCH", "ACTION", "TARGET", "ROLE", "SOURCE"],
     routes.map((r) => [
       r.name,
       formatList(r.ports),
@@ -119,6 +119,7 @@ function routesTable(routes: readonly edgeV1.Route[]): string {
       matchText(r),
       r.action,
       r.target || "-",
+      r.role || "-",
       r.source || "-",
     ]),
   );

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseConfig } from "@switchyard/config";
+import { IMPLIED_ROUTES, parseConfig, ROUTE_ROLES } from "@switchyard/config";
 import { createLogger } from "@switchyard/runtime";
 import { RawSmtp, waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
@@ -59,14 +59,17 @@ describe("SmtpFront in process", () => {
         return verifyPassword(password, stored);
       },
     });
-    for (const route of ["mail-smtp", "mail-smtps"]) {
+    for (const [route, role] of [
+      [IMPLIED_ROUTES.mailSmtp, ROUTE_ROLES.smtp],
+      [IMPLIED_ROUTES.mailSmtps, ROUTE_ROLES.smtps],
+    ] as const) {
       // Each accepted socket stands for a handed-off one: a close listener first, as the worker's.
       const server = createServer((socket: Socket) => {
         socket.once("close", () => ended++);
         accepted.push(socket);
         front.handle(
           socket,
-          route,
+          { route, role },
           { address: "127.0.0.9", port: socket.remotePort ?? 0 },
           { address: "127.0.0.1", port: 25 },
         );
@@ -83,7 +86,7 @@ describe("SmtpFront in process", () => {
   });
 
   it("checks an unknown user's password against a dummy hash, as a real user's (no timing oracle)", async () => {
-    const smtp = await RawSmtp.open(ports["mail-smtps"] as number, true);
+    const smtp = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtps] as number, true);
     try {
       assert.match(await smtp.reply(), /^220 /);
       assert.match(await smtp.command("EHLO client.test\r\n"), /^250[ -]/);
@@ -133,15 +136,15 @@ describe("SmtpFront in process", () => {
 
   it("ends every open session, plain, STARTTLS and SMTPS, and releases each one", async () => {
     const endedBefore = ended;
-    const plain = await RawSmtp.open(ports["mail-smtp"] as number);
+    const plain = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
     assert.match(await plain.reply(), /^220 /);
-    const upgraded = await RawSmtp.open(ports["mail-smtp"] as number);
+    const upgraded = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
     assert.match(await upgraded.reply(), /^220 /);
     assert.match(await upgraded.command("EHLO client.test\r\n"), /^250[ -]/);
     assert.match(await upgraded.command("STARTTLS\r\n"), /^220 /);
     await upgraded.startTls();
     assert.match(await upgraded.command("EHLO client.test\r\n"), /^250[ -]/);
-    const smtps = await RawSmtp.open(ports["mail-smtps"] as number, true);
+    const smtps = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtps] as number, true);
     assert.match(await smtps.reply(), /^220 /);
     assert.equal(front.activeSessions, 3);
     assert.equal(await gauge("switchyard_mail_sessions_active"), 3);

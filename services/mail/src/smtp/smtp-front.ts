@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
-import type { MailSection } from "@switchyard/config";
+import { isMailRole, type MailRole, type MailSection } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { AuthGuard } from "../auth/auth-guard.js";
@@ -15,13 +15,8 @@ import { unknownParameter, unknownParameterText } from "./esmtp-parameters.js";
 import { SessionSlots, type SlotTimer } from "./session-slots.js";
 import { connectSocket, type SmtpConnectionHandle, setDefaultSecureContext } from "./smtp-internals.js";
 
-/** Which behaviour a handed-off connection gets, by the edge route it came in on. */
-export type PortRole = "smtp" | "submission" | "smtps";
-export const roleByRoute: Record<string, PortRole> = {
-  "mail-smtp": "smtp",
-  "mail-submission": "submission",
-  "mail-smtps": "smtps",
-};
+/** Which behaviour a handed-off connection gets: the role of the edge route it came in on. */
+export type PortRole = MailRole;
 
 export interface SmtpFrontDeps {
   mail: MailSection;
@@ -144,16 +139,16 @@ export class SmtpFront {
       );
   }
 
-  /** Adopts a handed-off connection; `route` says which port it came in on. */
+  /** Adopts a handed-off connection; its route's `role` says which kind of port it came in on. */
   handle(
     socket: Socket,
-    route: string,
+    from: { route: string; role?: string | undefined },
     remote: { address: string; port: number },
     local: { address: string; port: number },
   ): void {
-    const role = roleByRoute[route];
-    if (!role) {
-      this.deps.logger.warn({ route }, "connection from a route that is not mail; closing");
+    const { role, route } = from;
+    if (!isMailRole(role)) {
+      this.deps.logger.warn({ route, role }, "connection from a route without a mail role; closing");
       socket.destroy();
       return;
     }

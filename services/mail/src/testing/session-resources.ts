@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
+import { IMPLIED_ROUTES } from "@switchyard/config";
 import { unary } from "@switchyard/runtime";
 import { type EdgeHarness, type MailReplica, waitFor } from "@switchyard/testkit";
 
-const MAIL_ROUTES = ["mail-smtp", "mail-submission", "mail-smtps"];
+const MAIL_ROUTES: string[] = [
+  IMPLIED_ROUTES.mailSmtp,
+  IMPLIED_ROUTES.mailSubmission,
+  IMPLIED_ROUTES.mailSmtps,
+];
 
 /** What every session holds while open: all of it must come back when the session ends. */
 export interface Resources {

@@ -101,6 +101,11 @@ export interface Route {
   target: string;
   /** "config" for routes written in the file, "dns"/"mail"/"certs" for implied ones. */
   source: string;
+  /**
+   * What a handed-off connection is for ("smtp", "submission", "smtps", "dns-tcp", "doh",
+   * "http-01"); empty when the route names none.
+   */
+  role: string;
 }
 
 export interface ListRoutesRequest {
@@ -1151,6 +1156,7 @@ function createBaseRoute(): Route {
     action: "",
     target: "",
     source: "",
+    role: "",
   };
 }
 
@@ -1186,6 +1192,9 @@ export const Route: MessageFns<Route> = {
     }
     if (message.source !== "") {
       writer.uint32(74).string(message.source);
+    }
+    if (message.role !== "") {
+      writer.uint32(82).string(message.role);
     }
     return writer;
   },
@@ -1285,6 +1294,14 @@ export const Route: MessageFns<Route> = {
             message.source = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1312,6 +1329,7 @@ export const Route: MessageFns<Route> = {
       action: isSet(object.action) ? globalThis.String(object.action) : "",
       target: isSet(object.target) ? globalThis.String(object.target) : "",
       source: isSet(object.source) ? globalThis.String(object.source) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
     };
   },
 
@@ -1344,6 +1362,9 @@ export const Route: MessageFns<Route> = {
     if (message.source !== "") {
       obj.source = message.source;
     }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
     return obj;
   },
 
@@ -1361,6 +1382,7 @@ export const Route: MessageFns<Route> = {
     message.action = object.action ?? "";
     message.target = object.target ?? "";
     message.source = object.source ?? "";
+    message.role = object.role ?? "";
     return message;
   },
 };

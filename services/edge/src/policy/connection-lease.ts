@@ -1,5 +1,5 @@
+import type { RouteStats } from "../routing/route-stats.js";
 import type { Admission } from "./admission.js";
-import type { RouteStats } from "./route-stats.js";
 
 /**
  * A routed connection's hold on its route's and client's counters, given back exactly once.

@@ -1,13 +1,13 @@
 import type { CidrSet } from "@switchyard/cidr";
 import type { EdgeConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { AcceptedConnection } from "./accepted-connection.js";
-import type { Admission } from "./admission.js";
-import { addressIntake, type Intake, type IntakeFailure, takeIn } from "./connection-intake.js";
-import { ConnectionLease } from "./connection-lease.js";
-import { forward } from "./forward-proxy.js";
-import type { HandoffDispatcher } from "./handoff-dispatcher.js";
-import { refuseConnection } from "./refusal.js";
+import { AcceptedConnection } from "../accept/accepted-connection.js";
+import { addressIntake, type Intake, type IntakeFailure, takeIn } from "../accept/connection-intake.js";
+import { forward } from "../forward/forward-proxy.js";
+import type { HandoffDispatcher } from "../handoff/handoff-dispatcher.js";
+import type { Admission } from "../policy/admission.js";
+import { ConnectionLease } from "../policy/connection-lease.js";
+import { refuseConnection } from "../policy/refusal.js";
 import type { RouteStats } from "./route-stats.js";
 import type { RouteTable } from "./route-table.js";
 
@@ -112,6 +112,7 @@ export class ConnectionRouter {
       dispatcher.dispatch({
         conn,
         route: route.name,
+        role: route.role,
         pool: action.pool,
         refusal: route.refusal,
         intake,

@@ -1,6 +1,13 @@
-import { CidrSet } from "@switchyard/cidr";
-import type { EdgeConfig } from "@switchyard/config";
-import type { CompiledRoute } from "./route-table.js";
+import type { CidrSet } from "@switchyard/cidr";
+import type { CompiledRoute } from "../routing/route-table.js";
+
+/** The edge-wide rules for client addresses (compiled by config.ts). */
+export interface ClientPolicy {
+  allow: CidrSet | null;
+  block: CidrSet | null;
+  /** 0: no limit. */
+  maxConnectionsPerIp: number;
+}
 
 export type Verdict = "ok" | "blocked" | "not-allowed" | "route-full" | "ip-limit";
 
@@ -16,17 +23,17 @@ export class Admission {
   private readonly perRoute = new Map<string, number>();
   private readonly perRouteIp = new Map<string, number>();
 
-  constructor(edge: EdgeConfig) {
+  constructor(clients: ClientPolicy) {
     this.globalAllow = null;
     this.globalBlock = null;
     this.maxPerIp = 0;
-    this.configure(edge);
+    this.configure(clients);
   }
 
-  configure(edge: EdgeConfig): void {
-    this.globalAllow = edge.ipAllowList.length > 0 ? new CidrSet(edge.ipAllowList) : null;
-    this.globalBlock = edge.ipBlockList.length > 0 ? new CidrSet(edge.ipBlockList) : null;
-    this.maxPerIp = edge.limits.maxConnectionsPerIp;
+  configure(clients: ClientPolicy): void {
+    this.globalAllow = clients.allow;
+    this.globalBlock = clients.block;
+    this.maxPerIp = clients.maxConnectionsPerIp;
   }
 
   /** Global lists and the global per-address limit, before any byte is read. */

@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import { normalizeIp } from "@switchyard/cidr";
-import { parseClientHello } from "./client-hello.js";
-import { parseHttpHead } from "./http-head.js";
-import { parseProxyHeader } from "./proxy-protocol.js";
+import { parseProxyHeader } from "../policy/proxy-protocol.js";
+import { parseClientHello } from "../routing/client-hello.js";
+import { parseHttpHead } from "../routing/http-head.js";
 import { stopReading } from "./socket-internals.js";
 
 export interface IntakeOptions {

@@ -1,3 +1,5 @@
+import { DomainPatternError } from "../errors.js";
+
 /**
  * Route matching on names (SNI or Host) and on request paths.
  *
@@ -13,15 +15,7 @@
  * Any other use of `*` is a DomainPatternError.
  */
 
-export class DomainPatternError extends Error {
-  override readonly name = "DomainPatternError";
-  readonly pattern: string;
-
-  constructor(pattern: string, problem: string) {
-    super(`${JSON.stringify(pattern)} is not a domain pattern: ${problem}`);
-    this.pattern = pattern;
-  }
-}
+export { DomainPatternError };
 
 function normalizeName(name: string): string {
   const lower = name.toLowerCase();

@@ -12,7 +12,7 @@ import {
   tcpExchange,
   waitFor,
 } from "@switchyard/testkit";
-import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol-encode.js";
+import { encodeProxyV1, encodeProxyV2 } from "../policy/proxy-protocol-encode.js";
 
 function connectFrom(localAddress: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

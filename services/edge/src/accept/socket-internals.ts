@@ -5,6 +5,7 @@
  */
 import type { Socket as UdpSocket } from "node:dgram";
 import type { Socket } from "node:net";
+import { SocketInternalsError } from "../errors.js";
 
 interface StreamHandle {
   fd?: number;
@@ -46,7 +47,7 @@ function udpHandle(socket: UdpSocket): UdpHandle | undefined {
 export function shareUdpSocket(socket: UdpSocket): number {
   const handle = udpHandle(socket);
   if (!handle || typeof handle.fd !== "number" || handle.fd < 0) {
-    throw new Error("cannot find the fd of a bound UDP socket (Node internals changed?)");
+    throw new SocketInternalsError("cannot find the fd of a bound UDP socket (Node internals changed?)");
   }
   handle.recvStop?.();
   return handle.fd;

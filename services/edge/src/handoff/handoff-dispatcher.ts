@@ -1,13 +1,15 @@
 import { encodeMessage, type ReportMessage } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
-import type { AcceptedConnection } from "./accepted-connection.js";
-import type { Intake } from "./connection-intake.js";
-import { type RefusalKind, refuseConnection } from "./refusal.js";
+import type { AcceptedConnection } from "../accept/accepted-connection.js";
+import type { Intake } from "../accept/connection-intake.js";
+import { type RefusalKind, refuseConnection } from "../policy/refusal.js";
 import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 
 export interface HandoffRequest {
   conn: AcceptedConnection;
   route: string;
+  /** The route's role, for the worker to serve by. */
+  role?: string | undefined;
   pool: string;
   refusal: RefusalKind;
   intake: Intake;
@@ -62,6 +64,7 @@ export class HandoffDispatcher {
         type: "conn",
         id,
         route: request.route,
+        ...(request.role ? { role: request.role } : {}),
         remote: { address: intake.clientIp, port: intake.clientPort },
         local: { address: intake.localIp, port: intake.localPort },
         proxied: intake.proxied,

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Counter, Gauge } from "prom-client";
+import type { EdgeMetrics } from "../metrics.js";
 
 interface RouteMetrics {
   active: ReturnType<Gauge<"route">["labels"]>;
@@ -24,25 +25,10 @@ export class RouteStats {
   private readonly active: Gauge<"route">;
   private readonly bytes: Counter<"route" | "direction">;
 
-  constructor(registry: Registry) {
-    this.connections = new Counter({
-      name: "switchyard_edge_connections_total",
-      help: "Connections accepted by the edge, by route and outcome",
-      labelNames: ["route", "outcome"],
-      registers: [registry],
-    });
-    this.active = new Gauge({
-      name: "switchyard_edge_connections_active",
-      help: "Connections open per route (handed off and not yet reported closed, or forwarded)",
-      labelNames: ["route"],
-      registers: [registry],
-    });
-    this.bytes = new Counter({
-      name: "switchyard_edge_bytes_total",
-      help: "Bytes moved per route: forwarded by the edge, or reported by workers",
-      labelNames: ["route", "direction"],
-      registers: [registry],
-    });
+  constructor(metrics: EdgeMetrics) {
+    this.connections = metrics.connections;
+    this.active = metrics.active;
+    this.bytes = metrics.bytes;
   }
 
   private get(route: string): RouteCounters {

@@ -20,6 +20,8 @@ export interface CompiledRoute {
   config: RouteConfig;
   action: RouteAction;
   refusal: RouteConfig["refusal"];
+  /** What a handed-off connection is for, told to the worker. */
+  role: RouteConfig["role"];
   ports: ReadonlySet<number>;
   protocol: "tcp" | "udp";
   /** Needs the first bytes (ClientHello or request head) to decide. */
@@ -43,6 +45,7 @@ export function compileRoute(route: RouteConfig & { origin: string }): CompiledR
     config: route,
     action: route.action,
     refusal: route.refusal,
+    role: route.role,
     ports: new Set(match.ports),
     protocol: match.protocol,
     inspects: match.domains.length > 0 || match.paths.length > 0,

@@ -1,5 +1,6 @@
 import { connect, type Socket } from "node:net";
-import { encodeProxyV1, encodeProxyV2 } from "./proxy-protocol-encode.js";
+import { ForwardTimeoutError } from "../errors.js";
+import { encodeProxyV1, encodeProxyV2 } from "../policy/proxy-protocol-encode.js";
 
 export interface ForwardTarget {
   host: string;
@@ -59,7 +60,7 @@ export function forward(
   };
 
   const connectTimer = setTimeout(
-    () => fail(new Error(`connect to ${target.host}:${target.port} timed out`)),
+    () => fail(new ForwardTimeoutError("connect", `${target.host}:${target.port}`, target.connectTimeoutMs)),
     target.connectTimeoutMs,
   );
   socket.once("close", onClosed);
@@ -80,7 +81,9 @@ export function forward(
     }
     if (client.replay.length > 0) backend.write(client.replay);
     if (target.idleTimeoutMs > 0) {
-      socket.setTimeout(target.idleTimeoutMs, () => fail(new Error("idle timeout")));
+      socket.setTimeout(target.idleTimeoutMs, () =>
+        fail(new ForwardTimeoutError("idle", `${target.host}:${target.port}`, target.idleTimeoutMs)),
+      );
     }
     socket.pipe(backend);
     backend.pipe(socket);

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { AcceptedConnection } from "./accepted-connection.js";
+import type { AcceptedConnection } from "../accept/accepted-connection.js";
 
 const SMTP_421 = Buffer.from("421 4.3.2 Service not available, closing transmission channel\r\n");
 const HTTP_503 = Buffer.from(

@@ -2,6 +2,7 @@ import dgram from "node:dgram";
 import { isIPv4, isIPv6 } from "node:net";
 import { type AcceptHandler, TcpAcceptor } from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
+import { ListenError } from "../errors.js";
 import { shareUdpSocket } from "./socket-internals.js";
 
 export interface UdpBinding {
@@ -109,7 +110,7 @@ export class Listeners {
         this.logger.warn({ address, port, err }, "no IPv6 here; skipping this listener");
         return undefined;
       }
-      throw new Error(`cannot listen on tcp ${address}:${port}: ${(err as Error).message}`, { cause: err });
+      throw new ListenError("tcp", address, port, { cause: err });
     }
   }
 
@@ -143,9 +144,7 @@ export class Listeners {
           await new Promise((r) => setTimeout(r, 100));
           continue;
         }
-        throw new Error(`cannot bind udp ${want.address}:${want.port}: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new ListenError("udp", want.address, want.port, { cause: err });
       }
     }
   }

@@ -1,0 +1,52 @@
+/** The edge's errors: one base, a named subclass per failure, the cause kept. */
+export class EdgeError extends Error {
+  override name = "EdgeError";
+}
+
+/** A port the config asks for cannot be listened on or bound (in use, no permission, no address). */
+export class ListenError extends EdgeError {
+  override name = "ListenError";
+
+  constructor(
+    readonly protocol: "tcp" | "udp",
+    readonly address: string,
+    readonly port: number,
+    options: { cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(
+      `cannot ${protocol === "tcp" ? "listen on" : "bind"} ${protocol} ${address}:${port}: ${reason}`,
+      options,
+    );
+  }
+}
+
+/** Node's socket internals no longer look as the edge expects (a Node upgrade changed them). */
+export class SocketInternalsError extends EdgeError {
+  override name = "SocketInternalsError";
+}
+
+/** A `forward` route's backend did not answer, or the connection sat idle past its limit. */
+export class ForwardTimeoutError extends EdgeError {
+  override name = "ForwardTimeoutError";
+
+  constructor(
+    readonly phase: "connect" | "idle",
+    readonly target: string,
+    readonly timeoutMs: number,
+  ) {
+    super(phase === "connect" ? `connect to ${target} timed out` : "idle timeout");
+  }
+}
+
+/** A route's domain pattern that is not one (a misplaced `*`, an empty label). */
+export class DomainPatternError extends EdgeError {
+  override name = "DomainPatternError";
+
+  constructor(
+    readonly pattern: string,
+    problem: string,
+  ) {
+    super(`${JSON.stringify(pattern)} is not a domain pattern: ${problem}`);
+  }
+}

@@ -1,14 +1,20 @@
-export { dnsName, type InlineRecord, inlineRecordSchema, type ZoneConfig, zoneSchema } from "./dns-zones.js";
+export {
+  dnsName,
+  type InlineRecord,
+  inlineRecordSchema,
+  type ZoneConfig,
+  zoneSchema,
+} from "./dns/dns-zones.js";
 export type { EdgeConfig } from "./edge-schema.js";
 export { edgeSchema } from "./edge-schema.js";
 export { ConfigError, MissingSectionError } from "./errors.js";
 export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
-export { impliedRoutes } from "./implied-routes.js";
 export { type LoadedConfig, loadConfig, type ParseOptions, parseConfig } from "./load-config.js";
-export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail-queue-schema.js";
-export type { MailRule } from "./mail-rules-schema.js";
+export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail/mail-queue-schema.js";
+export type { MailRule } from "./mail/mail-rules-schema.js";
 export { requireSection, type SectionName } from "./require-section.js";
+export { impliedRoutes } from "./routes/implied-routes.js";
 export {
   IMPLIED_ROUTES,
   type ImpliedRouteName,
@@ -19,9 +25,9 @@ export {
   POOLS,
   ROUTE_ROLES,
   type RouteRole,
-} from "./route-roles.js";
-export type { RouteAction, RouteConfig, RouteSecurity } from "./route-schema.js";
-export { routeSchema } from "./route-schema.js";
+} from "./routes/route-roles.js";
+export type { RouteAction, RouteConfig, RouteSecurity } from "./routes/route-schema.js";
+export { routeSchema } from "./routes/route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";
 export type {
   CertificateConfig,

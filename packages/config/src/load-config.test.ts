@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError } from "./errors.js";
 import { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
-import { IMPLIED_ROUTES, ROUTE_ROLES } from "./route-roles.js";
+import { IMPLIED_ROUTES, ROUTE_ROLES } from "./routes/route-roles.js";
 
 function problems(text: string): string[] {
   try {

@@ -2,8 +2,8 @@ import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "./errors.js";
 import { formatIssues } from "./format-issues.js";
-import { impliedRoutes } from "./implied-routes.js";
-import type { RouteConfig } from "./route-schema.js";
+import { impliedRoutes } from "./routes/implied-routes.js";
+import type { RouteConfig } from "./routes/route-schema.js";
 import { configSchema, type SwitchyardConfig } from "./schema.js";
 
 /** Validated config plus the routes the edge serves: the file's routes, then implied ones it did not replace. */

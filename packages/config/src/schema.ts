@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { edgeSchema } from "./edge-schema.js";
-import { impliedRoutes } from "./implied-routes.js";
-import { type RouteConfig, routeSchema } from "./route-schema.js";
+import { impliedRoutes } from "./routes/implied-routes.js";
+import { type RouteConfig, routeSchema } from "./routes/route-schema.js";
 import {
   certsSectionSchema,
   dnsSectionSchema,

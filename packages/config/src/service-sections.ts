@@ -2,9 +2,9 @@ import { z } from "zod";
 
 /** Every service section, one file each; this module only gathers them for the root schema. */
 export { type CertificateConfig, type CertsSection, certsSectionSchema } from "./certs-section.js";
-export { type DnsSection, dnsSectionSchema } from "./dns-section.js";
+export { type DnsSection, dnsSectionSchema } from "./dns/dns-section.js";
 export { type FirewallSection, firewallSectionSchema } from "./firewall-section.js";
-export { mailSectionSchema } from "./mail-section.js";
+export { mailSectionSchema } from "./mail/mail-section.js";
 
 export const natsSchema = z
   .strictObject({
@@ -22,4 +22,4 @@ export const natsSchema = z
     error: "use either tokenFile or credentialsFile, not both",
   });
 
-export type MailSection = z.infer<typeof import("./mail-section.js").mailSectionSchema>;
+export type MailSection = z.infer<typeof import("./mail/mail-section.js").mailSectionSchema>;

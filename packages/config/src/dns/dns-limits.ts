@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { cidr } from "./primitives.js";
+import { cidr } from "../primitives.js";
 
 /**
  * DNS over TCP and DoH connections, per replica (both share these slots and deadlines). No deadline

@@ -1,6 +1,6 @@
 import { parseIp } from "@switchyard/cidr";
 import { z } from "zod";
-import { cidr, domainPattern, name, port } from "./primitives.js";
+import { cidr, domainPattern, name, port } from "../primitives.js";
 import { POOL_ROLES, ROUTE_ROLES } from "./route-roles.js";
 
 export const securitySchema = z.strictObject({

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { port } from "./primitives.js";
+import { port } from "../primitives.js";
 
 /**
  * `mail.queue`: the shared spool's delivery queue. Retries back off exponentially from

@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { hostPort } from "../primitives.js";
 import { hostnameRe, mailAddress } from "./mail-address.js";
-import { hostPort } from "./primitives.js";
 
 /** `local@domain` where the local part may hold `*` globs (`*@a.test`, `list-*@a.test`), lower-cased. */
 const rulePattern = z

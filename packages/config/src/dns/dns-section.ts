@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { cidr, domainPattern, hostPort, port } from "../primitives.js";
 import { dnsRrlSchema, dnsTcpSchema, dnsUdpSchema } from "./dns-limits.js";
 import { zoneSchema } from "./dns-zones.js";
-import { cidr, domainPattern, hostPort, port } from "./primitives.js";
 
 /**
  * DNS over HTTPS on the edge's HTTPS port, routed by SNI. The certificate comes from files for now

@@ -1,6 +1,6 @@
+import type { CertsSection, DnsSection, MailSection } from "../service-sections.js";
 import { IMPLIED_ROUTES, POOLS, ROUTE_ROLES, type RouteRole } from "./route-roles.js";
 import type { RouteConfig } from "./route-schema.js";
-import type { CertsSection, DnsSection, MailSection } from "./service-sections.js";
 
 const openSecurity = { ipAllowList: [], ipBlockList: [], maxConnections: 0, maxConnectionsPerIp: 0 };
 

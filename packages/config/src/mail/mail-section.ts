@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { hostPort, port } from "../primitives.js";
 import { mailAddress, mailDomain } from "./mail-address.js";
 import { authLimitsSchema, checkDkimKeys, dkimKeySchema, inboundSchema } from "./mail-auth-section.js";
 import { mailOutboundSchema, mailQueueSchema } from "./mail-queue-schema.js";
 import { mailRulesSchema, validateRules } from "./mail-rules-schema.js";
-import { hostPort, port } from "./primitives.js";
 
 /** `scrypt$N$r$p$salt$hash` (base64), as `hashPassword` in @switchyard/mail writes it. */
 const scryptHash = z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError } from "./errors.js";
-import { parseConfig } from "./load-config.js";
+import { ConfigError } from "../errors.js";
+import { parseConfig } from "../load-config.js";
 
 function problems(text: string): string {
   try {

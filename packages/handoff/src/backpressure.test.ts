@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { open } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { exited, fdCountOf, settle, startPeer, suiteSandbox, waitUntil } from "./fixtures/harness.js";
 import { countOpenFds, type HandoffChannel, HandoffListener, HandoffQueueFullError } from "./index.js";
+import { exited, fdCountOf, settle, startPeer, suiteSandbox, waitUntil } from "./testing/harness.js";
 
 const MAX_QUEUED = 64;
 

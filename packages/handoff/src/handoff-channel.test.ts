@@ -5,7 +5,6 @@ import { read } from "node:fs";
 import { open, writeFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { runPython, settle, spawnOnce, tempDir, waitUntil } from "./fixtures/harness.js";
 import {
   closeFd,
   countOpenFds,
@@ -15,6 +14,7 @@ import {
   HandoffListener,
   HandoffProtocolError,
 } from "./index.js";
+import { runPython, settle, spawnOnce, tempDir, waitUntil } from "./testing/harness.js";
 
 interface Received {
   data: Buffer;

@@ -3,7 +3,6 @@ import { once } from "node:events";
 import { open } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { exited, settle, spawnOnce, startPeer, suiteSandbox } from "./fixtures/harness.js";
 import {
   countOpenFds,
   type HandoffChannel,
@@ -11,6 +10,7 @@ import {
   HandoffListener,
   HandoffQueueFullError,
 } from "./index.js";
+import { exited, settle, spawnOnce, startPeer, suiteSandbox } from "./testing/harness.js";
 
 describe("a peer that dies while we send", () => {
   const sandbox = suiteSandbox();

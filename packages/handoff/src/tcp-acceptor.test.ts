@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { after, describe, it } from "node:test";
-import { acceptQueue, exited, loopTurns, settle, waitUntil } from "./fixtures/harness.js";
 import { closeFd, countOpenFds, HandoffError, TcpAcceptor } from "./index.js";
+import { acceptQueue, exited, loopTurns, settle, waitUntil } from "./testing/harness.js";
 
 interface Accepted {
   fd: number;
@@ -233,7 +233,7 @@ describe("TcpAcceptor", () => {
 
     /** Starts the fixture, optionally under `ulimit -n`; collects its IPC messages. */
     async function startChild(mode: "hold" | "throw", fdLimit?: number) {
-      const script = new URL("./fixtures/tcp-acceptor-child.js", import.meta.url).pathname;
+      const script = new URL("./testing/tcp-acceptor-child.js", import.meta.url).pathname;
       const command = fdLimit
         ? spawn(
             "bash",

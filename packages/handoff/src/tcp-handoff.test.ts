@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
 import { describe, it } from "node:test";
-import { exited, fdCountOf, settle, startPeer, suiteSandbox } from "./fixtures/harness.js";
 import { countOpenFds, type HandoffChannel, HandoffListener } from "./index.js";
+import { exited, fdCountOf, settle, startPeer, suiteSandbox } from "./testing/harness.js";
 
 const CONNECTIONS = 5000;
 const CONCURRENCY = 64;

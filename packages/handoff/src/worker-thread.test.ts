@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { tempDir } from "./fixtures/harness.js";
+import { tempDir } from "./testing/harness.js";
 
-const FIXTURE = new URL("./fixtures/worker-teardown.js", import.meta.url).pathname;
+const FIXTURE = new URL("./testing/worker-teardown.js", import.meta.url).pathname;
 
 describe("handoff in a worker thread", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

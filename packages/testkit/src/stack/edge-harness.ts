@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { edgeV1 } from "@switchyard/proto";
 import { createGrpcClient, ensureToken } from "@switchyard/runtime";
 import { stringify } from "yaml";
-import { type ManagedProcess, startProcess } from "./managed-process.js";
+import { type ManagedProcess, startProcess } from "../managed-process.js";
 import { repoRoot } from "./service-replica.js";
 
 export interface EdgeHarness {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startProcess } from "./managed-process.js";
+import { startProcess } from "../managed-process.js";
 import { freePort } from "./nats-server.js";
 
 export interface KnotOptions {

@@ -1,10 +1,10 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type ManagedProcess, startProcess } from "../managed-process.js";
 import type { EdgeHarness } from "./edge-harness.js";
-import { type ManagedProcess, startProcess } from "./managed-process.js";
 
 /** The repository root, for the services' built entry points. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
 export interface ReplicaOptions {
   name: string;

@@ -3,9 +3,9 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
-import { type ManagedProcess, startProcess } from "./managed-process.js";
+import { type ManagedProcess, startProcess } from "../managed-process.js";
+import { waitFor } from "../wait-for.js";
 import { freePort } from "./nats-server.js";
-import { waitFor } from "./wait-for.js";
 
 export interface PebbleOptions {
   /** The port Pebble's VA connects to for HTTP-01 (the edge's HTTP port). */

@@ -1,5 +1,5 @@
+import type { ManagedProcess } from "../managed-process.js";
 import type { EdgeHarness } from "./edge-harness.js";
-import type { ManagedProcess } from "./managed-process.js";
 import { spawnServiceReplica } from "./service-replica.js";
 
 export interface CertsReplica {

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startProcess } from "./managed-process.js";
+import { startProcess } from "../managed-process.js";
+import { waitFor } from "../wait-for.js";
 import { freePort } from "./nats-server.js";
-import { waitFor } from "./wait-for.js";
 
 export interface HaproxyFrontend {
   name: string;

@@ -11,8 +11,8 @@ import {
   openKv,
   PermissionViolationError,
 } from "@switchyard/runtime";
+import { waitFor } from "../wait-for.js";
 import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
-import { waitFor } from "./wait-for.js";
 
 const quiet = createLogger("test", { level: "silent" });
 

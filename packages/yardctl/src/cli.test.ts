@@ -48,6 +48,7 @@ function fakeEdgeAdmin(): Parameters<GrpcServer["add"]>[1] {
           domains: ["dns.example.com"],
           action: "handoff",
           target: "dns",
+          role: "doh",
           source: "dns",
         }),
         edgeV1.Route.fromPartial({
@@ -151,9 +152,9 @@ describe("yardctl against an EdgeAdmin server", () => {
     assert.equal(
       stdout,
       [
-        "NAME  PORTS   PROTOCOL  MATCH            ACTION   TARGET  SOURCE",
-        "doh   443     tls       dns.example.com  handoff  dns     dns",
-        "smtp  25,587  -         from 10.0.0.0/8  handoff  mail    config",
+        "NAME  PORTS   PROTOCOL  MATCH            ACTION   TARGET  ROLE  SOURCE",
+        "doh   443     tls       dns.example.com  handoff  dns     doh   dns",
+        "smtp  25,587  -         from 10.0.0.0/8  handoff  mail    -     config",
         "",
       ].join("\n"),
     );

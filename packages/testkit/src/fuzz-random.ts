@@ -13,6 +13,24 @@ export interface FuzzRandom {
   bytes(n: number): Buffer;
 }
 
+/** mulberry32: a small, fast generator of uniform 32-bit unsigned integers from a 32-bit seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return (x ^ (x >>> 14)) >>> 0;
+  };
+}
+
+/** A deterministic generator of uniform numbers in [0, 1) (mulberry32), for corpora and load mixes. */
+export function seededUnit(seed: number): () => number {
+  const u32 = mulberry32(seed);
+  return () => u32() / 4294967296;
+}
+
 /**
  * A seeded PRNG (mulberry32) for a fuzz test. The seed is $SWITCHYARD_FUZZ_SEED when set, else a
  * fresh random one per run; either way it is printed through `t.diagnostic` (shown by every
@@ -27,14 +45,7 @@ export function fuzzRandom(t: { diagnostic(message: string): void }, env = proce
       throw new RangeError(`${FUZZ_SEED_ENV}=${fromEnv}: expected an integer in [0, 2^32)`);
   } else seed = randomInt(0, 0xffffffff);
   t.diagnostic(`fuzz seed ${seed} (replay: ${FUZZ_SEED_ENV}=${seed})`);
-  let a = seed >>> 0;
-  const u32 = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return (x ^ (x >>> 14)) >>> 0;
-  };
+  const u32 = mulberry32(seed);
   const int = (n: number) => (n <= 0 ? 0 : Math.floor((u32() / 4294967296) * n));
   const bytes = (n: number) => {
     const out = Buffer.alloc(n);

@@ -11,7 +11,14 @@ export {
 export { RawSmtp } from "./clients/raw-smtp.js";
 export { tlsOverTcp } from "./clients/tls-over-tcp.js";
 export { type FdCensus, fdCensus } from "./fd-census.js";
-export { FUZZ_SEED_ENV, type FuzzRandom, fuzzRandom, mutatePrefix } from "./fuzz-random.js";
+export {
+  FUZZ_SEED_ENV,
+  type FuzzRandom,
+  fuzzRandom,
+  mulberry32,
+  mutatePrefix,
+  seededUnit,
+} from "./fuzz-random.js";
 export { type LogLine, type ManagedProcess, startProcess } from "./managed-process.js";
 export {
   type MetricSample,

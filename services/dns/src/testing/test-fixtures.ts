@@ -1,3 +1,5 @@
+import { seededUnit } from "@switchyard/testkit";
+
 /** A zone exercising every case the tests need (tests only). */
 export const exampleZone = `$ORIGIN example.test.
 $TTL 300
@@ -75,13 +77,4 @@ export function header(msg: Buffer) {
 }
 
 /** A deterministic pseudo-random generator (mulberry32), so the corpus is the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededUnit;

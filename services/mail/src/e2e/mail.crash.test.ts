@@ -8,6 +8,7 @@ import {
   type EdgeHarness,
   freePort,
   type MailReplica,
+  seededUnit,
   startEdge,
   startMailReplica,
   waitFor,
@@ -24,16 +25,7 @@ const PER_ROUND = 24;
 const CONCURRENCY = 8;
 
 /** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededUnit;
 
 interface Sent {
   id: string;

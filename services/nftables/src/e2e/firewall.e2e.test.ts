@@ -237,20 +237,31 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   });
 
   it("keeps the previous rules working when the kernel refuses a new ruleset, and reports it", async () => {
+    assert.equal((await status()).lastApply.ok, true, "precondition: the last apply succeeded");
     await writeFile(
       configFile(),
       config(join(natsAuthDir ?? "", "{role}.cred"), { interfaces: ["nosuch0"] }),
     );
-    await waitFor("the refusal to be reported", async () => (await status()).lastApply.ok === false, 15_000);
-    const s = await status();
-    assert.equal(s.lastApply.reason, "reload");
-    assert.match(s.lastApply.error, /Interface does not exist/);
-    assert.equal(await reaches(7001, "10.1.0.2"), "router-7001 10.1.0.2");
-    assert.equal(await reaches(7001, "10.1.0.3"), null);
-    assert.equal(await reaches(8080, "10.1.0.2"), "backend 10.1.0.2");
-    const render = await yardctl("firewall", "render", "--check");
-    assert.equal(render.code, 0, render.stderr);
-    assert.match(render.stdout, /# nft -c: ok/);
+    try {
+      await waitFor(
+        "the refusal to be reported",
+        async () => (await status()).lastApply.ok === false,
+        15_000,
+      );
+      const s = await status();
+      assert.equal(s.lastApply.reason, "reload");
+      assert.match(s.lastApply.error, /Interface does not exist/);
+      assert.equal(await reaches(7001, "10.1.0.2"), "router-7001 10.1.0.2");
+      assert.equal(await reaches(7001, "10.1.0.3"), null);
+      assert.equal(await reaches(8080, "10.1.0.2"), "backend 10.1.0.2");
+      const render = await yardctl("firewall", "render", "--check");
+      assert.equal(render.code, 0, render.stderr);
+      assert.match(render.stdout, /# nft -c: ok/);
+    } finally {
+      // Put the good config back (the restart test starts an agent from this file) and wait until it applies.
+      await writeFile(configFile(), config(join(natsAuthDir ?? "", "{role}.cred")));
+      await waitFor("the good config to apply again", async () => (await status()).lastApply.ok, 15_000);
+    }
   });
 
   it("never touched the other table in the namespace", async () => {

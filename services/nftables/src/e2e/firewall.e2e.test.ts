@@ -183,14 +183,14 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   it("applies a ban published on NATS, lists it, and lifts it when it ends", async () => {
     assert.equal(await reaches(7003, "10.1.0.4"), "router-7003 10.1.0.4");
     const reply = JSON.parse(
-      await publishBan({ address: "10.1.0.4", seconds: 3, reason: "smtp-auth", source: "mail" }),
+      await publishBan({ address: "10.1.0.4", seconds: 10, reason: "smtp-auth", source: "mail" }),
     );
     assert.equal(reply.ok, true, JSON.stringify(reply));
     await waitFor("the ban to drop 10.1.0.4", async () => (await reaches(7003, "10.1.0.4")) === null, 10_000);
     const refused = JSON.parse(await publishBan({ address: "10.1.0.4; flush ruleset" }));
     assert.equal(refused.ok, false);
     assert.match(refused.error, /is not an IP address/);
-    await waitFor("the ban to end", async () => (await reaches(7003, "10.1.0.4")) !== null, 20_000);
+    await waitFor("the ban to end", async () => (await reaches(7003, "10.1.0.4")) !== null, 30_000);
     const bans = await yardctl("firewall", "bans", "--json");
     assert.deepEqual(JSON.parse(bans.stdout).bans, []);
   });

@@ -183,14 +183,14 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   it("applies a ban published on NATS, lists it, and lifts it when it ends", async () => {
     assert.equal(await reaches(7003, "10.1.0.4"), "router-7003 10.1.0.4");
     const reply = JSON.parse(
-      await publishBan({ address: "10.1.0.4", seconds: 3, reason: "smtp-auth", source: "mail" }),
+      await publishBan({ address: "10.1.0.4", seconds: 10, reason: "smtp-auth", source: "mail" }),
     );
     assert.equal(reply.ok, true, JSON.stringify(reply));
     await waitFor("the ban to drop 10.1.0.4", async () => (await reaches(7003, "10.1.0.4")) === null, 10_000);
     const refused = JSON.parse(await publishBan({ address: "10.1.0.4; flush ruleset" }));
     assert.equal(refused.ok, false);
     assert.match(refused.error, /is not an IP address/);
-    await waitFor("the ban to end", async () => (await reaches(7003, "10.1.0.4")) !== null, 20_000);
+    await waitFor("the ban to end", async () => (await reaches(7003, "10.1.0.4")) !== null, 30_000);
     const bans = await yardctl("firewall", "bans", "--json");
     assert.deepEqual(JSON.parse(bans.stdout).bans, []);
   });
@@ -237,20 +237,31 @@ describe("nftables agent with real traffic between namespaces", { skip: root ? f
   });
 
   it("keeps the previous rules working when the kernel refuses a new ruleset, and reports it", async () => {
+    assert.equal((await status()).lastApply.ok, true, "precondition: the last apply succeeded");
     await writeFile(
       configFile(),
       config(join(natsAuthDir ?? "", "{role}.cred"), { interfaces: ["nosuch0"] }),
     );
-    await waitFor("the refusal to be reported", async () => (await status()).lastApply.ok === false, 15_000);
-    const s = await status();
-    assert.equal(s.lastApply.reason, "reload");
-    assert.match(s.lastApply.error, /Interface does not exist/);
-    assert.equal(await reaches(7001, "10.1.0.2"), "router-7001 10.1.0.2");
-    assert.equal(await reaches(7001, "10.1.0.3"), null);
-    assert.equal(await reaches(8080, "10.1.0.2"), "backend 10.1.0.2");
-    const render = await yardctl("firewall", "render", "--check");
-    assert.equal(render.code, 0, render.stderr);
-    assert.match(render.stdout, /# nft -c: ok/);
+    try {
+      await waitFor(
+        "the refusal to be reported",
+        async () => (await status()).lastApply.ok === false,
+        15_000,
+      );
+      const s = await status();
+      assert.equal(s.lastApply.reason, "reload");
+      assert.match(s.lastApply.error, /Interface does not exist/);
+      assert.equal(await reaches(7001, "10.1.0.2"), "router-7001 10.1.0.2");
+      assert.equal(await reaches(7001, "10.1.0.3"), null);
+      assert.equal(await reaches(8080, "10.1.0.2"), "backend 10.1.0.2");
+      const render = await yardctl("firewall", "render", "--check");
+      assert.equal(render.code, 0, render.stderr);
+      assert.match(render.stdout, /# nft -c: ok/);
+    } finally {
+      // Put the good config back (the restart test starts an agent from this file) and wait until it applies.
+      await writeFile(configFile(), config(join(natsAuthDir ?? "", "{role}.cred")));
+      await waitFor("the good config to apply again", async () => (await status()).lastApply.ok, 15_000);
+    }
   });
 
   it("never touched the other table in the namespace", async () => {

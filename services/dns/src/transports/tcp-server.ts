@@ -35,6 +35,10 @@ export function serveTcp(
   let ended = false;
   let writeBlocked = false;
   socket.setNoDelay(true);
+  // A client that half-closes after its last query is owed every answer still forwarded: without
+  // this, node ends the writable side the moment the client's FIN arrives (allowHalfOpen false) and
+  // those answers are dropped. The "end" handler below ends the connection after the last one.
+  socket.allowHalfOpen = true;
   const idle = () => {
     if (!slot.has("query")) slot.deadline("idle", "idle", options.idleTimeoutMs);
   };

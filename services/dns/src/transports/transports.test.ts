@@ -27,6 +27,12 @@ const A = 1;
 const TXT = 16;
 const logger = createLogger("test", { level: "silent" });
 
+/** A listener the tests made, and the server's side of each connection it accepted. */
+interface TcpServer {
+  listener: Server;
+  served: Socket[];
+}
+
 function zoneSet(origin: string, body: string): ZoneSet {
   const text = `$ORIGIN ${origin}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 900 604800 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\n${body}`;
   return new ZoneSet([new Zone(origin, parseZoneFile(text, { file: origin, origin, defaultTtl: 300 }))]);
@@ -42,7 +48,7 @@ async function udpSocket(): Promise<dgram.Socket> {
   return socket;
 }
 
-async function forwarderTo(upstreamPort: number, timeoutMs = 2000): Promise<Forwarder> {
+async function newForwarder(upstreamPort: number, timeoutMs: number): Promise<Forwarder> {
   return Forwarder.create(
     {
       clients: ["127.0.0.0/8"],
@@ -73,11 +79,8 @@ function collect(socket: Socket): Buffer[] {
 describe("transports: forwarding beside rate limiting and backpressure", () => {
   let upstream: dgram.Socket;
   let silent: dgram.Socket;
-  let forwarder: Forwarder;
-  let stalled: Forwarder;
-  let server: Server;
-  let tcpPort: number;
-  const served: Socket[] = [];
+  const forwarders: Forwarder[] = [];
+  const servers: TcpServer[] = [];
   const clients: Socket[] = [];
 
   before(async () => {
@@ -85,32 +88,57 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
     serveUdp(upstream, { answerer: () => upstreamZones, responder: () => upstreamZones });
     // An upstream that reads and never answers: forwarded questions wait for its timeout.
     silent = await udpSocket();
-    forwarder = await forwarderTo(upstream.address().port);
-    stalled = await forwarderTo(silent.address().port, 1000);
-    server = createServer((socket) => {
+  });
+
+  after(async () => {
+    for (const c of clients) c.destroy();
+    for (const server of servers) {
+      for (const s of server.served) s.destroy();
+      await new Promise((resolve) => server.listener.close(resolve));
+    }
+    for (const f of forwarders) f.close();
+    upstream?.close();
+    silent?.close();
+  });
+
+  /** A forwarder of the test's own (its cache starts empty) to the answering or the silent upstream. */
+  async function forwarderTo(which: "upstream" | "silent"): Promise<Forwarder> {
+    const forwarder =
+      which === "upstream"
+        ? await newForwarder(upstream.address().port, 2000)
+        : await newForwarder(silent.address().port, 1000);
+    forwarders.push(forwarder);
+    return forwarder;
+  }
+
+  /**
+   * A TCP listener of the test's own that serves every connection with `answerer`, and a client
+   * connected to it, with the server's side of that connection.
+   */
+  async function tcpConnection(answerer: Forwarder): Promise<{ client: Socket; socket: Socket }> {
+    const served: Socket[] = [];
+    let onAccept: (socket: Socket) => void = () => {};
+    const accepted = new Promise<Socket>((resolve) => {
+      onAccept = resolve;
+    });
+    const listener = createServer((socket) => {
       served.push(socket);
-      const which = served.length === 3 ? stalled : forwarder;
+      onAccept(socket);
       const slot = new ConnectionSlot(socket, () => {});
       socket.once("close", () => slot.clear());
-      serveTcp(socket, slot, () => which, {
+      serveTcp(socket, slot, () => answerer, {
         idleTimeoutMs: 60_000,
         queryTimeoutMs: 60_000,
         client: "127.0.0.1",
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    tcpPort = (server.address() as { port: number }).port;
-  });
-
-  after(async () => {
-    for (const c of clients) c.destroy();
-    for (const s of served) s.destroy();
-    await new Promise((resolve) => server?.close(resolve));
-    forwarder?.close();
-    stalled?.close();
-    upstream?.close();
-    silent?.close();
-  });
+    servers.push({ listener, served });
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    const client = connect({ port: (listener.address() as { port: number }).port, host: "127.0.0.1" });
+    clients.push(client);
+    const [socket] = await Promise.all([accepted, once(client, "connect")]);
+    return { client, socket };
+  }
 
   it("UDP: rate-limits authoritative answers to a trusted client, never its forwarded ones", async () => {
     const limited = { dropped: 0, slipped: 0 };
@@ -118,6 +146,7 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
       { responsesPerSecond: 1, slip: 2, windowSeconds: 15, exempt: [], banSeconds: 0 },
       { dropped: () => limited.dropped++, slipped: () => limited.slipped++ },
     );
+    const forwarder = await forwarderTo("upstream");
     const server = await udpSocket();
     serveUdp(server, { answerer: () => forwarder, responder: () => local, limiter: () => limiter });
     const client = await udpSocket();
@@ -155,9 +184,7 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
   });
 
   it("TCP: answers authoritative questions at once and forwarded ones when the upstream does, then ends after the last", async () => {
-    const client = connect({ port: tcpPort, host: "127.0.0.1" });
-    clients.push(client);
-    await once(client, "connect");
+    const { client } = await tcpConnection(await forwarderTo("upstream"));
     const got = collect(client);
     const ended = once(client, "end");
     client.end(
@@ -180,16 +207,13 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
   });
 
   it("TCP: stops reading from a client that does not read its answers, and answers all once it does", async () => {
-    const client = connect({ port: tcpPort, host: "127.0.0.1" });
-    clients.push(client);
-    await once(client, "connect");
+    const { client, socket } = await tcpConnection(await forwarderTo("upstream"));
     client.pause();
     const COUNT = 60_000;
     const frames = Array.from({ length: COUNT }, (_, i) => frame(query("big.local.test", TXT, { id: i })));
     const sent = frames.reduce((n, f) => n + f.length, 0);
     client.write(Buffer.concat(frames));
-    await waitFor("the replica paused reading", () => served[1]?.isPaused() === true, 20_000);
-    const socket = served[1] as Socket;
+    await waitFor("the replica paused reading", () => socket.isPaused(), 20_000);
     const readWhenPaused = socket.bytesRead;
     assert.ok(readWhenPaused < sent / 2, `read ${readWhenPaused} of ${sent} octets while paused`);
     const got = collect(client);
@@ -200,14 +224,12 @@ describe("transports: forwarding beside rate limiting and backpressure", () => {
   });
 
   it("TCP: stops reading while 100 forwarded questions wait for their upstream", async () => {
-    const client = connect({ port: tcpPort, host: "127.0.0.1" });
-    clients.push(client);
-    await once(client, "connect");
+    const { client, socket } = await tcpConnection(await forwarderTo("silent"));
     const got = collect(client);
     client.write(
       Buffer.concat(Array.from({ length: 150 }, (_, i) => frame(query(`n${i}.up.test`, A, { id: i })))),
     );
-    await waitFor("the replica paused reading", () => served[2]?.isPaused() === true, 20_000);
+    await waitFor("the replica paused reading", () => socket.isPaused(), 20_000);
     client.write(frame(query("www.local.test", A, { id: 1000 })));
     await waitFor("every answer", () => got.length === 151, 30_000);
     const local = got.findIndex((m) => m.readUInt16BE(0) === 1000);

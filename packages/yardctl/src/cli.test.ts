@@ -19,7 +19,7 @@ const worker = (over: Partial<edgeV1.Worker>): edgeV1.Worker => ({
 
 /** An EdgeAdmin with canned answers, on a real gRPC server with the runtime's token auth. */
 function fakeEdgeAdmin(): Parameters<GrpcServer["add"]>[1] {
-  const drained: string[] = [];
+  // Stateless: a drain changes no listing, so no test sees what another one drained.
   return {
     listWorkers: (request: edgeV1.ListWorkersRequest) => ({
       workers: [
@@ -35,7 +35,6 @@ function fakeEdgeAdmin(): Parameters<GrpcServer["add"]>[1] {
           pool: "dns",
           capacity: 100,
           lastHeartbeatMs: NOW - 2_000,
-          state: drained.includes("w-1") ? "draining" : "ready",
         }),
       ].filter((w) => !request.pool || w.pool === request.pool),
     }),
@@ -70,7 +69,6 @@ function fakeEdgeAdmin(): Parameters<GrpcServer["add"]>[1] {
       }),
     drainWorker: (request: edgeV1.DrainWorkerRequest) => {
       if (request.workerId !== "w-1") throw grpcError(status.NOT_FOUND, `no worker "${request.workerId}"`);
-      drained.push(request.workerId);
       return {};
     },
     reload: () => ({

@@ -94,6 +94,19 @@ describe("AUTH failure limits per client IP through the edge, bans on NATS firew
     await rm(spool, { recursive: true, force: true });
   });
 
+  /** Takes `from` to the failure limit (535, 535, then 421 and a close), as every test below needs. */
+  async function failToLimit(from: string): Promise<void> {
+    for (const attempt of ["wrong-1", "wrong-2"]) {
+      assert.match((await authFrom(from, attempt)).reply, /^535 5\.7\.8/);
+    }
+    const last = await authFrom(from, "wrong-3");
+    assert.match(last.reply, /^421 4\.7\.0 Too many authentication failures/);
+    assert.equal(last.closed, true, "the server closed the connection");
+  }
+
+  const bansFor = (address: string) => bans.filter((b) => (b as { address?: string }).address === address);
+
+  // Every test uses its own client address (the limiter counts per address), so none leans on another.
   it("answers 535 below the limit; a success in between resets nothing; the failure at the limit gets 421 and a close", async () => {
     assert.match((await authFrom("127.0.0.2", "wrong-1")).reply, /^535 5\.7\.8/);
     assert.match((await authFrom("127.0.0.2", "wrong-2")).reply, /^535 5\.7\.8/);
@@ -104,7 +117,8 @@ describe("AUTH failure limits per client IP through the edge, bans on NATS firew
   });
 
   it("refuses further AUTH from that address, even with the right password, and lets other addresses in", async () => {
-    const refused = await authFrom("127.0.0.2", PASSWORD);
+    await failToLimit("127.0.0.4");
+    const refused = await authFrom("127.0.0.4", PASSWORD);
     assert.match(refused.reply, /^421 4\.7\.0/);
     assert.equal(refused.closed, true);
     const transport = nodemailer.createTransport({
@@ -123,18 +137,32 @@ describe("AUTH failure limits per client IP through the edge, bans on NATS firew
   });
 
   it("published exactly one firewall.ban for the client's real address, as the contract says", async () => {
-    await waitFor("a firewall.ban message", () => bans.length > 0);
-    assert.deepEqual(bans, [{ address: "127.0.0.2", seconds: 600, reason: "smtp-auth", source: "mail" }]);
-    assert.equal(await metric("switchyard_mail_auth_failures_total"), 3);
-    assert.ok((await metric("switchyard_mail_auth_blocked_total")) >= 1);
-    assert.equal(await metric("switchyard_mail_ban_requests_total"), 1);
+    const failures = await metric("switchyard_mail_auth_failures_total");
+    const blocked = await metric("switchyard_mail_auth_blocked_total");
+    const banRequests = await metric("switchyard_mail_ban_requests_total");
+    await failToLimit("127.0.0.5");
+    assert.match(
+      (await authFrom("127.0.0.5", PASSWORD)).reply,
+      /^421 4\.7\.0/,
+      "refused, and not banned again",
+    );
+    await waitFor("a firewall.ban message for 127.0.0.5", () => bansFor("127.0.0.5").length > 0);
+    assert.deepEqual(bansFor("127.0.0.5"), [
+      { address: "127.0.0.5", seconds: 600, reason: "smtp-auth", source: "mail" },
+    ]);
+    assert.equal((await metric("switchyard_mail_auth_failures_total")) - failures, 3);
+    assert.equal((await metric("switchyard_mail_auth_blocked_total")) - blocked, 1);
+    assert.equal((await metric("switchyard_mail_ban_requests_total")) - banRequests, 1);
   });
 
   it("lets the address authenticate again once the window has passed", async () => {
+    await failToLimit("127.0.0.6");
+    assert.match((await authFrom("127.0.0.6", PASSWORD)).reply, /^421 4\.7\.0/, "blocked inside the window");
+    await waitFor("the first firewall.ban for 127.0.0.6", () => bansFor("127.0.0.6").length === 1);
     const reply = await waitFor(
-      "AUTH from 127.0.0.2 accepted again after the window",
+      "AUTH from 127.0.0.6 accepted again after the window",
       async () => {
-        const { reply } = await authFrom("127.0.0.2", PASSWORD);
+        const { reply } = await authFrom("127.0.0.6", PASSWORD);
         return reply.startsWith("235") ? reply : undefined;
       },
       WINDOW_MS * 6,
@@ -142,12 +170,14 @@ describe("AUTH failure limits per client IP through the edge, bans on NATS firew
     );
     assert.match(reply, /^235 /);
     // A new window: failures count from zero, and reaching the limit bans again (once).
-    for (const attempt of ["a", "b"]) assert.match((await authFrom("127.0.0.2", attempt)).reply, /^535 /);
-    assert.match((await authFrom("127.0.0.2", "c")).reply, /^421 /);
-    await waitFor("a second firewall.ban", () => bans.length === 2);
+    for (const attempt of ["a", "b"]) assert.match((await authFrom("127.0.0.6", attempt)).reply, /^535 /);
+    assert.match((await authFrom("127.0.0.6", "c")).reply, /^421 /);
+    await waitFor("a second firewall.ban for 127.0.0.6", () => bansFor("127.0.0.6").length === 2);
   });
 
-  it("NATS refused the mail user nothing (it may publish firewall.ban)", () => {
+  it("NATS refused the mail user nothing (it may publish firewall.ban)", async () => {
+    await failToLimit("127.0.0.7");
+    await waitFor("the firewall.ban for 127.0.0.7 arrived", () => bansFor("127.0.0.7").length === 1);
     assert.deepEqual(nats.permissionViolations, []);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type MailReplica, RawSmtp, waitFor } from "@switchyard/testkit";
@@ -126,6 +126,8 @@ describe("mail through the edge, two replicas: delivery on port 25, rules, no op
 
   it("answers 250 when a Maildir cannot be written and delivers every copy once it can, without duplicates", async () => {
     const stuck = join(spool, "switchyard.test", "stuck");
+    // The domain directory exists only once something was delivered: this test makes it itself.
+    await mkdir(join(spool, "switchyard.test"), { recursive: true });
     await writeFile(stuck, "a file where the Maildir should be");
     const alone = randomUUID();
     const both = randomUUID();

@@ -105,6 +105,7 @@ describe("mail through the edge, two replicas: submission, SMTPS and limits", ()
 
   it("refuses a message over the size limit with 552 and stores nothing", async () => {
     const marker = randomUUID();
+    const within = randomUUID();
     const transport = nodemailer.createTransport({
       host: "127.0.0.1",
       port: ports.smtp,
@@ -112,6 +113,15 @@ describe("mail through the edge, two replicas: submission, SMTPS and limits", ()
       ignoreTLS: true,
     });
     try {
+      // The passing twin, which also makes demo's Maildir (its tmp/ is what must stay empty below).
+      const info = await transport.sendMail({
+        from: "a@example.org",
+        to: DEMO,
+        subject: within,
+        text: "x".repeat(48 * 1024),
+      });
+      assert.match(info.response, /^250 /);
+      assert.notEqual(await delivered(within), undefined, "a message within the limit is delivered");
       await assert.rejects(
         transport.sendMail({
           from: "a@example.org",

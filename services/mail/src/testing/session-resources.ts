@@ -78,11 +78,17 @@ export class SessionResources {
     }
   }
 
-  /** Where things stand before a test (whatever earlier tests left): the worker must be in rotation. */
+  /**
+   * The baseline before a test: the worker in rotation and no session open anywhere, so sessions an
+   * earlier test ended but the edge and worker have not yet counted down are not taken as normal
+   * (that made the baseline depend on which test ran before).
+   */
   measure(): Promise<Resources> {
-    return waitFor("the worker in rotation", async () => {
+    return waitFor("the worker in rotation and no session open", async () => {
       const r = await this.read();
-      return r.workerReady ? r : null;
+      const idle =
+        r.sessionsActive === 0 && r.clientAddresses === 0 && r.edgeActive === 0 && r.workerReported === 0;
+      return r.workerReady && idle ? r : null;
     });
   }
 }

@@ -1,3 +1,7 @@
+export { HandoffChannel, type PeerCredentials } from "./channel/handoff-channel.js";
+export { HandoffListener } from "./channel/handoff-listener.js";
+export * from "./channel/messages.js";
+export type { HandoffChannelOptions, HandoffListenerOptions } from "./channel/options.js";
 export {
   HandoffAcceptError,
   HandoffClosedError,
@@ -7,10 +11,6 @@ export {
   HandoffQueueFullError,
 } from "./errors.js";
 export { closeFd, countOpenFds } from "./fds.js";
-export { HandoffChannel, type PeerCredentials } from "./handoff-channel.js";
-export { HandoffListener } from "./handoff-listener.js";
-export * from "./messages.js";
-export type { HandoffChannelOptions, HandoffListenerOptions } from "./options.js";
 export {
   type AcceptHandler,
   TcpAcceptor,

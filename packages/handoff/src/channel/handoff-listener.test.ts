@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { stat } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
-import { HandoffChannel, HandoffError, HandoffListener } from "./index.js";
-import { exited, type Peer, runPython, startPeer, tempDir, waitUntil } from "./testing/harness.js";
+import { HandoffChannel, HandoffError, HandoffListener } from "../index.js";
+import { exited, type Peer, runPython, startPeer, tempDir, waitUntil } from "../testing/harness.js";
 
 describe("handoff listener", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -1,4 +1,4 @@
-import { constants } from "./native.js";
+import { constants } from "../native.js";
 
 /**
  * The same checks the addon makes before sendmsg(), for messages that are queued instead:

@@ -13,8 +13,8 @@ import {
   HandoffConnectError,
   HandoffListener,
   HandoffProtocolError,
-} from "./index.js";
-import { runPython, settle, spawnOnce, tempDir, waitUntil } from "./testing/harness.js";
+} from "../index.js";
+import { runPython, settle, spawnOnce, tempDir, waitUntil } from "../testing/harness.js";
 
 interface Received {
   data: Buffer;

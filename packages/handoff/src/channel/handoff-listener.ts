@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
-import { HandoffError } from "./errors.js";
-import { closeFd } from "./fds.js";
+import { HandoffError } from "../errors.js";
+import { closeFd } from "../fds.js";
+import { constants, type NativeEndpoint, native, type SystemError } from "../native.js";
 import { HandoffChannel } from "./handoff-channel.js";
-import { constants, type NativeEndpoint, native, type SystemError } from "./native.js";
 import { type HandoffListenerOptions, type ListenerSettings, parseListenerOptions } from "./options.js";
 
 const BACKLOG = 512;

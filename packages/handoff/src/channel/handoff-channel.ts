@@ -7,10 +7,10 @@ import {
   HandoffError,
   HandoffProtocolError,
   HandoffQueueFullError,
-} from "./errors.js";
-import { closeFd } from "./fds.js";
+} from "../errors.js";
+import { closeFd } from "../fds.js";
+import { constants, type NativeEndpoint, native, type SystemError } from "../native.js";
 import { checkMessage } from "./message-limits.js";
-import { constants, type NativeEndpoint, native, type SystemError } from "./native.js";
 import { type ChannelSettings, type HandoffChannelOptions, parseChannelOptions } from "./options.js";
 
 export interface PeerCredentials {

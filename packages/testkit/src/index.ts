@@ -1,3 +1,4 @@
+export { type Http2Outcome, http2Request } from "./clients/http2-request.js";
 export {
   captureClientHello,
   type ExchangeOptions,

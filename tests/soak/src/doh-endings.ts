@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { type ClientHttp2Session, constants, connect as http2Connect } from "node:http2";
 import { connect, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { tlsOverTcp } from "@switchyard/testkit";
+import { http2Request, tlsOverTcp } from "@switchyard/testkit";
 import { assertAnswered, question } from "./dns-answers.js";
 import type { Client, Ending } from "./mix.js";
 
@@ -67,24 +67,11 @@ async function h2(client: Client, doh: DohSetup): Promise<{ tcp: Socket; session
   return { tcp, session };
 }
 
-/** One HTTP/2 request: its status and body. */
-function request(session: ClientHttp2Session, headers: Record<string, string>, body?: Buffer) {
-  return new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
-    const stream = session.request(headers);
-    const chunks: Buffer[] = [];
-    let status = 0;
-    stream.on("response", (h) => {
-      status = Number(h[":status"]);
-    });
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("error", () => {});
-    stream.on("close", () =>
-      status
-        ? resolve({ status, body: Buffer.concat(chunks) })
-        : reject(new Error(`stream closed (${stream.rstCode}) without a response`)),
-    );
-    stream.end(body);
-  });
+/** One HTTP/2 request: its status and body; a stream reset before any response is an error. */
+async function request(session: ClientHttp2Session, headers: Record<string, string>, body?: Buffer) {
+  const { status, body: answer, rstCode } = await http2Request(session, headers, body);
+  if (!status) throw new Error(`stream closed (${rstCode}) without a response`);
+  return { status, body: answer };
 }
 
 const getPath = (id: number) => `/dns-query?dns=${question(id).toString("base64url")}`;

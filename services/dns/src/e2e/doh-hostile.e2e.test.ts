@@ -12,6 +12,7 @@ import {
   type DnsReplica,
   type EdgeHarness,
   freePort,
+  http2Request as request,
   startDnsReplica,
   startEdge,
   tcpConnect,
@@ -24,7 +25,6 @@ import {
   makeCertificate,
   metric,
 } from "../testing/held-resources.js";
-import { http2Request as request } from "../testing/http2-request.js";
 import { frame } from "../testing/test-client.js";
 import { exampleZone, header, query } from "../testing/test-fixtures.js";
 

@@ -6,16 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { ConfigError } from "./errors.js";
 import { type LoadedConfig, loadConfig, parseConfig } from "./load-config.js";
 import { IMPLIED_ROUTES, ROUTE_ROLES } from "./routes/route-roles.js";
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "test.yaml");
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return [...err.problems];
-  }
-  assert.fail("config was accepted");
-}
+import { problems } from "./testing/config-problems.js";
 
 describe("parseConfig", () => {
   it("fills defaults for an empty file", () => {

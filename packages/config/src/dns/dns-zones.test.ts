@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError } from "../errors.js";
 import { parseConfig } from "../load-config.js";
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "test.yaml");
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    return [...err.problems];
-  }
-  assert.fail("config was accepted");
-}
+import { problems } from "../testing/config-problems.js";
 
 describe("dns section", () => {
   it("accepts zones from files and inline records with structured values", () => {

@@ -39,6 +39,20 @@ export interface WorkerRow {
   totalConnections: number;
 }
 
+interface InspectedContainer {
+  Name: string;
+  RestartCount: number;
+  State: { Status: string; ExitCode: number; Health?: { Status: string } };
+}
+
+interface ContainerState {
+  name: string;
+  status: string;
+  exitCode: number;
+  restartCount: number;
+  health: string | undefined;
+}
+
 export class DeployStack {
   readonly project = `${PROJECT_PREFIX}${process.pid}`;
 
@@ -149,6 +163,55 @@ export class DeployStack {
     return report.join("\n");
   }
 
+  /**
+   * `docker-compose up -d --build`, then waits until every container reports healthy. A container
+   * that exits or restarts while starting fails the start at once, with every container's state
+   * and log tail read *before* anything is removed (a wait strategy that downs the stack first
+   * leaves nothing to read).
+   */
+  async up(timeoutMs = 180_000): Promise<void> {
+    await this.compose(["up", "-d", "--build"], 20 * 60_000);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const states = await this.states();
+      const broken = states.filter((s) => s.status !== "running" || s.restartCount > 0);
+      if (broken.length > 0) {
+        const what = broken.map(
+          (s) => `${s.name} ${s.status} (exit ${s.exitCode}, restarts ${s.restartCount})`,
+        );
+        throw new Error(`containers failed while starting: ${what.join("; ")}\n${await this.diagnose()}`);
+      }
+      if (states.length > 0 && states.every((s) => s.health === "healthy" || s.health === undefined)) return;
+      if (Date.now() > deadline) {
+        const waiting = states.filter((s) => s.health !== "healthy").map((s) => `${s.name} ${s.health}`);
+        throw new Error(`not healthy after ${timeoutMs} ms: ${waiting.join("; ")}\n${await this.diagnose()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /** Every container of the project (running or not): status, exit code, restarts, health. */
+  private async states(): Promise<ContainerState[]> {
+    const { stdout } = await run("docker", [
+      "ps",
+      "-a",
+      "--filter",
+      `label=com.docker.compose.project=${this.project}`,
+      "--format",
+      "{{.Names}}",
+    ]);
+    const names = stdout.split("\n").filter(Boolean);
+    if (names.length === 0) return [];
+    const inspected = JSON.parse((await run("docker", ["inspect", ...names])).stdout) as InspectedContainer[];
+    return inspected.map((c) => ({
+      name: c.Name.replace(/^\//, ""),
+      status: c.State.Status,
+      exitCode: c.State.ExitCode,
+      restartCount: c.RestartCount,
+      health: c.State.Health?.Status,
+    }));
+  }
+
   async down(): Promise<void> {
     await this.compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"], 120_000).catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
@@ -157,7 +220,7 @@ export class DeployStack {
 
 /**
  * Removes what earlier runs left behind (Ryuk is off): containers, volumes and networks labelled
- * with a `sydeploytest<pid>` compose project whose pid is gone.
+ * with a `sydeploytest<pid>` compose project whose pid is gone (or is ours: call it before starting).
  */
 export async function removeLeftoverProjects(): Promise<void> {
   const projectsOf = async (kind: "ps -a" | "volume ls" | "network ls") => {
@@ -177,7 +240,9 @@ export async function removeLeftoverProjects(): Promise<void> {
       ...(await projectsOf("network ls")),
     ].filter((project) => {
       const pid = Number(project.slice(PROJECT_PREFIX.length));
-      return pid !== process.pid && !isAlive(pid);
+      // Our own pid too: called before our stack starts, so a project with our pid is a leftover
+      // of an earlier boot that handed out the same pid (its volumes would be reused).
+      return pid === process.pid || !isAlive(pid);
     }),
   );
   for (const project of stale) {

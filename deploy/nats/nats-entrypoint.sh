@@ -1,7 +1,10 @@
 #!/bin/sh
 # Starts nats-server with one user per role: reads each role's password from its secret
 # (/run/secrets/nats_<role>, one line "role:password") into $SWITCHYARD_NATS_PASSWORD_<ROLE>,
-# which auth.conf names.
+# which auth.conf names. nats-server parses a variable's value as a config value, so a bare
+# password that starts with digits ("2e5f...", a hex password one time in ~1.6) is read as a number
+# and the server exits with a parse error: each value is exported as a quoted string.
+# $SWITCHYARD_NATS_CONFIG names the config (default /etc/nats/nats.conf; the tests point it elsewhere).
 set -eu
 secrets=${SWITCHYARD_NATS_SECRETS_DIR:-/run/secrets}
 for role in dns mail certs nftables admin; do
@@ -18,6 +21,13 @@ for role in dns mail certs nftables admin; do
       exit 1
       ;;
   esac
-  export "SWITCHYARD_NATS_PASSWORD_$(echo "$role" | tr '[:lower:]' '[:upper:]')=${line#*:}"
+  password=${line#*:}
+  case "$password" in
+    *\"* | *\\*)
+      echo "nats: the password in $file holds a quote or a backslash; make-secrets.sh makes hex ones" >&2
+      exit 1
+      ;;
+  esac
+  export "SWITCHYARD_NATS_PASSWORD_$(echo "$role" | tr '[:lower:]' '[:upper:]')=\"$password\""
 done
-exec nats-server -c /etc/nats/nats.conf "$@"
+exec nats-server -c "${SWITCHYARD_NATS_CONFIG:-/etc/nats/nats.conf}" "$@"

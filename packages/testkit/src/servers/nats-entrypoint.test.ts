@@ -47,12 +47,16 @@ describe("deploy/nats/nats-entrypoint.sh: compose's nats-server with passwords f
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-nats-entrypoint-"));
     port = await freePort();
-    NATS_ROLES.forEach((role, i) => passwords.set(role, TRICKY[i % TRICKY.length] as string));
+    for (const [i, role] of NATS_ROLES.entries()) passwords.set(role, TRICKY[i % TRICKY.length] as string);
     for (const [role, pass] of passwords) await writeFile(join(dir, `nats_${role}`), `${role}:${pass}\n`);
     await copyFile(join(repo, "deploy/nats/auth.conf"), join(dir, "auth.conf"));
     await writeFile(join(dir, "nats.conf"), `listen: "127.0.0.1:${port}"\ninclude ./auth.conf\n`);
     server = spawn("sh", [join(repo, "deploy/nats/nats-entrypoint.sh")], {
-      env: { ...process.env, SWITCHYARD_NATS_SECRETS_DIR: dir, SWITCHYARD_NATS_CONFIG: join(dir, "nats.conf") },
+      env: {
+        ...process.env,
+        SWITCHYARD_NATS_SECRETS_DIR: dir,
+        SWITCHYARD_NATS_CONFIG: join(dir, "nats.conf"),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     server.stdout?.on("data", (chunk: Buffer) => (output += chunk));

@@ -31,6 +31,8 @@ describe("SmtpFront in process", () => {
   const verified: string[] = [];
   /** The server side of every accepted connection, newest last. */
   const accepted: Socket[] = [];
+  /** Bytes each accepted socket had written (or queued) when handle() returned, newest last. */
+  const writtenDuringHandle: number[] = [];
 
   const gauge = async (name: string) => {
     const m = await registry.getSingleMetric(name)?.get();
@@ -73,6 +75,7 @@ describe("SmtpFront in process", () => {
           { address: "127.0.0.9", port: socket.remotePort ?? 0 },
           { address: "127.0.0.1", port: 25 },
         );
+        writtenDuringHandle.push(socket.bytesWritten);
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       listeners.push(server);
@@ -83,6 +86,36 @@ describe("SmtpFront in process", () => {
   after(async () => {
     for (const server of listeners) server.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("greets a plain session in the turn it is handed over: no 100 ms early-talker pause before the 220", async () => {
+    const smtp = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
+    try {
+      const greeting = await smtp.reply();
+      assert.match(greeting, /^220 mx\.switchyard\.test ESMTP Switchyard ESMTP\r\n$/);
+      assert.equal(
+        writtenDuringHandle.at(-1),
+        Buffer.byteLength(greeting),
+        "the whole greeting was written before handle() returned",
+      );
+      assert.match(await smtp.command("EHLO client.test\r\n"), /^250[ -]/);
+    } finally {
+      smtp.close();
+      await waitFor("the greeted session released", () => front.activeSessions === 0);
+    }
+  });
+
+  it("serves a client that sends EHLO before reading the greeting: 220, then 250, never 421", async () => {
+    const smtp = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
+    try {
+      smtp.send("EHLO early.test\r\n");
+      assert.match(await smtp.reply(), /^220 /);
+      assert.match(await smtp.reply(), /^250[ -]mx\.switchyard\.test /);
+      assert.match(await smtp.command("NOOP\r\n"), /^250 /);
+    } finally {
+      smtp.close();
+      await waitFor("the early session released", () => front.activeSessions === 0);
+    }
   });
 
   it("checks an unknown user's password against a dummy hash, as a real user's (no timing oracle)", async () => {

@@ -50,6 +50,11 @@ export interface ConnectOptions {
   inspect: () => (chunk: Buffer) => boolean;
   /** Leave AUTH out of the EHLO reply until the connection is TLS (RFC 3207 §4.2, RFC 4954 §4). */
   authOnlyOverTls?: boolean;
+  /**
+   * The session's id, before smtp-server runs any hook for it: the greeting (and `onConnect`) may
+   * come before `connectSocket` returns.
+   */
+  onSessionId: (id: string) => void;
 }
 
 /** Hands an adopted socket to smtp-server, with the client's real address, and returns the connection. */
@@ -65,6 +70,7 @@ export function connectSocket(
   // parser (implicit TLS): hook the connection at that moment.
   internals.connections.add = function (this: Set<SmtpConnectionInternals>, conn: SmtpConnectionInternals) {
     created = conn;
+    options.onSessionId(conn.id);
     greetAtOnce(conn);
     guardParsers(conn, options.inspect);
     if (options.authOnlyOverTls) hideAuthBeforeTls(conn);
@@ -72,7 +78,7 @@ export function connectSocket(
   };
   keepCloseListeners(socket);
   try {
-    const { inspect: _, authOnlyOverTls: __, ...socketOptions } = options;
+    const { inspect: _, authOnlyOverTls: __, onSessionId: ___, ...socketOptions } = options;
     internals.connect(socket, socketOptions);
   } finally {
     internals.connections.add = add;

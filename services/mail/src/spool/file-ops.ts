@@ -87,7 +87,9 @@ export const nodeFileOps: FileOps = {
     try {
       await dir.sync();
     } finally {
-      await dir.close();
+      // Once the fsync returned, the names are durable: closing the handle is not on the way to
+      // the 250 (one thread-pool round trip less per commit).
+      dir.close().catch(() => {});
     }
   },
   list: (path) =>

@@ -19,10 +19,10 @@ function recording(log: string[], fail?: "write" | "link" | "create"): FileOps {
   const enospc = () => Object.assign(new Error("ENOSPC: no space left"), { code: "ENOSPC" });
   return {
     ...nodeFileOps,
-    async create(path) {
+    async create(path, options) {
       if (fail === "create") throw enospc();
-      log.push(`create ${path}`);
-      const file = await nodeFileOps.create(path);
+      log.push(`create ${path}${options?.durableWrites ? " (durable writes)" : ""}`);
+      const file = await nodeFileOps.create(path, options);
       return {
         ...file,
         async writev(data) {
@@ -185,8 +185,8 @@ describe("direct Maildir delivery with a file opened ahead", () => {
     assert.equal(spares.taken, 1);
     assert.match(
       log[0] ?? "",
-      new RegExp(`^create ${spareDir}/spare\\.`),
-      "the opening of the next spare, first",
+      new RegExp(`^create ${spareDir}/spare\\.\\w+ \\(durable writes\\)$`),
+      "the opening of the next spare (O_DSYNC), first",
     );
     assert.deepEqual(log.slice(1), [
       "writev",

@@ -3,15 +3,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { IMPLIED_ROUTES, parseConfig, ROUTE_ROLES } from "@switchyard/config";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { IMPLIED_ROUTES, type MailSection, parseConfig, ROUTE_ROLES } from "@switchyard/config";
 import { createLogger } from "@switchyard/runtime";
 import { RawSmtp, waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
 import { hashPassword, verifyPassword } from "../auth/password-hash.js";
 import { MailMetrics } from "../metrics.js";
 import { Spool } from "../spool/spool.js";
-import { loadTlsMaterial } from "../tls/tls-material.js";
+import { loadTlsMaterial, type TlsMaterial } from "../tls/tls-material.js";
 import { AddressPolicy } from "./address-policy.js";
 import { SmtpFront } from "./smtp-front.js";
 
@@ -39,13 +39,22 @@ describe("SmtpFront in process", () => {
     return m?.values[0]?.value ?? Number.NaN;
   };
 
+  let mail: MailSection;
+  let tls: TlsMaterial;
+
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-mail-drain-"));
     const hash = await hashPassword("right");
-    const { mail } = parseConfig(
+    const parsed = parseConfig(
       `mail: { hostname: mx.switchyard.test, domains: [switchyard.test], spool: ${dir}, mailboxes: [{ address: demo@switchyard.test, passwordHash: "${hash}" }] }`,
-    );
-    assert.ok(mail);
+    ).mail;
+    assert.ok(parsed);
+    mail = parsed;
+    tls = await loadTlsMaterial({}, mail.hostname);
+  });
+
+  // Every test gets its own front and listeners: one of them closes the front.
+  beforeEach(async () => {
     registry = new Registry();
     const spool = new Spool(dir);
     await spool.init();
@@ -55,7 +64,7 @@ describe("SmtpFront in process", () => {
       spool,
       metrics: new MailMetrics(registry),
       logger: createLogger("test", { level: "silent" }),
-      tls: await loadTlsMaterial({}, mail.hostname),
+      tls,
       verifyPassword: async (password, stored) => {
         verified.push(stored);
         return verifyPassword(password, stored);
@@ -83,8 +92,12 @@ describe("SmtpFront in process", () => {
     }
   });
 
+  afterEach(async () => {
+    for (const server of listeners.splice(0)) server.close();
+    await front.close(200);
+  });
+
   after(async () => {
-    for (const server of listeners) server.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,10 +1,13 @@
 /**
- * bench/mail: messages per second accepted with fsync, 10 KB messages, 10 and 50 concurrent
- * senders, through the edge to one Switchyard mail replica, side by side in one run with a private
- * Postfix instance (defaults, and defaults with in_flow_delay = 0). The same load generator
- * (loadgen.mjs) for every target. Rounds interleaved, target order rotated each round.
+ * bench/mail: messages per second accepted with fsync, 10 KB messages, 1, 10 and 50 concurrent
+ * senders, plain sessions and STARTTLS sessions, through the edge to one Switchyard mail replica,
+ * side by side in one run with a private Postfix instance (defaults, and defaults with
+ * in_flow_delay = 0), both presenting the same certificate. The same load generator (loadgen.mjs)
+ * for every target, timing every SMTP step from the client's side. Rounds interleaved, target
+ * order rotated each round.
  *
- * Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10 per run), BENCH_CONC ("10,50"),
+ * Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10 per run), BENCH_CONC ("1,10,50"),
+ * BENCH_TLS ("plain,starttls"),
  * BENCH_SIZE (10240), BENCH_PER_CONN (10 messages per connection), BENCH_TARGETS
  * ("switchyard,postfix,postfix-noflowdelay"), BENCH_PROFILE (1: the mail worker under --cpu-prof,
  * top frames printed), BENCH_OUT (JSON path; default bench/results/mail-<date>.json).
@@ -28,7 +31,8 @@ const env = process.env;
 const settings = {
   rounds: Number(env.BENCH_ROUNDS ?? 3),
   seconds: Number(env.BENCH_SECONDS ?? 10),
-  concurrency: (env.BENCH_CONC ?? "10,50").split(",").map(Number),
+  concurrency: (env.BENCH_CONC ?? "1,10,50").split(",").map(Number),
+  modes: (env.BENCH_TLS ?? "plain,starttls").split(","),
   size: Number(env.BENCH_SIZE ?? 10240),
   perConnection: Number(env.BENCH_PER_CONN ?? 10),
   targets: (env.BENCH_TARGETS ?? "switchyard,postfix,postfix-noflowdelay").split(","),
@@ -105,7 +109,37 @@ async function waitReady(url, what, timeoutMs = 30_000) {
   }
 }
 
-async function startSwitchyard(dir, logDir) {
+/**
+ * One self-signed P-256 certificate for both servers (openssl), so STARTTLS costs the same
+ * handshake on either side.
+ */
+async function makeCertificate(dir) {
+  const certFile = join(dir, "bench-cert.pem");
+  const keyFile = join(dir, "bench-key.pem");
+  await exec("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
+    "-days",
+    "2",
+    "-subj",
+    "/CN=mx.bench.test",
+    "-addext",
+    "subjectAltName=DNS:mx.bench.test,DNS:postfix.bench.test",
+  ]);
+  await chmod(keyFile, 0o644); // Postfix's smtpd reads it as root at start; the mail worker as us
+  return { certFile, keyFile };
+}
+
+async function startSwitchyard(dir, logDir, tls) {
   const ports = { smtp: await freePort(), submission: await freePort(), smtps: await freePort() };
   const edgeMetrics = await freePort();
   const mailMetrics = await freePort();
@@ -127,6 +161,7 @@ async function startSwitchyard(dir, logDir) {
       limits: { maxConnectionsPerIp: 0 },
       inbound: { verify: false },
       authLimits: { banSeconds: 0 },
+      tls,
     },
   };
   const configPath = join(dir, "switchyard.yaml");
@@ -173,9 +208,9 @@ async function startSwitchyard(dir, logDir) {
   };
 }
 
-async function startPostfixTarget(name, label, dir, logDir, extra) {
+async function startPostfixTarget(name, label, dir, logDir, extra, tls) {
   const port = await freePort();
-  const postfix = await startPostfix({ dir: join(dir, name), port, logDir, extra });
+  const postfix = await startPostfix({ dir: join(dir, name), port, logDir, extra, tls });
   return {
     name,
     label,
@@ -188,7 +223,7 @@ async function startPostfixTarget(name, label, dir, logDir, extra) {
   };
 }
 
-async function loadgen(port, concurrency, seconds) {
+async function loadgen(port, concurrency, seconds, starttls) {
   const args = [
     join(here, "loadgen.mjs"),
     JSON.stringify({
@@ -197,6 +232,7 @@ async function loadgen(port, concurrency, seconds) {
       seconds,
       size: settings.size,
       perConnection: settings.perConnection,
+      starttls,
     }),
   ];
   const { stdout } = await exec(process.execPath, args, {
@@ -206,10 +242,10 @@ async function loadgen(port, concurrency, seconds) {
   return JSON.parse(stdout.trim().split("\n").pop());
 }
 
-async function measure(target, concurrency, seconds) {
+async function measure(target, concurrency, seconds, mode) {
   const busy0 = machineBusySeconds().busy;
   const cpu0 = treeCpuSeconds(target.pids());
-  const result = await loadgen(target.port, concurrency, seconds);
+  const result = await loadgen(target.port, concurrency, seconds, mode === "starttls");
   const serverCpu = treeCpuSeconds(target.pids()) - cpu0;
   const busy = machineBusySeconds().busy - busy0;
   const delivered = await target.delivered();
@@ -217,6 +253,7 @@ async function measure(target, concurrency, seconds) {
     ...result,
     target: target.name,
     concurrency,
+    mode,
     serverCpuSeconds: serverCpu,
     serverCpuMsPerMessage: result.messages ? (serverCpu * 1000) / result.messages : null,
     otherCpuSeconds: busy - serverCpu - result.loadgenCpuSeconds,
@@ -231,42 +268,96 @@ const median = (xs) => {
 };
 const fmt = (x, digits = 0) => (x === null || x === undefined ? "–" : x.toFixed(digits));
 
+const STEP_ORDER = [
+  "connect",
+  "greeting",
+  "ehlo",
+  "starttls",
+  "tls",
+  "ehlo2",
+  "mail",
+  "rcpt",
+  "data",
+  "body",
+  "quit",
+];
+const MODE_LABEL = { plain: "plain sessions", starttls: "STARTTLS sessions" };
+
+function concurrencyTable(runs, targets, mode, concurrency) {
+  const lines = [];
+  const of = (name) =>
+    runs.filter((r) => r.target === name && r.concurrency === concurrency && r.mode === mode);
+  const base = median(of("postfix").map((r) => r.perSecond));
+  lines.push(
+    "",
+    `**${concurrency} concurrent sender${concurrency === 1 ? "" : "s"}, ${MODE_LABEL[mode] ?? mode}** (${settings.size} B messages, ${settings.perConnection} per connection; median of ${settings.rounds} × ${settings.seconds} s, min–max in brackets)`,
+    "",
+    "| target | msg/s | × Postfix (medians) | × Postfix (per round) | p50 ms | p99 ms | max ms | server CPU ms/msg | errors |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const t of targets) {
+    const rs = of(t.name);
+    if (rs.length === 0) continue;
+    const rates = rs.map((r) => r.perSecond);
+    const p99s = rs.map((r) => r.latencyMs.p99);
+    const perRound = rs
+      .map((r) => {
+        const ref = runs.find(
+          (x) =>
+            x.target === "postfix" && x.concurrency === concurrency && x.mode === mode && x.round === r.round,
+        );
+        return ref ? r.perSecond / ref.perSecond : null;
+      })
+      .filter((x) => x !== null);
+    const errors = rs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0);
+    lines.push(
+      `| ${t.label} | ${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) | ${base ? `${fmt(median(rates) / base, 2)}×` : "–"} | ${perRound.length ? `${fmt(median(perRound), 2)}× (${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)})` : "–"} | ${fmt(median(rs.map((r) => r.latencyMs.p50)), 1)} | ${fmt(median(p99s), 1)} (${fmt(Math.min(...p99s), 1)}–${fmt(Math.max(...p99s), 1)}) | ${fmt(Math.max(...rs.map((r) => r.latencyMs.max)), 0)} | ${fmt(median(rs.map((r) => r.serverCpuMsPerMessage)), 3)} | ${errors} |`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Where a sender's time goes: per step, the median over the rounds of the mean ms per occurrence
+ * (connection steps once per connection, message steps once per message), and what the whole
+ * connection costs per message.
+ */
+function stepTable(runs, targets, mode, concurrency) {
+  const of = (name) =>
+    runs.filter((r) => r.target === name && r.concurrency === concurrency && r.mode === mode && r.steps);
+  const present = STEP_ORDER.filter((s) => runs.some((r) => r.mode === mode && r.steps?.[s]));
+  const lines = [
+    "",
+    `Time per step, ${concurrency} sender${concurrency === 1 ? "" : "s"}, ${MODE_LABEL[mode] ?? mode} (client side, mean ms per step; median of the rounds)`,
+    "",
+    `| target | ${present.join(" | ")} | ms per message, all steps |`,
+    `| --- |${present.map(() => " ---: |").join("")} ---: |`,
+  ];
+  for (const t of targets) {
+    const rs = of(t.name);
+    if (rs.length === 0) continue;
+    const cell = (s) => fmt(median(rs.map((r) => r.steps[s]?.meanMs ?? null)), 2);
+    const perMessage = median(
+      rs.map((r) => Object.values(r.steps).reduce((n, x) => n + (x.perMessageMs ?? 0), 0)),
+    );
+    lines.push(`| ${t.label} | ${present.map(cell).join(" | ")} | ${fmt(perMessage, 2)} |`);
+  }
+  return lines;
+}
+
 function report(runs, targets) {
   const lines = [];
-  for (const concurrency of settings.concurrency) {
-    const of = (name) => runs.filter((r) => r.target === name && r.concurrency === concurrency);
-    const base = median(of("postfix").map((r) => r.perSecond));
-    lines.push(
-      "",
-      `**${concurrency} concurrent senders** (${settings.size} B messages, ${settings.perConnection} per connection; median of ${settings.rounds} × ${settings.seconds} s, min–max in brackets)`,
-      "",
-      "| target | msg/s | × Postfix (medians) | × Postfix (per round) | p50 ms | p99 ms | max ms | server CPU ms/msg | errors |",
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    );
-    for (const t of targets) {
-      const rs = of(t.name);
-      if (rs.length === 0) continue;
-      const rates = rs.map((r) => r.perSecond);
-      const p99s = rs.map((r) => r.latencyMs.p99);
-      const perRound = rs
-        .map((r) => {
-          const ref = runs.find(
-            (x) => x.target === "postfix" && x.concurrency === concurrency && x.round === r.round,
-          );
-          return ref ? r.perSecond / ref.perSecond : null;
-        })
-        .filter((x) => x !== null);
-      const errors = rs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0);
-      lines.push(
-        `| ${t.label} | ${fmt(median(rates))} (${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))}) | ${base ? `${fmt(median(rates) / base, 2)}×` : "–"} | ${perRound.length ? `${fmt(median(perRound), 2)}× (${fmt(Math.min(...perRound), 2)}–${fmt(Math.max(...perRound), 2)})` : "–"} | ${fmt(median(rs.map((r) => r.latencyMs.p50)), 1)} | ${fmt(median(p99s), 1)} (${fmt(Math.min(...p99s), 1)}–${fmt(Math.max(...p99s), 1)}) | ${fmt(Math.max(...rs.map((r) => r.latencyMs.max)), 0)} | ${fmt(median(rs.map((r) => r.serverCpuMsPerMessage)), 3)} | ${errors} |`,
-      );
+  for (const mode of settings.modes) {
+    for (const concurrency of settings.concurrency) {
+      lines.push(...concurrencyTable(runs, targets, mode, concurrency));
+      lines.push(...stepTable(runs, targets, mode, concurrency));
     }
   }
   const lost = runs.filter((r) => r.delivered !== undefined && r.delivered !== r.messages);
   const other = median(runs.map((r) => r.otherCpuSeconds / r.elapsedSeconds));
   lines.push(
     "",
-    `Other processes on the machine used ${fmt(other, 2)} CPUs (median over the runs) while this ran. ` +
+    `Other processes on the machine used ${fmt(other, 2)} CPUs (median over the runs; min ${fmt(Math.min(...runs.map((r) => r.otherCpuSeconds / r.elapsedSeconds)), 2)}, max ${fmt(Math.max(...runs.map((r) => r.otherCpuSeconds / r.elapsedSeconds)), 2)}) while this ran. ` +
       (lost.length === 0
         ? "Every message Switchyard answered 250 was in the Maildir after its run."
         : `MISMATCH: ${lost.map((r) => `${r.messages} accepted, ${r.delivered} delivered`).join("; ")}.`),
@@ -282,34 +373,44 @@ await mkdir(logDir);
 const targets = [];
 try {
   log(`# bench/mail in ${dir}: ${JSON.stringify(settings)}`);
+  const tls = await makeCertificate(dir);
   for (const name of settings.targets) {
-    if (name === "switchyard") targets.push(await startSwitchyard(dir, logDir));
+    if (name === "switchyard") targets.push(await startSwitchyard(dir, logDir, tls));
     else if (name === "postfix")
-      targets.push(await startPostfixTarget(name, "Postfix 3.7 (defaults)", dir, logDir, []));
+      targets.push(await startPostfixTarget(name, "Postfix 3.7 (defaults)", dir, logDir, [], tls));
     else if (name === "postfix-noflowdelay")
       targets.push(
-        await startPostfixTarget(name, "Postfix 3.7 (`in_flow_delay = 0`)", dir, logDir, [
-          "in_flow_delay = 0s",
-        ]),
+        await startPostfixTarget(
+          name,
+          "Postfix 3.7 (`in_flow_delay = 0`)",
+          dir,
+          logDir,
+          ["in_flow_delay = 0s"],
+          tls,
+        ),
       );
     else throw new Error(`unknown target ${name}`);
   }
   for (const t of targets) {
-    log(`# warm-up: ${t.name}`);
-    await measure(t, 10, 3);
+    for (const mode of settings.modes) {
+      log(`# warm-up: ${t.name} ${mode}`);
+      await measure(t, 10, 3, mode);
+    }
   }
   const runs = [];
-  for (const concurrency of settings.concurrency) {
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]);
-      for (const t of order) {
-        const r = { round, ...(await measure(t, concurrency, settings.seconds)) };
-        runs.push(r);
-        log(
-          `# c=${concurrency} round ${round + 1} ${t.name}: ${fmt(r.perSecond)} msg/s, p99 ${fmt(r.latencyMs.p99, 1)} ms, ` +
-            `server ${fmt(r.serverCpuMsPerMessage, 3)} ms CPU/msg, errors ${JSON.stringify(r.errors)}` +
-            (r.delivered !== undefined ? `, delivered ${r.delivered}/${r.messages}` : ""),
-        );
+  for (const mode of settings.modes) {
+    for (const concurrency of settings.concurrency) {
+      for (let round = 0; round < settings.rounds; round++) {
+        const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+        for (const t of order) {
+          const r = { round, ...(await measure(t, concurrency, settings.seconds, mode)) };
+          runs.push(r);
+          log(
+            `# ${mode} c=${concurrency} round ${round + 1} ${t.name}: ${fmt(r.perSecond)} msg/s, p99 ${fmt(r.latencyMs.p99, 1)} ms, ` +
+              `server ${fmt(r.serverCpuMsPerMessage, 3)} ms CPU/msg, errors ${JSON.stringify(r.errors)}` +
+              (r.delivered !== undefined ? `, delivered ${r.delivered}/${r.messages}` : ""),
+          );
+        }
       }
     }
   }

@@ -2,6 +2,8 @@
  * A private Postfix instance for the benchmark: its own config_directory, queue_directory and
  * data_directory in a temporary directory, smtpd on 127.0.0.1:<port> only, every recipient of
  * bench.test discarded after the queue file is written and fsynced (cleanup does that before 250).
+ * With `tls` ({ certFile, keyFile }) smtpd offers STARTTLS with that certificate
+ * (`smtpd_tls_security_level = may`, Postfix's own TLS defaults otherwise, tlsmgr in master.cf).
  * Started in the foreground (`postfix -c <dir> start-fg`) and stopped with `postfix -c <dir> stop`:
  * the system's Postfix (/etc/postfix, /var/spool/postfix) is never touched.
  */
@@ -15,7 +17,7 @@ import { sleep, waitForPort } from "../handoff/procs.mjs";
 const exec = promisify(execFile);
 
 /** Postfix's defaults, except what a private discarding instance needs; `extra` adds main.cf lines. */
-function mainCf(dir, extra) {
+function mainCf(dir, extra, tls) {
   return `${[
     "compatibility_level = 3.6",
     `queue_directory = ${join(dir, "queue")}`,
@@ -36,6 +38,13 @@ function mainCf(dir, extra) {
     "biff = no",
     "smtpd_banner = $myhostname ESMTP",
     "maillog_file = /dev/stdout",
+    ...(tls
+      ? [
+          `smtpd_tls_cert_file = ${tls.certFile}`,
+          `smtpd_tls_key_file = ${tls.keyFile}`,
+          "smtpd_tls_security_level = may",
+        ]
+      : []),
     ...extra,
   ].join("\n")}\n`;
 }
@@ -44,6 +53,7 @@ function masterCf(port) {
   const services = [
     `127.0.0.1:${port} inet n - n - - smtpd`,
     "pickup unix n - n 60 1 pickup",
+    "tlsmgr unix - - n 1000? 1 tlsmgr",
     "cleanup unix n - n - 0 cleanup",
     "qmgr unix n - n 300 1 qmgr",
     "rewrite unix - - n - - trivial-rewrite",
@@ -65,14 +75,14 @@ function masterCf(port) {
 }
 
 /** Starts the instance; resolves once smtpd accepts connections. */
-export async function startPostfix({ dir, port, logDir, extra = [] }) {
+export async function startPostfix({ dir, port, logDir, extra = [], tls }) {
   const conf = join(dir, "conf");
   await mkdir(conf, { recursive: true });
   await mkdir(join(dir, "queue"), { recursive: true });
   await mkdir(join(dir, "data"), { recursive: true });
   const { stdout } = await exec("id", ["-u", "postfix"]);
   await chown(join(dir, "data"), Number(stdout.trim()), -1);
-  await writeFile(join(conf, "main.cf"), mainCf(dir, extra));
+  await writeFile(join(conf, "main.cf"), mainCf(dir, extra, tls));
   await writeFile(join(conf, "master.cf"), masterCf(port));
   await exec("postfix", ["-c", conf, "check"]);
   // The log goes to a file, unread during the runs (parsing it here would load the bench process).

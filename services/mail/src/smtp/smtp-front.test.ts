@@ -3,15 +3,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { IMPLIED_ROUTES, parseConfig, ROUTE_ROLES } from "@switchyard/config";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { IMPLIED_ROUTES, type MailSection, parseConfig, ROUTE_ROLES } from "@switchyard/config";
 import { createLogger } from "@switchyard/runtime";
 import { RawSmtp, waitFor } from "@switchyard/testkit";
 import { Registry } from "prom-client";
 import { hashPassword, verifyPassword } from "../auth/password-hash.js";
 import { MailMetrics } from "../metrics.js";
 import { Spool } from "../spool/spool.js";
-import { loadTlsMaterial } from "../tls/tls-material.js";
+import { loadTlsMaterial, type TlsMaterial } from "../tls/tls-material.js";
 import { AddressPolicy } from "./address-policy.js";
 import { SmtpFront } from "./smtp-front.js";
 
@@ -31,19 +31,30 @@ describe("SmtpFront in process", () => {
   const verified: string[] = [];
   /** The server side of every accepted connection, newest last. */
   const accepted: Socket[] = [];
+  /** Bytes each accepted socket had written (or queued) when handle() returned, newest last. */
+  const writtenDuringHandle: number[] = [];
 
   const gauge = async (name: string) => {
     const m = await registry.getSingleMetric(name)?.get();
     return m?.values[0]?.value ?? Number.NaN;
   };
 
+  let mail: MailSection;
+  let tls: TlsMaterial;
+
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-mail-drain-"));
     const hash = await hashPassword("right");
-    const { mail } = parseConfig(
+    const parsed = parseConfig(
       `mail: { hostname: mx.switchyard.test, domains: [switchyard.test], spool: ${dir}, mailboxes: [{ address: demo@switchyard.test, passwordHash: "${hash}" }] }`,
-    );
-    assert.ok(mail);
+    ).mail;
+    assert.ok(parsed);
+    mail = parsed;
+    tls = await loadTlsMaterial({}, mail.hostname);
+  });
+
+  // Every test gets its own front and listeners: one of them closes the front.
+  beforeEach(async () => {
     registry = new Registry();
     const spool = new Spool(dir);
     await spool.init();
@@ -53,7 +64,7 @@ describe("SmtpFront in process", () => {
       spool,
       metrics: new MailMetrics(registry),
       logger: createLogger("test", { level: "silent" }),
-      tls: await loadTlsMaterial({}, mail.hostname),
+      tls,
       verifyPassword: async (password, stored) => {
         verified.push(stored);
         return verifyPassword(password, stored);
@@ -73,6 +84,7 @@ describe("SmtpFront in process", () => {
           { address: "127.0.0.9", port: socket.remotePort ?? 0 },
           { address: "127.0.0.1", port: 25 },
         );
+        writtenDuringHandle.push(socket.bytesWritten);
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       listeners.push(server);
@@ -80,9 +92,43 @@ describe("SmtpFront in process", () => {
     }
   });
 
+  afterEach(async () => {
+    for (const server of listeners.splice(0)) server.close();
+    await front.close(200);
+  });
+
   after(async () => {
-    for (const server of listeners) server.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("greets a plain session in the turn it is handed over: no 100 ms early-talker pause before the 220", async () => {
+    const smtp = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
+    try {
+      const greeting = await smtp.reply();
+      assert.match(greeting, /^220 mx\.switchyard\.test ESMTP Switchyard ESMTP\r\n$/);
+      assert.equal(
+        writtenDuringHandle.at(-1),
+        Buffer.byteLength(greeting),
+        "the whole greeting was written before handle() returned",
+      );
+      assert.match(await smtp.command("EHLO client.test\r\n"), /^250[ -]/);
+    } finally {
+      smtp.close();
+      await waitFor("the greeted session released", () => front.activeSessions === 0);
+    }
+  });
+
+  it("serves a client that sends EHLO before reading the greeting: 220, then 250, never 421", async () => {
+    const smtp = await RawSmtp.open(ports[IMPLIED_ROUTES.mailSmtp] as number);
+    try {
+      smtp.send("EHLO early.test\r\n");
+      assert.match(await smtp.reply(), /^220 /);
+      assert.match(await smtp.reply(), /^250[ -]mx\.switchyard\.test /);
+      assert.match(await smtp.command("NOOP\r\n"), /^250 /);
+    } finally {
+      smtp.close();
+      await waitFor("the early session released", () => front.activeSessions === 0);
+    }
   });
 
   it("checks an unknown user's password against a dummy hash, as a real user's (no timing oracle)", async () => {

@@ -171,6 +171,9 @@ export class SmtpFront {
       localAddress: local.address,
       localPort: local.port,
       authOnlyOverTls: role === "submission",
+      // Known before smtp-server greets (in connectSocket itself): onConnect reads it.
+      onSessionId: (id) =>
+        this.states.set(id, { role, remote: remote.address, overIpLimit: slot.overLimit, lineDeadline }),
       inspect: () => {
         const guard = new BareNewlineGuard();
         let poisoned = false;
@@ -185,12 +188,6 @@ export class SmtpFront {
           return false;
         };
       },
-    });
-    this.states.set(handle.id, {
-      role,
-      remote: remote.address,
-      overIpLimit: slot.overLimit,
-      lineDeadline,
     });
   }
 

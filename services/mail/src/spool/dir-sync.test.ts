@@ -19,6 +19,21 @@ function manualSync() {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe("directory fsync group commit", () => {
+  it("starts a lone caller's fsync in the same turn: no window waiting for company", async () => {
+    const { started, ops } = manualSync();
+    const syncer = new DirSyncer(ops);
+    const lone = syncer.sync("/m/new");
+    assert.equal(started.length, 1, "the fsync was asked for before sync() returned");
+    started[0]?.finish();
+    await lone;
+    // And again once it is over: the next lone caller does not wait either.
+    const next = syncer.sync("/m/new");
+    assert.equal(started.length, 2);
+    started[1]?.finish();
+    await next;
+    assert.equal(syncer.rounds, 2);
+  });
+
   it("answers callers that came during an fsync only with the next one, which they all share", async () => {
     const { started, ops } = manualSync();
     const syncer = new DirSyncer(ops);

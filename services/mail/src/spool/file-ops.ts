@@ -1,3 +1,4 @@
+import { constants } from "node:fs";
 import {
   type FileHandle,
   link,
@@ -19,8 +20,19 @@ export interface WritableFile {
   write(data: Uint8Array): Promise<unknown>;
   /** Writes the chunks in order with one system call (`writev`). */
   writev(chunks: Uint8Array[]): Promise<unknown>;
+  /** Makes what was written durable (at once, for a file whose every write already is). */
   sync(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface CreateOptions {
+  /**
+   * Every write returns only once its bytes are durable (`O_DSYNC`, as if each were followed by
+   * `fdatasync`), and `sync()` has nothing left to do: the write and the flush in one thread-pool
+   * round trip instead of two. A message over one write batch (256 KiB) is flushed batch by batch
+   * while it streams in, so less is left for after the final dot.
+   */
+  durableWrites?: boolean;
 }
 
 /**
@@ -29,7 +41,7 @@ export interface WritableFile {
  */
 export interface FileOps {
   mkdir(path: string): Promise<unknown>;
-  create(path: string): Promise<WritableFile>;
+  create(path: string, options?: CreateOptions): Promise<WritableFile>;
   rename(from: string, to: string): Promise<void>;
   link(existing: string, path: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -64,18 +76,22 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
   }
 }
 
+/** `wx` with `O_DSYNC`: a new file (never an existing one) whose writes return once durable. */
+const DURABLE_NEW_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
+
 function missing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
 export const nodeFileOps: FileOps = {
   mkdir: (path) => mkdir(path, { recursive: true }),
-  async create(path) {
-    const handle = await open(path, "wx", 0o600);
+  async create(path, options) {
+    const durable = options?.durableWrites === true;
+    const handle = await open(path, durable ? DURABLE_NEW_FILE : "wx", 0o600);
     return {
       write: (data) => writeAll(handle, [data]),
       writev: (chunks) => writeAll(handle, chunks),
-      sync: () => handle.sync(),
+      sync: durable ? () => Promise.resolve() : () => handle.sync(),
       close: () => handle.close(),
     };
   },
@@ -87,7 +103,9 @@ export const nodeFileOps: FileOps = {
     try {
       await dir.sync();
     } finally {
-      await dir.close();
+      // Once the fsync returned, the names are durable: closing the handle is not on the way to
+      // the 250 (one thread-pool round trip less per commit).
+      dir.close().catch(() => {});
     }
   },
   list: (path) =>

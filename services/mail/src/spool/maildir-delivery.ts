@@ -3,6 +3,7 @@ import { MaildirDeliveryError } from "../errors.js";
 import type { DirSyncer } from "./dir-sync.js";
 import { type FileOps, isExisting, isMissing, type WritableFile, writeBatched } from "./file-ops.js";
 import { mailboxDir, maildirName } from "./maildir.js";
+import type { SpareFiles } from "./spare-files.js";
 
 /** A message written straight into the Maildirs of its local recipients. */
 export interface MaildirCopy {
@@ -27,6 +28,8 @@ export class Maildirs {
     private readonly syncer: DirSyncer,
     /** This replica's spool owner name: the prefix of its files in the Maildirs' `tmp/`. */
     private readonly owner: string,
+    /** Files opened ahead on the same file system; without, every message creates its own. */
+    private readonly spares?: SpareFiles,
   ) {}
 
   dirOf(mailbox: string): string {
@@ -70,8 +73,9 @@ export class Maildirs {
 
   /**
    * Delivers a message being received straight into the Maildirs of `mailboxes` (at least one):
-   * written once under the first Maildir's `tmp/` (as `<owner>.<id>`), fsynced, linked into every other `new/` and
-   * renamed into the first one's, then `new/` fsynced. When this returns, every copy is durable.
+   * written once into a spare file opened ahead (`SpareFiles`) or, when none is ready, under the
+   * first Maildir's `tmp/` (as `<owner>.<id>`), fsynced, linked into every other `new/` and renamed
+   * into the first one's, then `new/` fsynced. When this returns, every copy is durable.
    *
    * Throws `DeliveryError` with `stage`: "open" when not a byte was read yet (the caller may spool
    * `body` instead), "write" when the message could not be written (nothing is left behind), and
@@ -86,16 +90,13 @@ export class Maildirs {
   ): Promise<MaildirCopy> {
     const dirs = mailboxes.map((m) => this.dirOf(m));
     const first = dirs[0] as string;
-    const tmpPath = join(first, "tmp", `${this.owner}.${id}`);
+    let tmpPath = join(first, "tmp", `${this.owner}.${id}`);
     let file: WritableFile;
     try {
       await this.ensure(first);
-      file = await this.ops.create(tmpPath).catch(async (err: unknown) => {
-        if (!isMissing(err)) throw err;
-        this.made.delete(first);
-        await this.ensure(first);
-        return this.ops.create(tmpPath);
-      });
+      const spare = await this.spares?.take();
+      if (spare) ({ path: tmpPath, file } = spare);
+      else file = await this.create(first, tmpPath);
     } catch (err) {
       throw new MaildirDeliveryError("open", tmpPath, { cause: err });
     }
@@ -137,6 +138,20 @@ export class Maildirs {
       throw new MaildirDeliveryError("link", tmpPath, { cause: err });
     }
     return { id, bytes, name };
+  }
+
+  private create(first: string, tmpPath: string): Promise<WritableFile> {
+    return this.ops.create(tmpPath).catch(async (err: unknown) => {
+      if (!isMissing(err)) throw err;
+      this.made.delete(first);
+      await this.ensure(first);
+      return this.ops.create(tmpPath);
+    });
+  }
+
+  /** Closes and removes the spare files (a clean exit). */
+  dropSpares(): Promise<void> {
+    return this.spares?.dropAll() ?? Promise.resolve();
   }
 
   /**

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { decodeEntry, type QueueEntry } from "./queue-entry.js";
+import { isSpareName } from "./spare-files.js";
 import type { Spool } from "./spool.js";
 import { ENTRY } from "./spool-layout.js";
 
@@ -13,7 +14,8 @@ export async function spoolCounts(spool: Spool): Promise<{ queued: number; recei
     queued += (await spool.fileOps.list(join(spool.workRoot, owner))).length;
   }
   for (const owner of await spool.fileOps.list(spool.tmpRoot)) {
-    receiving += (await spool.fileOps.list(join(spool.tmpRoot, owner))).length;
+    const names = await spool.fileOps.list(join(spool.tmpRoot, owner));
+    receiving += names.filter((name) => !isSpareName(name)).length;
   }
   return { queued, receiving };
 }

@@ -3,10 +3,12 @@ import { mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { waitFor } from "@switchyard/testkit";
 import { SpoolWriteError } from "../errors.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
 import { Spool } from "./spool.js";
 import type { NewRecipient } from "./spool-layout.js";
+import { spoolCounts } from "./spool-listing.js";
 
 async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
@@ -157,6 +159,21 @@ describe("spool", () => {
       assert.deepEqual(await committed(), []);
     });
   }
+
+  it("keeps the file opened ahead for direct deliveries in its tmp/, never counts it as received mail, and removes it on retire", async () => {
+    const spool = new Spool(root, nodeFileOps, "mx.test", "r1");
+    await spool.init();
+    await spool.maildirs.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID1");
+    const tmp = join(queue(), "tmp", "r1");
+    await waitFor("the spare opened", async () => (await readdir(tmp)).length === 1);
+    assert.match((await readdir(tmp))[0] as string, /^spare\./);
+    assert.deepEqual(await spoolCounts(spool), { queued: 0, receiving: 0 });
+    // The passing twin: a message being received is counted.
+    await nodeFileOps.mkdir(join(tmp, "ID2"));
+    assert.deepEqual(await spoolCounts(spool), { queued: 0, receiving: 1 });
+    await spool.retire();
+    assert.deepEqual(await readdir(join(queue(), "tmp")), [], "tmp/r1 and the spare in it are gone");
+  });
 
   it("delivers by hard-linking into Maildir new/ under a name from the entry id, syncs new/, then forgets the entry", async () => {
     const log: string[] = [];

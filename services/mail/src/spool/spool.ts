@@ -18,6 +18,7 @@ import {
   type QueueEntry,
   type QueueRecipient,
 } from "./queue-entry.js";
+import { SpareFiles } from "./spare-files.js";
 import {
   closeLater,
   ENTRY,
@@ -33,6 +34,7 @@ import {
  * The durable spool under `<root>/queue`, shared by every replica:
  *
  * - `tmp/<owner>/<id>/` a message being received (`message` + `entry.json`);
+ * - `tmp/<owner>/spare.<id>` files opened ahead for messages delivered straight into Maildirs;
  * - `work/<owner>/<id>/` committed and held by one live replica (delivering it now);
  * - `ready/<id>@<dueMs>/` committed and waiting (relay retries, or recovered from a dead replica);
  * - `owners/<owner>` each live replica's lease, its mtime refreshed while the process lives.
@@ -68,7 +70,8 @@ export class Spool {
     this.readyDir = join(this.queueDir, "ready");
     this.ownersDir = join(this.queueDir, "owners");
     this.syncer = new DirSyncer(ops);
-    this.maildirs = new Maildirs(root, ops, hostname, this.syncer, owner);
+    const spares = new SpareFiles(ops, join(this.tmpRoot, owner));
+    this.maildirs = new Maildirs(root, ops, hostname, this.syncer, owner, spares);
   }
 
   get fileOps(): FileOps {
@@ -217,6 +220,7 @@ export class Spool {
    */
   async retire(): Promise<void> {
     const work = join(this.workRoot, this.owner);
+    await this.maildirs.dropSpares();
     for (const id of await this.ops.list(work)) {
       await this.ops.rename(join(work, id), join(this.readyDir, `${id}@0`)).catch(() => {});
     }

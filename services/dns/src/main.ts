@@ -24,6 +24,7 @@ await serviceMain({
       ...(config.certs && config.certs.certificates.length > 0
         ? { certificates: { kvKeyFile: env.kvKeyFile } }
         : {}),
+      kvKeyFile: env.kvKeyFile,
       natsAuth: natsAuth(config.nats, "dns"),
       ...(env.instance ? { instance: env.instance } : {}),
       // "0": dgram, "1": batched (when the addon loads); unset: config dns.udp.batch.

@@ -1,5 +1,5 @@
-import { SignatureCache } from "../dnssec/signatures.js";
 import { signAnswer } from "../dnssec/sign-answer.js";
+import { SignatureCache } from "../dnssec/signatures.js";
 import type { ZoneKey } from "../dnssec/zone-key.js";
 import { type ParsedQuery, type ParseResult, parseQuery, Rcode } from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";

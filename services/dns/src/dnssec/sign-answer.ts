@@ -20,7 +20,12 @@ export interface SignedAnswer {
  * answered NOERROR with one NSEC at the name, next `\000.<name>`, types RRSIG NSEC NXNAME; NODATA
  * with the NSEC listing the types the name has. A referral proves the absence of DS the same way.
  */
-export function signAnswer(zone: Zone, answer: Answer, qname: string, signatures: SignatureCache): SignedAnswer {
+export function signAnswer(
+  zone: Zone,
+  answer: Answer,
+  qname: string,
+  signatures: SignatureCache,
+): SignedAnswer {
   let renewAt = Number.POSITIVE_INFINITY;
   const sign = (set: ResourceRecord[], into: ResourceRecord[]) => {
     into.push(...set);

@@ -78,5 +78,9 @@ export function signRRset(
     w.u16(rdata.length);
     w.raw(rdata);
   }
-  return { name: first.name, ttl: first.ttl, data: { type: "RRSIG", ...fields, signature: key.sign(w.bytes()) } };
+  return {
+    name: first.name,
+    ttl: first.ttl,
+    data: { type: "RRSIG", ...fields, signature: key.sign(w.bytes()) },
+  };
 }

@@ -1,6 +1,13 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { WireWriter } from "../wire/wire-writer.js";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import type { RData, ResourceRecord } from "../wire/records.js";
+import { WireWriter } from "../wire/wire-writer.js";
 
 /** The signing algorithms a zone may choose (config `dnssec.algorithm`) and their numbers (RFC 8624). */
 export const ALGORITHMS = { ecdsap256sha256: 13, ed25519: 15 } as const;

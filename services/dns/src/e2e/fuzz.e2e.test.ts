@@ -58,17 +58,23 @@ interface Tally {
   sent: number;
   answered: number;
   formerr: number;
+  /** Answers carrying an RRSIG (DO=1 queries of the signed zone). */
+  signed: number;
   bad: string[];
 }
 
 function check(tally: Tally, sent: Buffer | undefined, got: Buffer, strict = true): void {
   tally.answered++;
   if ((got[3] ?? 0) % 16 === 1) tally.formerr++;
+  if (got.includes(RRSIG_TYPE_CLASS)) tally.signed++;
   const p = strict && !sent ? "an answer to no query we sent" : problem(sent, got);
   if (p && tally.bad.length < 10)
     tally.bad.push(`${p}: sent ${sent?.toString("hex") ?? "?"} got ${got.toString("hex")}`);
   else if (p) tally.bad.push("");
 }
+
+/** An RRSIG record's type and class (46, IN), as they follow its owner name. */
+const RRSIG_TYPE_CLASS = Buffer.from([0, 46, 0, 1]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,7 +110,11 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     await writeFile(file, `${exampleZone}${big}\n`);
     port = await freePort();
     edge = await startEdge({
-      dns: { ports: [port], tcp: { idleTimeoutMs: 5000 }, zones: [{ origin: "example.test", file }] },
+      dns: {
+        ports: [port],
+        tcp: { idleTimeoutMs: 5000 },
+        zones: [{ origin: "example.test", file, dnssec: { algorithm: "ecdsap256sha256" } }],
+      },
     });
     replicas.push(await startDnsReplica(edge, { name: "dns-a" }));
     replicas.push(await startDnsReplica(edge, { name: "dns-b" }));
@@ -119,7 +129,7 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
   it(`answers or drops ${UDP_PACKETS} packets over the shared UDP socket, every answer well-formed`, async () => {
     const fuzzer = new PacketFuzzer(SEED);
     const droppedBefore = await counted("dropped", "udp");
-    const tally: Tally = { sent: 0, answered: 0, formerr: 0, bad: [] };
+    const tally: Tally = { sent: 0, answered: 0, formerr: 0, signed: 0, bad: [] };
     const byId = new Map<number, Buffer>();
     const socket = dgram.createSocket("udp4");
     await new Promise<void>((r) => socket.bind(0, "127.0.0.1", r));
@@ -148,10 +158,11 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     assert.ok(dropped > 0, "noise and responses are dropped, not answered");
     assert.deepEqual(tally.bad.slice(0, 10), [], `${tally.bad.length} malformed answers`);
     assert.ok(tally.answered > tally.sent / 10, "most real-looking queries are answered");
+    assert.ok(tally.signed > 0, "DO=1 queries got signed answers");
   });
 
   it(`answers or drops ${TCP_CONNECTIONS * TCP_FRAMES} frames on ${TCP_CONNECTIONS} TCP connections, with split and truncated frames`, async () => {
-    const tally: Tally = { sent: 0, answered: 0, formerr: 0, bad: [] };
+    const tally: Tally = { sent: 0, answered: 0, formerr: 0, signed: 0, bad: [] };
     const one = async (c: number) => {
       // Each connection has its own generators, so its bytes do not depend on timing.
       const fuzzer = new PacketFuzzer(SEED + 1 + c);

@@ -65,7 +65,9 @@ export function parseRData(type: RRTypeName, tokens: Token[], origin: string): R
     if (tokens.length !== want) throw new RDataError(`${type} takes ${want} fields, got ${tokens.length}`);
   };
   if (SIGNER_TYPES.has(type))
-    throw new RDataError(`${type} records are made by the online signer (dnssec in the zone's config), not written`);
+    throw new RDataError(
+      `${type} records are made by the online signer (dnssec in the zone's config), not written`,
+    );
   switch (type) {
     case "A":
       count(1);

@@ -7,6 +7,7 @@ import type { ResponseRateLimiter } from "./answer/rate-limiter.js";
 import { createRateLimiter } from "./answer/rate-limiter-bans.js";
 import type { Responder } from "./answer/responder.js";
 import type { DnsSettings } from "./config.js";
+import type { ZoneKey } from "./dnssec/zone-key.js";
 import { ZoneKeys } from "./dnssec/zone-keys.js";
 import { Forwarder } from "./forward/forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
@@ -225,6 +226,11 @@ export class DnsService {
 
   get responder(): Responder {
     return this.served.responder;
+  }
+
+  /** The signing key of each signed zone loaded so far (origin → key). */
+  get signingKeys(): ReadonlyMap<string, ZoneKey> {
+    return this.served.keys;
   }
 
   get prebuilt(): number {

@@ -38,6 +38,7 @@ await serviceMain({
         zones: () => service.zones,
         files: () => service.files,
         sourceOf: (rr) => service.sourceOf(rr),
+        keys: () => service.signingKeys,
         ...(service.records ? { records: service.records } : {}),
       }),
     );

@@ -30,7 +30,7 @@ export class ServedZones {
   private readonly reported = new Set<string>();
 
   /** The signing keys the responder was built with (origin → key). */
-  private keys: ReadonlyMap<string, ZoneKey> = new Map();
+  keys: ReadonlyMap<string, ZoneKey> = new Map();
 
   constructor(
     private statics: ZoneSet,

@@ -124,6 +124,7 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     await writeFile(file, `${exampleZone}${big}\n`);
     port = await freePort();
     edge = await startEdge({
+      nats: { servers: [nats.url] },
       dns: {
         ports: [port],
         tcp: { idleTimeoutMs: 5000 },

@@ -57,7 +57,8 @@ export class Responder {
     keys: ReadonlyMap<string, ZoneKey> = new Map(),
   ) {
     for (const [origin, key] of keys) {
-      const kept = reuse?.unchanged.has(origin) ? reuse.from.signers.get(origin) : undefined;
+      // Signatures are cached by RRset content, so a changed zone keeps those of its unchanged RRsets.
+      const kept = reuse?.from.signers.get(origin);
       this.signers.set(origin, kept?.key === key ? kept : new SignatureCache(key));
     }
     for (const zone of zones.zones) {

@@ -27,7 +27,10 @@ export class SignatureCache {
   /** The RRSIG over `rrset` (one owner, one type, one TTL) and when it must be made again (ms). */
   sign(rrset: readonly ResourceRecord[]): { rrsig: ResourceRecord; renewAt: number } {
     const first = rrset[0] as ResourceRecord;
-    const id = `${first.name}\u0000${first.data.type}\u0000${first.ttl}\u0000${rrset.map((r) => rdataBytes(r.data).toString("latin1")).sort().join("\u0000")}`;
+    const id = `${first.name}\u0000${first.data.type}\u0000${first.ttl}\u0000${rrset
+      .map((r) => rdataBytes(r.data).toString("latin1"))
+      .sort()
+      .join("\u0000")}`;
     const nowMs = this.now();
     const hit = this.cache.get(id);
     if (hit && hit.renewAt > nowMs) return hit;

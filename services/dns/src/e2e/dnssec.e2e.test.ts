@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -18,10 +18,12 @@ import {
   startNatsServer,
   waitFor,
 } from "@switchyard/testkit";
+import { makeSelfSignedCertificate } from "@switchyard/x509";
 import { startUnbound, type Unbound } from "../testing/unbound.js";
 
 const run = promisify(execFile);
 const OPT_LENGTH = 11;
+const DOH_DOMAIN = "doh.test";
 
 interface Dig {
   status: string;
@@ -32,9 +34,10 @@ interface Dig {
   additional: string[];
 }
 
-/** kdig's full output, read: status, header flags, and the sections' records. */
+/** kdig's full output, read: status, header flags, and the sections' records (port 0: `args` name it). */
 async function kdig(port: number, ...args: string[]): Promise<Dig> {
-  const { stdout } = await run("kdig", ["@127.0.0.1", "-p", String(port), "+time=3", "+retry=1", ...args]);
+  const target = port === 0 ? [] : ["-p", String(port)];
+  const { stdout } = await run("kdig", ["@127.0.0.1", ...target, "+time=3", "+retry=1", ...args]);
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? "none";
   const flags = (/;; Flags: ([^;]*);/.exec(stdout)?.[1] ?? "").trim().split(/\s+/);
   const sections: Record<string, string[]> = { answer: [], authority: [], additional: [] };
@@ -66,17 +69,26 @@ describe("DNSSEC online signing, validated by Unbound, 2 replicas sharing the ke
   let forgedUnbound: Unbound;
   let proxy: ReturnType<typeof createSocket>;
   let anchors: string[];
+  let dohPort: number;
+  let caFile: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-dnssec-"));
     port = await freePort();
     const natsPort = await freePort();
     await ensureNatsAuth(join(dir, "auth"));
+    const made = await makeSelfSignedCertificate({ names: [DOH_DOMAIN], days: 2 });
+    caFile = join(dir, "doh-cert.pem");
+    const keyFile = join(dir, "doh-key.pem");
+    await writeFile(caFile, made.certPem);
+    await writeFile(keyFile, made.keyPem);
+    dohPort = await freePort();
     nats = await startNatsServer({ jetstream: true, port: natsPort, auth: { dir: join(dir, "auth") } });
     edge = await startEdge({
       nats: { servers: [nats.url], credentialsFile: join(dir, "auth", "{role}.cred") },
       dns: {
         ports: [port],
+        doh: { domain: DOH_DOMAIN, port: dohPort, certFile: caFile, keyFile },
         zones: [
           {
             origin: "signed.test",
@@ -198,6 +210,26 @@ describe("DNSSEC online signing, validated by Unbound, 2 replicas sharing the ke
     const tcp = await kdig(port, "+tcp", "+dnssec", "+norec", "www.ed.test", "AAAA");
     assert.deepEqual(types(tcp.answer), ["www.ed.test. AAAA", "www.ed.test. RRSIG"]);
     assert.match(tcp.answer[1] as string, / RRSIG AAAA 15 3 /);
+  });
+
+  it("kdig +dnssec over DoH gets the signed answer; without DO none", async () => {
+    const doh = [
+      "-p",
+      String(dohPort),
+      `+tls-ca=${caFile}`,
+      `+tls-hostname=${DOH_DOMAIN}`,
+      `+tls-sni=${DOH_DOMAIN}`,
+      "+https",
+    ];
+    const signed = await kdig(0, ...doh, "+dnssec", "+norec", "www.signed.test", "A");
+    assert.deepEqual(types(signed.answer), [
+      "www.signed.test. CNAME",
+      "www.signed.test. RRSIG",
+      "signed.test. A",
+      "signed.test. RRSIG",
+    ]);
+    const plain = await kdig(0, ...doh, "+norec", "www.signed.test", "A");
+    assert.deepEqual(types(plain.answer), ["www.signed.test. CNAME", "signed.test. A"]);
   });
 
   it("NXDOMAIN with DO=1 is compact denial: NOERROR, NSEC with NXNAME; with DO=0 it stays NXDOMAIN", async () => {

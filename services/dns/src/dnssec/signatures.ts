@@ -11,6 +11,9 @@ export const VALIDITY_S = 7 * 86400;
 export const RENEW_AFTER_S = 3 * 86400;
 const MAX_CACHED = 50_000;
 
+/** Signatures made by this process (every zone, every responder): the metrics read it. */
+export const signingStats = { signatures: 0 };
+
 /**
  * RRSIGs made once per RRset and kept until their renewal time: every answer holding the same
  * RRset (the SOA of every negative answer, the DNSKEY) reuses the signature.
@@ -40,6 +43,7 @@ export class SignatureCache {
       renewAt: (now + RENEW_AFTER_S) * 1000,
     };
     this.signed++;
+    signingStats.signatures++;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(id, made);
     return made;

@@ -13,6 +13,7 @@ import {
   type EdgeHarness,
   freePort,
   type NatsServerHandle,
+  scrapeMetric,
   startDnsReplica,
   startEdge,
   startNatsServer,
@@ -195,6 +196,23 @@ describe("DNSSEC online signing, validated by Unbound, 2 replicas sharing the ke
       ),
     );
     assert.equal(created.length, 1);
+  });
+
+  it("a repeated DO=1 question is answered from the signed cache: no new signature", async () => {
+    // Only replica a reads the shared socket meanwhile, so every question meets the same cache.
+    const [a, b] = replicas as [DnsReplica, DnsReplica];
+    const signatures = () => scrapeMetric(a.metricsPort, "switchyard_dns_signatures_total");
+    b.process.child.kill("SIGSTOP");
+    try {
+      await kdig(port, "+dnssec", "+norec", "cached.signed.test", "A");
+      const before = await signatures();
+      for (let i = 0; i < 5; i++) await kdig(port, "+dnssec", "+norec", "cached.signed.test", "A");
+      assert.equal(await signatures(), before);
+      await kdig(port, "+dnssec", "+norec", "uncached.signed.test", "A");
+      assert.ok((await signatures()) > before, "a new name is signed");
+    } finally {
+      b.process.child.kill("SIGCONT");
+    }
   });
 
   it("DO=1 gets an RRSIG over every RRset, DO=0 none; the DNSKEY is published with flags 257", async () => {

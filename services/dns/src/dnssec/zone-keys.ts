@@ -115,7 +115,7 @@ export class ZoneKeys {
 
 async function read(kv: KV, name: string, origin: string, algorithm: AlgorithmName, kvKey: Buffer) {
   const entry = await kv.get(name);
-  if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
+  if (entry?.operation !== "PUT" || entry.value.length === 0) return undefined;
   const stored = entry.json<StoredKey>();
   return ZoneKey.fromPkcs8(origin, algorithm, decrypt(stored.key, kvKey, name));
 }

@@ -104,7 +104,11 @@ async function startTarget(target, profileDir) {
     dns: {
       ports: [port],
       zones: [
-        { origin: ORIGIN, file: zoneFile, ...(settings.dnssec ? { dnssec: { algorithm: "ecdsap256sha256" } } : {}) },
+        {
+          origin: ORIGIN,
+          file: zoneFile,
+          ...(settings.dnssec ? { dnssec: { algorithm: "ecdsap256sha256" } } : {}),
+        },
       ],
     },
   });

@@ -7,7 +7,9 @@
  * Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CLIENTS (4), BENCH_OUTSTANDING
  * (100), BENCH_PIN (split | none), BENCH_TRANSPORTS (udp,tcp), BENCH_TARGETS (knot,sy1,sy1d,sy2,bare;
  * also dns2, the dns2 package's server, which needs `npm install --no-save dns2` or DNS2_DIR),
- * BENCH_PROFILE (1: profile one Switchyard replica under --cpu-prof instead), BENCH_OUT.
+ * BENCH_PROFILE (1: profile one Switchyard replica under --cpu-prof instead), BENCH_OUT,
+ * BENCH_DNSSEC (1: the zone signed online, by Knot's mod-onlinesign and by Switchyard's `dnssec`
+ * with its key in a NATS server started for the run, and every query with DO=1: dnsperf -D).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +22,7 @@ import {
   startDnsReplica,
   startEdge,
   startKnot,
+  startNatsServer,
   startProcess,
 } from "../../packages/testkit/dist/index.js";
 import { machineBusySeconds, sample, sleep } from "../handoff/procs.mjs";
@@ -37,6 +40,7 @@ const settings = {
   transports: (env.BENCH_TRANSPORTS ?? "udp,tcp").split(","),
   targets: (env.BENCH_TARGETS ?? "knot,sy1,sy1d,sy2,bare").split(","),
   profile: env.BENCH_PROFILE === "1",
+  dnssec: env.BENCH_DNSSEC === "1",
 };
 const pinned = settings.pin === "split";
 const SERVER_CPU = "0";
@@ -75,7 +79,7 @@ async function startTarget(target, profileDir) {
   const name = target;
   if (name === "knot") {
     const knot = await startKnot({
-      zones: [{ origin: ORIGIN, text: readFileSync(zoneFile, "utf8") }],
+      zones: [{ origin: ORIGIN, text: readFileSync(zoneFile, "utf8"), onlineSign: settings.dnssec }],
       workers: pinned ? 1 : cpus().length,
     });
     pin(knot.pid);
@@ -92,8 +96,21 @@ async function startTarget(target, profileDir) {
   }
   const replicas = name === "sy2" ? 2 : 1;
   const port = await freePort();
+  // Signed: the key comes from NATS KV as in production (a server of the run's own).
+  const nats = settings.dnssec ? await startNatsServer({ jetstream: true }) : undefined;
+  const keyDir = settings.dnssec ? mkdtempSync(join(tmpdir(), "switchyard-bench-key-")) : undefined;
   const edge = await startEdge({
-    dns: { ports: [port], zones: [{ origin: ORIGIN, file: zoneFile }] },
+    ...(nats ? { nats: { servers: [nats.url] } } : {}),
+    dns: {
+      ports: [port],
+      zones: [
+        {
+          origin: ORIGIN,
+          file: zoneFile,
+          ...(settings.dnssec ? { dnssec: { algorithm: "ecdsap256sha256" } } : {}),
+        },
+      ],
+    },
   });
   const started = [];
   try {
@@ -103,6 +120,7 @@ async function startTarget(target, profileDir) {
       const env = {
         SWITCHYARD_DRAIN_TIMEOUT_MS: "1000",
         SWITCHYARD_DNS_UDP_BATCH: target === "sy1d" ? "0" : "1",
+        ...(keyDir ? { SWITCHYARD_KV_KEY_FILE: join(keyDir, "kv.key") } : {}),
       };
       started.push(
         profileDir
@@ -110,9 +128,12 @@ async function startTarget(target, profileDir) {
           : await startDnsReplica(edge, { name, env }),
       );
     }
+    if (settings.dnssec)
+      for (const r of started) await r.process.waitForLine((l) => l.msg === "dnssec key ready", 30_000);
   } catch (err) {
     for (const r of started) await r.stop();
     await edge.stop();
+    await nats?.stop();
     throw err;
   }
   const pids = { edge: edge.process.pid };
@@ -126,6 +147,8 @@ async function startTarget(target, profileDir) {
     async stop() {
       for (const r of started) await r.stop();
       await edge.stop();
+      await nats?.stop();
+      if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     },
   };
 }
@@ -185,6 +208,7 @@ function dnsperf(port, transport, seconds) {
     "-t",
     "2",
     "-v",
+    ...(settings.dnssec ? ["-D"] : []),
   ];
   const [cmd, argv] = pinned ? ["taskset", ["-c", LOAD_CPU, "dnsperf", ...args]] : ["dnsperf", args];
   return new Promise((resolvePromise, reject) => {

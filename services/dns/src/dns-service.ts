@@ -7,6 +7,8 @@ import type { ResponseRateLimiter } from "./answer/rate-limiter.js";
 import { createRateLimiter } from "./answer/rate-limiter-bans.js";
 import type { Responder } from "./answer/responder.js";
 import type { DnsSettings } from "./config.js";
+import type { ZoneKey } from "./dnssec/zone-key.js";
+import { ZoneKeys } from "./dnssec/zone-keys.js";
 import { Forwarder } from "./forward/forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { NatsLink } from "./nats-link.js";
@@ -34,6 +36,8 @@ export interface DnsServiceOptions {
   natsServers?: string[];
   /** DoH certificates from the certs service's `certs` bucket (when the config lists certificates). */
   certificates?: { kvKeyFile: string };
+  /** The key file sealing DNSSEC keys in the `dns-keys` bucket (SWITCHYARD_KV_KEY_FILE). */
+  kvKeyFile?: string;
   /** config `nats` tokenFile / credentialsFile (natsAuth(config.nats, "dns")). */
   natsAuth?: NatsAuth;
   /** Overrides config `dns.udp.batch` (env SWITCHYARD_DNS_UDP_BATCH). */
@@ -44,6 +48,7 @@ export interface DnsServiceOptions {
 export class DnsService {
   private readonly served: ServedZones;
   private readonly nats: NatsLink | undefined;
+  private readonly keys: ZoneKeys;
   private readonly feed: RecordFeed | undefined;
   readonly records: RecordAdmin | undefined;
   private readonly worker: EdgeWorker;
@@ -72,10 +77,25 @@ export class DnsService {
     this.files = settings.files;
     this.tls = settings.tls;
     const { metrics, logger } = options;
+    if (options.natsServers && options.natsServers.length > 0) {
+      this.nats = new NatsLink({
+        servers: options.natsServers,
+        ...options.natsAuth,
+        name: `dns-${options.instance ?? process.pid}`,
+        logger,
+      });
+    }
+    this.keys = new ZoneKeys({
+      nats: this.nats,
+      kvKeyFile: options.kvKeyFile,
+      logger,
+      changed: () => this.served.rekey(),
+    });
     this.served = new ServedZones(
       settings.zones,
       (qtype, rcode, udp) => metrics.count(qtype, rcode, !udp),
       logger,
+      this.keys,
     );
     const current = (): Answerer => this.forwarder ?? this.served.responder;
     const authoritative = () => this.served.responder;
@@ -97,14 +117,8 @@ export class DnsService {
       refused: (reason) => metrics.tcpRefused.labels(reason).inc(),
       expired: (reason) => metrics.tcpExpired.labels(reason).inc(),
     });
-    if (options.natsServers && options.natsServers.length > 0) {
-      const nats = new NatsLink({
-        servers: options.natsServers,
-        ...options.natsAuth,
-        name: `dns-${options.instance ?? process.pid}`,
-        logger,
-      });
-      this.nats = nats;
+    const nats = this.nats;
+    if (nats) {
       const feed = new RecordFeed({
         nats,
         logger,
@@ -214,6 +228,11 @@ export class DnsService {
     return this.served.responder;
   }
 
+  /** The signing key of each signed zone loaded so far (origin → key). */
+  get signingKeys(): ReadonlyMap<string, ZoneKey> {
+    return this.served.keys;
+  }
+
   get prebuilt(): number {
     return this.served.responder.prebuiltCount;
   }
@@ -261,6 +280,7 @@ export class DnsService {
   async stop(): Promise<void> {
     await this.worker.stop();
     this.feed?.stop();
+    this.keys.stop();
     await this.stored?.stop();
     await this.nats?.close();
     this.served.stop();

@@ -24,6 +24,7 @@ await serviceMain({
       ...(config.certs && config.certs.certificates.length > 0
         ? { certificates: { kvKeyFile: env.kvKeyFile } }
         : {}),
+      kvKeyFile: env.kvKeyFile,
       natsAuth: natsAuth(config.nats, "dns"),
       ...(env.instance ? { instance: env.instance } : {}),
       // "0": dgram, "1": batched (when the addon loads); unset: config dns.udp.batch.
@@ -37,6 +38,7 @@ await serviceMain({
         zones: () => service.zones,
         files: () => service.files,
         sourceOf: (rr) => service.sourceOf(rr),
+        keys: () => service.signingKeys,
         ...(service.records ? { records: service.records } : {}),
       }),
     );

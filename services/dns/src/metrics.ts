@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
+import { signingStats } from "./dnssec/signatures.js";
 import { LatencyHistogram, type LatencyRecorder } from "./latency-histogram.js";
 import { typeName, typeNames } from "./wire/records.js";
 
@@ -47,6 +48,16 @@ export class DnsMetrics {
 
   constructor(registry: Registry) {
     const pending = this.pending;
+    let reportedSignatures = 0;
+    new Counter({
+      name: "switchyard_dns_signatures_total",
+      help: "DNSSEC signatures made (one per RRset and renewal; cached answers make none)",
+      registers: [registry],
+      collect() {
+        this.inc(signingStats.signatures - reportedSignatures);
+        reportedSignatures = signingStats.signatures;
+      },
+    });
     new Counter({
       name: "switchyard_dns_queries_total",
       help: "Queries answered, by query type, response code and transport",

@@ -30,6 +30,21 @@ describe("dns section", () => {
     assert.deepEqual(config.dns?.ports, [10053]);
   });
 
+  it("takes dnssec per zone (ecdsap256sha256 by default, or ed25519) and refuses other algorithms", () => {
+    const zones = (algorithm: string) =>
+      parseConfig(
+        `dns:\n  zones:\n    - { origin: a.test, dnssec: ${algorithm} }\n    - { origin: b.test }\n`,
+        "test.yaml",
+      ).dns?.zones ?? [];
+    assert.deepEqual(zones("{}")[0]?.dnssec, { algorithm: "ecdsap256sha256" });
+    assert.deepEqual(zones("{ algorithm: ed25519 }")[0]?.dnssec, { algorithm: "ed25519" });
+    assert.equal(zones("{}")[1]?.dnssec, undefined);
+    assert.match(
+      problems("dns:\n  zones: [{ origin: a.test, dnssec: { algorithm: rsasha1 } }]\n").join("\n"),
+      /dns\.zones\[0\]\.dnssec\.algorithm/,
+    );
+  });
+
   it("names the path and the bad value", () => {
     const text = [
       "dns:",

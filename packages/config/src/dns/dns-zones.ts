@@ -79,6 +79,13 @@ export const zoneSchema = z.strictObject({
   soa: soaValueSchema.extend({ ttl: ttl.default(3600) }).optional(),
   /** TTL for records without one (`$TTL` of the file wins inside it). */
   defaultTtl: ttl.default(3600),
+  /**
+   * Sign the zone online (DNSSEC): a key is made on first use and shared by every replica through
+   * NATS KV; answers to DO=1 queries carry RRSIGs and compact denial (RFC 9824).
+   */
+  dnssec: z
+    .strictObject({ algorithm: z.enum(["ecdsap256sha256", "ed25519"]).default("ecdsap256sha256") })
+    .optional(),
 });
 
 export type InlineRecord = z.infer<typeof inlineRecordSchema>;

@@ -16,6 +16,8 @@ export const NATS_BUCKETS = {
   certsLocks: "certs-locks",
   /** Dynamic DNS records: written by the dns service's admin API (UpsertRecord), read by dns. */
   dnsRecords: "dns-records",
+  /** DNSSEC signing keys, sealed: made and read by the dns replicas (the first one creates each). */
+  dnsKeys: "dns-keys",
   /** Active bans: only the nftables agent. */
   firewallBans: "firewall-bans",
 } as const;
@@ -42,7 +44,7 @@ interface RoleGrant {
 
 const GRANTS: Record<Exclude<NatsRole, "admin">, RoleGrant> = {
   dns: {
-    writes: [NATS_BUCKETS.dnsRecords],
+    writes: [NATS_BUCKETS.dnsRecords, NATS_BUCKETS.dnsKeys],
     reads: [NATS_BUCKETS.acme, NATS_BUCKETS.certs],
     publishes: [BAN_SUBJECT],
     subscribes: [],

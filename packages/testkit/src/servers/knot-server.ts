@@ -6,7 +6,11 @@ import { freePort } from "./nats-server.js";
 
 export interface KnotOptions {
   /** The zone's origin and its RFC 1035 master file text. */
-  zones: Array<{ origin: string; text: string }>;
+  zones: Array<{
+    origin: string;
+    text: string /** Signed on the fly by mod-onlinesign (its default policy). */;
+    onlineSign?: boolean;
+  }>;
   /** UDP and TCP port (default: a free one). */
   port?: number;
   /** Worker threads per transport (default 1; the benchmark raises them). */
@@ -51,7 +55,10 @@ export async function startKnot(options: KnotOptions): Promise<KnotHandle> {
     "    zonefile-sync: -1",
     "    journal-content: none",
     "zone:",
-    ...options.zones.map((z) => `  - domain: ${bare(z.origin)}.`),
+    ...options.zones.flatMap((z) => [
+      `  - domain: ${bare(z.origin)}.`,
+      ...(z.onlineSign ? ["    module: mod-onlinesign"] : []),
+    ]),
     "",
   ].join("\n");
   await writeFile(join(dir, "knot.conf"), conf);

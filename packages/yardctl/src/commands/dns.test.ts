@@ -1,6 +1,7 @@
 /** End to end: a real edge, a real dns replica with NATS KV, and the built yardctl as a child process. */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import type { dnsV1 } from "@switchyard/proto";
@@ -40,10 +41,19 @@ describe("yardctl dns against a real dns replica", () => {
               { name: "ns1", type: "A", value: "192.0.2.53" },
             ],
           },
+          {
+            origin: "sig.test",
+            dnssec: { algorithm: "ed25519" },
+            soa: { mname: "ns1", rname: "hostmaster", minimum: 60 },
+            records: [{ type: "NS", value: "ns1" }],
+          },
         ],
       },
     });
-    replica = await startDnsReplica(edge, { name: "dns-cli" });
+    replica = await startDnsReplica(edge, {
+      name: "dns-cli",
+      env: { SWITCHYARD_KV_KEY_FILE: join(edge.dir, "kv.key") },
+    });
     await replica.process.waitForLine(
       (l) => l.msg === "kv snapshot applied" && l.bucket === "records",
       20_000,
@@ -64,11 +74,19 @@ describe("yardctl dns against a real dns replica", () => {
   test("zones prints a table and --json the response", async () => {
     const table = await yardctl("dns", "zones");
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^ORIGIN\s+SERIAL\s+RECORDS\s+FILE\ncli\.test\s+5\s+3\s+-\n$/);
+    // The serial is the config's (5) plus one per dynamic change: the upsert test may run first.
     const json = JSON.parse((await yardctl("dns", "zones", "--json")).stdout) as dnsV1.ListZonesResponse;
+    const serial = json.zones[0]?.serial ?? 0;
+    assert.ok(serial >= 5, `serial ${serial}`);
+    assert.match(
+      table.stdout,
+      new RegExp(
+        `^ORIGIN\\s+SERIAL\\s+RECORDS\\s+FILE\\ncli\\.test\\s+${serial}\\s+3\\s+-\\nsig\\.test\\s+1\\s+\\d+\\s+-\\n$`,
+      ),
+    );
     assert.deepEqual(
       json.zones.map((z) => z.origin),
-      ["cli.test"],
+      ["cli.test", "sig.test"],
     );
   });
 
@@ -105,5 +123,18 @@ describe("yardctl dns against a real dns replica", () => {
     const usage = await yardctl("dns", "upsert", "x.cli.test", "A", "soon", "192.0.2.1");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /ttl "soon" is not a number of seconds/);
+  });
+
+  test("ds prints the DS of a signed zone, the one its apex serves as CDS; an unsigned zone is refused", async () => {
+    await replica.process.waitForLine((l) => l.msg === "dnssec key ready" && l.zone === "sig.test", 20_000);
+    const ds = await yardctl("dns", "ds", "SIG.test.");
+    assert.equal(ds.code, 0, ds.stderr);
+    const cds = await dig("sig.test", "CDS");
+    assert.match(cds, /^\d+ 15 2 [0-9A-F]{64}$/);
+    assert.equal(ds.stdout.split("\n")[0], `sig.test. 3600 IN DS ${cds}`);
+    assert.match(ds.stdout, /\n; sig\.test\. 3600 IN DNSKEY 257 3 15 \S+\n$/);
+    const unsigned = await yardctl("dns", "ds", "cli.test");
+    assert.notEqual(unsigned.code, 0);
+    assert.match(unsigned.stderr, /zone cli\.test is not signed/);
   });
 });

@@ -1,4 +1,4 @@
-/** DNS commands over DnsAdmin: zones, records, upsert, delete. */
+/** DNS commands over DnsAdmin: zones, records, upsert, delete, ds. */
 import { dnsV1 } from "@switchyard/proto";
 import type { CommandGroup } from "../command.js";
 import { UsageError } from "../errors.js";
@@ -78,6 +78,16 @@ export const dnsCommands: CommandGroup = {
           response,
           () => `deleted ${response.deleted} ${type} record${response.deleted === 1 ? "" : "s"} at ${name}`,
         );
+        return 0;
+      },
+    },
+    {
+      name: "dns ds",
+      args: ["zone"],
+      summary: "print the DS record of a signed zone, for its parent (registrar), and its DNSKEY",
+      async run(ctx) {
+        const response = await ctx.call("dns", DnsAdmin, "getDs", { zone: ctx.args.zone ?? "" });
+        ctx.print(response, () => `${response.ds}\n; ${response.dnskey}`);
         return 0;
       },
     },

@@ -152,7 +152,7 @@ function findCut(zone: Zone, name: string, skip?: string): string | undefined {
 }
 
 /** The source of synthesis `*.<closest encloser>` for a name that does not exist, if it exists. */
-function wildcardFor(zone: Zone, name: string): string | undefined {
+export function wildcardFor(zone: Zone, name: string): string | undefined {
   let encloser = parentOf(name);
   while (!zone.existing.has(encloser)) {
     if (encloser === zone.origin || encloser === "") return undefined;

@@ -1,8 +1,11 @@
+import { signAnswer } from "../dnssec/sign-answer.js";
+import { SignatureCache } from "../dnssec/signatures.js";
+import type { ZoneKey } from "../dnssec/zone-key.js";
 import { type ParsedQuery, type ParseResult, parseQuery, Rcode } from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";
 import type { ZoneSet } from "../zones/zone-set.js";
 import { fitResponse } from "./fit-response.js";
-import { refused, resolve } from "./resolver.js";
+import { type Answer, refused, resolve } from "./resolver.js";
 import { ERROR_CLASS, encodeTemplate, type ResponseTemplate } from "./response-template.js";
 
 /**
@@ -41,13 +44,23 @@ export class Responder {
   private readonly dynamic = new Map<string, ResponseTemplate>();
   /** The prebuilt keys of each zone, so a change to one zone re-encodes only that zone. */
   private readonly zoneKeys = new Map<string, string[]>();
+  /** DO=1 answers of signed zones, signed on first ask and kept until a signature needs renewing. */
+  private readonly signed = new Map<string, { template: ResponseTemplate; renewAt: number }>();
+  /** The signature cache of each signed zone (origin → its key's cache). */
+  private readonly signers = new Map<string, SignatureCache>();
 
   /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
     readonly zones: ZoneSet,
     private readonly observe: Observer = () => {},
     reuse?: { from: Responder; unchanged: ReadonlySet<string> },
+    keys: ReadonlyMap<string, ZoneKey> = new Map(),
   ) {
+    for (const [origin, key] of keys) {
+      // Signatures are cached by RRset content, so a changed zone keeps those of its unchanged RRsets.
+      const kept = reuse?.from.signers.get(origin);
+      this.signers.set(origin, kept?.key === key ? kept : new SignatureCache(key));
+    }
     for (const zone of zones.zones) {
       const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;
       if (keys && reuse) {
@@ -109,7 +122,9 @@ export class Responder {
       observe(q.qtype, rcode, udp);
       return plain(fitResponse(bare(q, rcode), msg, q, udp));
     }
-    let template = q.qclass === CLASS_IN ? (this.prebuilt.get(q.key) ?? this.dynamic.get(q.key)) : undefined;
+    let template: ResponseTemplate | undefined;
+    if (q.edns?.dnssecOk && this.signers.size > 0 && q.qclass === CLASS_IN) template = this.signedTemplate(q);
+    if (!template && q.qclass === CLASS_IN) template = this.prebuilt.get(q.key) ?? this.dynamic.get(q.key);
     if (!template) template = this.general(q);
     observe(q.qtype, template.rcode, udp);
     return {
@@ -120,27 +135,41 @@ export class Responder {
     };
   }
 
+  /** The signed answer for a DO=1 question in a signed zone (cached); undefined for other zones. */
+  private signedTemplate(q: ParsedQuery): ResponseTemplate | undefined {
+    const now = Date.now();
+    const cached = this.signed.get(q.key);
+    if (cached && cached.renewAt > now) return cached.template;
+    const zone = this.zones.find(q.qname);
+    const signer = zone && this.signers.get(zone.origin);
+    if (!zone || !signer) return undefined;
+    let made: { template: ResponseTemplate; renewAt: number };
+    try {
+      const answer = this.resolveQuery(q);
+      const signed = signAnswer(zone, answer, q.qname, signer);
+      made = { template: encodeTemplate(q.qname, q.qtype, q.qclass, signed.answer), renewAt: signed.renewAt };
+    } catch {
+      return encodeTemplate(q.qname, q.qtype, q.qclass, servfail());
+    }
+    if (this.signed.size >= MAX_DYNAMIC + this.prebuilt.size) this.signed.clear();
+    this.signed.set(q.key, made);
+    return made.template;
+  }
+
+  private resolveQuery(q: ParsedQuery) {
+    const known = typeNames.get(q.qtype);
+    const type = known === "OPT" ? undefined : (known as RRTypeName | undefined);
+    return resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS, any: q.qtype === ANY });
+  }
+
   /** The general path: resolve and encode, cached when the answer is cacheable. */
   private general(q: ParsedQuery): ResponseTemplate {
     if (q.qclass !== CLASS_IN) return encodeTemplate(q.qname, q.qtype, q.qclass, refused());
-    const known = typeNames.get(q.qtype);
-    const type = known === "OPT" ? undefined : (known as RRTypeName | undefined);
     let template: ResponseTemplate;
     try {
-      template = encodeTemplate(
-        q.qname,
-        q.qtype,
-        q.qclass,
-        resolve(this.zones, q.qname, type, { parentSide: q.qtype === DS, any: q.qtype === ANY }),
-      );
+      template = encodeTemplate(q.qname, q.qtype, q.qclass, this.resolveQuery(q));
     } catch {
-      template = encodeTemplate(q.qname, q.qtype, q.qclass, {
-        rcode: Rcode.SERVFAIL,
-        authoritative: false,
-        answer: [],
-        authority: [],
-        additional: [],
-      });
+      template = encodeTemplate(q.qname, q.qtype, q.qclass, servfail());
     }
     if (this.dynamic.size >= MAX_DYNAMIC) this.dynamic.clear();
     this.dynamic.set(q.key, template);
@@ -156,6 +185,10 @@ export class Responder {
 export function slip(msg: Buffer, answered: Answered): Buffer {
   if (!answered.query || !answered.template) return answered.bytes;
   return fitResponse(answered.template, msg, answered.query, true, true);
+}
+
+function servfail(): Answer {
+  return { rcode: Rcode.SERVFAIL, authoritative: false, answer: [], authority: [], additional: [] };
 }
 
 function plain(bytes: Buffer): Answered {

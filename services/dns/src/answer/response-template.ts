@@ -1,3 +1,4 @@
+import { type ResourceRecord, RRType } from "../wire/records.js";
 import { WireWriter } from "../wire/wire-writer.js";
 import type { Answer } from "./resolver.js";
 
@@ -58,11 +59,8 @@ export function encodeTemplate(
     if (!first) break;
     w.restoreCompression(base);
     let count = 0;
-    while (
-      i < records.length &&
-      records[i]?.name === first.name &&
-      records[i]?.data.type === first.data.type
-    ) {
+    // An RRset and the RRSIG over it go together or not at all.
+    while (i < records.length && records[i]?.name === first.name && sameSet(records[i], first)) {
       w.record(records[i++] as (typeof records)[number]);
       count++;
     }
@@ -92,4 +90,9 @@ function answerClass(qname: string, qtype: number, answer: Answer): string {
   if (!answer.authoritative) return `referral ${answer.groupName ?? qname}`;
   if (answer.wildcard) return `wildcard ${answer.groupName ?? qname} ${qtype}`;
   return `${answer.answer.length > 0 ? "answer" : "nodata"} ${qname} ${qtype}`;
+}
+
+function sameSet(rr: ResourceRecord | undefined, first: ResourceRecord): boolean {
+  const d = rr?.data;
+  return d?.type === first.data.type || (d?.type === "RRSIG" && d.typeCovered === RRType[first.data.type]);
 }

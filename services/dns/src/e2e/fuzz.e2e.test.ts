@@ -9,9 +9,11 @@ import {
   type DnsReplica,
   type EdgeHarness,
   freePort,
+  type NatsServerHandle,
   scrapeMetric,
   startDnsReplica,
   startEdge,
+  startNatsServer,
 } from "@switchyard/testkit";
 import { decode } from "dns-packet";
 import { PacketFuzzer } from "../testing/fuzz-packets.js";
@@ -58,16 +60,31 @@ interface Tally {
   sent: number;
   answered: number;
   formerr: number;
+  /** Answers carrying an RRSIG (DO=1 queries of the signed zone). */
+  signed: number;
   bad: string[];
 }
 
 function check(tally: Tally, sent: Buffer | undefined, got: Buffer, strict = true): void {
   tally.answered++;
   if ((got[3] ?? 0) % 16 === 1) tally.formerr++;
+  if (got.includes(RRSIG_TYPE_CLASS) && signed(got)) tally.signed++;
   const p = strict && !sent ? "an answer to no query we sent" : problem(sent, got);
   if (p && tally.bad.length < 10)
     tally.bad.push(`${p}: sent ${sent?.toString("hex") ?? "?"} got ${got.toString("hex")}`);
   else if (p) tally.bad.push("");
+}
+
+/** An RRSIG record's type and class (46, IN), as they follow its owner name. */
+const RRSIG_TYPE_CLASS = Buffer.from([0, 46, 0, 1]);
+
+/** True when the answer section holds an RRSIG (checked after the cheap byte search). */
+function signed(got: Buffer): boolean {
+  try {
+    return (decode(got).answers ?? []).some((a) => a.type === "RRSIG");
+  } catch {
+    return false;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +102,7 @@ async function settle(tally: Tally, quietMs: number, maxMs: number): Promise<voi
 describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHYARD_FUZZ_SEED=${SEED})`, () => {
   let dir: string;
   let edge: EdgeHarness;
+  let nats: NatsServerHandle;
   let port: number;
   const replicas: DnsReplica[] = [];
 
@@ -97,6 +115,8 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     );
 
   before(async () => {
+    // The signing key comes from NATS KV, as in production.
+    nats = await startNatsServer({ jetstream: true });
     process.stdout.write(`# fuzz seed ${SEED}: repeat with SWITCHYARD_FUZZ_SEED=${SEED}\n`);
     dir = await mkdtemp(join(tmpdir(), `switchyard-fuzz-${process.pid}-`));
     const file = join(dir, "example.test.zone");
@@ -104,22 +124,30 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     await writeFile(file, `${exampleZone}${big}\n`);
     port = await freePort();
     edge = await startEdge({
-      dns: { ports: [port], tcp: { idleTimeoutMs: 5000 }, zones: [{ origin: "example.test", file }] },
+      nats: { servers: [nats.url] },
+      dns: {
+        ports: [port],
+        tcp: { idleTimeoutMs: 5000 },
+        zones: [{ origin: "example.test", file, dnssec: { algorithm: "ecdsap256sha256" } }],
+      },
     });
-    replicas.push(await startDnsReplica(edge, { name: "dns-a" }));
-    replicas.push(await startDnsReplica(edge, { name: "dns-b" }));
+    const env = { SWITCHYARD_KV_KEY_FILE: join(dir, "kv.key") };
+    replicas.push(await startDnsReplica(edge, { name: "dns-a", env }));
+    replicas.push(await startDnsReplica(edge, { name: "dns-b", env }));
+    for (const r of replicas) await r.process.waitForLine((l) => l.msg === "dnssec key ready", 30_000);
   });
 
   after(async () => {
     for (const r of replicas) await r.stop();
     await edge?.stop();
+    await nats?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it(`answers or drops ${UDP_PACKETS} packets over the shared UDP socket, every answer well-formed`, async () => {
     const fuzzer = new PacketFuzzer(SEED);
     const droppedBefore = await counted("dropped", "udp");
-    const tally: Tally = { sent: 0, answered: 0, formerr: 0, bad: [] };
+    const tally: Tally = { sent: 0, answered: 0, formerr: 0, signed: 0, bad: [] };
     const byId = new Map<number, Buffer>();
     const socket = dgram.createSocket("udp4");
     await new Promise<void>((r) => socket.bind(0, "127.0.0.1", r));
@@ -148,10 +176,11 @@ describe(`fuzz: mutated and random packets through the edge, 2 replicas (SWITCHY
     assert.ok(dropped > 0, "noise and responses are dropped, not answered");
     assert.deepEqual(tally.bad.slice(0, 10), [], `${tally.bad.length} malformed answers`);
     assert.ok(tally.answered > tally.sent / 10, "most real-looking queries are answered");
+    assert.ok(tally.signed > 0, "DO=1 queries got signed answers");
   });
 
   it(`answers or drops ${TCP_CONNECTIONS * TCP_FRAMES} frames on ${TCP_CONNECTIONS} TCP connections, with split and truncated frames`, async () => {
-    const tally: Tally = { sent: 0, answered: 0, formerr: 0, bad: [] };
+    const tally: Tally = { sent: 0, answered: 0, formerr: 0, signed: 0, bad: [] };
     const one = async (c: number) => {
       // Each connection has its own generators, so its bytes do not depend on timing.
       const fuzzer = new PacketFuzzer(SEED + 1 + c);

@@ -108,6 +108,8 @@ export interface CorpusQuery {
   rd?: boolean;
   /** Also sent over TCP (besides every third query). */
   tcp?: boolean;
+  /** EDNS DO bit (needs udpSize). */
+  dnssecOk?: boolean;
 }
 
 const T = {
@@ -230,5 +232,6 @@ export function corpusPacket(q: CorpusQuery, id: number): Buffer {
     ...(q.udpSize !== undefined ? { udpSize: q.udpSize } : {}),
     ...(q.version !== undefined ? { version: q.version } : {}),
     ...(q.rd === false ? { rd: false } : {}),
+    ...(q.dnssecOk ? { dnssecOk: true } : {}),
   });
 }

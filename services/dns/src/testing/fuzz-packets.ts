@@ -17,7 +17,7 @@ const names = [
   "chain1.example.test",
   "_sip._tcp.example.test",
 ];
-const types = [1, 2, 5, 6, 12, 15, 16, 28, 33, 41, 43, 251, 252, 255, 257, 65535];
+const types = [1, 2, 5, 6, 12, 15, 16, 28, 33, 41, 43, 46, 47, 48, 59, 128, 251, 252, 255, 257, 65535];
 
 export class PacketFuzzer {
   private readonly random: () => number;
@@ -29,6 +29,8 @@ export class PacketFuzzer {
       for (const type of types) {
         this.seeds.push(query(name, type));
         this.seeds.push(query(name, type, { udpSize: this.int(4096) }));
+        // DO=1: the zone is signed, so these take the signing path (RRSIGs, compact denial).
+        this.seeds.push(query(name, type, { udpSize: this.int(4096), dnssecOk: true }));
       }
     }
   }

@@ -103,3 +103,41 @@ export function differences(ours: Summary, theirs: Summary): string[] {
   }
   return out;
 }
+
+/**
+ * A signed response reduced to its structure (tests only): rcode, flags, DO, and per section each
+ * record as owner and type; RRSIGs as the type they cover and their labels, NSECs as owner and next
+ * name. Signature bytes, key tags, validity and NSEC type bitmaps are not compared: Knot 3.2 lies
+ * "black" (bitmap = `nsec-bitmap`, default A AAAA, plus the name's types, minus the qtype) where we
+ * answer RFC 9824 (the name's exact types, NXNAME when it does not exist); `nsecTypes` reads ours.
+ */
+export function structure(msg: Buffer): Summary {
+  const base = summarize(msg);
+  const p: DecodedPacket = decode(msg);
+  const shape = (a: Answer): string => {
+    const owner = lower(a.name);
+    const d = (a as { data?: unknown }).data as Record<string, unknown> | undefined;
+    if (a.type === "RRSIG" && d) return `${owner} RRSIG ${d.typeCovered} labels=${d.labels}`;
+    if (a.type === "NSEC" && d) return `${owner} NSEC ${lower(String(d.nextDomain))}`;
+    if (a.type === "DNSKEY" && d) return `${owner} ${a.ttl} DNSKEY ${d.flags} ${d.algorithm}`;
+    return record(a);
+  };
+  return {
+    ...base,
+    answer: (p.answers ?? []).map(shape).sort(),
+    authority: (p.authorities ?? []).map(shape).sort(),
+    additional: (p.additionals ?? [])
+      .filter((a) => a.type !== "OPT")
+      .map(shape)
+      .sort(),
+  };
+}
+
+/** The NSEC records of a response's authority section: owner → the type names in its bitmap. */
+export function nsecTypes(msg: Buffer): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const a of decode(msg).authorities ?? []) {
+    if (a.type === "NSEC") out.set(lower(a.name), [...((a.data as { rrtypes: string[] }).rrtypes ?? [])]);
+  }
+  return out;
+}

@@ -36,7 +36,14 @@ caa IN CAA 0 issue "letsencrypt.org"
 export function query(
   name: string,
   type: number,
-  options: { id?: number; udpSize?: number; version?: number; rd?: boolean; opcode?: number } = {},
+  options: {
+    id?: number;
+    udpSize?: number;
+    version?: number;
+    rd?: boolean;
+    opcode?: number;
+    dnssecOk?: boolean;
+  } = {},
 ): Buffer {
   const labels = name.split(".").filter((l) => l.length > 0);
   const qname = Buffer.concat([
@@ -56,6 +63,7 @@ export function query(
   opt.writeUInt16BE(41, 1);
   opt.writeUInt16BE(options.udpSize, 3);
   opt[6] = options.version ?? 0;
+  if (options.dnssecOk) opt[7] = 0x80;
   return Buffer.concat([header, qname, q, opt]);
 }
 

@@ -2,7 +2,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { RDataError } from "../errors.js";
 import { absolute } from "./names.js";
 import type { RData, RRTypeName } from "./records.js";
-import { txtStrings } from "./records.js";
+import { SIGNER_TYPES, txtStrings } from "./records.js";
 
 /** A token of a zone file line: its text (escapes kept unless quoted) and whether it was quoted. */
 export interface Token {
@@ -64,6 +64,10 @@ export function parseRData(type: RRTypeName, tokens: Token[], origin: string): R
   const count = (want: number) => {
     if (tokens.length !== want) throw new RDataError(`${type} takes ${want} fields, got ${tokens.length}`);
   };
+  if (SIGNER_TYPES.has(type))
+    throw new RDataError(
+      `${type} records are made by the online signer (dnssec in the zone's config), not written`,
+    );
   switch (type) {
     case "A":
       count(1);
@@ -119,6 +123,8 @@ export function parseRData(type: RRTypeName, tokens: Token[], origin: string): R
         value: stringBytes(tokens[2] as Token),
       };
     }
+    default:
+      throw new RDataError(`${type} records cannot be written`);
   }
 }
 

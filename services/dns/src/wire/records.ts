@@ -11,6 +11,12 @@ export const RRType = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CDS: 59,
+  CDNSKEY: 60,
   CAA: 257,
 } as const;
 
@@ -40,7 +46,27 @@ export type RData =
   | { type: "TXT"; strings: Buffer[] }
   | ({ type: "SOA" } & SoaData)
   | { type: "SRV"; priority: number; weight: number; port: number; target: string }
-  | { type: "CAA"; flags: number; tag: string; value: Buffer };
+  | { type: "CAA"; flags: number; tag: string; value: Buffer }
+  // DNSSEC (RFC 4034, RFC 8078): made by the online signer, never read from zone files.
+  | { type: "DNSKEY" | "CDNSKEY"; flags: number; protocol: number; algorithm: number; publicKey: Buffer }
+  | { type: "DS" | "CDS"; keyTag: number; algorithm: number; digestType: number; digest: Buffer }
+  | ({ type: "RRSIG" } & RrsigFields & { signature: Buffer })
+  | { type: "NSEC"; next: string; types: number[] };
+
+/** The RRSIG RDATA before its signature (RFC 4034 3.1). */
+export interface RrsigFields {
+  typeCovered: number;
+  algorithm: number;
+  labels: number;
+  originalTtl: number;
+  expiration: number;
+  inception: number;
+  keyTag: number;
+  signer: string;
+}
+
+/** The types only the online signer makes (zone files and UpsertRecord cannot hold them). */
+export const SIGNER_TYPES: ReadonlySet<string> = new Set(["DS", "RRSIG", "NSEC", "DNSKEY", "CDS", "CDNSKEY"]);
 
 export interface ResourceRecord {
   name: string;
@@ -71,6 +97,16 @@ export function rdataText(data: RData): string {
       return `${data.priority} ${data.weight} ${data.port} ${abs(data.target)}`;
     case "CAA":
       return `${data.flags} ${data.tag} ${quote(data.value)}`;
+    case "DNSKEY":
+    case "CDNSKEY":
+      return `${data.flags} ${data.protocol} ${data.algorithm} ${data.publicKey.toString("base64")}`;
+    case "DS":
+    case "CDS":
+      return `${data.keyTag} ${data.algorithm} ${data.digestType} ${data.digest.toString("hex").toUpperCase()}`;
+    case "RRSIG":
+      return `${typeName(data.typeCovered)} ${data.algorithm} ${data.labels} ${data.originalTtl} ${data.expiration} ${data.inception} ${data.keyTag} ${abs(data.signer)} ${data.signature.toString("base64")}`;
+    case "NSEC":
+      return `${abs(data.next)} ${data.types.map(typeName).join(" ")}`;
   }
 }
 

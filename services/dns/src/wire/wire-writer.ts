@@ -1,7 +1,7 @@
 import { isIPv4 } from "node:net";
 import { EncodeError } from "../errors.js";
 import { labelBytes, splitLabels } from "./names.js";
-import { type RData, type ResourceRecord, RRType } from "./records.js";
+import { type RData, type ResourceRecord, RRType, type RrsigFields } from "./records.js";
 
 /**
  * Writes a DNS message: header, names with compression (RFC 1035 4.1.4), records. Grows as needed;
@@ -11,6 +11,9 @@ export class WireWriter {
   private buf = Buffer.alloc(512);
   private len = 0;
   private offsets = new Map<string, number>();
+
+  /** `compress` false: every name written whole (the canonical form signatures cover, RFC 4034 6.2). */
+  constructor(private readonly compress = true) {}
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -60,7 +63,7 @@ export class WireWriter {
     let total = 1;
     for (let i = 0; i < labels.length; i++) {
       const suffix = labels.slice(i).join(".");
-      const at = compress ? this.offsets.get(suffix) : undefined;
+      const at = compress && this.compress ? this.offsets.get(suffix) : undefined;
       if (at !== undefined) {
         this.u16(0xc000 | at);
         return;
@@ -128,7 +131,41 @@ export class WireWriter {
         this.raw(Buffer.from(d.tag, "ascii"));
         this.raw(d.value);
         return;
+      case "DNSKEY":
+      case "CDNSKEY":
+        this.u16(d.flags);
+        this.u8(d.protocol);
+        this.u8(d.algorithm);
+        this.raw(d.publicKey);
+        return;
+      case "DS":
+      case "CDS":
+        this.u16(d.keyTag);
+        this.u8(d.algorithm);
+        this.u8(d.digestType);
+        this.raw(d.digest);
+        return;
+      case "RRSIG":
+        this.rrsigFields(d);
+        this.raw(d.signature);
+        return;
+      case "NSEC":
+        this.name(d.next, false);
+        this.raw(typeBitmap(d.types));
+        return;
     }
+  }
+
+  /** The RRSIG RDATA up to its signature; the signer's name is never compressed (RFC 4034 3.1.7). */
+  rrsigFields(d: RrsigFields): void {
+    this.u16(d.typeCovered);
+    this.u8(d.algorithm);
+    this.u8(d.labels);
+    this.u32(d.originalTtl);
+    this.u32(d.expiration);
+    this.u32(d.inception);
+    this.u16(d.keyTag);
+    this.name(d.signer, false);
   }
 
   bytes(): Buffer {
@@ -156,4 +193,26 @@ export function ipv6Bytes(address: string): Buffer {
   const out = Buffer.alloc(16);
   for (let i = 0; i < 8; i++) out.writeUInt16BE((groups[i] ?? 0) & 0xffff, i * 2);
   return out;
+}
+
+/** The NSEC type bit maps (RFC 4034 4.1.2): one window per 256 types, each as long as its last type needs. */
+export function typeBitmap(types: readonly number[]): Buffer {
+  const windows = new Map<number, number[]>();
+  for (const t of types) {
+    const w = t >> 8;
+    const bits = windows.get(w) ?? [];
+    bits.push(t & 0xff);
+    windows.set(w, bits);
+  }
+  const parts: Buffer[] = [];
+  for (const w of [...windows.keys()].sort((a, b) => a - b)) {
+    const bits = windows.get(w) as number[];
+    const length = (Math.max(...bits) >> 3) + 1;
+    const out = Buffer.alloc(2 + length);
+    out[0] = w;
+    out[1] = length;
+    for (const b of bits) out[2 + (b >> 3)] = (out[2 + (b >> 3)] as number) | (0x80 >> (b & 7));
+    parts.push(out);
+  }
+  return Buffer.concat(parts);
 }

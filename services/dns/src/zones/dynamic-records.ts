@@ -203,7 +203,7 @@ function build(
     sources.set(rr, e.bucket === "acme" ? "acme" : "api");
   }
   try {
-    return new Zone(zone.origin, records);
+    return new Zone(zone.origin, records, zone.dnssec);
   } catch (err) {
     if (!(err instanceof ZoneError)) throw err;
     skipped.push({

@@ -1,5 +1,8 @@
 import type { Logger } from "@switchyard/runtime";
 import { type Observer, Responder } from "../answer/responder.js";
+import { publishKeys } from "../dnssec/publish-keys.js";
+import type { ZoneKey } from "../dnssec/zone-key.js";
+import type { ZoneKeys } from "../dnssec/zone-keys.js";
 import type { RData, ResourceRecord } from "../wire/records.js";
 import {
   type Bucket,
@@ -26,13 +29,29 @@ export class ServedZones {
   private readonly waiters = new Set<() => boolean>();
   private readonly reported = new Set<string>();
 
+  /** The signing keys the responder was built with (origin → key). */
+  keys: ReadonlyMap<string, ZoneKey> = new Map();
+
   constructor(
     private statics: ZoneSet,
     private readonly observe: Observer,
     private readonly logger: Logger,
+    private readonly zoneKeys?: ZoneKeys,
   ) {
     this.overlay = this.dynamic.overlay(statics);
-    this.responder = new Responder(this.overlay.zones, observe);
+    this.responder = this.build();
+  }
+
+  /** A responder for the overlay's zones, signed zones with their keys (re-encodes everything). */
+  private build(reuse?: { from: Responder; unchanged: ReadonlySet<string> }): Responder {
+    this.keys = this.zoneKeys?.keysFor(this.overlay.zones) ?? new Map();
+    return new Responder(publishKeys(this.overlay.zones, this.keys), this.observe, reuse, this.keys);
+  }
+
+  /** A zone's key arrived (ZoneKeys changed): every zone re-encoded with the keys there are now. */
+  rekey(): void {
+    this.responder = this.build();
+    this.settle();
   }
 
   get zones(): ZoneSet {
@@ -47,7 +66,7 @@ export class ServedZones {
   setStatic(statics: ZoneSet): void {
     this.statics = statics;
     this.overlay = this.dynamic.overlay(statics);
-    this.responder = new Responder(this.overlay.zones, this.observe);
+    this.responder = this.build();
     this.settle();
   }
 
@@ -76,7 +95,7 @@ export class ServedZones {
     }
     this.overlay = next;
     if (changed.length > 0) {
-      this.responder = new Responder(next.zones, this.observe, { from: this.responder, unchanged });
+      this.responder = this.build({ from: this.responder, unchanged });
       this.logger.info(
         {
           zones: changed.map((o) => ({ origin: o, serial: next.zones.get(o)?.soa.data.serial })),

@@ -41,7 +41,7 @@ export async function loadZone(zc: ZoneConfig, path: string): Promise<Zone> {
     });
   }
   try {
-    return new Zone(origin, records);
+    return new Zone(origin, records, zc.dnssec);
   } catch (err) {
     if (err instanceof ZoneError) throw new ZoneError(origin, `${path}: ${err.message}`, { cause: err });
     throw err;

@@ -1,3 +1,4 @@
+import type { ZoneConfig } from "@switchyard/config";
 import { ZoneError } from "../errors.js";
 import { isAtOrBelow, parentOf } from "../wire/names.js";
 import type { RData, ResourceRecord, RRTypeName, SoaData } from "../wire/records.js";
@@ -19,6 +20,8 @@ export class Zone {
   constructor(
     readonly origin: string,
     records: readonly ResourceRecord[],
+    /** Signed online with this algorithm (config `dnssec`), or not signed. */
+    readonly dnssec?: ZoneConfig["dnssec"],
   ) {
     for (const rr of records) {
       if (!isAtOrBelow(rr.name, origin))

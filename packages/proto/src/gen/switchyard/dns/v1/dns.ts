@@ -23,6 +23,21 @@ export const protobufPackage = "switchyard.dns.v1";
 
 export const protobufFileName = "switchyard/dns/v1/dns.proto";
 
+export interface GetDsRequest {
+  /** A served zone's origin (case and trailing dot do not matter). */
+  zone: string;
+}
+
+export interface GetDsResponse {
+  /** The DS record in zone-file form ("example.com. 3600 IN DS 12345 13 2 AB..."). */
+  ds: string;
+  /** The zone's DNSKEY in zone-file form (flags 257: the key the DS points at). */
+  dnskey: string;
+  keyTag: number;
+  /** "ecdsap256sha256" or "ed25519". */
+  algorithm: string;
+}
+
 export interface ListZonesRequest {
 }
 
@@ -89,6 +104,194 @@ export interface DeleteRecordRequest {
 export interface DeleteRecordResponse {
   deleted: number;
 }
+
+function createBaseGetDsRequest(): GetDsRequest {
+  return { zone: "" };
+}
+
+export const GetDsRequest: MessageFns<GetDsRequest> = {
+  encode(message: GetDsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.zone !== "") {
+      writer.uint32(10).string(message.zone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDsRequest {
+    return { zone: isSet(object.zone) ? globalThis.String(object.zone) : "" };
+  },
+
+  toJSON(message: GetDsRequest): unknown {
+    const obj: any = {};
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDsRequest>, I>>(base?: I): GetDsRequest {
+    return GetDsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDsRequest>, I>>(object: I): GetDsRequest {
+    const message = createBaseGetDsRequest();
+    message.zone = object.zone ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDsResponse(): GetDsResponse {
+  return { ds: "", dnskey: "", keyTag: 0, algorithm: "" };
+}
+
+export const GetDsResponse: MessageFns<GetDsResponse> = {
+  encode(message: GetDsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ds !== "") {
+      writer.uint32(10).string(message.ds);
+    }
+    if (message.dnskey !== "") {
+      writer.uint32(18).string(message.dnskey);
+    }
+    if (message.keyTag !== 0) {
+      writer.uint32(24).uint32(message.keyTag);
+    }
+    if (message.algorithm !== "") {
+      writer.uint32(34).string(message.algorithm);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ds = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dnskey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keyTag = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.algorithm = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDsResponse {
+    return {
+      ds: isSet(object.ds) ? globalThis.String(object.ds) : "",
+      dnskey: isSet(object.dnskey) ? globalThis.String(object.dnskey) : "",
+      keyTag: isSet(object.keyTag)
+        ? globalThis.Number(object.keyTag)
+        : isSet(object.key_tag)
+        ? globalThis.Number(object.key_tag)
+        : 0,
+      algorithm: isSet(object.algorithm) ? globalThis.String(object.algorithm) : "",
+    };
+  },
+
+  toJSON(message: GetDsResponse): unknown {
+    const obj: any = {};
+    if (message.ds !== "") {
+      obj.ds = message.ds;
+    }
+    if (message.dnskey !== "") {
+      obj.dnskey = message.dnskey;
+    }
+    if (message.keyTag !== 0) {
+      obj.keyTag = Math.round(message.keyTag);
+    }
+    if (message.algorithm !== "") {
+      obj.algorithm = message.algorithm;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDsResponse>, I>>(base?: I): GetDsResponse {
+    return GetDsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDsResponse>, I>>(object: I): GetDsResponse {
+    const message = createBaseGetDsResponse();
+    message.ds = object.ds ?? "";
+    message.dnskey = object.dnskey ?? "";
+    message.keyTag = object.keyTag ?? 0;
+    message.algorithm = object.algorithm ?? "";
+    return message;
+  },
+};
 
 function createBaseListZonesRequest(): ListZonesRequest {
   return {};
@@ -1053,6 +1256,20 @@ export const DnsAdminService = {
       Buffer.from(DeleteRecordResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteRecordResponse => DeleteRecordResponse.decode(value),
   },
+  /**
+   * The DS record a signed zone's parent publishes (SHA-256, RFC 4509) and the DNSKEY it stands
+   * for. NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed (no `dnssec` in its
+   * config) or whose key is not loaded yet (retry).
+   */
+  getDs: {
+    path: "/switchyard.dns.v1.DnsAdmin/GetDs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDsRequest): Buffer => Buffer.from(GetDsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDsRequest => GetDsRequest.decode(value),
+    responseSerialize: (value: GetDsResponse): Buffer => Buffer.from(GetDsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDsResponse => GetDsResponse.decode(value),
+  },
 } as const;
 
 export interface DnsAdminServer extends UntypedServiceImplementation {
@@ -1069,6 +1286,12 @@ export interface DnsAdminServer extends UntypedServiceImplementation {
    * NOT_FOUND when nothing matches; FAILED_PRECONDITION for records from the config.
    */
   deleteRecord: handleUnaryCall<DeleteRecordRequest, DeleteRecordResponse>;
+  /**
+   * The DS record a signed zone's parent publishes (SHA-256, RFC 4509) and the DNSKEY it stands
+   * for. NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed (no `dnssec` in its
+   * config) or whose key is not loaded yet (retry).
+   */
+  getDs: handleUnaryCall<GetDsRequest, GetDsResponse>;
 }
 
 export interface DnsAdminClient extends Client {
@@ -1140,6 +1363,26 @@ export interface DnsAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteRecordResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The DS record a signed zone's parent publishes (SHA-256, RFC 4509) and the DNSKEY it stands
+   * for. NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed (no `dnssec` in its
+   * config) or whose key is not loaded yet (retry).
+   */
+  getDs(
+    request: GetDsRequest,
+    callback: (error: ServiceError | null, response: GetDsResponse) => void,
+  ): ClientUnaryCall;
+  getDs(
+    request: GetDsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDsResponse) => void,
+  ): ClientUnaryCall;
+  getDs(
+    request: GetDsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -100,6 +100,9 @@ static void finish(conn_t* c, int reason) {
   if (c->dead) return;
   c->dead = 1;
   for (int i = 0; i < 2; i++) {
+    /* Removed by hand: closing our fd does not end the registration while another process (the
+     * edge, before it closes its copy) still holds the same open file. */
+    epoll_ctl(R.epfd, EPOLL_CTL_DEL, c->fd[i], NULL);
     close(c->fd[i]);
     close(c->pipe[i][0]);
     close(c->pipe[i][1]);

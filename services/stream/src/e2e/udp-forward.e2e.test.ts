@@ -18,7 +18,9 @@ import {
 /** A UDP echo that answers `<source port>:<payload>`, so a test sees which upstream socket it used. */
 async function udpEcho(): Promise<{ socket: dgram.Socket; port: number }> {
   const socket = dgram.createSocket("udp4");
-  socket.on("message", (msg, rinfo) => socket.send(Buffer.from(`${rinfo.port}:${msg.toString()}`), rinfo.port, rinfo.address));
+  socket.on("message", (msg, rinfo) =>
+    socket.send(Buffer.from(`${rinfo.port}:${msg.toString()}`), rinfo.port, rinfo.address),
+  );
   await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
   return { socket, port: socket.address().port };
 }
@@ -31,7 +33,9 @@ interface Client {
 async function client(address = "127.0.0.1"): Promise<Client> {
   const socket = dgram.createSocket("udp4");
   const c: Client = { socket, answers: [] };
-  socket.on("message", (msg, rinfo) => c.answers.push({ text: msg.toString(), port: rinfo.port, address: rinfo.address }));
+  socket.on("message", (msg, rinfo) =>
+    c.answers.push({ text: msg.toString(), port: rinfo.port, address: rinfo.address }),
+  );
   await new Promise<void>((r) => socket.bind(0, address, () => r()));
   return c;
 }
@@ -75,7 +79,9 @@ describe("udp forward through the stream pool", () => {
     const batch = await Promise.all(Array.from({ length: 200 }, () => client()));
     clients.push(...batch);
     batch.forEach((c, i) => c.socket.send(`hello ${i}`, ports.many!, "127.0.0.1"));
-    await waitFor(() => batch.every((c) => c.answers.length === 1), { what: "an answer to each of 200 clients" });
+    await waitFor(() => batch.every((c) => c.answers.length === 1), {
+      what: "an answer to each of 200 clients",
+    });
     const upstreamPorts = new Set<string>();
     batch.forEach((c, i) => {
       const [answer] = c.answers;
@@ -119,7 +125,8 @@ describe("udp forward through the stream pool", () => {
     over!.socket.send("c", ports.bounded!, "127.0.0.1");
     await waitFor(
       async () =>
-        (await metric("refusals_total", { route: "bounded", reason: "client-sessions" })) === refusedBefore + 1,
+        (await metric("refusals_total", { route: "bounded", reason: "client-sessions" })) ===
+        refusedBefore + 1,
       { what: "the third session refused" },
     );
     assert.equal(over!.answers.length, 0);

@@ -89,7 +89,13 @@ async function rate(port) {
 const port = await freePort();
 const config = (relay) => ({
   stream: { relay },
-  routes: [{ name: "fwd", match: { ports: [port] }, action: { type: "forward", host: "127.0.0.1", port: backendPort } }],
+  routes: [
+    {
+      name: "fwd",
+      match: { ports: [port] },
+      action: { type: "forward", host: "127.0.0.1", port: backendPort },
+    },
+  ],
 });
 const edge = await startEdge(config("splice"));
 const results = { splice: [], pipe: [], direct: [] };
@@ -123,7 +129,11 @@ try {
       }
     }
     const seconds = await bulk(backendPort);
-    const run = { relay: "direct", bulkMiBps: +(BULK / 1048576 / seconds).toFixed(0), connsPerSecond: +(await rate(backendPort)).toFixed(0) };
+    const run = {
+      relay: "direct",
+      bulkMiBps: +(BULK / 1048576 / seconds).toFixed(0),
+      connsPerSecond: +(await rate(backendPort)).toFixed(0),
+    };
     results.direct.push(run);
     console.log(JSON.stringify(run));
   }

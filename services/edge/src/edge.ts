@@ -143,9 +143,13 @@ export class Edge {
     if (settings.allowEmptyRoutes) return;
     const next = settings.config;
     const routed = new Set(next.effectiveRoutes.flatMap((r) => routePool(r) ?? []));
+    // Only pools the running config routes to can be orphaned: a pool that had no route (a stream
+    // worker started with a config without forward routes) loses nothing.
+    const before = new Set(this.settings.config.effectiveRoutes.flatMap((r) => routePool(r) ?? []));
     const orphaned = new Map<string, number>();
     for (const worker of this.registry.list())
-      if (!routed.has(worker.pool)) orphaned.set(worker.pool, (orphaned.get(worker.pool) ?? 0) + 1);
+      if (before.has(worker.pool) && !routed.has(worker.pool))
+        orphaned.set(worker.pool, (orphaned.get(worker.pool) ?? 0) + 1);
     if (orphaned.size === 0) return;
     throw new ConfigError(
       `${next.source} would leave attached workers without routes`,

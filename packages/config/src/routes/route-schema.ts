@@ -204,6 +204,16 @@ function forwardIssues(route: z.infer<typeof routeObject>): RouteIssue[] {
     add(["targets"], "give either host and port or targets, not both");
   if (a.targets === undefined && (a.host === undefined || a.port === undefined))
     add([a.host === undefined ? "host" : "port"], "a forward needs host and port (or targets)");
+  if (a.portMapping === "offset") {
+    const ports = route.match.ports.flatMap((p) => (typeof p === "number" ? [p] : [p.from, p.to]));
+    const span = Math.max(...ports) - Math.min(...ports);
+    for (const [i, t] of (a.targets ?? [{ port: a.port ?? 0 }]).entries())
+      if (t.port + span > 65535)
+        add(
+          a.targets ? ["targets", i, "port"] : ["port"],
+          `${t.port} + the route's span of ${span} ports is over 65535`,
+        );
+  }
   if (route.engine === "nftables" && (a.targets?.length ?? 1) > 1)
     add(["targets"], "engine nftables routes forward to one target");
   if (route.match.protocol === "udp") {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { unary } from "@switchyard/runtime";
 import {
   closedPort,
   type EdgeHarness,
@@ -13,10 +14,12 @@ import {
   type HaproxyHandle,
   readLine,
   type StreamReplica,
+  scrapeMetric,
   startEdge,
   startHaproxy,
   startStreamReplica,
   tcpExchange,
+  waitFor,
 } from "@switchyard/testkit";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
 import {
@@ -54,7 +57,7 @@ describe("tcp forward through the stream pool", () => {
   let tlsCa = "";
 
   before(async () => {
-    for (const k of ["echo", "halfOpen", "dead", "failover", "bulk", "tls", "proxied", "trusted"])
+    for (const k of ["echo", "idle", "halfOpen", "dead", "failover", "bulk", "tls", "proxied", "trusted"])
       ports[k] = await freePort();
     const echo = createServer((s) => {
       s.on("error", () => {});
@@ -100,6 +103,7 @@ describe("tcp forward through the stream pool", () => {
       routes: [
         route("echo", { host: "127.0.0.1", port: echoPort }),
         route("halfOpen", { host: "127.0.0.1", port: echoPort, halfOpen: true }),
+        route("idle", { host: "127.0.0.1", port: echoPort, idleTimeoutMs: 400 }),
         route("dead", { targets: [{ host: "127.0.0.1", port: dead }], connectTimeoutMs: 2000 }),
         route("failover", {
           targets: [
@@ -130,6 +134,46 @@ describe("tcp forward through the stream pool", () => {
     const ended = closed(s);
     s.end();
     await ended;
+  });
+
+  it("closes both sides after the idle timeout, and not while bytes flow", async () => {
+    const idleEnds = () =>
+      scrapeMetric(stream.metricsPort, "switchyard_stream_connections_total", { route: "idle", end: "idle" });
+    const before = await idleEnds();
+    const s = await connectTo(ports.idle!);
+    const ended = closed(s);
+    assert.equal(await readLine(s), "backend says hi");
+    // The passing twin: a line every 100 ms for a second keeps it open past the 400 ms timeout.
+    for (let i = 0; i < 10; i++) {
+      s.write(`tick ${i}\n`);
+      assert.equal(await readLine(s), `tick ${i}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await ended;
+    await waitFor(async () => (await idleEnds()) === before + 1, { what: "the idle ending counted" });
+  });
+
+  it("shows the route's connections and bytes in the edge's stats (yardctl stats) once it ends", async () => {
+    const stat = async () => {
+      const found = (await unary(edge.admin, "getStats", {})).routes.find((r) => r.route === "halfOpen");
+      return {
+        total: Number(found?.total ?? 0),
+        bytesIn: Number(found?.bytesIn ?? 0),
+        bytesOut: Number(found?.bytesOut ?? 0),
+      };
+    };
+    const before = await stat();
+    const { data } = await tcpExchange(ports.halfOpen!, { send: "ping\n", end: true });
+    assert.equal(data.toString(), "backend says hi\nping\n");
+    const now = await waitFor(
+      async () => {
+        const s = await stat();
+        return s.total === before.total + 1 && s.bytesOut > before.bytesOut ? s : null;
+      },
+      { what: "the stream worker's report of the ended connection" },
+    );
+    assert.equal(now.bytesIn - before.bytesIn, "ping\n".length);
+    assert.equal(now.bytesOut - before.bytesOut, "backend says hi\nping\n".length);
   });
 
   it("passes a half-close on when the route opts in: the reply after the client's FIN arrives", async () => {

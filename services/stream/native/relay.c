@@ -22,6 +22,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +32,17 @@
 #define PIPE_SIZE (256 * 1024)
 #define ROUNDS 8
 
-enum { END_CLOSED = 0, END_BOTH = 1, END_IDLE = 2, END_ERROR = 3, END_SHUTDOWN = 4 };
+enum {
+  END_CLOSED = 0,
+  END_BOTH = 1,
+  END_IDLE = 2,
+  END_ERROR = 3,
+  END_SHUTDOWN = 4,
+  /* The relay's own connect to the target failed or timed out: the client fd is NOT closed, it is
+   * handed back to JavaScript (which tries another target, or closes it). */
+  END_CONNECT_FAILED = 5,
+  END_CONNECT_TIMEOUT = 6
+};
 
 typedef struct conn conn_t;
 typedef struct {
@@ -51,6 +64,8 @@ struct conn {
   int64_t last_ms;
   uint32_t idle_ms;
   int half_open;
+  int connecting; /* upstream connect in progress: wait for EPOLLOUT, then SO_ERROR */
+  int64_t connect_deadline_ms;
   side_t sides[2];
   int dead;
   conn_t *prev, *next;
@@ -99,7 +114,14 @@ static void report(conn_t* c, int reason) {
 static void finish(conn_t* c, int reason) {
   if (c->dead) return;
   c->dead = 1;
+  int keep_client = reason == END_CONNECT_FAILED || reason == END_CONNECT_TIMEOUT;
   for (int i = 0; i < 2; i++) {
+    if (i == 0 && keep_client) {
+      epoll_ctl(R.epfd, EPOLL_CTL_DEL, c->fd[0], NULL);
+      close(c->pipe[0][0]);
+      close(c->pipe[0][1]);
+      continue;
+    }
     /* Removed by hand: closing our fd does not end the registration while another process (the
      * edge, before it closes its copy) still holds the same open file. */
     epoll_ctl(R.epfd, EPOLL_CTL_DEL, c->fd[i], NULL);
@@ -177,8 +199,31 @@ static int pump_direction(conn_t* c, int d, uint32_t want[2]) {
   return 0;
 }
 
+static void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void pump(conn_t* c) {
   uint32_t want[2] = {0, 0};
+  if (c->connecting) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err != 0) return finish(c, END_CONNECT_FAILED);
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(c->fd[1], (struct sockaddr*)&peer, &plen) < 0) {
+      /* Not connected yet (a spurious wakeup): keep waiting for writability. */
+      struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &c->sides[1]};
+      epoll_ctl(R.epfd, EPOLL_CTL_MOD, c->fd[1], &ev);
+      c->registered[1] = EPOLLOUT;
+      return;
+    }
+    c->connecting = 0;
+    c->last_ms = now_ms();
+    set_nodelay(c->fd[1]);
+  }
   for (int d = 0; d < 2; d++) {
     if (pump_direction(c, d, want) < 0) return finish(c, END_ERROR);
     int flushed = c->eof[d] && c->inpipe[d] == 0 && (d == 1 || c->prefix_off == c->prefix_len);
@@ -207,10 +252,13 @@ static void adopt(conn_t* c) {
   for (int i = 0; i < 2; i++) {
     c->sides[i].conn = c;
     c->sides[i].side = i;
-    struct epoll_event ev = {.events = 0, .data.ptr = &c->sides[i]};
-    if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, c->fd[i], &ev) < 0) return finish(c, END_ERROR);
+    uint32_t events = c->connecting && i == 1 ? EPOLLOUT : 0;
+    struct epoll_event ev = {.events = events, .data.ptr = &c->sides[i]};
+    if (epoll_ctl(R.epfd, EPOLL_CTL_ADD, c->fd[i], &ev) < 0)
+      return finish(c, c->connecting ? END_CONNECT_FAILED : END_ERROR);
+    c->registered[i] = events;
   }
-  pump(c);
+  if (!c->connecting) pump(c);
 }
 
 static void sweep_idle(void) {
@@ -218,7 +266,10 @@ static void sweep_idle(void) {
   conn_t* c = R.head;
   while (c) {
     conn_t* next = c->next;
-    if (c->idle_ms > 0 && now - c->last_ms >= c->idle_ms) finish(c, END_IDLE);
+    if (c->connecting) {
+      if (now >= c->connect_deadline_ms) finish(c, END_CONNECT_TIMEOUT);
+    } else if (c->idle_ms > 0 && now - c->last_ms >= c->idle_ms)
+      finish(c, END_IDLE);
     c = next;
   }
   bury();
@@ -239,13 +290,17 @@ static void* relay_thread(void* arg) {
       side_t* s = events[i].data.ptr;
       conn_t* c = s->conn;
       if (c->dead) continue;
-      if (events[i].events & EPOLLERR) {
+      if (c->connecting && s->side == 0 && (events[i].events & (EPOLLHUP | EPOLLERR))) {
+        finish(c, END_ERROR); /* the client left while we connected: nothing to hand back */
+        continue;
+      }
+      if ((events[i].events & EPOLLERR) && !c->connecting) {
         finish(c, END_ERROR);
         continue;
       }
       pump(c);
       /* Hung up both ways: nothing more can cross that side; what could be delivered was. */
-      if (!c->dead && (events[i].events & EPOLLHUP)) finish(c, END_CLOSED);
+      if (!c->dead && !c->connecting && (events[i].events & EPOLLHUP)) finish(c, END_CLOSED);
     }
     bury();
     pthread_mutex_lock(&R.lock);
@@ -402,6 +457,100 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* connect(id, clientFd, ip, port, prefix, idleMs, halfOpen, connectTimeoutMs): the relay connects
+ * to ip:port itself and then relays. Returns 0 (the relay owns the client fd until it reports; on
+ * END_CONNECT_FAILED/TIMEOUT the fd is handed back open) or -errno when the connect failed at once
+ * (the client fd stays the caller's). */
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8], out;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t id, idle_ms, port, timeout_ms;
+  int32_t client;
+  bool half_open;
+  char ip[64];
+  size_t iplen = 0;
+  void* data = NULL;
+  size_t len = 0;
+  napi_get_value_uint32(env, argv[0], &id);
+  napi_get_value_int32(env, argv[1], &client);
+  napi_get_value_string_utf8(env, argv[2], ip, sizeof ip, &iplen);
+  napi_get_value_uint32(env, argv[3], &port);
+  napi_get_buffer_info(env, argv[4], &data, &len);
+  napi_get_value_uint32(env, argv[5], &idle_ms);
+  napi_get_value_bool(env, argv[6], &half_open);
+  napi_get_value_uint32(env, argv[7], &timeout_ms);
+  struct sockaddr_storage addr;
+  socklen_t alen;
+  memset(&addr, 0, sizeof addr);
+  struct sockaddr_in* a4 = (struct sockaddr_in*)&addr;
+  struct sockaddr_in6* a6 = (struct sockaddr_in6*)&addr;
+  if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    alen = sizeof *a4;
+  } else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    alen = sizeof *a6;
+  } else {
+    napi_create_int32(env, -EINVAL, &out);
+    return out;
+  }
+  int err = 0;
+  conn_t* c = NULL;
+  pending_t* p = NULL;
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) err = errno;
+  if (!err && connect(fd, (struct sockaddr*)&addr, alen) < 0 && errno != EINPROGRESS) err = errno;
+  if (!err) {
+    c = calloc(1, sizeof *c);
+    p = malloc(sizeof *p);
+    if (!R.started || c == NULL || p == NULL) err = ENOMEM;
+  }
+  if (!err) {
+    c->pipe[0][0] = c->pipe[0][1] = c->pipe[1][0] = c->pipe[1][1] = -1;
+    if (pipe2(c->pipe[0], O_NONBLOCK | O_CLOEXEC) < 0 || pipe2(c->pipe[1], O_NONBLOCK | O_CLOEXEC) < 0) err = errno;
+  }
+  if (!err && len > 0) {
+    c->prefix = malloc(len);
+    if (c->prefix == NULL) err = ENOMEM;
+    else memcpy(c->prefix, data, len);
+  }
+  if (!err && set_nonblocking(client) < 0) err = errno;
+  if (err) {
+    if (fd >= 0) close(fd);
+    if (c) {
+      for (int d = 0; d < 2; d++)
+        for (int e = 0; e < 2; e++)
+          if (c->pipe[d][e] >= 0) close(c->pipe[d][e]);
+      free(c->prefix);
+    }
+    free(c);
+    free(p);
+    napi_create_int32(env, -err, &out);
+    return out;
+  }
+  for (int d = 0; d < 2; d++) fcntl(c->pipe[d][1], F_SETPIPE_SZ, PIPE_SIZE);
+  set_nodelay(client);
+  c->id = id;
+  c->fd[0] = client;
+  c->fd[1] = fd;
+  c->prefix_len = len;
+  c->idle_ms = idle_ms;
+  c->half_open = half_open;
+  c->connecting = 1;
+  c->connect_deadline_ms = now_ms() + timeout_ms;
+  p->conn = c;
+  pthread_mutex_lock(&R.lock);
+  p->next = R.queue;
+  R.queue = p;
+  pthread_mutex_unlock(&R.lock);
+  wake();
+  napi_create_int32(env, 0, &out);
+  return out;
+}
+
 /* closeAll(): every relayed connection is closed (reported with reason SHUTDOWN). */
 static napi_value js_close_all(napi_env env, napi_callback_info info) {
   if (!R.started) return NULL;
@@ -440,6 +589,7 @@ static void set_int(napi_env env, napi_value target, const char* name, int value
 NAPI_MODULE_INIT() {
   set_function(env, exports, "init", js_init);
   set_function(env, exports, "start", js_start);
+  set_function(env, exports, "connect", js_connect);
   set_function(env, exports, "closeAll", js_close_all);
   set_function(env, exports, "dup", js_dup);
   set_int(env, exports, "END_CLOSED", END_CLOSED);
@@ -447,5 +597,7 @@ NAPI_MODULE_INIT() {
   set_int(env, exports, "END_IDLE", END_IDLE);
   set_int(env, exports, "END_ERROR", END_ERROR);
   set_int(env, exports, "END_SHUTDOWN", END_SHUTDOWN);
+  set_int(env, exports, "END_CONNECT_FAILED", END_CONNECT_FAILED);
+  set_int(env, exports, "END_CONNECT_TIMEOUT", END_CONNECT_TIMEOUT);
   return exports;
 }

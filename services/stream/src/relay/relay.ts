@@ -1,7 +1,15 @@
 import type { Socket } from "node:net";
 
 /** How a relayed connection ended. */
-export type RelayEnd = "closed" | "both-closed" | "idle" | "error" | "shutdown";
+export type RelayEnd =
+  | "closed"
+  | "both-closed"
+  | "idle"
+  | "error"
+  | "shutdown"
+  /** Only from `connectAndRelay`: the target refused or did not answer; the client fd is still open. */
+  | "connect-failed"
+  | "connect-timeout";
 
 export interface RelayResult {
   /** Bytes client -> upstream (the prefix not counted) and upstream -> client. */
@@ -30,6 +38,19 @@ export interface Relay {
     options: RelayOptions,
     done: (r: RelayResult) => void,
   ): void;
+  /**
+   * Connects to `ip:port` itself, then relays (no JavaScript socket at all). Returns 0, or -errno
+   * when the connect failed at once (the client fd stays the caller's). On "connect-failed" and
+   * "connect-timeout" endings the client fd is handed back open.
+   */
+  connectAndRelay?(
+    clientFd: number,
+    ip: string,
+    port: number,
+    prefix: Buffer,
+    options: RelayOptions & { connectTimeoutMs: number },
+    done: (r: RelayResult) => void,
+  ): number;
   /** Pairs still open. */
   readonly active: number;
   /** Closes every pair (each `done` still runs, with end "shutdown"). */

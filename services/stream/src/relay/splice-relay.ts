@@ -16,6 +16,18 @@ interface Binding {
   ): void;
   closeAll(): void;
   dup(fd: number): number;
+  connect(
+    id: number,
+    clientFd: number,
+    ip: string,
+    port: number,
+    prefix: Buffer,
+    idleMs: number,
+    halfOpen: boolean,
+    connectTimeoutMs: number,
+  ): number;
+  END_CONNECT_FAILED: number;
+  END_CONNECT_TIMEOUT: number;
   END_CLOSED: number;
   END_BOTH: number;
   END_IDLE: number;
@@ -61,6 +73,8 @@ export class SpliceRelay implements Relay {
       [native.END_IDLE]: "idle",
       [native.END_ERROR]: "error",
       [native.END_SHUTDOWN]: "shutdown",
+      [native.END_CONNECT_FAILED]: "connect-failed",
+      [native.END_CONNECT_TIMEOUT]: "connect-timeout",
     };
     native.init((id, bytesIn, bytesOut, reason) => {
       const done = this.pending.get(id);
@@ -108,6 +122,22 @@ export class SpliceRelay implements Relay {
       this.pending.delete(id);
       queueMicrotask(() => done({ bytesIn: 0, bytesOut: 0, end: "error" }));
     }
+  }
+
+  connectAndRelay(
+    clientFd: number,
+    ip: string,
+    port: number,
+    prefix: Buffer,
+    options: RelayOptions & { connectTimeoutMs: number },
+    done: (r: RelayResult) => void,
+  ): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffff_fffe ? 1 : this.nextId + 1;
+    const { idleTimeoutMs, halfOpen, connectTimeoutMs } = options;
+    const rc = this.native.connect(id, clientFd, ip, port, prefix, idleTimeoutMs, halfOpen, connectTimeoutMs);
+    if (rc === 0) this.pending.set(id, done);
+    return rc;
   }
 
   closeAll(): void {

@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import { connect, isIP, type Socket } from "node:net";
 import { type ConnMessage, closeFd } from "@switchyard/handoff";
 import { encodeProxyV1, encodeProxyV2 } from "@switchyard/proxy-protocol";
 import type { Logger } from "@switchyard/runtime";
@@ -59,12 +59,65 @@ export class TcpForwarder {
         return;
       }
       tried.add(state);
+      if (this.deps.relay.connectAndRelay && isIP(state.target.host) !== 0) {
+        if (this.nativeConnect(route, state, fd, replay, info, ended, attempt)) return;
+        return attempt();
+      }
       this.connectTo(route, state, info, (upstream) => {
         if (!upstream) return attempt();
         this.relay(route, state, fd, upstream, replay, info, ended);
       });
     };
     attempt();
+  }
+
+  /**
+   * The relay thread connects to an IP target itself (no Node socket per connection). False when
+   * the connect failed at once; a later refusal or timeout calls `next` with the client fd open.
+   */
+  private nativeConnect(
+    route: LiveRoute,
+    state: TargetState,
+    fd: number,
+    replay: Buffer,
+    info: ConnMessage,
+    ended: (bytesIn: number, bytesOut: number) => void,
+    next: () => void,
+  ): boolean {
+    const { config } = route;
+    const { metrics, relay } = this.deps;
+    const port = targetPort(config, state.target, info.local.port);
+    const prefix = Buffer.concat([proxyHeader(config, info), replay]);
+    state.active++;
+    const options = {
+      idleTimeoutMs: config.idleTimeoutMs,
+      halfOpen: config.halfOpen,
+      connectTimeoutMs: config.connectTimeoutMs,
+    };
+    const rc = relay.connectAndRelay!(fd, state.target.host, port, prefix, options, (result) => {
+      state.active--;
+      metrics.connectionsActive.dec({ route: config.name });
+      if (result.end === "connect-failed" || result.end === "connect-timeout") {
+        route.targets.markDown(state);
+        metrics.connectFailed(config.name, result.end === "connect-timeout" ? "timeout" : "refused");
+        return next();
+      }
+      route.targets.markUp(state);
+      const bytesIn = replay.length + result.bytesIn;
+      metrics.connections.inc({ route: config.name, end: result.end });
+      metrics.bytes.inc({ route: config.name, direction: "in" }, bytesIn);
+      metrics.bytes.inc({ route: config.name, direction: "out" }, result.bytesOut);
+      ended(bytesIn, result.bytesOut);
+    });
+    if (rc !== 0) {
+      state.active--;
+      route.targets.markDown(state);
+      metrics.connectFailed(config.name, "refused");
+      return false;
+    }
+    // Counted open from the connect on (the relay thread says nothing until the end).
+    metrics.opened(config.name);
+    return true;
   }
 
   private connectTo(

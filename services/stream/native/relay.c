@@ -211,15 +211,20 @@ static void pump(conn_t* c) {
     socklen_t len = sizeof err;
     if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     if (err != 0) return finish(c, END_CONNECT_FAILED);
-    struct sockaddr_storage peer;
-    socklen_t plen = sizeof peer;
-    if (getpeername(c->fd[1], (struct sockaddr*)&peer, &plen) < 0) {
-      /* Not connected yet (a spurious wakeup): keep waiting for writability. */
-      struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &c->sides[1]};
-      epoll_ctl(R.epfd, EPOLL_CTL_MOD, c->fd[1], &ev);
-      c->registered[1] = EPOLLOUT;
+    struct tcp_info ti;
+    socklen_t tlen = sizeof ti;
+    if (getsockopt(c->fd[1], IPPROTO_TCP, TCP_INFO, &ti, &tlen) < 0) return finish(c, END_CONNECT_FAILED);
+    if (ti.tcpi_state == TCP_SYN_SENT) {
+      /* Still connecting (woken by the client's side): keep waiting for writability. */
+      if (c->registered[1] != EPOLLOUT) {
+        struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &c->sides[1]};
+        epoll_ctl(R.epfd, EPOLL_CTL_MOD, c->fd[1], &ev);
+        c->registered[1] = EPOLLOUT;
+      }
       return;
     }
+    /* Connected: ESTABLISHED, or already CLOSE_WAIT when the target spoke and closed at once
+     * (what it sent is still to be relayed). A refusal shows as SO_ERROR above. */
     c->connecting = 0;
     c->last_ms = now_ms();
     set_nodelay(c->fd[1]);

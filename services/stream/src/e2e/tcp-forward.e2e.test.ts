@@ -57,7 +57,18 @@ describe("tcp forward through the stream pool", () => {
   let tlsCa = "";
 
   before(async () => {
-    for (const k of ["echo", "idle", "halfOpen", "dead", "failover", "bulk", "tls", "proxied", "trusted"])
+    for (const k of [
+      "echo",
+      "slow",
+      "idle",
+      "halfOpen",
+      "dead",
+      "failover",
+      "bulk",
+      "tls",
+      "proxied",
+      "trusted",
+    ])
       ports[k] = await freePort();
     const echo = createServer((s) => {
       s.on("error", () => {});

@@ -78,7 +78,7 @@ describe("udp forward through the stream pool", () => {
   it("answers 200 client ports at once, each from the address it wrote to", async () => {
     const batch = await Promise.all(Array.from({ length: 200 }, () => client()));
     clients.push(...batch);
-    batch.forEach((c, i) => c.socket.send(`hello ${i}`, ports.many!, "127.0.0.1"));
+    for (const [i, c] of batch.entries()) c.socket.send(`hello ${i}`, ports.many!, "127.0.0.1");
     await waitFor(() => batch.every((c) => c.answers.length === 1), {
       what: "an answer to each of 200 clients",
     });

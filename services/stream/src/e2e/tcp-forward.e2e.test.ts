@@ -30,6 +30,7 @@ import {
   patternHash,
   writePattern,
 } from "../testing/backends.js";
+import { startFullListener } from "../testing/full-listener.js";
 
 const BULK = 256 * 1024 * 1024;
 
@@ -55,10 +56,12 @@ describe("tcp forward through the stream pool", () => {
   let bulk: ReturnType<typeof bulkBackend>;
   const peerSeen: string[] = [];
   let tlsCa = "";
+  let full: Awaited<ReturnType<typeof startFullListener>> | undefined;
 
   before(async () => {
     for (const k of [
       "echo",
+      "slow",
       "slow",
       "idle",
       "halfOpen",
@@ -104,6 +107,7 @@ describe("tcp forward through the stream pool", () => {
       { name: "pp", server: { host: "127.0.0.1", port: seenPort }, sendProxy: "v1", acceptProxy: true },
     ]);
     const dead = await closedPort();
+    full = await startFullListener();
     const route = (name: string, action: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
       name,
       match: { ports: [ports[name]], ...extra },
@@ -123,6 +127,7 @@ describe("tcp forward through the stream pool", () => {
           ],
         }),
         route("bulk", { host: "127.0.0.1", port: bulkPort }),
+        route("slow", { host: "127.0.0.1", port: full.port, connectTimeoutMs: 300 }),
         route("tls", { host: "127.0.0.1", port: tlsPort }, { domains: ["app.switchyard.test"] }),
         route("proxied", { host: "127.0.0.1", port: haproxy.ports.pp, proxyProtocol: "v2" }),
       ],
@@ -134,6 +139,7 @@ describe("tcp forward through the stream pool", () => {
     await stream?.stop();
     await edge?.stop();
     await haproxy?.stop();
+    full?.stop();
     for (const s of servers) await closeServer(s);
   });
 
@@ -201,6 +207,19 @@ describe("tcp forward through the stream pool", () => {
     const live = await connectTo(ports.failover!);
     assert.equal(await readLine(live), "backend says hi");
     live.destroy();
+  });
+
+  it("closes the client when the target does not answer within the connect timeout", async () => {
+    const timeouts = () =>
+      scrapeMetric(stream.metricsPort, "switchyard_stream_connect_failures_total", {
+        route: "slow",
+        reason: "timeout",
+      });
+    const before = await timeouts();
+    const slow = await tcpExchange(ports.slow!, { send: "ping\n", timeoutMs: 10_000 });
+    assert.equal(slow.closed, true);
+    assert.equal(slow.data.length, 0);
+    assert.equal(await timeouts(), before + 1);
   });
 
   it("moves 256 MiB each way byte-exact (sha256)", async () => {

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 # dig, kdig and swaks: the banner prints commands that use them.
-ensure_commands nats-server:nats-server setpriv:util-linux dig:dnsutils kdig:knot-dnsutils swaks:swaks
+ensure_commands nats-server:nats-server setpriv:util-linux dig:dnsutils kdig:knot-dnsutils swaks:swaks cc:gcc make:make
 ensure_node_modules
 say "building"
 npx turbo run build --output-logs=errors-only

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * bench/handoff: the edge's fd handoff against a direct connection, the edge's own forward proxy and
+ * bench/handoff: the edge's fd handoff against a direct connection, a forward route (stream pool) and
  * HAProxy (tcp mode), all in one run, side by side. Started by run.sh (which installs, builds, raises
  * the fd limit and compiles the load generator); see bench/README.md for what each part measures.
  *
@@ -168,6 +168,19 @@ async function main() {
     env: { ...procEnv, SWITCHYARD_EDGE: `127.0.0.1:${ports.grpc}` },
   });
   await worker.waitFor((l) => l.json?.event === "attached", 20_000, "attach");
+  // Forward routes are relayed by the stream pool (services/stream): the edge hands them off too.
+  const stream = start("stream", process.execPath, [join(repoRoot, "services/stream/dist/main.js")], {
+    ...spawnOpts,
+    env: {
+      ...procEnv,
+      SWITCHYARD_CONFIG: configPath,
+      SWITCHYARD_EDGE: `127.0.0.1:${ports.grpc}`,
+      SWITCHYARD_GRPC_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_METRICS_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_LOG_LEVEL: env.SWITCHYARD_LOG_LEVEL ?? "info",
+    },
+  });
+  await stream.waitFor((l) => l.json?.msg === "attached to the edge", 20_000, "stream attach");
   const haproxy = settings.profile
     ? null
     : start("haproxy", "haproxy", ["-db", "-f", haproxyCfg], { ...spawnOpts, env: procEnv });
@@ -180,11 +193,11 @@ async function main() {
     haproxy: ports.haproxy,
   };
   // The processes whose CPU each path costs (besides the load generator).
-  const servers = { backend, edge, worker, ...(haproxy ? { haproxy } : {}) };
+  const servers = { backend, edge, worker, stream, ...(haproxy ? { haproxy } : {}) };
   const serversOf = {
     direct: ["backend"],
     handoff: ["edge", "worker"],
-    forward: ["edge", "backend"],
+    forward: ["edge", "stream", "backend"],
     haproxy: ["haproxy", "backend"],
   };
   const sampleAll = () => Object.fromEntries(Object.entries(servers).map(([k, p]) => [k, sample(p.pid)]));
@@ -273,7 +286,7 @@ async function main() {
         `  handoff  ${r.rate.toFixed(0)} conn/s, edge ${us("edge")} µs/conn, worker ${us("worker")} µs/conn`,
       );
     }
-    await worker.stop(10_000);
+    await Promise.all([worker.stop(10_000), stream.stop(10_000)]);
     await edge.stop(10_000);
     await backend.stop();
     const edgeTop = topFrames(join(profDir, "edge"), 25, windows);
@@ -353,7 +366,7 @@ async function main() {
 
   const endEdge = sample(edge.pid);
   const metricsText = await fetchText(`http://127.0.0.1:${ports.metrics}/metrics`).catch(() => "");
-  await Promise.all([haproxy?.stop(), worker.stop()]);
+  await Promise.all([haproxy?.stop(), worker.stop(), stream.stop()]);
   await edge.stop(10_000);
   await backend.stop();
 
@@ -590,7 +603,7 @@ function markdown(result) {
   const label = {
     direct: "direct (backend)",
     handoff: "edge handoff → worker",
-    forward: "edge `forward` proxy",
+    forward: "`forward` route (stream pool, splice)",
     haproxy: "HAProxy `mode tcp`",
   };
   const x = (v) => `${v.toFixed(2)}×`;

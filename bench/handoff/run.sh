@@ -34,7 +34,8 @@ if [[ ! -d node_modules ]]; then
   say "node_modules is missing: run npm install (or npm test) at the repo root first"
   exit 1
 fi
-if [[ ! -f services/edge/dist/main.js || ! -f packages/worker/dist/index.js ]] ||
+if [[ ! -f services/edge/dist/main.js || ! -f packages/worker/dist/index.js || ! -f services/stream/dist/main.js ]] ||
+  ! ls services/stream/build/Release/*.node >/dev/null 2>&1 ||
   ! ls packages/handoff/build/Release/*.node >/dev/null 2>&1; then
   say "building the repo (npx turbo run build)"
   TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2

@@ -54,7 +54,7 @@ const PATHS = {
     backend: 9001,
     what: "route engine: nftables (kernel DNAT by the agent)",
   },
-  forward: { host: "10.1.0.1", port: 8081, backend: 9002, what: "edge `forward` route (userland proxy)" },
+  forward: { host: "10.1.0.1", port: 8081, backend: 9002, what: "`forward` route (stream pool, splice)" },
 };
 const ORDER = Object.keys(PATHS);
 
@@ -267,7 +267,21 @@ async function main() {
       },
     );
     await edge.waitFor((l) => l.json?.msg === "edge started", 20_000, "the edge to start");
-    procs.push(...backends, agent, edge);
+    // The userland route is relayed by a stream worker (services/stream), not by the edge.
+    const stream = start(
+      "stream",
+      ...inNs(NS.router, process.execPath, [join(repoRoot, "services/stream/dist/main.js")]),
+      {
+        env: { ...svcEnv, SWITCHYARD_LOG_LEVEL: "info" },
+        logDir: dir,
+      },
+    );
+    await stream.waitFor(
+      (l) => l.json?.msg === "attached to the edge",
+      20_000,
+      "the stream worker to attach",
+    );
+    procs.push(...backends, agent, edge, stream);
     log("warming up every path");
     for (const path of ORDER) await rateRun(path, 1, procs);
 

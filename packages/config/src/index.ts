@@ -15,6 +15,7 @@ export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./
 export type { MailRule } from "./mail/mail-rules-schema.js";
 export { requireSection, type SectionName } from "./require-section.js";
 export { impliedRoutes } from "./routes/implied-routes.js";
+export { routePool, routeRole } from "./routes/route-pool.js";
 export {
   IMPLIED_ROUTES,
   type ImpliedRouteName,
@@ -26,8 +27,8 @@ export {
   ROUTE_ROLES,
   type RouteRole,
 } from "./routes/route-roles.js";
-export type { RouteAction, RouteConfig, RouteSecurity } from "./routes/route-schema.js";
-export { routeSchema } from "./routes/route-schema.js";
+export type { ForwardAction, RouteAction, RouteConfig, RouteSecurity } from "./routes/route-schema.js";
+export { MAX_RANGE_PORTS, routeSchema } from "./routes/route-schema.js";
 export { configSchema, type SwitchyardConfig } from "./schema.js";
 export type {
   CertificateConfig,
@@ -35,4 +36,5 @@ export type {
   DnsSection,
   FirewallSection,
   MailSection,
+  StreamSection,
 } from "./service-sections.js";

@@ -198,7 +198,7 @@ describe("route roles", () => {
         ),
       ),
       [
-        'test.yaml:3:88 routes[0].role: unknown role "pop3"; roles: smtp, submission, smtps, dns-tcp, doh, http-01',
+        'test.yaml:3:88 routes[0].role: unknown role "pop3"; roles: smtp, submission, smtps, dns-tcp, doh, http-01, forward',
       ],
     );
   });
@@ -274,5 +274,35 @@ describe("loadConfig refuses a config that would empty the route table", () => {
   it("parseConfig alone (no refuseEmpty) still fills defaults for text with no settings", () => {
     assert.deepEqual(parseConfig("", "x.yaml").effectiveRoutes, []);
     assert.throws(() => parseConfig("", "x.yaml", { refuseEmpty: true }), /x\.yaml is empty/);
+  });
+});
+
+describe("port ranges", () => {
+  it("expands a range to its ports and keeps the lowest for offset mapping", () => {
+    const config = parseConfig(`
+routes:
+  - name: r
+    match: { ports: [{ from: 10000, to: 10002 }, 10005] }
+    action: { type: forward, host: 127.0.0.1, port: 20000, portMapping: offset }
+`);
+    const route = config.effectiveRoutes[0]!;
+    assert.deepEqual(route.match.ports, [10000, 10001, 10002, 10005]);
+    assert.equal(route.action.type === "forward" && route.action.basePort, 10000);
+  });
+
+  it("refuses a reversed range, one too wide, and an offset past port 65535", () => {
+    const of = (match: string, action = "{ type: block }") =>
+      problems(`routes: [{ name: r, match: { ports: [${match}] }, action: ${action} }]`).join("\n");
+    assert.match(of("{ from: 20, to: 10 }"), /from is above to/);
+    assert.match(of("{ from: 1000, to: 3000 }"), /a range spans at most 1024 ports/);
+    assert.match(
+      of("{ from: 1000, to: 1010 }", "{ type: forward, host: 127.0.0.1, port: 65530, portMapping: offset }"),
+      /routes\[0\]\.action\.port: 65530 \+ the route's span of 10 ports is over 65535/,
+    );
+    // The passing twin: the same range with room for the offset.
+    const ok = parseConfig(
+      "routes: [{ name: r, match: { ports: [{ from: 1000, to: 1010 }] }, action: { type: forward, host: 127.0.0.1, port: 65525, portMapping: offset } }]",
+    );
+    assert.equal(ok.effectiveRoutes[0]?.match.ports.length, 11);
   });
 });

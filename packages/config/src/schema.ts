@@ -8,6 +8,7 @@ import {
   firewallSectionSchema,
   mailSectionSchema,
   natsSchema,
+  streamSectionSchema,
 } from "./service-sections.js";
 
 export const configSchema = z
@@ -19,6 +20,7 @@ export const configSchema = z
     mail: mailSectionSchema.optional(),
     certs: certsSectionSchema.optional(),
     firewall: firewallSectionSchema.optional(),
+    stream: streamSectionSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();

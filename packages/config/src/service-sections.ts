@@ -5,6 +5,7 @@ export { type CertificateConfig, type CertsSection, certsSectionSchema } from ".
 export { type DnsSection, dnsSectionSchema } from "./dns/dns-section.js";
 export { type FirewallSection, firewallSectionSchema } from "./firewall-section.js";
 export { mailSectionSchema } from "./mail/mail-section.js";
+export { type StreamSection, streamSectionSchema } from "./stream-section.js";
 
 export const natsSchema = z
   .strictObject({

@@ -48,6 +48,17 @@ export interface EdgeWorkerOptions {
   logger: Logger;
   /** A handed-off connection; its first bytes are the ones the edge read to route. */
   onConnection: (socket: Socket, info: ConnMessage) => void;
+  /**
+   * Take handed-off connections as raw fds instead (a relay that never makes a JavaScript socket):
+   * the callee owns `fd`, `replay` holds the bytes the edge read to route, and `ended` must run once
+   * when the connection is over (it reports the close to the edge).
+   */
+  onConnectionFd?: (
+    fd: number,
+    replay: Buffer,
+    info: ConnMessage,
+    ended: (bytesIn: number, bytesOut: number) => void,
+  ) => void;
   /** The pool's shared UDP sockets, after each attach. They are closed by the worker when the edge goes away. */
   onUdpSockets?: (shares: UdpShare[]) => void;
   /**
@@ -236,10 +247,18 @@ export class EdgeWorker extends EventEmitter {
       return;
     }
     this.active++;
-    const socket = adoptConnection(fd, payload, (bytesIn, bytesOut) => {
+    let reported = false;
+    const ended = (bytesIn: number, bytesOut: number) => {
+      if (reported) return;
+      reported = true;
       this.active--;
       this.reports.closedConn(info.id, bytesIn, bytesOut);
-    });
+    };
+    if (this.options.onConnectionFd) {
+      this.options.onConnectionFd(fd, Buffer.from(payload), info, ended);
+      return;
+    }
+    const socket = adoptConnection(fd, payload, ended);
     this.options.onConnection(socket, info);
   }
 

@@ -1,4 +1,4 @@
-import { ConfigError, type LoadedConfig } from "@switchyard/config";
+import { ConfigError, type LoadedConfig, routePool } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
 import { Listeners } from "./accept/listeners.js";
@@ -74,11 +74,10 @@ export class Edge {
     return this.settings.config;
   }
 
-  /** Connections still being routed, forwarded by the edge, and handoff records: all return to 0 when idle. */
-  get openRecords(): { pending: number; forwarded: number; handedOff: number; admission: number } {
+  /** Connections still being routed, and handoff records: all return to 0 when idle. */
+  get openRecords(): { pending: number; handedOff: number; admission: number } {
     return {
       pending: this.router.pending.size,
-      forwarded: this.router.forwarded.size,
       handedOff: this.dispatcher.openRecords,
       admission: this.admission.size,
     };
@@ -111,9 +110,7 @@ export class Edge {
     const { table } = this.routerState;
     const udp = table
       .udpRoutes()
-      .flatMap(({ port, route }) =>
-        route.action.type === "handoff" ? [{ port, route: route.name, pool: route.action.pool }] : [],
-      );
+      .flatMap(({ port, route }) => (route.pool ? [{ port, route: route.name, pool: route.pool }] : []));
     await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp);
   }
 
@@ -145,12 +142,14 @@ export class Edge {
   private refuseOrphanedPools(settings: EdgeSettings): void {
     if (settings.allowEmptyRoutes) return;
     const next = settings.config;
-    const routed = new Set(
-      next.effectiveRoutes.flatMap((r) => (r.action.type === "handoff" ? [r.action.pool] : [])),
-    );
+    const routed = new Set(next.effectiveRoutes.flatMap((r) => routePool(r) ?? []));
+    // Only pools the running config routes to can be orphaned: a pool that had no route (a stream
+    // worker started with a config without forward routes) loses nothing.
+    const before = new Set(this.settings.config.effectiveRoutes.flatMap((r) => routePool(r) ?? []));
     const orphaned = new Map<string, number>();
     for (const worker of this.registry.list())
-      if (!routed.has(worker.pool)) orphaned.set(worker.pool, (orphaned.get(worker.pool) ?? 0) + 1);
+      if (before.has(worker.pool) && !routed.has(worker.pool))
+        orphaned.set(worker.pool, (orphaned.get(worker.pool) ?? 0) + 1);
     if (orphaned.size === 0) return;
     throw new ConfigError(
       `${next.source} would leave attached workers without routes`,
@@ -162,11 +161,11 @@ export class Edge {
     );
   }
 
-  /** Stops accepting, then waits (up to the deadline) for connections the edge itself carries. */
+  /** Stops accepting, then waits (up to the deadline) for connections still being routed. */
   async drain(deadlineMs: number): Promise<void> {
     await this.listeners.close();
     const until = Date.now() + deadlineMs;
-    while ((this.router.pending.size > 0 || this.router.forwarded.size > 0) && Date.now() < until) {
+    while (this.router.pending.size > 0 && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -26,19 +26,6 @@ export class SocketInternalsError extends EdgeError {
   override name = "SocketInternalsError";
 }
 
-/** A `forward` route's backend did not answer, or the connection sat idle past its limit. */
-export class ForwardTimeoutError extends EdgeError {
-  override name = "ForwardTimeoutError";
-
-  constructor(
-    readonly phase: "connect" | "idle",
-    readonly target: string,
-    readonly timeoutMs: number,
-  ) {
-    super(phase === "connect" ? `connect to ${target} timed out` : "idle timeout");
-  }
-}
-
 /** A route's domain pattern that is not one (a misplaced `*`, an empty label). */
 export class DomainPatternError extends EdgeError {
   override name = "DomainPatternError";

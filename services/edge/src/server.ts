@@ -109,7 +109,8 @@ export function createEdgeAdmin({
         })),
         connectionsPending: records.pending,
         handoffRecords: records.handedOff,
-        forwarded: records.forwarded,
+        // Forward routes are carried by the stream pool now: the edge holds none (field kept for clients).
+        forwarded: 0,
         admissionEntries: records.admission,
         openFds: await countOpenFds(),
         uptimeMs: Date.now() - edge.startedAt,

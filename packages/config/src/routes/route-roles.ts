@@ -16,18 +16,21 @@ export const ROUTE_ROLES = {
   doh: "doh",
   /** certs: plain HTTP on port 80 (ACME http-01 challenges, and the redirect to https). */
   http01: "http-01",
+  /** stream: a `forward` route's TCP connection, relayed to the route's targets. */
+  forward: "forward",
 } as const;
 
 export type RouteRole = (typeof ROUTE_ROLES)[keyof typeof ROUTE_ROLES];
 
 /** The pools the services register, by name. */
-export const POOLS = { dns: "dns", mail: "mail", certs: "certs" } as const;
+export const POOLS = { dns: "dns", mail: "mail", certs: "certs", stream: "stream" } as const;
 
 /** Which roles each pool serves; a route's role must be one of its pool's. */
 export const POOL_ROLES: Readonly<Record<string, readonly RouteRole[]>> = {
   [POOLS.mail]: [ROUTE_ROLES.smtp, ROUTE_ROLES.submission, ROUTE_ROLES.smtps],
   [POOLS.dns]: [ROUTE_ROLES.dnsTcp, ROUTE_ROLES.doh],
   [POOLS.certs]: [ROUTE_ROLES.http01],
+  [POOLS.stream]: [ROUTE_ROLES.forward],
 };
 
 export const MAIL_ROLES = [ROUTE_ROLES.smtp, ROUTE_ROLES.submission, ROUTE_ROLES.smtps] as const;

@@ -14,8 +14,29 @@ export const securitySchema = z.strictObject({
   maxConnectionsPerIp: z.number().int().min(0).default(0),
 });
 
+/** The most ports one range may span (each is a listener on the edge). */
+export const MAX_RANGE_PORTS = 1024;
+
+/** A span of ports, both ends included: `{ from: 10000, to: 10100 }`. */
+const portRange = z
+  .strictObject({ from: port, to: port })
+  .refine((r) => r.from <= r.to, { error: "from is above to" })
+  .refine((r) => r.to - r.from < MAX_RANGE_PORTS, {
+    error: `a range spans at most ${MAX_RANGE_PORTS} ports`,
+  });
+
 const matchSchema = z.strictObject({
-  ports: z.array(port).min(1, { error: "needs at least one port" }),
+  /** Ports, or ranges of them (`{ from, to }`); a range is the same as listing each port. */
+  ports: z
+    .array(
+      z.union([port, portRange], {
+        error: (iss) =>
+          typeof iss.input === "object" && iss.input !== null
+            ? "expected a range { from, to } of ports"
+            : `expected number (a port) or a range { from, to } (got ${JSON.stringify(iss.input)})`,
+      }),
+    )
+    .min(1, { error: "needs at least one port" }),
   /** tcp routes are accepted by the edge; udp routes share the bound socket with the pool. */
   protocol: z.enum(["tcp", "udp"]).default("tcp"),
   /** SNI (TLS) or Host (plain HTTP) names; exact or `*.` globs. */
@@ -31,14 +52,31 @@ const matchSchema = z.strictObject({
 });
 
 const handoffAction = z.strictObject({ type: z.literal("handoff"), pool: name });
+const target = z.strictObject({ host: z.string().min(1), port });
 const forwardAction = z.strictObject({
   type: z.literal("forward"),
-  host: z.string().min(1),
-  port,
+  /** The backend; or give `targets` (several backends, least connections, unhealthy ones skipped). */
+  host: z.string().min(1).optional(),
+  port: port.optional(),
+  targets: z.array(target).min(1).max(64).optional(),
+  /**
+   * `fixed`: every connection goes to the target's port. `offset`: to the target's port plus the
+   * accepted port's distance from the route's lowest port (10005 of 10000-10100 -> target port + 5).
+   */
+  portMapping: z.enum(["fixed", "offset"]).default("fixed"),
+  /**
+   * TCP: pass a half-close on (shutdown) and close both sides only when both have ended. Default:
+   * both sides are closed as soon as one ends (what it sent is delivered first).
+   */
+  halfOpen: z.boolean().default(false),
+  /** UDP: sessions (client address -> upstream socket) at most, on the route and per client address. */
+  maxSessions: z.number().int().min(1).max(1_000_000).default(10_000),
+  maxSessionsPerClient: z.number().int().min(1).max(65_536).default(64),
   /** Send a PROXY header to the backend so it sees the client's address. */
   proxyProtocol: z.enum(["none", "v1", "v2"]).default("none"),
   connectTimeoutMs: z.number().int().min(1).max(120_000).default(5000),
-  idleTimeoutMs: z.number().int().min(0).default(0),
+  /** Close after this long without a byte (TCP) or a datagram (UDP); 0: never. Default: TCP 0, UDP 60 s. */
+  idleTimeoutMs: z.number().int().min(0).optional(),
   /** `engine: nftables` only: rewrite the source to this host's address so replies come back through it. */
   masquerade: z.boolean().default(false),
 });
@@ -46,38 +84,40 @@ const blockAction = z.strictObject({ type: z.literal("block") });
 
 export const actionSchema = z.discriminatedUnion("type", [handoffAction, forwardAction, blockAction]);
 
-export const routeSchema = z
-  .strictObject({
-    name,
-    match: matchSchema,
-    action: actionSchema,
-    /**
-     * Who carries the route: `edge` (the edge process accepts it) or `nftables` (the kernel forwards
-     * it with DNAT, programmed by the nftables agent; the edge does not listen on its ports).
-     */
-    engine: z.enum(["edge", "nftables"]).default("edge"),
-    security: securitySchema.prefault({}),
-    /** What a client gets when no worker can take it: a `421` SMTP greeting, an HTTP `503`, or a close. */
-    refusal: z.enum(["smtp", "http", "close"]).default("close"),
-    /**
-     * What the connection is for, told to the worker in the handoff (mail: smtp, submission, smtps;
-     * dns: dns-tcp, doh; certs: http-01). Implied routes carry theirs; a handoff route to a pool
-     * that serves several kinds of connection needs one.
-     */
-    role: z
-      .enum(Object.values(ROUTE_ROLES), {
-        error: (issue) =>
-          `unknown role ${JSON.stringify(issue.input)}; roles: ${Object.values(ROUTE_ROLES).join(", ")}`,
-      })
-      .optional(),
-  })
+const routeObject = z.strictObject({
+  name,
+  match: matchSchema,
+  action: actionSchema,
+  /**
+   * Who carries the route: `edge` (the edge process accepts it) or `nftables` (the kernel forwards
+   * it with DNAT, programmed by the nftables agent; the edge does not listen on its ports).
+   */
+  engine: z.enum(["edge", "nftables"]).default("edge"),
+  security: securitySchema.prefault({}),
+  /** What a client gets when no worker can take it: a `421` SMTP greeting, an HTTP `503`, or a close. */
+  refusal: z.enum(["smtp", "http", "close"]).default("close"),
+  /**
+   * What the connection is for, told to the worker in the handoff (mail: smtp, submission, smtps;
+   * dns: dns-tcp, doh; certs: http-01). Implied routes carry theirs; a handoff route to a pool
+   * that serves several kinds of connection needs one.
+   */
+  role: z
+    .enum(Object.values(ROUTE_ROLES), {
+      error: (issue) =>
+        `unknown role ${JSON.stringify(issue.input)}; roles: ${Object.values(ROUTE_ROLES).join(", ")}`,
+    })
+    .optional(),
+});
+
+export const routeSchema = routeObject
   .superRefine((route, ctx) => {
+    if (route.action.type === "forward") for (const issue of forwardIssues(route)) ctx.addIssue({ ...issue });
     if (route.match.protocol === "udp" && route.engine === "edge") {
-      if (route.action.type !== "handoff") {
+      if (route.action.type === "block") {
         ctx.addIssue({
           code: "custom",
           path: ["action", "type"],
-          message: "udp routes can only hand off to a pool",
+          message: "udp routes hand off to a pool or forward (the edge never sees the datagrams to block)",
         });
       }
       if (
@@ -115,7 +155,73 @@ export const routeSchema = z
           "withoutSni is for TLS routes that match domains (a route without domains takes every client already)",
       });
     }
-  });
+  })
+  .transform(normalizeRoute);
+
+/**
+ * After the checks: ranges become the ports they span, and a forward action always has `targets`
+ * (with `host`/`port` its first one), so every reader sees one shape.
+ */
+type RawRoute = z.infer<typeof routeObject>;
+type RawAction = z.infer<typeof actionSchema>;
+type ParsedForward = Omit<Extract<RawAction, { type: "forward" }>, "host" | "port" | "targets"> & {
+  host: string;
+  port: number;
+  targets: Array<{ host: string; port: number }>;
+  /** The route's lowest port, for `portMapping: offset`. */
+  basePort: number;
+};
+type ParsedRoute = Omit<RawRoute, "match" | "action"> & {
+  match: Omit<RawRoute["match"], "ports"> & { ports: number[] };
+  action: Exclude<RawAction, { type: "forward" }> | ParsedForward;
+};
+
+function normalizeRoute(route: RawRoute): ParsedRoute {
+  const ports = [
+    ...new Set(
+      route.match.ports.flatMap((p) =>
+        typeof p === "number" ? [p] : Array.from({ length: p.to - p.from + 1 }, (_, i) => p.from + i),
+      ),
+    ),
+  ];
+  const match = { ...route.match, ports };
+  if (route.action.type !== "forward") return { ...route, match, action: route.action };
+  const a = route.action;
+  const targets = a.targets ?? [{ host: a.host as string, port: a.port as number }];
+  const first = targets[0] as { host: string; port: number };
+  const action = { ...a, host: first.host, port: first.port, targets, basePort: Math.min(...ports) };
+  return { ...route, match, action };
+}
+
+/** What a forward action cannot be: no target, or two ways of naming one; UDP without TCP's options. */
+function forwardIssues(route: z.infer<typeof routeObject>): RouteIssue[] {
+  const issues: RouteIssue[] = [];
+  const a = route.action;
+  if (a.type !== "forward") return issues;
+  const add = (path: Array<string | number>, message: string) =>
+    issues.push({ code: "custom", path: ["action", ...path], message });
+  if (a.targets !== undefined && (a.host !== undefined || a.port !== undefined))
+    add(["targets"], "give either host and port or targets, not both");
+  if (a.targets === undefined && (a.host === undefined || a.port === undefined))
+    add([a.host === undefined ? "host" : "port"], "a forward needs host and port (or targets)");
+  if (a.portMapping === "offset") {
+    const ports = route.match.ports.flatMap((p) => (typeof p === "number" ? [p] : [p.from, p.to]));
+    const span = Math.max(...ports) - Math.min(...ports);
+    for (const [i, t] of (a.targets ?? [{ port: a.port ?? 0 }]).entries())
+      if (t.port + span > 65535)
+        add(
+          a.targets ? ["targets", i, "port"] : ["port"],
+          `${t.port} + the route's span of ${span} ports is over 65535`,
+        );
+  }
+  if (route.engine === "nftables" && (a.targets?.length ?? 1) > 1)
+    add(["targets"], "engine nftables routes forward to one target");
+  if (route.match.protocol === "udp") {
+    if (a.proxyProtocol !== "none") add(["proxyProtocol"], "udp forwards send no PROXY header");
+    if (a.halfOpen) add(["halfOpen"], "halfOpen is for tcp forwards");
+  }
+  return issues;
+}
 
 interface RouteIssue {
   code: "custom";
@@ -126,7 +232,7 @@ interface RouteIssue {
 /** What the kernel cannot do for an `engine: nftables` route: it sees packets, not names or bytes. */
 function kernelRouteIssues(route: {
   match: { domains: string[]; paths: string[] };
-  action: RouteAction;
+  action: z.infer<typeof actionSchema>;
 }): RouteIssue[] {
   const issues: RouteIssue[] = [];
   const add = (path: Array<string | number>, message: string) =>
@@ -141,8 +247,9 @@ function kernelRouteIssues(route: {
     );
   }
   if (route.action.type === "forward") {
-    const reason = kernelTargetProblem(route.action.host);
-    if (reason) add(["action", "host"], `${JSON.stringify(route.action.host)} ${reason}`);
+    const host = route.action.host ?? route.action.targets?.[0]?.host ?? "";
+    const reason = kernelTargetProblem(host);
+    if (reason) add(["action", "host"], `${JSON.stringify(host)} ${reason}`);
     if (route.action.proxyProtocol !== "none") {
       add(["action", "proxyProtocol"], "the kernel cannot send a PROXY header; use engine: edge");
     }
@@ -151,7 +258,11 @@ function kernelRouteIssues(route: {
 }
 
 /** Why a route cannot carry `role`, or undefined when it can: the pool it hands off to must serve it. */
-function roleProblem(role: string, action: RouteAction, protocol: "tcp" | "udp"): string | undefined {
+function roleProblem(
+  role: string,
+  action: z.infer<typeof actionSchema>,
+  protocol: "tcp" | "udp",
+): string | undefined {
   if (action.type !== "handoff") return `a role is for handoff routes (this one is ${action.type})`;
   if (protocol !== "tcp") return "a role is for tcp routes (udp datagrams are not handed off one by one)";
   const roles = POOL_ROLES[action.pool];
@@ -184,5 +295,7 @@ function kernelTargetProblem(host: string): string | undefined {
 }
 
 export type RouteConfig = z.infer<typeof routeSchema>;
-export type RouteAction = z.infer<typeof actionSchema>;
+export type RouteAction = RouteConfig["action"];
+/** A forward route's action, as parsed: `targets` always set, `host`/`port` its first target. */
+export type ForwardAction = Extract<RouteAction, { type: "forward" }>;
 export type RouteSecurity = z.infer<typeof securitySchema>;

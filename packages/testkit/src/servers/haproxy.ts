@@ -14,6 +14,8 @@ export interface HaproxyFrontend {
   sendProxy: "v1" | "v2";
   /** Source address HAProxy connects from (`source`); default the kernel's choice (127.0.0.1). */
   source?: string;
+  /** The frontend requires a PROXY v1/v2 header from its clients (`accept-proxy`). */
+  acceptProxy?: boolean;
 }
 
 export interface HaproxyHandle {
@@ -53,7 +55,7 @@ async function startOnce(frontends: HaproxyFrontend[]): Promise<HaproxyHandle> {
     "    timeout server 30s",
     ...frontends.flatMap((f) => [
       `frontend ${f.name}`,
-      `    bind 127.0.0.1:${ports[f.name]}`,
+      `    bind 127.0.0.1:${ports[f.name]}${f.acceptProxy ? " accept-proxy" : ""}`,
       `    default_backend ${f.name}_backend`,
       `backend ${f.name}_backend`,
       `    server upstream ${f.server.host}:${f.server.port} ${f.sendProxy === "v2" ? "send-proxy-v2" : "send-proxy"}${f.source ? ` source ${f.source}` : ""}`,

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { normalizeIp } from "@switchyard/cidr";
-import { parseProxyHeader } from "../policy/proxy-protocol.js";
+import { parseProxyHeader } from "@switchyard/proxy-protocol";
 import { parseClientHello } from "../routing/client-hello.js";
 import { parseHttpHead } from "../routing/http-head.js";
 import { stopReading } from "./socket-internals.js";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { encodeProxyV1, encodeProxyV2 } from "@switchyard/proxy-protocol";
 import {
   captureClientHello,
   type EdgeHarness,
@@ -12,7 +13,6 @@ import {
   tcpExchange,
   waitFor,
 } from "@switchyard/testkit";
-import { encodeProxyV1, encodeProxyV2 } from "../policy/proxy-protocol-encode.js";
 
 function connectFrom(localAddress: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -8,7 +8,9 @@ import {
   closedPort,
   type EdgeHarness,
   freePort,
+  type StreamReplica,
   startEdge,
+  startStreamReplica,
   startTestWorker,
   type TestWorker,
   tcpExchange,
@@ -25,6 +27,7 @@ function firstLine(data: Buffer): Record<string, unknown> {
 describe("edge routing through real processes", () => {
   let edge: EdgeHarness;
   const workers: TestWorker[] = [];
+  let stream: StreamReplica;
   let backend: Server;
   const ports: Record<string, number> = {};
 
@@ -91,7 +94,8 @@ describe("edge routing through real processes", () => {
         {
           name: "fwd",
           match: { ports: [ports.forward] },
-          action: { type: "forward", host: "127.0.0.1", port: backendPort },
+          // halfOpen: the client's FIN is passed on, so the echo after it still arrives.
+          action: { type: "forward", host: "127.0.0.1", port: backendPort, halfOpen: true },
         },
         {
           name: "fwd-dead",
@@ -117,10 +121,13 @@ describe("edge routing through real processes", () => {
     workers.push(await startTestWorker(edge, { name: "plain-1", pool: "plain", mode: "hash" }));
     workers.push(await startTestWorker(edge, { name: "a-1", pool: "a", mode: "hash" }));
     workers.push(await startTestWorker(edge, { name: "b-1", pool: "b", mode: "hash" }));
+    // Forward routes are handed off to the stream pool: a real stream worker relays them.
+    stream = await startStreamReplica(edge, { name: "stream-1" });
   });
 
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
+    await stream?.stop();
     await edge?.stop();
     await new Promise((r) => backend?.close(r));
   });
@@ -220,7 +227,7 @@ describe("edge routing through real processes", () => {
     assert.match(data.toString(), /^HTTP\/1\.1 404 /);
   });
 
-  it("forwards to a backend that is not a worker, and closes the client when the backend refuses", async () => {
+  it("forwards (through the stream pool) to a backend that is not a worker, and closes the client when the backend refuses", async () => {
     const { data } = await tcpExchange(ports.forward!, { send: "ping\n", end: true });
     assert.equal(data.toString(), "backend says hi\nping\n");
     const dead = await tcpExchange(ports.deadForward!, { send: "ping\n" });

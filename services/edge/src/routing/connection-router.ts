@@ -3,7 +3,6 @@ import type { EdgeConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import { AcceptedConnection } from "../accept/accepted-connection.js";
 import { addressIntake, type Intake, type IntakeFailure, takeIn } from "../accept/connection-intake.js";
-import { forward } from "../forward/forward-proxy.js";
 import type { HandoffDispatcher } from "../handoff/handoff-dispatcher.js";
 import type { Admission } from "../policy/admission.js";
 import { ConnectionLease } from "../policy/connection-lease.js";
@@ -27,14 +26,14 @@ export interface RouterDeps {
 }
 
 /**
- * What happens to each accepted connection: admission, routing, then handoff, forward or close.
+ * What happens to each accepted connection: admission, routing, then handoff or close (forward
+ * routes are handed off to the stream pool like any other: the edge carries no byte of them).
  * A port-only route from an untrusted peer is decided on the addresses alone, with the fd and no
  * JavaScript socket; anything that must read first goes through the intake with a paused socket.
  */
 export class ConnectionRouter {
-  /** Connections still being read for routing, and connections the edge proxies itself. */
+  /** Connections still being read for routing. */
   readonly pending = new Set<AcceptedConnection>();
-  readonly forwarded = new Set<AcceptedConnection>();
 
   constructor(private readonly deps: RouterDeps) {}
 
@@ -95,7 +94,7 @@ export class ConnectionRouter {
       refuseConnection(conn, intake.http ? "http-404" : "close");
       return;
     }
-    if (route.action.type === "block") {
+    if (route.pool === undefined) {
       stats.refused(route.name, "blocked");
       conn.close();
       return;
@@ -107,27 +106,14 @@ export class ConnectionRouter {
       return;
     }
     const lease = new ConnectionLease(admission, stats, route.name, ip);
-    const action = route.action;
-    if (action.type === "handoff") {
-      dispatcher.dispatch({
-        conn,
-        route: route.name,
-        role: route.role,
-        pool: action.pool,
-        refusal: route.refusal,
-        intake,
-        lease,
-      });
-      return;
-    }
-    this.forwarded.add(conn);
-    const client = { socket: conn.asSocket(), replay: intake.replay, ...endpoints(intake) };
-    forward(client, action, (result) => {
-      this.forwarded.delete(conn);
-      if (result.error && !result.connected) {
-        this.deps.logger.debug({ err: result.error, route: route.name }, "forward target unreachable");
-      }
-      lease.release(result.connected ? "forwarded" : "forward-failed", result.bytesIn, result.bytesOut);
+    dispatcher.dispatch({
+      conn,
+      route: route.name,
+      role: route.role,
+      pool: route.pool,
+      refusal: route.refusal,
+      intake,
+      lease,
     });
   }
 
@@ -140,15 +126,5 @@ export class ConnectionRouter {
   /** Closes everything still in the edge's hands (stop). */
   closeAll(): void {
     for (const c of this.pending) c.close();
-    for (const c of this.forwarded) c.close();
   }
-}
-
-function endpoints(intake: Intake) {
-  return {
-    clientIp: intake.clientIp,
-    clientPort: intake.clientPort,
-    localIp: intake.localIp,
-    localPort: intake.localPort,
-  };
 }

@@ -1,5 +1,11 @@
 import { CidrSet } from "@switchyard/cidr";
-import type { LoadedConfig, RouteAction, RouteConfig } from "@switchyard/config";
+import {
+  type LoadedConfig,
+  type RouteAction,
+  type RouteConfig,
+  routePool,
+  routeRole,
+} from "@switchyard/config";
 import { compileDomainPatterns, matchPath } from "./domain-match.js";
 
 /** What the edge knows about a connection when it picks a route. */
@@ -20,8 +26,10 @@ export interface CompiledRoute {
   config: RouteConfig;
   action: RouteAction;
   refusal: RouteConfig["refusal"];
-  /** What a handed-off connection is for, told to the worker. */
+  /** What a handed-off connection is for, told to the worker (`forward` for forward routes). */
   role: RouteConfig["role"];
+  /** The pool that takes the route's connections: the handoff's, or stream for forward routes. */
+  pool: string | undefined;
   ports: ReadonlySet<number>;
   protocol: "tcp" | "udp";
   /** Needs the first bytes (ClientHello or request head) to decide. */
@@ -45,7 +53,8 @@ export function compileRoute(route: RouteConfig & { origin: string }): CompiledR
     config: route,
     action: route.action,
     refusal: route.refusal,
-    role: route.role,
+    role: routeRole(route),
+    pool: routePool(route),
     ports: new Set(match.ports),
     protocol: match.protocol,
     inspects: match.domains.length > 0 || match.paths.length > 0,

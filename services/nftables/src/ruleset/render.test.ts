@@ -189,3 +189,40 @@ describe("renderRuleset", () => {
     await new NftRunner("nft", ["unshare", "-n"]).check(text + update);
   });
 });
+
+describe("port ranges on kernel routes", () => {
+  const config = parseConfig(`
+firewall: {}
+routes:
+  - name: game
+    engine: nftables
+    match: { ports: [{ from: 27015, to: 27017 }], protocol: udp }
+    action: { type: forward, host: 192.0.2.20, port: 37015, portMapping: offset, masquerade: true }
+  - name: fixed
+    engine: nftables
+    match: { ports: [{ from: 9000, to: 9001 }] }
+    action: { type: forward, host: 192.0.2.21, port: 80 }
+`);
+  const text = renderRuleset(buildRuleset(config.firewall!, config.effectiveRoutes), []);
+
+  it("sends each port of an offset range to the same offset on the target", () => {
+    assert.match(
+      text,
+      /udp dport \{ 27015, 27016, 27017 \} .*dnat ip addr \. port to udp dport map \{ 27015 : 192\.0\.2\.20 \. 37015, 27016 : 192\.0\.2\.20 \. 37016, 27017 : 192\.0\.2\.20 \. 37017 \}/,
+    );
+    assert.match(
+      text,
+      /udp dport \{ 37015, 37016, 37017 \} ct original proto-dst \{ 27015, 27016, 27017 \} masquerade/,
+    );
+  });
+
+  it("sends every port of a fixed range to the one target port", () => {
+    assert.match(text, /tcp dport \{ 9000, 9001 \} .*dnat ip to 192\.0\.2\.21:80/);
+  });
+
+  it("is accepted by nft -c", {
+    skip: root ? false : "needs root (nft in a new network namespace)",
+  }, async () => {
+    await new NftRunner("nft", ["unshare", "-n"]).check(text);
+  });
+});

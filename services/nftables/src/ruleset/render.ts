@@ -135,10 +135,20 @@ function routeRules(route: KernelRoute, i: number) {
       }
     return { sets, rules, nat, post };
   }
-  const { address, port, masquerade } = route.target;
+  const { address, port, portOffset, masquerade } = route.target;
   const f = address.family;
+  const ip = f === 4 ? "ip" : "ip6";
+  // Offset mapping: one map entry per port, accepted port -> target address . (port + offset).
   const to =
-    f === 4 ? `dnat ip to ${addressText(address)}:${port}` : `dnat ip6 to [${addressText(address)}]:${port}`;
+    portOffset === 0
+      ? f === 4
+        ? `dnat ip to ${addressText(address)}:${port}`
+        : `dnat ip6 to [${addressText(address)}]:${port}`
+      : `dnat ${ip} addr . port to ${route.protocol} dport map { ${route.ports
+          .map((p) => `${p} : ${addressText(address)} . ${p + portOffset}`)
+          .join(", ")} }`;
+  const targetPorts =
+    portOffset === 0 ? `${port}` : `{ ${route.ports.map((p) => p + portOffset).join(", ")} }`;
   let clients = nfproto(f);
   if (route.clientIps !== null) {
     const nets = ofFamily(route.clientIps, f);
@@ -152,7 +162,7 @@ function routeRules(route: KernelRoute, i: number) {
   const asked = route.ports.length === 1 ? `${route.ports[0]}` : `{ ${route.ports.join(", ")} }`;
   if (masquerade)
     post.push(
-      `ct status dnat ${f === 4 ? "ip" : "ip6"} daddr ${addressText(address)} ${route.protocol} dport ${port} ct original proto-dst ${asked} masquerade`,
+      `ct status dnat ${ip} daddr ${addressText(address)} ${route.protocol} dport ${targetPorts} ct original proto-dst ${asked} masquerade`,
     );
   return { sets, rules, nat, post };
 }

@@ -47,7 +47,11 @@ export interface KernelRoute {
   maxConnections: number;
   maxConnectionsPerIp: number;
   /** Null: a block route (dropped in the kernel). */
-  target: { address: Network; port: Port; masquerade: boolean } | null;
+  /**
+   * `portOffset`: 0 sends every port to `port`; otherwise each accepted port p goes to
+   * p + portOffset (a range route with `portMapping: offset`).
+   */
+  target: { address: Network; port: Port; portOffset: number; masquerade: boolean } | null;
 }
 
 export interface Ruleset {
@@ -123,6 +127,7 @@ export function buildRuleset(firewall: FirewallSection, routes: readonly RouteCo
           : {
               address: singleAddress(action.host, `${path}.action.host`),
               port: port(action.port, `${path}.action.port`),
+              portOffset: action.portMapping === "offset" ? action.port - action.basePort : 0,
               masquerade: action.masquerade === true,
             },
     });

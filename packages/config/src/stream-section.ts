@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { hostPort } from "./primitives.js";
+
+/**
+ * The stream section: where the stream pool (services/stream) serves its admin gRPC and metrics.
+ * The routes it relays are the `forward` routes (routes[].action.type forward); this section only
+ * tunes the workers. Always present (defaults), so a config with forward routes needs nothing more.
+ */
+export const streamSectionSchema = z.strictObject({
+  grpc: hostPort.default("127.0.0.1:10960"),
+  metrics: hostPort.default("127.0.0.1:10961"),
+  /** How a TCP forward's bytes move: `splice` (native, no byte in JavaScript) or `pipe` (Node streams). */
+  relay: z.enum(["splice", "pipe"]).default("splice"),
+  /** A target that refused or timed out is skipped for this long (then tried again). */
+  targetRetryMs: z.number().int().min(100).max(600_000).default(5000),
+});
+
+export type StreamSection = z.infer<typeof streamSectionSchema>;

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "relay",
+      "sources": ["native/relay.c"],
+      "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

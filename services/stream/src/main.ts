@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/** A stream replica process: relays forward routes (serviceMain reads the env, config and signals). */
+import { serviceMain } from "@switchyard/runtime";
+import { streamSettings } from "./config.js";
+import { StreamMetrics } from "./metrics.js";
+import { StreamService } from "./stream-service.js";
+
+await serviceMain({
+  name: "stream",
+  section: "stream",
+  env: process.env,
+  drainTimeoutMs: 10_000,
+  settings: streamSettings,
+  async start({ settings, edge, logger, token, registry, env, reloadConfig }) {
+    const service = new StreamService(settings, {
+      edge,
+      token,
+      logger,
+      metrics: new StreamMetrics(registry),
+      ...(env.instance ? { instance: env.instance } : {}),
+    });
+    return {
+      listening: () => service.start(),
+      log: { edge, relay: service.relayKind, routes: service.routeNames },
+      async reload() {
+        service.reload((await reloadConfig()).settings);
+        logger.info({ routes: service.routeNames }, "forward routes reloaded");
+      },
+      drain: (deadlineMs) => service.drain(deadlineMs),
+      stop: () => service.stop(),
+    };
+  },
+});

@@ -1,0 +1,85 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { RelayEnd } from "./relay/relay.js";
+
+/** Per-route counters of the stream pool (connections, sessions, bytes, refusals, timeouts). */
+export class StreamMetrics {
+  readonly connectionsActive: Gauge<"route">;
+  readonly connections: Counter<"route" | "end">;
+  readonly bytes: Counter<"route" | "direction">;
+  readonly refusals: Counter<"route" | "reason">;
+  readonly connectFailures: Counter<"route" | "reason">;
+  readonly sessionsActive: Gauge<"route">;
+  readonly sessions: Counter<"route" | "end">;
+  readonly datagrams: Counter<"route" | "direction">;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.connectionsActive = new Gauge({
+      name: "switchyard_stream_connections_active",
+      help: "TCP forward connections open, per route",
+      labelNames: ["route"],
+      registers,
+    });
+    this.connections = new Counter({
+      name: "switchyard_stream_connections_total",
+      help: "TCP forward connections relayed and ended, per route and ending (closed, both-closed, idle, error, shutdown)",
+      labelNames: ["route", "end"],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: "switchyard_stream_bytes_total",
+      help: "Bytes relayed per route: in (client to target), out (target to client)",
+      labelNames: ["route", "direction"],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: "switchyard_stream_refusals_total",
+      help: "Connections or datagrams refused, per route and reason (no-target, unknown-route, route-sessions, client-sessions)",
+      labelNames: ["route", "reason"],
+      registers,
+    });
+    this.connectFailures = new Counter({
+      name: "switchyard_stream_connect_failures_total",
+      help: "Connects to a target that failed, per route and reason (refused, timeout)",
+      labelNames: ["route", "reason"],
+      registers,
+    });
+    this.sessionsActive = new Gauge({
+      name: "switchyard_stream_udp_sessions_active",
+      help: "UDP forward sessions open, per route",
+      labelNames: ["route"],
+      registers,
+    });
+    this.sessions = new Counter({
+      name: "switchyard_stream_udp_sessions_total",
+      help: "UDP forward sessions ended, per route and ending (idle, shutdown, reload, error)",
+      labelNames: ["route", "end"],
+      registers,
+    });
+    this.datagrams = new Counter({
+      name: "switchyard_stream_udp_datagrams_total",
+      help: "UDP datagrams relayed per route: in (client to target), out (target to client)",
+      labelNames: ["route", "direction"],
+      registers,
+    });
+  }
+
+  opened(route: string): void {
+    this.connectionsActive.inc({ route });
+  }
+
+  closed(route: string, end: RelayEnd, bytesIn: number, bytesOut: number): void {
+    this.connectionsActive.dec({ route });
+    this.connections.inc({ route, end });
+    this.bytes.inc({ route, direction: "in" }, bytesIn);
+    this.bytes.inc({ route, direction: "out" }, bytesOut);
+  }
+
+  refused(route: string, reason: string): void {
+    this.refusals.inc({ route, reason });
+  }
+
+  connectFailed(route: string, reason: "refused" | "timeout"): void {
+    this.connectFailures.inc({ route, reason });
+  }
+}

@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { ConfigError, type LoadedConfig } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
-import { Listeners } from "./accept/listeners.js";
+import { type InheritedSockets, Listeners } from "./accept/listeners.js";
 import type { EdgeSettings } from "./config.js";
 import { HandoffDispatcher } from "./handoff/handoff-dispatcher.js";
 import { HandoffServer } from "./handoff/handoff-server.js";
@@ -11,6 +12,16 @@ import { Admission } from "./policy/admission.js";
 import { ConnectionRouter, type RouterState } from "./routing/connection-router.js";
 import { RouteStats } from "./routing/route-stats.js";
 import type { CompiledRoute } from "./routing/route-table.js";
+import type { HandedOverWorker } from "./upgrade/upgrade-messages.js";
+
+export interface EdgeStartOptions {
+  /** Listening sockets handed over by a predecessor (upgrade) or a supervisor: used instead of binding. */
+  inherited?: InheritedSockets;
+  /** Workers a predecessor vouched for: they attach with the token it gave them. */
+  workers?: HandedOverWorker[];
+  /** Start with accepting paused (resume() once the workers are attached). */
+  paused?: boolean;
+}
 
 export interface EdgeDeps {
   logger: Logger;
@@ -56,12 +67,16 @@ export class Edge {
       (fd, remoteIp, remotePort, localIp, localPort) =>
         this.router.onAccepted(fd, remoteIp, remotePort, localIp, localPort),
       this.logger,
+      (pool) => this.handoff.sendUdpToPool(pool),
     );
     this.handoff = new HandoffServer({
       ...settings.handoff,
       registry: this.registry,
       dispatcher: this.dispatcher,
-      udp: { udpFor: (pool) => this.listeners.udpFor(pool) },
+      udp: {
+        udpFor: (pool) => this.listeners.udpFor(pool),
+        adopt: (pool, presented) => this.listeners.adoptUdp(pool, presented),
+      },
       logger: this.logger,
     });
   }
@@ -92,9 +107,11 @@ export class Edge {
     };
   }
 
-  async start(): Promise<void> {
+  async start(options: EdgeStartOptions = {}): Promise<void> {
+    if (options.paused) this.listeners.pause();
+    for (const w of options.workers ?? []) this.registry.adoptHandedOver(w);
     this.handoff.start();
-    await this.applyListeners();
+    await this.applyListeners(options.inherited);
     const { heartbeatTimeoutMs } = this.settings.workers;
     this.sweepTimer = setInterval(
       () => {
@@ -107,14 +124,31 @@ export class Edge {
     this.sweepTimer.unref();
   }
 
-  private async applyListeners(): Promise<void> {
+  /** Accepts again after start({ paused: true }). */
+  resume(): void {
+    this.listeners.resume();
+  }
+
+  /** The listening sockets with their fds, for a successor edge. */
+  handoverSockets(): InheritedSockets {
+    return this.listeners.handover();
+  }
+
+  /** Which route table this edge runs: a successor logs whether its own (read from disk) differs. */
+  routeDigest(): { count: number; digest: string } {
+    const routes = this.settings.config.effectiveRoutes;
+    const digest = createHash("sha256").update(JSON.stringify(routes)).digest("hex").slice(0, 16);
+    return { count: routes.length, digest };
+  }
+
+  private async applyListeners(inherited?: InheritedSockets): Promise<void> {
     const { table } = this.routerState;
     const udp = table
       .udpRoutes()
       .flatMap(({ port, route }) =>
         route.action.type === "handoff" ? [{ port, route: route.name, pool: route.action.pool }] : [],
       );
-    await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp);
+    await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp, inherited);
   }
 
   /** Applies new settings to new connections; established ones are untouched. */

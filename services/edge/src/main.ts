@@ -5,6 +5,8 @@ import { serviceMain } from "@switchyard/runtime";
 import { edgeSettings } from "./config.js";
 import { Edge } from "./edge.js";
 import { createEdgeAdmin, createEdgeControl } from "./server.js";
+import { EdgeUpgrade, UPGRADE_SOCKET_ENV } from "./upgrade/edge-upgrade.js";
+import { Successor } from "./upgrade/successor.js";
 
 await serviceMain({
   name: "edge",
@@ -12,9 +14,39 @@ await serviceMain({
   settings: edgeSettings,
   env: process.env,
   drainTimeoutMs: 10_000,
-  async start({ settings, logger, registry, grpc, reloadConfig }) {
+  async start({ settings, logger, registry, grpc, reloadConfig, releaseListeners }) {
+    // Started by an edge that upgrades: take its sockets and workers instead of binding anew.
+    const upgradeSocket = process.env[UPGRADE_SOCKET_ENV];
+    const successor = upgradeSocket ? await Successor.connect(upgradeSocket, logger) : undefined;
     const edge = new Edge(settings, { logger, metrics: registry });
-    await edge.start();
+    if (successor) {
+      const own = edge.routeDigest();
+      if (own.digest !== successor.routes.digest)
+        logger.info({ before: successor.routes, now: own }, "edge upgrade: the route table changed with it");
+      await successor.release();
+      await edge.start({ inherited: successor.sockets, workers: successor.workers, paused: true });
+    } else {
+      await edge.start();
+    }
+
+    const { [UPGRADE_SOCKET_ENV]: _ours, ...env } = process.env;
+    const upgrade = new EdgeUpgrade({
+      edge,
+      logger,
+      execPath: process.execPath,
+      argv: [...process.execArgv, ...process.argv.slice(1)],
+      env,
+      releaseListeners,
+      // Stop as on SIGTERM: stop accepting, finish what is being routed, close the channels, exit 0.
+      handedOver: () => process.kill(process.pid, "SIGTERM"),
+      failedAfterRelease: (err) => {
+        logger.fatal({ err }, "edge upgrade failed after the listeners were released; exiting");
+        process.exit(1);
+      },
+    });
+    process.on("SIGUSR2", () => {
+      upgrade.start().catch((err) => logger.error({ err }, "SIGUSR2: edge upgrade failed"));
+    });
 
     const reload = async () => {
       const next = await reloadConfig();
@@ -22,10 +54,17 @@ await serviceMain({
       logger.info({ routes: edge.routes.length }, "config reloaded");
     };
     grpc.add(edgeV1.EdgeControlService, createEdgeControl({ edge, reload }));
-    grpc.add(edgeV1.EdgeAdminService, createEdgeAdmin({ edge, reload }));
+    grpc.add(edgeV1.EdgeAdminService, createEdgeAdmin({ edge, reload, upgrade: () => upgrade.start() }));
     return {
-      log: { handoff: settings.handoff.path, listeners: edge.listening() },
+      log: {
+        handoff: settings.handoff.path,
+        listeners: edge.listening(),
+        upgradedFrom: successor ? true : undefined,
+      },
       reload,
+      async listening() {
+        await successor?.takeOver(edge, logger);
+      },
       async drain(deadlineMs) {
         await edge.drain(deadlineMs);
       },

@@ -1,4 +1,4 @@
-/** Edge commands over EdgeAdmin: workers, routes, stats, drain, reload. */
+/** Edge commands over EdgeAdmin: workers, routes, stats, drain, reload, edge upgrade. */
 import { edgeV1 } from "@switchyard/proto";
 import type { CommandGroup } from "../command.js";
 import { CliError } from "../errors.js";
@@ -69,6 +69,20 @@ export const edgeCommands: CommandGroup = {
         }
         if (!ctx.json)
           ctx.out(`config reloaded: ${response.routes} route${response.routes === 1 ? "" : "s"}`);
+        return 0;
+      },
+    },
+    {
+      name: "edge upgrade",
+      summary:
+        "start the edge again (new binary, new config) without closing a listening socket: workers move to the new edge",
+      async run(ctx) {
+        const response = await ctx.call("edge", EdgeAdmin, "upgrade", {});
+        ctx.print(
+          response,
+          () =>
+            `edge ${response.oldPid} hands over to edge ${response.newPid}; the old one exits once the new one accepts`,
+        );
         return 0;
       },
     },

@@ -42,7 +42,9 @@ export class WorkerRegistry {
   constructor(private readonly now: () => number = Date.now) {}
 
   register(input: RegisterInput): WorkerRecord {
-    const id = `${input.pool}-${(++this.sequence).toString(36)}-${randomBytes(3).toString("hex")}`;
+    let id: string;
+    do id = `${input.pool}-${(++this.sequence).toString(36)}-${randomBytes(3).toString("hex")}`;
+    while (this.workers.has(id));
     const at = this.now();
     const record: WorkerRecord = {
       id,
@@ -58,6 +60,35 @@ export class WorkerRegistry {
       drainRequested: false,
     };
     this.workers.set(id, record);
+    return record;
+  }
+
+  /**
+   * A worker the previous edge vouched for during an upgrade: known under its id, waiting to attach
+   * with the token the previous edge gave both of us.
+   */
+  adoptHandedOver(
+    input: RegisterInput & { id: string; token: string; drainRequested: boolean },
+  ): WorkerRecord {
+    const at = this.now();
+    const record: WorkerRecord = {
+      id: input.id,
+      role: input.role,
+      pool: input.pool,
+      instance: input.instance,
+      pid: input.pid,
+      capacity: input.capacity,
+      state: "attaching",
+      token: input.token,
+      channel: null,
+      conns: new Set(),
+      total: 0,
+      failedHandoffs: 0,
+      registeredAt: at,
+      lastHeartbeat: at,
+      drainRequested: input.drainRequested,
+    };
+    this.workers.set(record.id, record);
     return record;
   }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The edge process: owns the public sockets (serviceMain reads the env, config and signals). */
+import { rename, writeFile } from "node:fs/promises";
 import { edgeV1 } from "@switchyard/proto";
 import { serviceMain } from "@switchyard/runtime";
 import { edgeSettings } from "./config.js";
@@ -7,6 +8,17 @@ import { Edge } from "./edge.js";
 import { createEdgeAdmin, createEdgeControl } from "./server.js";
 import { EdgeUpgrade, UPGRADE_SOCKET_ENV } from "./upgrade/edge-upgrade.js";
 import { Successor } from "./upgrade/successor.js";
+
+/**
+ * SWITCHYARD_PID_FILE (set by scripts/supervise.mjs): this edge's pid, written once it serves, and by a
+ * successor before the old edge exits, so a supervisor follows the new pid instead of restarting.
+ */
+async function writePidFile(): Promise<void> {
+  const path = process.env.SWITCHYARD_PID_FILE;
+  if (!path) return;
+  await writeFile(`${path}.tmp`, `${process.pid}\n`);
+  await rename(`${path}.tmp`, path);
+}
 
 await serviceMain({
   name: "edge",
@@ -63,6 +75,7 @@ await serviceMain({
       },
       reload,
       async listening() {
+        await writePidFile();
         await successor?.takeOver(edge, logger);
       },
       async drain(deadlineMs) {

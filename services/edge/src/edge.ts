@@ -213,10 +213,23 @@ export class Edge {
     for (const w of this.registry.list()) w.channel?.close();
   }
 
-  drainWorker(id: string): boolean {
-    const worker = this.registry.drain(id);
-    if (!worker) return false;
+  /**
+   * Drains a worker. With `replace`, the last ready worker of its pool keeps taking connections
+   * ("replacing") until a successor of the pool attaches, and drains then (HandoffServer).
+   */
+  drainWorker(id: string, options: { replace?: boolean } = {}): "draining" | "replacing" | undefined {
+    const worker = this.registry.get(id);
+    if (!worker) return undefined;
+    if (options.replace && this.registry.isLastReady(worker)) {
+      this.registry.replace(id);
+      this.logger.info(
+        { worker: id, pool: worker.pool },
+        "worker replacing: drains once a successor attaches",
+      );
+      return "replacing";
+    }
+    this.registry.drain(id);
     this.handoff.requestDrain(worker);
-    return true;
+    return "draining";
   }
 }

@@ -119,10 +119,9 @@ export function createEdgeAdmin({
       };
     },
     drainWorker(request) {
-      if (!edge.drainWorker(request.workerId)) {
-        throw grpcError(status.NOT_FOUND, `no worker ${JSON.stringify(request.workerId)}`);
-      }
-      return {};
+      const state = edge.drainWorker(request.workerId, { replace: request.replace });
+      if (!state) throw grpcError(status.NOT_FOUND, `no worker ${JSON.stringify(request.workerId)}`);
+      return { state };
     },
     async reload() {
       try {

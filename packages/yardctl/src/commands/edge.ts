@@ -50,10 +50,21 @@ export const edgeCommands: CommandGroup = {
       name: "drain",
       args: ["worker-id"],
       summary: "send a worker no new connections; it leaves once its open ones end",
+      options: {
+        replace: {
+          type: "boolean",
+          description: "the last worker of its pool keeps taking connections until a successor attaches",
+        },
+      },
       async run(ctx) {
         const workerId = ctx.args["worker-id"] ?? "";
-        const response = await ctx.call("edge", EdgeAdmin, "drainWorker", { workerId });
-        ctx.print(response, () => `worker ${workerId} is draining: the edge sends it no new connections`);
+        const replace = ctx.options.replace === true;
+        const response = await ctx.call("edge", EdgeAdmin, "drainWorker", { workerId, replace });
+        ctx.print(response, () =>
+          response.state === "replacing"
+            ? `worker ${workerId} is the last of its pool: it takes connections until a successor attaches, then drains`
+            : `worker ${workerId} is draining: the edge sends it no new connections`,
+        );
         return 0;
       },
     },

@@ -123,6 +123,18 @@ export class HandoffServer {
     }
   }
 
+  /** A worker attached: the workers of its pool waiting for a successor drain now. */
+  private drainReplaced(successor: WorkerRecord): void {
+    for (const old of this.options.registry.replaced(successor.pool, successor)) {
+      this.options.registry.drain(old.id);
+      this.requestDrain(old);
+      this.options.logger.info(
+        { worker: old.id, successor: successor.id },
+        "successor attached: draining the replaced worker",
+      );
+    }
+  }
+
   requestDrain(worker: WorkerRecord): void {
     try {
       worker.channel?.send(encodeMessage({ type: "drain" }), [], () => {});
@@ -175,6 +187,7 @@ export class HandoffServer {
         }
         worker.pid = pid || worker.pid;
         logger.info({ worker: worker.id, pool: worker.pool, pid }, "worker attached");
+        if (worker.state === "ready") this.drainReplaced(worker);
         this.onKeptUdp(worker, message.udp ?? [], fds);
         return;
       }

@@ -30,7 +30,8 @@ export interface SteadyLoad {
  */
 export function startSteadyLoad(options: {
   tcp: Array<{ name: string; port: number; payload: () => Buffer }>;
-  udpPort: number;
+  /** Also one UDP query per tick to this port. */
+  udpPort?: number;
   intervalMs: number;
   deadlineMs?: number;
 }): SteadyLoad {
@@ -54,6 +55,8 @@ export function startSteadyLoad(options: {
     seq++;
     for (const target of options.tcp)
       track(tcpRequest(target.port, target.payload(), deadlineMs, tcp.get(target.name)!));
+    const udpPort = options.udpPort;
+    if (udpPort === undefined) return;
     const q = `q${seq}`;
     udp.sent++;
     track(
@@ -70,7 +73,7 @@ export function startSteadyLoad(options: {
           udp.answered++;
           resolve();
         });
-        socket.send(q, options.udpPort, "127.0.0.1");
+        socket.send(q, udpPort, "127.0.0.1");
       }),
     );
   };

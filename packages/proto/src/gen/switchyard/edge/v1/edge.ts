@@ -152,9 +152,16 @@ export interface GetStatsResponse {
 
 export interface DrainWorkerRequest {
   workerId: string;
+  /**
+   * Keep the worker taking new connections while it is the last ready one of its pool: it drains
+   * once a successor of its pool attaches (a pool of one is replaced without refusing anything).
+   */
+  replace: boolean;
 }
 
 export interface DrainWorkerResponse {
+  /** "draining" now, or "replacing" until a successor attaches. */
+  state: string;
 }
 
 export interface ReloadRequest {
@@ -2075,13 +2082,16 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
 };
 
 function createBaseDrainWorkerRequest(): DrainWorkerRequest {
-  return { workerId: "" };
+  return { workerId: "", replace: false };
 }
 
 export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
   encode(message: DrainWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.workerId !== "") {
       writer.uint32(10).string(message.workerId);
+    }
+    if (message.replace !== false) {
+      writer.uint32(16).bool(message.replace);
     }
     return writer;
   },
@@ -2107,6 +2117,14 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
             message.workerId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replace = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2126,6 +2144,7 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
         : isSet(object.worker_id)
         ? globalThis.String(object.worker_id)
         : "",
+      replace: isSet(object.replace) ? globalThis.Boolean(object.replace) : false,
     };
   },
 
@@ -2133,6 +2152,9 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
     const obj: any = {};
     if (message.workerId !== "") {
       obj.workerId = message.workerId;
+    }
+    if (message.replace !== false) {
+      obj.replace = message.replace;
     }
     return obj;
   },
@@ -2143,16 +2165,20 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
   fromPartial<I extends Exact<DeepPartial<DrainWorkerRequest>, I>>(object: I): DrainWorkerRequest {
     const message = createBaseDrainWorkerRequest();
     message.workerId = object.workerId ?? "";
+    message.replace = object.replace ?? false;
     return message;
   },
 };
 
 function createBaseDrainWorkerResponse(): DrainWorkerResponse {
-  return {};
+  return { state: "" };
 }
 
 export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
-  encode(_: DrainWorkerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: DrainWorkerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
     return writer;
   },
 
@@ -2169,6 +2195,14 @@ export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2181,20 +2215,24 @@ export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
     }
   },
 
-  fromJSON(_: any): DrainWorkerResponse {
-    return {};
+  fromJSON(object: any): DrainWorkerResponse {
+    return { state: isSet(object.state) ? globalThis.String(object.state) : "" };
   },
 
-  toJSON(_: DrainWorkerResponse): unknown {
+  toJSON(message: DrainWorkerResponse): unknown {
     const obj: any = {};
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(base?: I): DrainWorkerResponse {
     return DrainWorkerResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(_: I): DrainWorkerResponse {
+  fromPartial<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(object: I): DrainWorkerResponse {
     const message = createBaseDrainWorkerResponse();
+    message.state = object.state ?? "";
     return message;
   },
 };

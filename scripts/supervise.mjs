@@ -11,9 +11,15 @@
 // each child gets SWITCHYARD_PID_FILE (<SWITCHYARD_RUN_DIR>/<name>.pid); when a child exits and that
 // file names another live process, the supervisor follows that pid instead of restarting (it is not
 // our child: watched by polling, signalled by pid, restarted as usual once it dies).
+// The fd store (as systemd's FileDescriptorStoreMax=): each child gets SWITCHYARD_FDSTORE, a Unix socket
+// where it may leave its listening sockets (the edge does, once it serves). The supervisor keeps them
+// and passes them to the next start of that process (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID, from fd 3):
+// after a crash the ports never stop listening, connections wait in the backlog instead of being
+// refused. SWITCHYARD_SUPERVISOR_FDSTORE=0 turns it off.
 // The children run in their own process group (the terminal's Ctrl-C reaches only this process, so
 // each child gets exactly one stop signal) and get SIGTERM if this process dies (setpriv --pdeathsig).
 import { spawn, spawnSync } from "node:child_process";
+import { closeFd, HandoffListener } from "../packages/handoff/dist/index.js";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +31,7 @@ const backoffMaxMs = 30_000;
 const stableMs = 60_000;
 const runDir = process.env.SWITCHYARD_RUN_DIR ?? tmpdir();
 const followPollMs = 200;
+const fdStoreOn = process.env.SWITCHYARD_SUPERVISOR_FDSTORE !== "0";
 
 /** True while `pid` runs (a zombie counts as gone). */
 function alive(pid) {
@@ -75,20 +82,63 @@ class Supervised {
     /** The pid of a successor the child handed over to (not our child). */
     this.followed = undefined;
     this.pidFile = join(runDir, `${spec.name}.pid`);
+    /** The fd store: sockets the process left here, passed to its next start. */
+    this.stored = [];
+    this.storePath = join(runDir, `${spec.name}.fdstore`);
+    if (fdStoreOn) this.openStore();
     this.exited = Promise.resolve();
     this.restarts = 0;
     this.backoffMs = backoffMinMs;
     this.timer = undefined;
   }
 
+  openStore() {
+    rmSync(this.storePath, { force: true });
+    this.store = HandoffListener.listen(this.storePath, { mode: 0o600 });
+    this.store.unref();
+    this.store.on("error", (err) => say(`${this.name}: fd store: ${err.message}`));
+    this.store.on("channel", (channel) => {
+      if (channel.peer.uid !== process.getuid()) return channel.close();
+      const got = [];
+      channel.on("message", (data, fds) => {
+        let message;
+        try {
+          message = JSON.parse(data.toString());
+        } catch {
+          message = {};
+        }
+        const names = Array.isArray(message.names) ? message.names : [];
+        fds.forEach((fd, i) => got.push({ fd, name: String(names[i] ?? "") }));
+        if (message.done) {
+          for (const old of this.stored) closeFd(old.fd);
+          this.stored = got.splice(0);
+          channel.close();
+        }
+      });
+      channel.once("close", () => {
+        for (const s of got) closeFd(s.fd);
+      });
+    });
+  }
+
   start() {
-    const [command, ...args] = pdeathsig ? ["setpriv", "--pdeathsig", "TERM", "--", ...this.argv] : this.argv;
+    const store = this.stored;
+    const activation =
+      store.length > 0 ? ["sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh", ...this.argv] : this.argv;
+    const [command, ...args] = pdeathsig ? ["setpriv", "--pdeathsig", "TERM", "--", ...activation] : activation;
     const startedAt = Date.now();
     rmSync(this.pidFile, { force: true });
+    const env = { ...process.env, SWITCHYARD_PID_FILE: this.pidFile };
+    if (fdStoreOn) env.SWITCHYARD_FDSTORE = this.storePath;
+    if (store.length > 0) {
+      env.LISTEN_FDS = String(store.length);
+      env.LISTEN_FDNAMES = store.map((s) => s.name).join(":");
+      say(`${this.name}: passing ${store.length} listening sockets from the fd store`);
+    }
     const child = spawn(command, args, {
-      stdio: "inherit",
+      stdio: ["inherit", "inherit", "inherit", ...store.map((s) => s.fd)],
       detached: true,
-      env: { ...process.env, SWITCHYARD_PID_FILE: this.pidFile },
+      env,
     });
     this.child = child;
     this.exited = new Promise((resolve) => {

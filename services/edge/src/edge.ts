@@ -124,6 +124,21 @@ export class Edge {
     this.sweepTimer.unref();
   }
 
+  /** Resolves once every pool a route hands off to has a ready worker, or at the deadline. */
+  async waitForWorkers(timeoutMs: number): Promise<void> {
+    const pools = new Set(
+      this.settings.config.effectiveRoutes.flatMap((r) =>
+        r.action.type === "handoff" ? [r.action.pool] : [],
+      ),
+    );
+    const until = Date.now() + timeoutMs;
+    const missing = () => [...pools].filter((p) => !this.registry.pick(p));
+    while (missing().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const late = missing();
+    if (late.length > 0)
+      this.logger.warn({ pools: late }, "accepting although these pools have no ready worker yet");
+  }
+
   /** Accepts again after start({ paused: true }). */
   resume(): void {
     this.listeners.resume();

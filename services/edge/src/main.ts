@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /** The edge process: owns the public sockets (serviceMain reads the env, config and signals). */
 import { rename, writeFile } from "node:fs/promises";
+import { closeFd } from "@switchyard/handoff";
 import { edgeV1 } from "@switchyard/proto";
 import { serviceMain } from "@switchyard/runtime";
 import { edgeSettings } from "./config.js";
 import { Edge } from "./edge.js";
 import { createEdgeAdmin, createEdgeControl } from "./server.js";
 import { EdgeUpgrade, UPGRADE_SOCKET_ENV } from "./upgrade/edge-upgrade.js";
+import { storeSockets } from "./upgrade/fd-store.js";
+import { listenFds } from "./upgrade/socket-activation.js";
 import { Successor } from "./upgrade/successor.js";
+
+/** After a restart with inherited listeners, how long the edge waits for workers before accepting anyway. */
+const ACTIVATION_WORKER_WAIT_MS = 5000;
 
 /**
  * SWITCHYARD_PID_FILE (set by scripts/supervise.mjs): this edge's pid, written once it serves, and by a
@@ -37,11 +43,26 @@ await serviceMain({
         logger.info({ before: successor.routes, now: own }, "edge upgrade: the route table changed with it");
       await successor.release();
       await edge.start({ inherited: successor.sockets, workers: successor.workers, paused: true });
-    } else {
+    }
+    // Socket activation: systemd, or scripts/supervise.mjs's fd store after a crash. Connections wait
+    // in the listening sockets' backlog until the workers are back.
+    const activation = successor ? undefined : listenFds(process.env, process.pid);
+    for (const { fd, name } of activation?.unnamed ?? []) {
+      logger.warn({ fd, name }, "LISTEN_FDS: an fd without a tcp_ADDR_PORT or udp_ADDR_PORT name; closed");
+      closeFd(fd);
+    }
+    if (activation) {
+      logger.info(
+        { tcp: activation.sockets.tcp.length, udp: activation.sockets.udp.length },
+        "listening sockets passed in",
+      );
+      await edge.start({ inherited: activation.sockets, paused: true });
+    } else if (!successor) {
       await edge.start();
     }
 
-    const { [UPGRADE_SOCKET_ENV]: _ours, ...env } = process.env;
+    // The successor takes its sockets over the upgrade socket, not from this process's activation.
+    const { [UPGRADE_SOCKET_ENV]: _ours, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, ...env } = process.env;
     const upgrade = new EdgeUpgrade({
       edge,
       logger,
@@ -77,6 +98,16 @@ await serviceMain({
       async listening() {
         await writePidFile();
         await successor?.takeOver(edge, logger);
+        if (activation) {
+          await edge.waitForWorkers(ACTIVATION_WORKER_WAIT_MS);
+          edge.resume();
+        }
+        const store = process.env.SWITCHYARD_FDSTORE;
+        if (store)
+          await storeSockets(store, edge.handoverSockets()).then(
+            (count) => logger.info({ count }, "listening sockets given to the supervisor's fd store"),
+            (err: Error) => logger.warn({ err }, "cannot give the listening sockets to the fd store"),
+          );
       },
       async drain(deadlineMs) {
         await edge.drain(deadlineMs);

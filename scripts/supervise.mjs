@@ -19,10 +19,10 @@
 // The children run in their own process group (the terminal's Ctrl-C reaches only this process, so
 // each child gets exactly one stop signal) and get SIGTERM if this process dies (setpriv --pdeathsig).
 import { spawn, spawnSync } from "node:child_process";
-import { closeFd, HandoffListener } from "../packages/handoff/dist/index.js";
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { closeFd, HandoffListener } from "../packages/handoff/dist/index.js";
 
 const say = (text) => process.stderr.write(`\x1b[1m[switchyard]\x1b[0m ${text}\n`);
 const stopTimeoutMs = Number(process.env.SWITCHYARD_STOP_TIMEOUT_MS ?? 15_000);
@@ -108,7 +108,7 @@ class Supervised {
           message = {};
         }
         const names = Array.isArray(message.names) ? message.names : [];
-        fds.forEach((fd, i) => got.push({ fd, name: String(names[i] ?? "") }));
+        for (const [i, fd] of fds.entries()) got.push({ fd, name: String(names[i] ?? "") });
         if (message.done) {
           for (const old of this.stored) closeFd(old.fd);
           this.stored = got.splice(0);
@@ -124,8 +124,12 @@ class Supervised {
   start() {
     const store = this.stored;
     const activation =
-      store.length > 0 ? ["sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh", ...this.argv] : this.argv;
-    const [command, ...args] = pdeathsig ? ["setpriv", "--pdeathsig", "TERM", "--", ...activation] : activation;
+      store.length > 0
+        ? ["sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh", ...this.argv]
+        : this.argv;
+    const [command, ...args] = pdeathsig
+      ? ["setpriv", "--pdeathsig", "TERM", "--", ...activation]
+      : activation;
     const startedAt = Date.now();
     rmSync(this.pidFile, { force: true });
     const env = { ...process.env, SWITCHYARD_PID_FILE: this.pidFile };

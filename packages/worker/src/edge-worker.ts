@@ -256,6 +256,25 @@ export class EdgeWorker extends EventEmitter {
       case "conn":
         this.onConn(channel, message, payload, fds);
         return;
+      case "conns": {
+        // Several connections in one message: fds in order, routing bytes back to back.
+        let at = 0;
+        const list = Array.isArray(message.conns) ? message.conns : [];
+        for (const [i, conn] of list.entries()) {
+          const fd = fds[i];
+          const replay = Number.isInteger(conn.replay) && conn.replay >= 0 ? conn.replay : 0;
+          const { replay: _r, ...info } = conn;
+          this.onConn(
+            channel,
+            { type: "conn", ...info },
+            payload.subarray(at, at + replay),
+            fd === undefined ? [] : [fd],
+          );
+          at += replay;
+        }
+        for (const fd of fds.slice(list.length)) closeFd(fd);
+        return;
+      }
       case "attached":
         if (channel !== this.channel) {
           for (const fd of fds) closeFd(fd);

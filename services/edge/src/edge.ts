@@ -26,6 +26,8 @@ export interface EdgeStartOptions {
 export interface EdgeDeps {
   logger: Logger;
   metrics: Registry;
+  /** Several fds per sendmsg when one turn hands several connections to one worker (default true). */
+  batchHandoffs?: boolean;
 }
 
 function swallow(): void {}
@@ -55,7 +57,7 @@ export class Edge {
     this.stats = new RouteStats(new EdgeMetrics(deps.metrics));
     this.routerState = settings.routing;
     this.admission = new Admission(settings.clients);
-    this.dispatcher = new HandoffDispatcher(this.registry, this.logger);
+    this.dispatcher = new HandoffDispatcher(this.registry, this.logger, deps.batchHandoffs ?? true);
     this.router = new ConnectionRouter({
       admission: this.admission,
       stats: this.stats,

@@ -64,6 +64,15 @@ export interface MoveMessage {
   token: string;
 }
 
+/**
+ * Edge -> worker: several accepted connections in one message (one sendmsg, one wake-up), their
+ * fds in order. The payload is the connections' routing bytes back to back, `replay` bytes each.
+ */
+export interface ConnsMessage {
+  type: "conns";
+  conns: Array<Omit<ConnMessage, "type"> & { replay: number }>;
+}
+
 /** Edge -> worker: stop taking new connections, finish the open ones. */
 export interface DrainMessage {
   type: "drain";
@@ -82,7 +91,7 @@ export interface ReportMessage {
 
 export const MAX_REPORT_ENTRIES = 1000;
 
-export type EdgeToWorker = AttachedMessage | ConnMessage | DrainMessage | MoveMessage;
+export type EdgeToWorker = AttachedMessage | ConnMessage | ConnsMessage | DrainMessage | MoveMessage;
 export type WorkerToEdge = AttachMessage | ReportMessage;
 export type HandoffMessage = EdgeToWorker | WorkerToEdge;
 
@@ -104,7 +113,7 @@ export class HandoffMessageError extends Error {
   override name = "HandoffMessageError";
 }
 
-const TYPES = new Set(["attach", "attached", "conn", "drain", "move", "report"]);
+const TYPES = new Set(["attach", "attached", "conn", "conns", "drain", "move", "report"]);
 
 /** Decodes a frame; throws HandoffMessageError on anything malformed. */
 export function decodeMessage(frame: Buffer): { message: HandoffMessage; payload: Buffer } {

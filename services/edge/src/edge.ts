@@ -26,7 +26,7 @@ export interface EdgeStartOptions {
 export interface EdgeDeps {
   logger: Logger;
   metrics: Registry;
-  /** Several fds per sendmsg when one turn hands several connections to one worker (default true). */
+  /** Several fds per sendmsg when one turn hands several connections to one worker (default false). */
   batchHandoffs?: boolean;
 }
 
@@ -57,7 +57,7 @@ export class Edge {
     this.stats = new RouteStats(new EdgeMetrics(deps.metrics));
     this.routerState = settings.routing;
     this.admission = new Admission(settings.clients);
-    this.dispatcher = new HandoffDispatcher(this.registry, this.logger, deps.batchHandoffs ?? true);
+    this.dispatcher = new HandoffDispatcher(this.registry, this.logger, deps.batchHandoffs ?? false);
     this.router = new ConnectionRouter({
       admission: this.admission,
       stats: this.stats,

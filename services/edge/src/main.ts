@@ -36,8 +36,8 @@ await serviceMain({
     // Started by an edge that upgrades: take its sockets and workers instead of binding anew.
     const upgradeSocket = process.env[UPGRADE_SOCKET_ENV];
     const successor = upgradeSocket ? await Successor.connect(upgradeSocket, logger) : undefined;
-    // SWITCHYARD_HANDOFF_BATCH=0: one message per connection (the path before batching, for bench/handoff).
-    const batchHandoffs = process.env.SWITCHYARD_HANDOFF_BATCH !== "0";
+    // SWITCHYARD_HANDOFF_BATCH=1: several connections per message (bench/README.md: no gain measured yet, so off).
+    const batchHandoffs = process.env.SWITCHYARD_HANDOFF_BATCH === "1";
     const edge = new Edge(settings, { logger, metrics: registry, batchHandoffs });
     if (successor) {
       const own = edge.routeDigest();

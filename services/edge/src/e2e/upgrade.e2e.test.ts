@@ -10,6 +10,8 @@ import {
   startEdge,
   startTestWorker,
   type TestWorker,
+  tcpConnect,
+  tcpExchange,
   udpExchange,
   waitFor,
 } from "@switchyard/testkit";
@@ -87,6 +89,38 @@ describe("edge upgrade and restart", () => {
     );
     // Passing twin: the socket still answers through the new edge's workers.
     assert.match((await udpExchange(ports.udp, "again")).toString(), /^(one|two):again$/);
+  });
+
+  it("an upgrade applies a changed config: a new port listens, a removed one stops, kept ones never closed", async (t) => {
+    const { edge, ports } = await setup(t);
+    const added = await freePort();
+    await assert.rejects(tcpConnect(added), /ECONNREFUSED/, "not served before the upgrade");
+    await edge.writeConfig({
+      routes: [
+        { name: "smtp-like", match: { ports: [ports.smtp] }, action: { type: "handoff", pool: "svc" } },
+        { name: "added", match: { ports: [added] }, action: { type: "handoff", pool: "svc" } },
+        {
+          name: "dns-like",
+          match: { ports: [ports.udp], protocol: "udp" },
+          action: { type: "handoff", pool: "svc" },
+        },
+      ],
+    });
+    const load = startSteadyLoad({
+      tcp: [{ name: "smtp-like", port: ports.smtp, payload: () => Buffer.from("HELO kept\r\n") }],
+      udpPort: ports.udp,
+      intervalMs: 10,
+    });
+    await edge.upgrade("rpc");
+    await waitFor(async () => (await attachedWorkers(edge)) === 2, { what: "workers moved" });
+    const result = await load.stop();
+    assertClean("smtp-like", result.tcp.get("smtp-like") as LoadTally);
+    assertClean("udp", result.udp);
+    const header = JSON.parse(
+      (await tcpExchange(added, { send: "x", end: true })).data.toString().split("\n")[0] ?? "{}",
+    );
+    assert.equal(header.route, "added");
+    await assert.rejects(tcpConnect(ports.tls), /ECONNREFUSED/, "the removed SNI port no longer listens");
   });
 
   it("10 upgrades in a row under load: nothing refused, reset or unanswered, fds back to baseline", async (t) => {

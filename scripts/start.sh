@@ -13,6 +13,8 @@ npx turbo run build --output-logs=errors-only
 
 state=.switchyard
 mkdir -p "$state/run" "$state/nats" "$state/logs"
+# supervise.mjs gives each process a pid file here; an upgraded edge names its successor in it.
+export SWITCHYARD_RUN_DIR=$state/run
 export SWITCHYARD_CONFIG=${SWITCHYARD_CONFIG:-config/local.yaml}
 export SWITCHYARD_ADMIN_TOKEN_FILE=${SWITCHYARD_ADMIN_TOKEN_FILE:-$state/admin.token}
 node -e 'import("@switchyard/runtime").then((r) => r.ensureToken(process.argv[1]))' "$SWITCHYARD_ADMIN_TOKEN_FILE"

@@ -1,5 +1,6 @@
 export { HandoffChannel, type PeerCredentials } from "./channel/handoff-channel.js";
 export { HandoffListener } from "./channel/handoff-listener.js";
+export { MAX_FDS_PER_MESSAGE } from "./channel/message-limits.js";
 export * from "./channel/messages.js";
 export type { HandoffChannelOptions, HandoffListenerOptions } from "./channel/options.js";
 export {

@@ -84,8 +84,29 @@ export class TcpAcceptor extends EventEmitter {
     return new TcpAcceptor(bound, onAccept);
   }
 
+  /**
+   * Accepts on a listening TCP socket this process received (an edge upgrade, systemd socket
+   * activation): `address` is where it listens, as the sender said. The acceptor owns `fd` from
+   * now on (closed on failure too). Starts paused when `paused` is set.
+   */
+  static adopt(
+    fd: number,
+    address: TcpAcceptorAddress,
+    onAccept: AcceptHandler,
+    options: { paused?: boolean } = {},
+  ): TcpAcceptor {
+    if (typeof onAccept !== "function") throw new TypeError("TcpAcceptor.adopt: onAccept must be a function");
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`TcpAcceptor.adopt: not an fd: ${String(fd)}`);
+    const acceptor = new TcpAcceptor({ fd, ...address }, onAccept);
+    if (options.paused) acceptor.pause();
+    return acceptor;
+  }
+
+  readonly #fd: number;
+
   private constructor(bound: { fd: number } & TcpAcceptorAddress, onAccept: AcceptHandler) {
     super();
+    this.#fd = bound.fd;
     this.address = { address: bound.address, port: bound.port, family: bound.family };
     this.#onAccept = onAccept;
     try {
@@ -94,6 +115,11 @@ export class TcpAcceptor extends EventEmitter {
       native.closeFd(bound.fd);
       throw new HandoffError(`cannot watch tcp socket ${bound.address} port ${bound.port}`, { cause });
     }
+  }
+
+  /** The listening socket's fd (to pass to a successor process with SCM_RIGHTS); -1 once closed. */
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
   }
 
   /** accept4() calls that failed, retries included ('error' is emitted once per episode). */

@@ -14,8 +14,16 @@ export interface ManagedProcess {
   readonly pid: number;
   /** Every line written to stdout and stderr, parsed as JSON where it is JSON. */
   readonly lines: Array<LogLine | string>;
-  /** Resolves with the first line (past or future) the predicate accepts; rejects on exit or timeout. */
-  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /**
+   * Resolves with the first line (past or future) the predicate accepts; rejects on exit or timeout
+   * (with `outlive`, not on exit: processes it started that share its output, such as an upgraded
+   * edge, may still write the line).
+   */
+  waitForLine(
+    predicate: (line: LogLine) => boolean,
+    timeoutMs?: number,
+    options?: { outlive?: boolean },
+  ): Promise<LogLine>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (null when killed by a signal). */
   stop(graceMs?: number): Promise<number | null>;
   /** SIGKILL, as a crash would. */
@@ -79,7 +87,11 @@ export function startProcess(
   });
   exited.catch(() => {});
 
-  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> => {
+  const waitForLine = (
+    predicate: (line: LogLine) => boolean,
+    timeoutMs = 15_000,
+    options: { outlive?: boolean } = {},
+  ): Promise<LogLine> => {
     for (const line of lines) if (typeof line !== "string" && predicate(line)) return Promise.resolve(line);
     return new Promise((resolve, reject) => {
       const done = (err: Error | null, line?: LogLine) => {
@@ -99,13 +111,14 @@ export function startProcess(
         timeoutMs,
       );
       waiters.add(check);
-      exited.then(({ code, signal }) =>
-        done(
-          new Error(
-            `${name} exited (code ${code}, signal ${signal}) before the expected line:\n${tail(lines)}`,
+      if (!options.outlive)
+        exited.then(({ code, signal }) =>
+          done(
+            new Error(
+              `${name} exited (code ${code}, signal ${signal}) before the expected line:\n${tail(lines)}`,
+            ),
           ),
-        ),
-      );
+        );
     });
   };
 

@@ -1,6 +1,5 @@
-import dgram from "node:dgram";
 import { EventEmitter, once } from "node:events";
-import { isIPv6, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import {
   type AttachedMessage,
@@ -9,6 +8,7 @@ import {
   decodeMessage,
   encodeMessage,
   HandoffChannel,
+  type MoveMessage,
 } from "@switchyard/handoff";
 import { edgeV1 } from "@switchyard/proto";
 import type { Logger } from "@switchyard/runtime";
@@ -16,26 +16,9 @@ import { createGrpcClient, unary } from "@switchyard/runtime";
 import { adoptConnection } from "./adopt-connection.js";
 import { EdgeWorkerError } from "./errors.js";
 import { ReportBatcher } from "./report-batcher.js";
+import { type UdpHandle, UdpHoldings, type UdpShare, type UdpShareInfo } from "./udp-holdings.js";
 
-export interface UdpShare {
-  socket: dgram.Socket;
-  route: string;
-  address: string;
-  port: number;
-}
-
-/** What `adoptUdp` made of a shared UDP fd: the worker closes it when the edge goes away. */
-export interface UdpHandle {
-  close(): void;
-}
-
-/** A shared UDP socket before it is opened: the edge's fd and where it listens. */
-export interface UdpShareInfo {
-  fd: number;
-  route: string;
-  address: string;
-  port: number;
-}
+export type { UdpHandle, UdpShare, UdpShareInfo };
 
 export interface EdgeWorkerOptions {
   /** The edge's gRPC address, host:port. */
@@ -59,7 +42,10 @@ export interface EdgeWorkerOptions {
     info: ConnMessage,
     ended: (bytesIn: number, bytesOut: number) => void,
   ) => void;
-  /** The pool's shared UDP sockets, after each attach. They are closed by the worker when the edge goes away. */
+  /**
+   * The pool's shared UDP sockets opened at an attach or reload (sockets already served are kept and
+   * not given again). They outlive the edge: the worker keeps answering while it is away.
+   */
   onUdpSockets?: (shares: UdpShare[]) => void;
   /**
    * Serve a shared UDP socket directly from its fd (e.g. with recvmmsg batches) instead of a dgram
@@ -83,14 +69,14 @@ type State = "idle" | "connecting" | "attached" | "left" | "stopped";
 export class EdgeWorker extends EventEmitter {
   private state: State = "idle";
   private channel: HandoffChannel | undefined;
-  private udp: UdpShare[] = [];
-  private adopted: UdpHandle[] = [];
+  /** Channels of an edge that handed over (upgrade): they may still bring connections until it closes them. */
+  private readonly retiring = new Set<HandoffChannel>();
+  private readonly reports = new Map<HandoffChannel, ReportBatcher>();
+  private readonly udp: UdpHoldings;
+  /** Attached messages are applied one after the other (each awaits fstat). */
+  private udpUpdates: Promise<void> = Promise.resolve();
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
-  private readonly reports = new ReportBatcher(
-    () => this.channel,
-    (err) => this.options.logger.error({ err }, "cannot send a report to the edge"),
-  );
   private readonly client: InstanceType<typeof edgeV1.EdgeControlClient>;
   private failures = 0;
   workerId = "";
@@ -99,6 +85,12 @@ export class EdgeWorker extends EventEmitter {
   constructor(private readonly options: EdgeWorkerOptions) {
     super();
     this.client = createGrpcClient(edgeV1.EdgeControlClient, options.edge, options.token);
+    this.udp = new UdpHoldings({ adoptUdp: options.adoptUdp });
+  }
+
+  /** Shared UDP sockets served now (they stay while the edge is away). */
+  get udpSockets(): number {
+    return this.udp.size;
   }
 
   get attached(): boolean {
@@ -128,6 +120,10 @@ export class EdgeWorker extends EventEmitter {
       );
     }
     this.detach();
+    for (const channel of [...this.retiring]) this.closeChannel(channel);
+    // Leaving the pool: the UDP sockets go too (the edge keeps its own copy of each).
+    await this.udpUpdates;
+    this.udp.closeAll();
   }
 
   async stop(): Promise<void> {
@@ -165,12 +161,8 @@ export class EdgeWorker extends EventEmitter {
         channel.close();
         return;
       }
-      this.channel = channel;
       this.workerId = reg.workerId;
-      channel.on("message", (data: Buffer, fds: number[]) => this.onMessage(data, fds));
-      channel.once("close", () => this.onChannelClosed());
-      channel.on("error", (err: Error) => logger.warn({ err }, "handoff channel error"));
-      channel.send(encodeMessage({ type: "attach", workerId: reg.workerId, token: reg.token }));
+      this.useChannel(channel, reg.token);
       this.heartbeat = setInterval(() => void this.beat(), Math.max(100, reg.heartbeatIntervalMs || 2000));
       this.failures = 0;
     } catch (err) {
@@ -180,6 +172,54 @@ export class EdgeWorker extends EventEmitter {
       logger[level]({ err, failures: this.failures }, "cannot join the edge; retrying");
       this.scheduleRetry();
     }
+  }
+
+  /** Makes `channel` the one new connections come on and sends attach (with the UDP sockets held). */
+  private useChannel(channel: HandoffChannel, token: string): void {
+    this.channel = channel;
+    this.reports.set(
+      channel,
+      new ReportBatcher(
+        () => channel,
+        (err) => this.options.logger.error({ err }, "cannot send a report to the edge"),
+      ),
+    );
+    channel.on("message", (data: Buffer, fds: number[]) => this.onMessage(channel, data, fds));
+    channel.once("close", () => this.onChannelClosed(channel));
+    channel.on("error", (err: Error) => this.options.logger.warn({ err }, "handoff channel error"));
+    const held = this.udp.presented();
+    channel.send(
+      encodeMessage({
+        type: "attach",
+        workerId: this.workerId,
+        token,
+        ...(held.udp.length > 0 ? { udp: held.udp } : {}),
+      }),
+      held.fds,
+    );
+  }
+
+  /**
+   * The edge is handing over to its successor: attach to the new edge with the token the old one
+   * vouched for, and keep the old channel (it may still bring connections) until the old edge closes it.
+   */
+  private async onMove(from: HandoffChannel, message: MoveMessage): Promise<void> {
+    if (from !== this.channel || this.state === "left" || this.state === "stopped") return;
+    let next: HandoffChannel;
+    try {
+      next = await HandoffChannel.connect(message.path);
+    } catch (err) {
+      this.options.logger.warn({ err }, "cannot reach the new edge; joining again when the old one leaves");
+      return;
+    }
+    if (from !== this.channel || (this.state as State) === "left" || (this.state as State) === "stopped") {
+      next.close();
+      return;
+    }
+    this.retiring.add(from);
+    this.state = "connecting";
+    this.useChannel(next, message.token);
+    this.options.logger.info({ workerId: this.workerId }, "moving to the new edge");
   }
 
   private scheduleRetry(): void {
@@ -213,7 +253,7 @@ export class EdgeWorker extends EventEmitter {
     }
   }
 
-  private onMessage(data: Buffer, fds: number[]): void {
+  private onMessage(channel: HandoffChannel, data: Buffer, fds: number[]): void {
     let decoded: ReturnType<typeof decodeMessage>;
     try {
       decoded = decodeMessage(data);
@@ -225,10 +265,37 @@ export class EdgeWorker extends EventEmitter {
     const { message, payload } = decoded;
     switch (message.type) {
       case "conn":
-        this.onConn(message, payload, fds);
+        this.onConn(channel, message, payload, fds);
         return;
+      case "conns": {
+        // Several connections in one message: fds in order, routing bytes back to back.
+        let at = 0;
+        const list = Array.isArray(message.conns) ? message.conns : [];
+        for (const [i, conn] of list.entries()) {
+          const fd = fds[i];
+          const replay = Number.isInteger(conn.replay) && conn.replay >= 0 ? conn.replay : 0;
+          const { replay: _r, ...info } = conn;
+          this.onConn(
+            channel,
+            { type: "conn", ...info },
+            payload.subarray(at, at + replay),
+            fd === undefined ? [] : [fd],
+          );
+          at += replay;
+        }
+        for (const fd of fds.slice(list.length)) closeFd(fd);
+        return;
+      }
       case "attached":
-        this.onAttached(message, fds);
+        if (channel !== this.channel) {
+          for (const fd of fds) closeFd(fd);
+          return;
+        }
+        this.onAttached(channel, message, fds);
+        return;
+      case "move":
+        for (const fd of fds) closeFd(fd);
+        void this.onMove(channel, message);
         return;
       case "drain":
         this.options.onDrainRequest?.();
@@ -239,7 +306,7 @@ export class EdgeWorker extends EventEmitter {
     }
   }
 
-  private onConn(info: ConnMessage, payload: Buffer, fds: number[]): void {
+  private onConn(channel: HandoffChannel, info: ConnMessage, payload: Buffer, fds: number[]): void {
     const [fd, ...extra] = fds;
     for (const e of extra) closeFd(e);
     if (fd === undefined) {
@@ -247,12 +314,14 @@ export class EdgeWorker extends EventEmitter {
       return;
     }
     this.active++;
+    // Reported to the edge that handed it over: conn ids are that edge's.
+    const reports = this.reports.get(channel);
     let reported = false;
     const ended = (bytesIn: number, bytesOut: number) => {
       if (reported) return;
       reported = true;
       this.active--;
-      this.reports.closedConn(info.id, bytesIn, bytesOut);
+      reports?.closedConn(info.id, bytesIn, bytesOut);
     };
     if (this.options.onConnectionFd) {
       this.options.onConnectionFd(fd, Buffer.from(payload), info, ended);
@@ -262,83 +331,67 @@ export class EdgeWorker extends EventEmitter {
     this.options.onConnection(socket, info);
   }
 
-  private onAttached(message: AttachedMessage, fds: number[]): void {
-    this.closeUdp();
-    this.udp = message.udp.flatMap((share, i) => {
+  private onAttached(channel: HandoffChannel, message: AttachedMessage, fds: number[]): void {
+    const shares = message.udp.flatMap((share, i) => {
       const fd = fds[i];
-      if (fd === undefined) return [];
-      const handle = this.options.adoptUdp?.({ fd, ...share });
-      if (handle) {
-        this.adopted.push(handle);
-        return [];
-      }
-      // Replies go to the literal address a datagram came from: no DNS lookup (and no extra tick) per send.
-      const socket = dgram.createSocket({
-        type: isIPv6(share.address) ? "udp6" : "udp4",
-        lookup: literalLookup,
-      });
-      socket.bind({ fd });
-      return [{ socket, ...share }];
+      return fd === undefined ? [] : [{ fd, ...share }];
     });
     for (const fd of fds.slice(message.udp.length)) closeFd(fd);
+    const first = this.state !== "attached";
     this.state = "attached";
-    this.options.logger.info(
-      {
-        workerId: this.workerId,
-        pool: this.options.pool,
-        udp: this.udp.length + this.adopted.length,
-        adoptedUdp: this.adopted.length,
-      },
-      "attached to the edge",
-    );
-    if (this.udp.length > 0) this.options.onUdpSockets?.(this.udp);
-    this.emit("attached");
+    this.udpUpdates = this.udpUpdates.then(async () => {
+      if (channel !== this.channel) {
+        for (const s of shares) closeFd(s.fd);
+        return;
+      }
+      const { opened, kept, adopted } = await this.udp.replace(shares);
+      this.options.logger.info(
+        {
+          workerId: this.workerId,
+          pool: this.options.pool,
+          udp: this.udp.size,
+          keptUdp: kept,
+          adoptedUdp: adopted,
+        },
+        first ? "attached to the edge" : "edge sent its UDP sockets",
+      );
+      if (opened.length > 0) this.options.onUdpSockets?.(opened);
+      if (first) this.emit("attached");
+    });
   }
 
-  private onChannelClosed(): void {
+  private onChannelClosed(channel: HandoffChannel): void {
+    if (this.retiring.delete(channel)) {
+      // The old edge of an upgrade is done with us.
+      this.closeChannel(channel);
+      return;
+    }
+    if (channel !== this.channel) return;
     if (this.state === "left" || this.state === "stopped") return;
-    this.options.logger.warn({ workerId: this.workerId }, "edge closed the handoff channel; joining again");
+    this.options.logger.warn(
+      { workerId: this.workerId, udp: this.udp.size },
+      "edge closed the handoff channel; joining again (UDP sockets still served)",
+    );
     this.detach();
     this.failures = 0;
     this.scheduleRetry();
   }
 
+  private closeChannel(channel: HandoffChannel): void {
+    this.reports.get(channel)?.flush();
+    this.reports.delete(channel);
+    channel.close();
+  }
+
+  /** Leaves the current edge's channel. The shared UDP sockets stay: DNS keeps being answered. */
   private detach(): void {
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    this.reports.flush();
     const channel = this.channel;
     this.channel = undefined;
-    channel?.close();
-    // Let go of the edge's UDP sockets at once so a restarted edge can bind the port again.
-    this.closeUdp();
-    if (this.state === "attached") this.state = "idle";
-  }
-
-  private closeUdp(): void {
-    for (const share of this.udp) {
-      try {
-        share.socket.close();
-      } catch {
-        // already closed
-      }
-    }
-    this.udp = [];
-    for (const handle of this.adopted) handle.close();
-    this.adopted = [];
+    if (channel) this.closeChannel(channel);
+    if (this.state === "attached" || this.state === "connecting") this.state = "idle";
   }
 }
 
 export { EdgeWorkerError };
-
-/**
- * dgram's `lookup` for the addresses replies go to, which are the IP literals datagrams came from:
- * answers at once, synchronously (a name would fail in the send itself).
- */
-function literalLookup(
-  address: string,
-  _family: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(":") ? 6 : 4);
-}

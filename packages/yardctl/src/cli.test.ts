@@ -69,8 +69,9 @@ function fakeEdgeAdmin(): Parameters<GrpcServer["add"]>[1] {
       }),
     drainWorker: (request: edgeV1.DrainWorkerRequest) => {
       if (request.workerId !== "w-1") throw grpcError(status.NOT_FOUND, `no worker "${request.workerId}"`);
-      return {};
+      return { state: request.replace ? "replacing" : "draining" };
     },
+    upgrade: () => ({ oldPid: 100, newPid: 200 }),
     reload: () => ({
       routes: 2,
       errors: ["routes[0].match.ports[0]: 70000 is not a port", "routes[1].name: required"],
@@ -180,9 +181,21 @@ describe("yardctl against an EdgeAdmin server", () => {
     const ok = await yardctl("drain", "w-1");
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /worker w-1 is draining/);
+    const replacing = await yardctl("drain", "--replace", "w-1");
+    assert.equal(replacing.code, 0);
+    assert.match(
+      replacing.stdout,
+      /worker w-1 is the last of its pool: it takes connections until a successor attaches/,
+    );
     const missing = await yardctl("drain", "w-9");
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, 'yardctl: EdgeAdmin.DrainWorker failed: no worker "w-9" (NOT_FOUND)\n');
+  });
+
+  test("edge upgrade names the old and the new edge", async () => {
+    const { code, stdout } = await yardctl("edge", "upgrade");
+    assert.equal(code, 0);
+    assert.equal(stdout, "edge 100 hands over to edge 200; the old one exits once the new one accepts\n");
   });
 
   test("reload refused: every problem on stderr, exit 1; with --json the response is on stdout too", async () => {
@@ -247,7 +260,7 @@ describe("yardctl against an EdgeAdmin server", () => {
     assert.match(one.stdout, /^Usage: yardctl workers \[--pool P\] \[options\]/);
     assert.deepEqual(await yardctl("help", "drain").then((r) => [r.code, r.stdout.split("\n")[0]]), [
       0,
-      "Usage: yardctl drain <worker-id> [options]",
+      "Usage: yardctl drain <worker-id> [--replace] [options]",
     ]);
   });
 

@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { ConfigError, type LoadedConfig, routePool } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
 import type { Registry } from "prom-client";
-import { Listeners } from "./accept/listeners.js";
+import { type InheritedSockets, Listeners } from "./accept/listeners.js";
 import type { EdgeSettings } from "./config.js";
 import { HandoffDispatcher } from "./handoff/handoff-dispatcher.js";
 import { HandoffServer } from "./handoff/handoff-server.js";
@@ -11,10 +12,22 @@ import { Admission } from "./policy/admission.js";
 import { ConnectionRouter, type RouterState } from "./routing/connection-router.js";
 import { RouteStats } from "./routing/route-stats.js";
 import type { CompiledRoute } from "./routing/route-table.js";
+import type { HandedOverWorker } from "./upgrade/upgrade-messages.js";
+
+export interface EdgeStartOptions {
+  /** Listening sockets handed over by a predecessor (upgrade) or a supervisor: used instead of binding. */
+  inherited?: InheritedSockets;
+  /** Workers a predecessor vouched for: they attach with the token it gave them. */
+  workers?: HandedOverWorker[];
+  /** Start with accepting paused (resume() once the workers are attached). */
+  paused?: boolean;
+}
 
 export interface EdgeDeps {
   logger: Logger;
   metrics: Registry;
+  /** Several fds per sendmsg when one turn hands several connections to one worker (default false). */
+  batchHandoffs?: boolean;
 }
 
 function swallow(): void {}
@@ -44,7 +57,7 @@ export class Edge {
     this.stats = new RouteStats(new EdgeMetrics(deps.metrics));
     this.routerState = settings.routing;
     this.admission = new Admission(settings.clients);
-    this.dispatcher = new HandoffDispatcher(this.registry, this.logger);
+    this.dispatcher = new HandoffDispatcher(this.registry, this.logger, deps.batchHandoffs ?? false);
     this.router = new ConnectionRouter({
       admission: this.admission,
       stats: this.stats,
@@ -56,12 +69,16 @@ export class Edge {
       (fd, remoteIp, remotePort, localIp, localPort) =>
         this.router.onAccepted(fd, remoteIp, remotePort, localIp, localPort),
       this.logger,
+      (pool) => this.handoff.sendUdpToPool(pool),
     );
     this.handoff = new HandoffServer({
       ...settings.handoff,
       registry: this.registry,
       dispatcher: this.dispatcher,
-      udp: { udpFor: (pool) => this.listeners.udpFor(pool) },
+      udp: {
+        udpFor: (pool) => this.listeners.udpFor(pool),
+        adopt: (pool, presented) => this.listeners.adoptUdp(pool, presented),
+      },
       logger: this.logger,
     });
   }
@@ -91,9 +108,11 @@ export class Edge {
     };
   }
 
-  async start(): Promise<void> {
+  async start(options: EdgeStartOptions = {}): Promise<void> {
+    if (options.paused) this.listeners.pause();
+    for (const w of options.workers ?? []) this.registry.adoptHandedOver(w);
     this.handoff.start();
-    await this.applyListeners();
+    await this.applyListeners(options.inherited);
     const { heartbeatTimeoutMs } = this.settings.workers;
     this.sweepTimer = setInterval(
       () => {
@@ -106,12 +125,44 @@ export class Edge {
     this.sweepTimer.unref();
   }
 
-  private async applyListeners(): Promise<void> {
+  /** Resolves once every pool a route hands off to has a ready worker, or at the deadline. */
+  async waitForWorkers(timeoutMs: number): Promise<void> {
+    const pools = new Set(
+      this.settings.config.effectiveRoutes.flatMap((r) =>
+        r.action.type === "handoff" ? [r.action.pool] : [],
+      ),
+    );
+    const until = Date.now() + timeoutMs;
+    const missing = () => [...pools].filter((p) => !this.registry.pick(p));
+    while (missing().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const late = missing();
+    if (late.length > 0)
+      this.logger.warn({ pools: late }, "accepting although these pools have no ready worker yet");
+  }
+
+  /** Accepts again after start({ paused: true }). */
+  resume(): void {
+    this.listeners.resume();
+  }
+
+  /** The listening sockets with their fds, for a successor edge. */
+  handoverSockets(): InheritedSockets {
+    return this.listeners.handover();
+  }
+
+  /** Which route table this edge runs: a successor logs whether its own (read from disk) differs. */
+  routeDigest(): { count: number; digest: string } {
+    const routes = this.settings.config.effectiveRoutes;
+    const digest = createHash("sha256").update(JSON.stringify(routes)).digest("hex").slice(0, 16);
+    return { count: routes.length, digest };
+  }
+
+  private async applyListeners(inherited?: InheritedSockets): Promise<void> {
     const { table } = this.routerState;
     const udp = table
       .udpRoutes()
       .flatMap(({ port, route }) => (route.pool ? [{ port, route: route.name, pool: route.pool }] : []));
-    await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp);
+    await this.listeners.apply(this.settings.addresses, table.tcpPorts(), udp, inherited);
   }
 
   /** Applies new settings to new connections; established ones are untouched. */
@@ -178,10 +229,23 @@ export class Edge {
     for (const w of this.registry.list()) w.channel?.close();
   }
 
-  drainWorker(id: string): boolean {
-    const worker = this.registry.drain(id);
-    if (!worker) return false;
+  /**
+   * Drains a worker. With `replace`, the last ready worker of its pool keeps taking connections
+   * ("replacing") until a successor of the pool attaches, and drains then (HandoffServer).
+   */
+  drainWorker(id: string, options: { replace?: boolean } = {}): "draining" | "replacing" | undefined {
+    const worker = this.registry.get(id);
+    if (!worker) return undefined;
+    if (options.replace && this.registry.isLastReady(worker)) {
+      this.registry.replace(id);
+      this.logger.info(
+        { worker: id, pool: worker.pool },
+        "worker replacing: drains once a successor attaches",
+      );
+      return "replacing";
+    }
+    this.registry.drain(id);
     this.handoff.requestDrain(worker);
-    return true;
+    return "draining";
   }
 }

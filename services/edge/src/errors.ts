@@ -37,3 +37,8 @@ export class DomainPatternError extends EdgeError {
     super(`${JSON.stringify(pattern)} is not a domain pattern: ${problem}`);
   }
 }
+
+/** An edge upgrade could not be done (another one runs, the successor died or timed out); the old edge serves on. */
+export class UpgradeError extends EdgeError {
+  override name = "UpgradeError";
+}

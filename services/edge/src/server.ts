@@ -8,6 +8,8 @@ export interface EdgeServiceDeps {
   edge: Edge;
   /** Reads and validates the config file again and applies it; throws ConfigError when it is refused. */
   reload: () => Promise<void>;
+  /** Starts an edge upgrade; resolves with the successor's pid once it holds the sockets. */
+  upgrade?: () => Promise<{ pid: number }>;
 }
 
 function toWorker(w: WorkerRecord): edgeV1.Worker {
@@ -70,6 +72,7 @@ export function createEdgeControl({
 export function createEdgeAdmin({
   edge,
   reload,
+  upgrade,
 }: EdgeServiceDeps): ServiceImplementation<edgeV1.EdgeAdminService> {
   return {
     listWorkers(request) {
@@ -117,10 +120,9 @@ export function createEdgeAdmin({
       };
     },
     drainWorker(request) {
-      if (!edge.drainWorker(request.workerId)) {
-        throw grpcError(status.NOT_FOUND, `no worker ${JSON.stringify(request.workerId)}`);
-      }
-      return {};
+      const state = edge.drainWorker(request.workerId, { replace: request.replace });
+      if (!state) throw grpcError(status.NOT_FOUND, `no worker ${JSON.stringify(request.workerId)}`);
+      return { state };
     },
     async reload() {
       try {
@@ -129,6 +131,15 @@ export function createEdgeAdmin({
       } catch (err) {
         const problems = (err as { problems?: readonly string[] }).problems;
         return { routes: edge.routes.length, errors: problems ? [...problems] : [(err as Error).message] };
+      }
+    },
+    async upgrade() {
+      if (!upgrade) throw grpcError(status.UNIMPLEMENTED, "this edge cannot upgrade itself");
+      try {
+        const { pid } = await upgrade();
+        return { oldPid: process.pid, newPid: pid };
+      } catch (err) {
+        throw grpcError(status.FAILED_PRECONDITION, (err as Error).message);
       }
     },
   };

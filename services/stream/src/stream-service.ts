@@ -30,7 +30,7 @@ export class StreamService {
   private readonly worker: EdgeWorker;
 
   constructor(
-    private settings: StreamSettings,
+    settings: StreamSettings,
     private readonly deps: StreamServiceDeps,
   ) {
     this.relay = settings.relay === "splice" ? SpliceRelay.get() : new PipeRelay();
@@ -65,7 +65,6 @@ export class StreamService {
 
   /** New connections and datagrams use the new routes; open ones keep what they have. */
   reload(next: StreamSettings): void {
-    this.settings = next;
     this.routes = liveRoutes(next, this.routes);
     this.udp.reloaded();
   }

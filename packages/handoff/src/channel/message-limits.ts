@@ -18,3 +18,6 @@ export function checkMessage(data: Uint8Array, fds: readonly number[] | undefine
     }
   }
 }
+
+/** At most this many fds travel in one message (SCM_RIGHTS array of the addon). */
+export const MAX_FDS_PER_MESSAGE: number = constants.MAX_FDS;

@@ -15,6 +15,11 @@ export interface AttachMessage {
   type: "attach";
   workerId: string;
   token: string;
+  /**
+   * The shared UDP sockets the worker still serves from an earlier edge, one per fd sent with this
+   * message: an edge that finds the port bound (by these very sockets) adopts them.
+   */
+  udp?: Array<{ route: string; address: string; port: number }>;
 }
 
 /** Edge -> worker: attach accepted. Carries the bound UDP sockets of the pool's udp routes as fds. */
@@ -48,6 +53,26 @@ export interface ConnMessage {
   host?: string;
 }
 
+/**
+ * Edge -> worker, during an upgrade: attach to the new edge at `path` with `token` (which the old
+ * edge gave the new one for this worker). The worker keeps this channel until the old edge closes
+ * it: connections it still hands over arrive here, and their close reports go back here.
+ */
+export interface MoveMessage {
+  type: "move";
+  path: string;
+  token: string;
+}
+
+/**
+ * Edge -> worker: several accepted connections in one message (one sendmsg, one wake-up), their
+ * fds in order. The payload is the connections' routing bytes back to back, `replay` bytes each.
+ */
+export interface ConnsMessage {
+  type: "conns";
+  conns: Array<Omit<ConnMessage, "type"> & { replay: number }>;
+}
+
 /** Edge -> worker: stop taking new connections, finish the open ones. */
 export interface DrainMessage {
   type: "drain";
@@ -66,7 +91,7 @@ export interface ReportMessage {
 
 export const MAX_REPORT_ENTRIES = 1000;
 
-export type EdgeToWorker = AttachedMessage | ConnMessage | DrainMessage;
+export type EdgeToWorker = AttachedMessage | ConnMessage | ConnsMessage | DrainMessage | MoveMessage;
 export type WorkerToEdge = AttachMessage | ReportMessage;
 export type HandoffMessage = EdgeToWorker | WorkerToEdge;
 
@@ -88,7 +113,7 @@ export class HandoffMessageError extends Error {
   override name = "HandoffMessageError";
 }
 
-const TYPES = new Set(["attach", "attached", "conn", "drain", "report"]);
+const TYPES = new Set(["attach", "attached", "conn", "conns", "drain", "move", "report"]);
 
 /** Decodes a frame; throws HandoffMessageError on anything malformed. */
 export function decodeMessage(frame: Buffer): { message: HandoffMessage; payload: Buffer } {

@@ -75,6 +75,11 @@ export interface ServiceContext<K extends SectionName, T> extends LoadedService<
   edge: string;
   /** Reads the config file again and checks it as at start (MissingSectionError if the section went). */
   reloadConfig(): Promise<LoadedService<K, T>>;
+  /**
+   * Closes the gRPC and metrics listeners now (calls in flight get up to 2 s), so that a successor
+   * process (an edge upgrade) can bind the same ports; stop() later leaves them be.
+   */
+  releaseListeners(): Promise<void>;
 }
 
 /** What a service's start hands back. gRPC health and the listeners are serviceMain's. */
@@ -140,6 +145,15 @@ export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
         const token = await readToken(env.tokenFile);
         const registry = createMetricsRegistry(name);
         const grpc = createGrpcServer({ logger, token, service: name });
+        let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+        let released: Promise<void> | undefined;
+        const releaseListeners = () => {
+          released ??= (async () => {
+            await grpc.shutdown(2000);
+            await metricsServer?.close();
+          })();
+          return released;
+        };
         const service = await options.start({
           ...loaded,
           name,
@@ -150,11 +164,12 @@ export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
           grpc,
           edge: env.edge ?? loaded.config.edge.grpc,
           reloadConfig: load,
+          releaseListeners,
         });
         const listen = loaded.section as ListeningSection;
         const grpcPort = await grpc.listen(env.grpcAddress ?? listen.grpc);
         const [metricsHost, metricsPort] = splitHostPort(env.metricsAddress ?? listen.metrics);
-        const metricsServer = await startMetricsServer({
+        metricsServer = await startMetricsServer({
           host: metricsHost,
           port: metricsPort,
           registry,
@@ -162,6 +177,7 @@ export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
         });
         await service.listening?.();
         logger.info({ grpc: grpcPort, metrics: metricsServer.port, ...service.log }, `${name} started`);
+        const metrics = metricsServer;
         return {
           ...(service.reload ? { reload: () => (service.reload as () => Promise<void>)() } : {}),
           async drain(deadlineMs) {
@@ -170,8 +186,11 @@ export async function serviceMain<K extends SectionName, T = SectionOf<K>>(
           },
           async stop() {
             await service.stop();
-            await grpc.shutdown(2000);
-            await metricsServer.close();
+            if (released) await released;
+            else {
+              await grpc.shutdown(2000);
+              await metrics.close();
+            }
           },
         };
       },

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { edgeV1 } from "@switchyard/proto";
-import { createGrpcClient, ensureToken } from "@switchyard/runtime";
+import { createGrpcClient, ensureToken, unary } from "@switchyard/runtime";
 import { stringify } from "yaml";
 import { type ManagedProcess, startProcess } from "../managed-process.js";
 import { repoRoot } from "./service-replica.js";
@@ -16,8 +16,16 @@ export interface EdgeHarness {
   grpc: string;
   metricsPort: number;
   handoffPath: string;
+  /** The edge process this harness started; after upgrade() its log lines still arrive here (same pipes). */
   process: ManagedProcess;
+  /** The pid of the edge serving now (a successor's after upgrade()). */
+  readonly pid: number;
   admin: InstanceType<typeof edgeV1.EdgeAdminClient>;
+  /**
+   * An edge upgrade, by SIGUSR2 or `Upgrade` over gRPC: resolves once the new edge accepts and the
+   * old one has exited; the harness then follows the new pid (stop, restart, pid).
+   */
+  upgrade(via?: "signal" | "rpc"): Promise<{ oldPid: number; newPid: number }>;
   /** Rewrites the config file (edge admin settings kept). */
   writeConfig(config: Record<string, unknown>): Promise<void>;
   /** Stops and starts the edge process again with the same files and ports. */
@@ -77,6 +85,15 @@ export async function startEdge(
   // From now on the config names the ports the edge got, for restart() and for every replica.
   await writeConfig(config);
 
+  let current = first.proc.pid;
+  const stopCurrent = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (current === harness.process.pid) {
+      if (signal === "SIGKILL") await harness.process.kill();
+      else await harness.process.stop();
+      return;
+    }
+    await stopPid(current, signal);
+  };
   const harness: EdgeHarness = {
     dir,
     tokenFile,
@@ -86,15 +103,49 @@ export async function startEdge(
     metricsPort,
     handoffPath,
     process: first.proc,
+    get pid() {
+      return current;
+    },
     admin: createGrpcClient(edgeV1.EdgeAdminClient, grpc, token),
     writeConfig,
     async restart() {
-      await harness.process.stop();
+      await stopCurrent();
       harness.process = (await launch()).proc;
+      current = harness.process.pid;
+    },
+    async upgrade(via = "signal") {
+      const oldPid = current;
+      const mark = harness.process.lines.length;
+      let newPid: number;
+      if (via === "rpc") {
+        newPid = (await unary(harness.admin, "upgrade", {}, { deadlineMs: 30_000 })).newPid;
+      } else {
+        process.kill(oldPid, "SIGUSR2");
+        const started = await harness.process.waitForLine(
+          (l) =>
+            l.msg === "edge upgrade: successor started" &&
+            l.pid === oldPid &&
+            harness.process.lines.indexOf(l) >= mark,
+          30_000,
+          { outlive: true },
+        );
+        newPid = Number(started.successor);
+      }
+      current = newPid;
+      watchPid(newPid);
+      await harness.process.waitForLine(
+        (l) => l.msg === "edge upgrade: accepting" && l.pid === newPid,
+        30_000,
+        {
+          outlive: true,
+        },
+      );
+      await waitGone(oldPid, 30_000);
+      return { oldPid, newPid };
     },
     async stop() {
       harness.admin.close();
-      await harness.process.stop();
+      await stopCurrent();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -137,4 +188,60 @@ export async function startTestWorker(
   );
   if (options.wait !== false) await proc.waitForLine((l) => l.msg === "attached to the edge");
   return { name: options.name, process: proc, stop: () => proc.stop(), kill: () => proc.kill() };
+}
+
+/** Edges started by an upgrade are not this process's children: killed when the test process exits. */
+const watched = new Set<number>();
+let exitHooked = false;
+function watchPid(pid: number): void {
+  watched.add(pid);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on("exit", () => {
+    for (const p of watched) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  });
+}
+
+/** True while `pid` runs (a zombie, waiting for a parent that is gone, counts as gone). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pid: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (await alive(pid)) {
+    if (Date.now() > until) throw new Error(`edge ${pid} still runs after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Stops a process that is not our child: the signal, then SIGKILL after 10 s. */
+async function stopPid(pid: number, signal: NodeJS.Signals): Promise<void> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  try {
+    await waitGone(pid, 10_000);
+  } catch {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    await waitGone(pid, 5000);
+  }
+  watched.delete(pid);
 }

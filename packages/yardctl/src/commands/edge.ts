@@ -1,4 +1,4 @@
-/** Edge commands over EdgeAdmin: workers, routes, stats, drain, reload. */
+/** Edge commands over EdgeAdmin: workers, routes, stats, drain, reload, edge upgrade. */
 import { edgeV1 } from "@switchyard/proto";
 import type { CommandGroup } from "../command.js";
 import { CliError } from "../errors.js";
@@ -50,10 +50,21 @@ export const edgeCommands: CommandGroup = {
       name: "drain",
       args: ["worker-id"],
       summary: "send a worker no new connections; it leaves once its open ones end",
+      options: {
+        replace: {
+          type: "boolean",
+          description: "the last worker of its pool keeps taking connections until a successor attaches",
+        },
+      },
       async run(ctx) {
         const workerId = ctx.args["worker-id"] ?? "";
-        const response = await ctx.call("edge", EdgeAdmin, "drainWorker", { workerId });
-        ctx.print(response, () => `worker ${workerId} is draining: the edge sends it no new connections`);
+        const replace = ctx.options.replace === true;
+        const response = await ctx.call("edge", EdgeAdmin, "drainWorker", { workerId, replace });
+        ctx.print(response, () =>
+          response.state === "replacing"
+            ? `worker ${workerId} is the last of its pool: it takes connections until a successor attaches, then drains`
+            : `worker ${workerId} is draining: the edge sends it no new connections`,
+        );
         return 0;
       },
     },
@@ -69,6 +80,20 @@ export const edgeCommands: CommandGroup = {
         }
         if (!ctx.json)
           ctx.out(`config reloaded: ${response.routes} route${response.routes === 1 ? "" : "s"}`);
+        return 0;
+      },
+    },
+    {
+      name: "edge upgrade",
+      summary:
+        "start the edge again (new binary, new config) without closing a listening socket: workers move to the new edge",
+      async run(ctx) {
+        const response = await ctx.call("edge", EdgeAdmin, "upgrade", {});
+        ctx.print(
+          response,
+          () =>
+            `edge ${response.oldPid} hands over to edge ${response.newPid}; the old one exits once the new one accepts`,
+        );
         return 0;
       },
     },

@@ -145,7 +145,7 @@ describe("edge and its workers", () => {
     const id = await workerId("fresh");
     const open = await tcpConnect(tcpPort);
     assert.equal(JSON.parse(await readLine(open)).worker, "fresh");
-    await unary(edge.admin, "drainWorker", { workerId: id });
+    await unary(edge.admin, "drainWorker", { workerId: id, replace: false });
     const after = await unary(edge.admin, "listWorkers", { pool: "svc" });
     assert.equal(after.workers.find((w) => w.id === id)?.state, "draining");
     await assertNoWorker(tcpPort);
@@ -157,7 +157,7 @@ describe("edge and its workers", () => {
 
   it("edge restart: established connections live on in the worker, workers re-register by themselves", async (t) => {
     const { edge, tcpPort, udpPort, workerId } = await setup(t, ["one", "two"]);
-    await unary(edge.admin, "drainWorker", { workerId: await workerId("two") });
+    await unary(edge.admin, "drainWorker", { workerId: await workerId("two"), replace: false });
     const open = await tcpConnect(tcpPort);
     assert.equal(JSON.parse(await readLine(open)).worker, "one");
     await edge.restart();

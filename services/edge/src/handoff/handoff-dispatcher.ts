@@ -1,4 +1,9 @@
-import { encodeMessage, type ReportMessage } from "@switchyard/handoff";
+import {
+  type ConnMessage,
+  encodeMessage,
+  MAX_FDS_PER_MESSAGE,
+  type ReportMessage,
+} from "@switchyard/handoff";
 import type { Logger } from "@switchyard/runtime";
 import type { AcceptedConnection } from "../accept/accepted-connection.js";
 import type { Intake } from "../accept/connection-intake.js";
@@ -21,6 +26,16 @@ export interface Lease {
   release(outcome: string, bytesIn?: number, bytesOut?: number): void;
 }
 
+/** A batch stays under the 64 KiB message limit with room for its JSON header. */
+const BATCH_MAX_BYTES = 48 * 1024;
+
+interface Queued {
+  request: HandoffRequest;
+  id: number;
+  header: Omit<ConnMessage, "type">;
+  tried: Set<string> | undefined;
+}
+
 interface ConnRecord {
   workerId: string;
   lease: Lease;
@@ -35,10 +50,15 @@ interface ConnRecord {
 export class HandoffDispatcher {
   private nextId = 1;
   private readonly records = new Map<number, ConnRecord>();
+  /** Connections picked for a worker in this turn (one accept batch), sent together at its end. */
+  private readonly batches = new Map<WorkerRecord, { items: Queued[]; bytes: number }>();
+  private flushScheduled = false;
 
   constructor(
     private readonly registry: WorkerRegistry,
     private readonly logger: Logger,
+    /** One sendmsg with several fds per worker and turn (false: one message per connection, as before). */
+    private readonly batch = true,
   ) {}
 
   get openRecords(): number {
@@ -59,23 +79,103 @@ export class HandoffDispatcher {
       return;
     }
     const id = this.nextId++;
-    const frame = encodeMessage(
-      {
-        type: "conn",
-        id,
-        route: request.route,
-        ...(request.role ? { role: request.role } : {}),
-        remote: { address: intake.clientIp, port: intake.clientPort },
-        local: { address: intake.localIp, port: intake.localPort },
-        proxied: intake.proxied,
-        ...(intake.sni ? { sni: intake.sni } : {}),
-        ...(intake.alpn ? { alpn: intake.alpn } : {}),
-        ...(intake.host ? { host: intake.host } : {}),
-      },
-      intake.replay,
-    );
+    const header: Omit<ConnMessage, "type"> = {
+      id,
+      route: request.route,
+      ...(request.role ? { role: request.role } : {}),
+      remote: { address: intake.clientIp, port: intake.clientPort },
+      local: { address: intake.localIp, port: intake.localPort },
+      proxied: intake.proxied,
+      ...(intake.sni ? { sni: intake.sni } : {}),
+      ...(intake.alpn ? { alpn: intake.alpn } : {}),
+      ...(intake.host ? { host: intake.host } : {}),
+    };
     // Counted before the send so a burst spreads across workers even while sends are queued.
     worker.conns.add(id);
+    if (this.batch) {
+      this.enqueue(worker, { request, id, header, tried });
+      return;
+    }
+    this.sendOne(worker, { request, id, header, tried });
+  }
+
+  private enqueue(worker: WorkerRecord, item: Queued): void {
+    const size = item.request.intake.replay.length + 512;
+    let batch = this.batches.get(worker);
+    if (batch && (batch.items.length >= MAX_FDS_PER_MESSAGE || batch.bytes + size > BATCH_MAX_BYTES)) {
+      this.batches.delete(worker);
+      this.sendBatch(worker, batch.items);
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = { items: [], bytes: 0 };
+      this.batches.set(worker, batch);
+    }
+    batch.items.push(item);
+    batch.bytes += size;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const all = [...this.batches];
+    this.batches.clear();
+    for (const [worker, batch] of all) this.sendBatch(worker, batch.items);
+  };
+
+  /** Several connections in one `conns` message: one sendmsg, one wake-up in the worker. */
+  private sendBatch(worker: WorkerRecord, items: Queued[]): void {
+    const [first] = items;
+    if (items.length === 1 && first) {
+      this.sendOne(worker, first);
+      return;
+    }
+    const live = items.filter((q) => {
+      if (q.request.conn.fd >= 0 && !q.request.conn.isClosed) return true;
+      worker.conns.delete(q.id);
+      q.request.lease.release("closed");
+      return false;
+    });
+    if (live.length === 0) return;
+    const frame = encodeMessage(
+      { type: "conns", conns: live.map((q) => ({ ...q.header, replay: q.request.intake.replay.length })) },
+      Buffer.concat(live.map((q) => q.request.intake.replay)),
+    );
+    const fds = live.map((q) => q.request.conn.fd);
+    const channel = worker.channel;
+    const failed = (err: Error) => {
+      for (const q of live) this.retry(q.request, worker, q.id, q.tried, err);
+    };
+    let sentNow: boolean;
+    try {
+      if (!channel) throw new Error("worker channel gone");
+      sentNow = channel.send(frame, fds, (err) => {
+        if (err) failed(err);
+        else for (const q of live) this.handedOff(q.request, worker, q.id);
+      });
+    } catch (err) {
+      failed(err as Error);
+      return;
+    }
+    if (sentNow) for (const q of live) this.handedOff(q.request, worker, q.id);
+  }
+
+  private sendOne(worker: WorkerRecord, { request, id, header, tried }: Queued): void {
+    const { conn } = request;
+    const fd = conn.fd;
+    if (fd < 0 || conn.isClosed || !worker.channel) {
+      worker.conns.delete(id);
+      if (!worker.channel) {
+        this.retry(request, worker, id, tried, new Error("worker channel gone"));
+        return;
+      }
+      request.lease.release("closed");
+      return;
+    }
+    const frame = encodeMessage({ type: "conn", ...header }, request.intake.replay);
     let sentNow: boolean;
     try {
       sentNow = worker.channel.send(frame, [fd], (err) => {

@@ -13,6 +13,8 @@ import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 export interface UdpShareSource {
   /** The bound UDP sockets a pool's workers read, with their fds. */
   udpFor(pool: string): Array<{ route: string; address: string; port: number; fd: number }>;
+  /** UDP sockets a worker kept from a previous edge: adopted for ports this edge could not bind; returns how many. */
+  adopt(pool: string, presented: Array<{ fd: number; address: string; port: number }>): number;
 }
 
 export interface HandoffServerOptions {
@@ -78,6 +80,61 @@ export class HandoffServer {
     }
   }
 
+  /**
+   * A worker attached showing the UDP sockets it kept serving while no edge was there: ports this
+   * edge could not bind are served by those sockets from now on, and the whole pool gets them.
+   */
+  private onKeptUdp(
+    worker: WorkerRecord,
+    udp: Array<{ address: string; port: number }>,
+    fds: number[],
+  ): void {
+    const presented = udp.flatMap((u, i) => {
+      const fd = fds[i];
+      return fd === undefined || typeof u?.address !== "string" || !Number.isInteger(u?.port)
+        ? []
+        : [{ fd, address: u.address, port: u.port }];
+    });
+    const used = new Set(presented.map((p) => p.fd));
+    for (const fd of fds) if (!used.has(fd)) closeFd(fd);
+    const adopted = presented.length > 0 ? this.options.udp.adopt(worker.pool, presented) : 0;
+    if (adopted === 0) {
+      this.sendUdp(worker);
+      return;
+    }
+    for (const w of this.options.registry.list(worker.pool)) this.sendUdp(w);
+  }
+
+  /** Sends every attached worker of `pool` its current UDP sockets (a port got bound or adopted later). */
+  sendUdpToPool(pool: string): void {
+    for (const w of this.options.registry.list(pool)) this.sendUdp(w);
+  }
+
+  /**
+   * Upgrade: tells a worker to attach to the new edge's handoff socket with `token`. Its channel
+   * here stays open (connections still routed here go over it) until this edge closes it.
+   */
+  requestMove(worker: WorkerRecord, path: string, token: string): boolean {
+    try {
+      worker.channel?.send(encodeMessage({ type: "move", path, token }), [], () => {});
+      return worker.channel !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A worker attached: the workers of its pool waiting for a successor drain now. */
+  private drainReplaced(successor: WorkerRecord): void {
+    for (const old of this.options.registry.replaced(successor.pool, successor)) {
+      this.options.registry.drain(old.id);
+      this.requestDrain(old);
+      this.options.logger.info(
+        { worker: old.id, successor: successor.id },
+        "successor attached: draining the replaced worker",
+      );
+    }
+  }
+
   requestDrain(worker: WorkerRecord): void {
     try {
       worker.channel?.send(encodeMessage({ type: "drain" }), [], () => {});
@@ -101,11 +158,11 @@ export class HandoffServer {
     }, this.options.attachTimeoutMs ?? 5000);
 
     channel.on("message", (data: Buffer, fds: number[]) => {
-      for (const fd of fds) closeFd(fd); // workers never send fds to the edge
       let message: ReturnType<typeof decodeMessage>["message"];
       try {
         message = decodeMessage(data).message;
       } catch (err) {
+        for (const fd of fds) closeFd(fd);
         logger.warn({ err, worker: worker?.id, pid }, "malformed message on the handoff socket");
         if (!worker) channel.close();
         return;
@@ -113,12 +170,14 @@ export class HandoffServer {
       if (!worker) {
         clearTimeout(attachTimer);
         if (message.type !== "attach") {
+          for (const fd of fds) closeFd(fd);
           logger.warn({ pid, type: message.type }, "handoff peer did not start with attach");
           channel.close();
           return;
         }
         worker = registry.attach(message.workerId, message.token, channel);
         if (!worker) {
+          for (const fd of fds) closeFd(fd);
           logger.warn(
             { pid, workerId: message.workerId },
             "refused a handoff peer: unknown worker or bad token",
@@ -128,9 +187,11 @@ export class HandoffServer {
         }
         worker.pid = pid || worker.pid;
         logger.info({ worker: worker.id, pool: worker.pool, pid }, "worker attached");
-        this.sendUdp(worker);
+        if (worker.state === "ready") this.drainReplaced(worker);
+        this.onKeptUdp(worker, message.udp ?? [], fds);
         return;
       }
+      for (const fd of fds) closeFd(fd); // only attach may carry fds
       if (message.type === "report") dispatcher.onReport(worker, message);
     });
 

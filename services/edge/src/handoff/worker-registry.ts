@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { HandoffChannel } from "@switchyard/handoff";
 
-export type WorkerState = "attaching" | "ready" | "draining" | "unhealthy";
+/** "replacing": asked to drain while the last of its pool, takes connections until a successor attaches. */
+export type WorkerState = "attaching" | "ready" | "replacing" | "draining" | "unhealthy";
 
 export interface WorkerRecord {
   id: string;
@@ -42,7 +43,9 @@ export class WorkerRegistry {
   constructor(private readonly now: () => number = Date.now) {}
 
   register(input: RegisterInput): WorkerRecord {
-    const id = `${input.pool}-${(++this.sequence).toString(36)}-${randomBytes(3).toString("hex")}`;
+    let id: string;
+    do id = `${input.pool}-${(++this.sequence).toString(36)}-${randomBytes(3).toString("hex")}`;
+    while (this.workers.has(id));
     const at = this.now();
     const record: WorkerRecord = {
       id,
@@ -58,6 +61,35 @@ export class WorkerRegistry {
       drainRequested: false,
     };
     this.workers.set(id, record);
+    return record;
+  }
+
+  /**
+   * A worker the previous edge vouched for during an upgrade: known under its id, waiting to attach
+   * with the token the previous edge gave both of us.
+   */
+  adoptHandedOver(
+    input: RegisterInput & { id: string; token: string; drainRequested: boolean },
+  ): WorkerRecord {
+    const at = this.now();
+    const record: WorkerRecord = {
+      id: input.id,
+      role: input.role,
+      pool: input.pool,
+      instance: input.instance,
+      pid: input.pid,
+      capacity: input.capacity,
+      state: "attaching",
+      token: input.token,
+      channel: null,
+      conns: new Set(),
+      total: 0,
+      failedHandoffs: 0,
+      registeredAt: at,
+      lastHeartbeat: at,
+      drainRequested: input.drainRequested,
+    };
+    this.workers.set(record.id, record);
     return record;
   }
 
@@ -81,11 +113,40 @@ export class WorkerRegistry {
     return record;
   }
 
+  /** True when no other worker of its pool is ready (or replacing) to take its connections. */
+  isLastReady(worker: WorkerRecord): boolean {
+    for (const w of this.workers.values())
+      if (
+        w !== worker &&
+        w.pool === worker.pool &&
+        w.channel &&
+        (w.state === "ready" || w.state === "replacing")
+      )
+        return false;
+    return true;
+  }
+
+  /** Marks a worker to drain once a successor of its pool attaches; it takes connections meanwhile. */
+  replace(id: string): WorkerRecord | undefined {
+    const record = this.workers.get(id);
+    if (!record || record.state === "draining") return record;
+    record.state = "replacing";
+    return record;
+  }
+
+  /** Workers of `pool` waiting for a successor, other than `successor`. */
+  replaced(pool: string, successor: WorkerRecord): WorkerRecord[] {
+    return [...this.workers.values()].filter(
+      (w) => w.pool === pool && w !== successor && w.state === "replacing",
+    );
+  }
+
   heartbeat(id: string): WorkerRecord | undefined {
     const record = this.workers.get(id);
     if (!record) return undefined;
     record.lastHeartbeat = this.now();
     if (record.state === "unhealthy") record.state = record.drainRequested ? "draining" : "ready";
+    // (a replacing worker that missed heartbeats comes back as ready: replace again if needed)
     return record;
   }
 
@@ -107,7 +168,7 @@ export class WorkerRegistry {
   pick(pool: string, exclude?: ReadonlySet<string>): WorkerRecord | undefined {
     let best: WorkerRecord | undefined;
     for (const w of this.workers.values()) {
-      if (w.pool !== pool || w.state !== "ready" || w.channel === null) continue;
+      if (w.pool !== pool || (w.state !== "ready" && w.state !== "replacing") || w.channel === null) continue;
       if (exclude?.has(w.id)) continue;
       if (w.capacity > 0 && w.conns.size >= w.capacity) continue;
       if (!best || w.conns.size < best.conns.size) best = w;

@@ -41,7 +41,7 @@ export class TcpForwarder {
   ): void {
     const { metrics, logger } = this.deps;
     const route = this.deps.routes().get(info.route);
-    if (!route || route.config.protocol !== "tcp") {
+    if (route?.config.protocol !== "tcp") {
       closeFd(fd);
       metrics.refused(info.route, "unknown-route");
       logger.warn({ err: new UnknownRouteError(info.route), conn: info.id }, "closed a connection");

@@ -87,7 +87,7 @@ export class UdpForwarder {
   private open(share: UdpShare, shareKey: string, key: string, rinfo: dgram.RemoteInfo): Session | undefined {
     const { metrics, logger } = this.deps;
     const route = this.deps.routes().get(share.route);
-    if (!route || route.config.protocol !== "udp") {
+    if (route?.config.protocol !== "udp") {
       metrics.refused(share.route, "unknown-route");
       return undefined;
     }

@@ -152,9 +152,16 @@ export interface GetStatsResponse {
 
 export interface DrainWorkerRequest {
   workerId: string;
+  /**
+   * Keep the worker taking new connections while it is the last ready one of its pool: it drains
+   * once a successor of its pool attaches (a pool of one is replaced without refusing anything).
+   */
+  replace: boolean;
 }
 
 export interface DrainWorkerResponse {
+  /** "draining" now, or "replacing" until a successor attaches. */
+  state: string;
 }
 
 export interface ReloadRequest {
@@ -164,6 +171,14 @@ export interface ReloadResponse {
   routes: number;
   /** Same text the log carries when a reload is refused. */
   errors: string[];
+}
+
+export interface UpgradeRequest {
+}
+
+export interface UpgradeResponse {
+  oldPid: number;
+  newPid: number;
 }
 
 function createBaseRegisterRequest(): RegisterRequest {
@@ -2067,13 +2082,16 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
 };
 
 function createBaseDrainWorkerRequest(): DrainWorkerRequest {
-  return { workerId: "" };
+  return { workerId: "", replace: false };
 }
 
 export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
   encode(message: DrainWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.workerId !== "") {
       writer.uint32(10).string(message.workerId);
+    }
+    if (message.replace !== false) {
+      writer.uint32(16).bool(message.replace);
     }
     return writer;
   },
@@ -2099,6 +2117,14 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
             message.workerId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replace = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2118,6 +2144,7 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
         : isSet(object.worker_id)
         ? globalThis.String(object.worker_id)
         : "",
+      replace: isSet(object.replace) ? globalThis.Boolean(object.replace) : false,
     };
   },
 
@@ -2125,6 +2152,9 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
     const obj: any = {};
     if (message.workerId !== "") {
       obj.workerId = message.workerId;
+    }
+    if (message.replace !== false) {
+      obj.replace = message.replace;
     }
     return obj;
   },
@@ -2135,16 +2165,20 @@ export const DrainWorkerRequest: MessageFns<DrainWorkerRequest> = {
   fromPartial<I extends Exact<DeepPartial<DrainWorkerRequest>, I>>(object: I): DrainWorkerRequest {
     const message = createBaseDrainWorkerRequest();
     message.workerId = object.workerId ?? "";
+    message.replace = object.replace ?? false;
     return message;
   },
 };
 
 function createBaseDrainWorkerResponse(): DrainWorkerResponse {
-  return {};
+  return { state: "" };
 }
 
 export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
-  encode(_: DrainWorkerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: DrainWorkerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
     return writer;
   },
 
@@ -2161,6 +2195,14 @@ export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2173,20 +2215,24 @@ export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
     }
   },
 
-  fromJSON(_: any): DrainWorkerResponse {
-    return {};
+  fromJSON(object: any): DrainWorkerResponse {
+    return { state: isSet(object.state) ? globalThis.String(object.state) : "" };
   },
 
-  toJSON(_: DrainWorkerResponse): unknown {
+  toJSON(message: DrainWorkerResponse): unknown {
     const obj: any = {};
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(base?: I): DrainWorkerResponse {
     return DrainWorkerResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(_: I): DrainWorkerResponse {
+  fromPartial<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(object: I): DrainWorkerResponse {
     const message = createBaseDrainWorkerResponse();
+    message.state = object.state ?? "";
     return message;
   },
 };
@@ -2324,6 +2370,151 @@ export const ReloadResponse: MessageFns<ReloadResponse> = {
     const message = createBaseReloadResponse();
     message.routes = object.routes ?? 0;
     message.errors = object.errors?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseUpgradeRequest(): UpgradeRequest {
+  return {};
+}
+
+export const UpgradeRequest: MessageFns<UpgradeRequest> = {
+  encode(_: UpgradeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UpgradeRequest {
+    return {};
+  },
+
+  toJSON(_: UpgradeRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradeRequest>, I>>(base?: I): UpgradeRequest {
+    return UpgradeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradeRequest>, I>>(_: I): UpgradeRequest {
+    const message = createBaseUpgradeRequest();
+    return message;
+  },
+};
+
+function createBaseUpgradeResponse(): UpgradeResponse {
+  return { oldPid: 0, newPid: 0 };
+}
+
+export const UpgradeResponse: MessageFns<UpgradeResponse> = {
+  encode(message: UpgradeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.oldPid !== 0) {
+      writer.uint32(8).int32(message.oldPid);
+    }
+    if (message.newPid !== 0) {
+      writer.uint32(16).int32(message.newPid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpgradeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpgradeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.oldPid = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.newPid = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpgradeResponse {
+    return {
+      oldPid: isSet(object.oldPid)
+        ? globalThis.Number(object.oldPid)
+        : isSet(object.old_pid)
+        ? globalThis.Number(object.old_pid)
+        : 0,
+      newPid: isSet(object.newPid)
+        ? globalThis.Number(object.newPid)
+        : isSet(object.new_pid)
+        ? globalThis.Number(object.new_pid)
+        : 0,
+    };
+  },
+
+  toJSON(message: UpgradeResponse): unknown {
+    const obj: any = {};
+    if (message.oldPid !== 0) {
+      obj.oldPid = Math.round(message.oldPid);
+    }
+    if (message.newPid !== 0) {
+      obj.newPid = Math.round(message.newPid);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpgradeResponse>, I>>(base?: I): UpgradeResponse {
+    return UpgradeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpgradeResponse>, I>>(object: I): UpgradeResponse {
+    const message = createBaseUpgradeResponse();
+    message.oldPid = object.oldPid ?? 0;
+    message.newPid = object.newPid ?? 0;
     return message;
   },
 };
@@ -2481,6 +2672,20 @@ export const EdgeAdminService = {
     responseSerialize: (value: ReloadResponse): Buffer => Buffer.from(ReloadResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReloadResponse => ReloadResponse.decode(value),
   },
+  /**
+   * Starts the edge again without closing a listening socket: the new edge process gets every
+   * listening socket and the worker registry, the workers move to it, the old edge exits.
+   * Answers once the new edge holds the sockets.
+   */
+  upgrade: {
+    path: "/switchyard.edge.v1.EdgeAdmin/Upgrade" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpgradeRequest): Buffer => Buffer.from(UpgradeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpgradeRequest => UpgradeRequest.decode(value),
+    responseSerialize: (value: UpgradeResponse): Buffer => Buffer.from(UpgradeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpgradeResponse => UpgradeResponse.decode(value),
+  },
 } as const;
 
 export interface EdgeAdminServer extends UntypedServiceImplementation {
@@ -2489,6 +2694,12 @@ export interface EdgeAdminServer extends UntypedServiceImplementation {
   getStats: handleUnaryCall<GetStatsRequest, GetStatsResponse>;
   drainWorker: handleUnaryCall<DrainWorkerRequest, DrainWorkerResponse>;
   reload: handleUnaryCall<ReloadRequest, ReloadResponse>;
+  /**
+   * Starts the edge again without closing a listening socket: the new edge process gets every
+   * listening socket and the worker registry, the workers move to it, the old edge exits.
+   * Answers once the new edge holds the sockets.
+   */
+  upgrade: handleUnaryCall<UpgradeRequest, UpgradeResponse>;
 }
 
 export interface EdgeAdminClient extends Client {
@@ -2566,6 +2777,26 @@ export interface EdgeAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReloadResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts the edge again without closing a listening socket: the new edge process gets every
+   * listening socket and the worker registry, the workers move to it, the old edge exits.
+   * Answers once the new edge holds the sockets.
+   */
+  upgrade(
+    request: UpgradeRequest,
+    callback: (error: ServiceError | null, response: UpgradeResponse) => void,
+  ): ClientUnaryCall;
+  upgrade(
+    request: UpgradeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpgradeResponse) => void,
+  ): ClientUnaryCall;
+  upgrade(
+    request: UpgradeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpgradeResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -4,7 +4,7 @@
 # which auth.conf names.
 set -eu
 secrets=${SWITCHYARD_NATS_SECRETS_DIR:-/run/secrets}
-for role in dns mail certs nftables admin; do
+for role in dns mail certs nftables http admin; do
   file="$secrets/nats_$role"
   if [ ! -r "$file" ]; then
     echo "nats: credentials file $file is missing or unreadable (uid $(id -u)); run deploy/make-secrets.sh" >&2

@@ -34,5 +34,8 @@ export type {
   CertsSection,
   DnsSection,
   FirewallSection,
+  HttpLimits,
+  HttpSection,
+  HttpSite,
   MailSection,
 } from "./service-sections.js";

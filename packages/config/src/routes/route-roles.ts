@@ -16,18 +16,23 @@ export const ROUTE_ROLES = {
   doh: "doh",
   /** certs: plain HTTP on port 80 (ACME http-01 challenges, and the redirect to https). */
   http01: "http-01",
+  /** http: a site's TLS connection (SNI on the https port): TLS, then HTTP/2 or HTTP/1.1 by ALPN. */
+  https: "https",
+  /** http: a site's plain HTTP/1.1 connection (Host on the http port): redirect to https, or proxy. */
+  http: "http",
 } as const;
 
 export type RouteRole = (typeof ROUTE_ROLES)[keyof typeof ROUTE_ROLES];
 
 /** The pools the services register, by name. */
-export const POOLS = { dns: "dns", mail: "mail", certs: "certs" } as const;
+export const POOLS = { dns: "dns", mail: "mail", certs: "certs", http: "http" } as const;
 
 /** Which roles each pool serves; a route's role must be one of its pool's. */
 export const POOL_ROLES: Readonly<Record<string, readonly RouteRole[]>> = {
   [POOLS.mail]: [ROUTE_ROLES.smtp, ROUTE_ROLES.submission, ROUTE_ROLES.smtps],
   [POOLS.dns]: [ROUTE_ROLES.dnsTcp, ROUTE_ROLES.doh],
   [POOLS.certs]: [ROUTE_ROLES.http01],
+  [POOLS.http]: [ROUTE_ROLES.https, ROUTE_ROLES.http],
 };
 
 export const MAIL_ROLES = [ROUTE_ROLES.smtp, ROUTE_ROLES.submission, ROUTE_ROLES.smtps] as const;
@@ -47,6 +52,8 @@ export const IMPLIED_ROUTES = {
   mailSmtps: "mail-smtps",
   certsHttp01: "certs-http01",
   certsHttpRedirect: "certs-http-redirect",
+  httpHttps: "http-https",
+  httpHttp: "http-http",
 } as const;
 
 export type ImpliedRouteName = (typeof IMPLIED_ROUTES)[keyof typeof IMPLIED_ROUTES];

@@ -1,0 +1,47 @@
+import type { Logger } from "@switchyard/runtime";
+import type { PoolSpec } from "../config.js";
+import type { HttpMetrics } from "../metrics.js";
+import { HealthChecks } from "./health-checks.js";
+import { Upstream, UpstreamPool } from "./upstream.js";
+
+/**
+ * Every upstream pool of the running config, with their health checks. A reload builds a new set;
+ * the old one closes its idle connections once its in-flight requests are done (undici's close).
+ */
+export class UpstreamPools {
+  readonly pools = new Map<string, UpstreamPool>();
+  private readonly checks: HealthChecks[] = [];
+
+  constructor(specs: PoolSpec[], connectTimeoutMs: number, metrics: HttpMetrics, logger: Logger) {
+    for (const spec of specs) {
+      const pool = new UpstreamPool(
+        spec.name,
+        spec.upstreams.map((address) => new Upstream(address, spec.name, { connectTimeoutMs })),
+      );
+      this.pools.set(spec.name, pool);
+      for (const u of pool.upstreams) metrics.upstreamHealthy.labels(spec.name, u.address).set(1);
+      if (spec.healthCheck) {
+        this.checks.push(
+          new HealthChecks(pool, spec.healthCheck, logger, (name, address, healthy) =>
+            metrics.upstreamHealthy.labels(name, address).set(healthy ? 1 : 0),
+          ),
+        );
+      }
+    }
+    metrics.upstreamInFlight.reset();
+  }
+
+  start(): void {
+    for (const check of this.checks) check.start();
+  }
+
+  /** Every upstream, for yardctl and the metrics scrape. */
+  all(): Upstream[] {
+    return [...this.pools.values()].flatMap((p) => p.upstreams);
+  }
+
+  async close(): Promise<void> {
+    for (const check of this.checks) check.stop();
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

@@ -48,7 +48,8 @@ export class HttpService {
   ) {
     this.settings = settings;
     const { logger, metrics } = options;
-    this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, metrics, logger);
+    this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, logger);
+    metrics.upstreams = () => this.upstreams.all();
     this.certificates = new SiteCertificates({
       kvKeyFile: options.kvKeyFile,
       logger,
@@ -110,7 +111,6 @@ export class HttpService {
       metrics: this.options.metrics,
       logger: this.options.logger,
       connectFailed: (u) => {
-        this.options.metrics.upstreamHealthy.labels(u.pool, u.address).set(0);
         this.options.logger.warn({ pool: u.pool, upstream: u.address }, "upstream refused a connection");
       },
     };
@@ -183,12 +183,7 @@ export class HttpService {
    */
   async reload(settings: HttpSettings): Promise<void> {
     const old = this.upstreams;
-    this.upstreams = new UpstreamPools(
-      settings.pools,
-      CONNECT_TIMEOUT_MS,
-      this.options.metrics,
-      this.options.logger,
-    );
+    this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, this.options.logger);
     this.upstreams.start();
     this.settings = settings;
     this.certificates.fixed = settings.fixedCertificates;

@@ -1,6 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Expiry } from "./limits/connection-slot.js";
 
+/** What the scrape reads of the upstreams: in flight and health, now. */
+export interface UpstreamView {
+  pool: string;
+  address: string;
+  inFlight: number;
+  healthy: boolean;
+}
+
 /** Requests by site and status class, latency, upstream errors and health, connections. */
 export class HttpMetrics {
   private readonly requests: Counter<"site" | "class">;
@@ -13,8 +21,11 @@ export class HttpMetrics {
   private readonly expired: Counter<"reason">;
   private readonly refusedRequests: Counter<"status" | "reason">;
   readonly tlsFailures: Counter;
+  /** The running upstreams (set by the service; a reload swaps them). */
+  upstreams: () => UpstreamView[] = () => [];
 
   constructor(registry: Registry) {
+    const view = () => this.upstreams();
     const registers = [registry];
     this.requests = new Counter({
       name: "switchyard_http_requests_total",
@@ -40,12 +51,20 @@ export class HttpMetrics {
       help: "1 while an upstream counts as healthy (active check and passive connect errors), by pool",
       labelNames: ["pool", "upstream"],
       registers,
+      collect() {
+        this.reset();
+        for (const u of view()) this.labels(u.pool, u.address).set(u.healthy ? 1 : 0);
+      },
     });
     this.upstreamInFlight = new Gauge({
       name: "switchyard_http_upstream_in_flight",
-      help: "Requests in flight to an upstream",
+      help: "Requests (and WebSocket tunnels) in flight to an upstream",
       labelNames: ["pool", "upstream"],
       registers,
+      collect() {
+        this.reset();
+        for (const u of view()) this.labels(u.pool, u.address).set(u.inFlight);
+      },
     });
     this.connections = new Gauge({
       name: "switchyard_http_connections",

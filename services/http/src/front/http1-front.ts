@@ -64,7 +64,8 @@ export class Http1Front {
       requestTimeout: 0,
       headersTimeout: 0,
       keepAliveTimeout: 0,
-      requireHostHeader: true,
+      // Checked in headProblem (counted and logged like every refusal).
+      requireHostHeader: false,
       joinDuplicateHeaders: false,
     });
     server.maxHeadersCount = limits.maxHeaders + 1;
@@ -79,6 +80,9 @@ export class Http1Front {
     });
     server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
       const conn = (socket as Tagged)[CONNECTION];
+      // A reset or a timeout of the socket itself is no refusal: nothing to answer, nobody to count.
+      // So is a client that left mid-request (EOF inside a body or head).
+      if (!err.code?.startsWith("HPE_") || err.code === "HPE_INVALID_EOF_STATE") return void socket.destroy();
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
       const reason = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
       this.options.refused(status, err.code ?? err.message, conn);

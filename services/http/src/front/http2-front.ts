@@ -64,6 +64,8 @@ export function serveHttp2(
     tls.destroy();
   });
   session.on("stream", (stream: http2.ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    // Every stream's errors end the stream only (a refused or reset stream emits one).
+    stream.on("error", () => {});
     const now = performance.now();
     if (now - windowStart >= 1000) {
       windowStart = now;
@@ -82,7 +84,6 @@ export function serveHttp2(
     slot.cancel("header");
     slot.cancel("idle");
     streams++;
-    stream.on("error", () => {});
     stream.once("close", () => {
       if (--streams === 0) slot.deadline("idle", "idle", limits.idleTimeoutMs, () => session.close());
     });

@@ -85,6 +85,9 @@ export async function startHttpStack(
       return replica;
     },
     async stop() {
+      if (process.env.SWITCHYARD_TEST_VERBOSE)
+        for (const r of replicas)
+          for (const line of r.process.lines) console.error(r.name, JSON.stringify(line));
       await Promise.all(replicas.map((r) => r.stop()));
       await certs.stop();
       await edge.stop();

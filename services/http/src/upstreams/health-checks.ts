@@ -10,7 +10,7 @@ export interface HealthCheckSettings {
 /**
  * Active health checks of one pool: every intervalMs, GET `path` on each upstream over its own
  * keep-alive pool; 2xx or 3xx within timeoutMs is healthy, anything else (status, refusal,
- * timeout) is not. Changes are logged once and told to `changed` (metrics).
+ * timeout) is not. Changes are logged once (the metrics read the verdicts at each scrape).
  */
 export class HealthChecks {
   private timer: NodeJS.Timeout | undefined;
@@ -20,7 +20,6 @@ export class HealthChecks {
     private readonly pool: UpstreamPool,
     private readonly settings: HealthCheckSettings,
     private readonly logger: Logger,
-    private readonly changed: (pool: string, upstream: string, healthy: boolean) => void,
   ) {}
 
   start(): void {
@@ -46,7 +45,6 @@ export class HealthChecks {
               { pool: this.pool.name, upstream: u.address, healthy },
               healthy ? "upstream healthy again" : "upstream failed its health check",
             );
-            this.changed(this.pool.name, u.address, healthy);
           }
           u.markChecked(healthy);
         }),

@@ -1,6 +1,5 @@
 import type { Logger } from "@switchyard/runtime";
 import type { PoolSpec } from "../config.js";
-import type { HttpMetrics } from "../metrics.js";
 import { HealthChecks } from "./health-checks.js";
 import { Upstream, UpstreamPool } from "./upstream.js";
 
@@ -12,23 +11,15 @@ export class UpstreamPools {
   readonly pools = new Map<string, UpstreamPool>();
   private readonly checks: HealthChecks[] = [];
 
-  constructor(specs: PoolSpec[], connectTimeoutMs: number, metrics: HttpMetrics, logger: Logger) {
+  constructor(specs: PoolSpec[], connectTimeoutMs: number, logger: Logger) {
     for (const spec of specs) {
       const pool = new UpstreamPool(
         spec.name,
         spec.upstreams.map((address) => new Upstream(address, spec.name, { connectTimeoutMs })),
       );
       this.pools.set(spec.name, pool);
-      for (const u of pool.upstreams) metrics.upstreamHealthy.labels(spec.name, u.address).set(1);
-      if (spec.healthCheck) {
-        this.checks.push(
-          new HealthChecks(pool, spec.healthCheck, logger, (name, address, healthy) =>
-            metrics.upstreamHealthy.labels(name, address).set(healthy ? 1 : 0),
-          ),
-        );
-      }
+      if (spec.healthCheck) this.checks.push(new HealthChecks(pool, spec.healthCheck, logger));
     }
-    metrics.upstreamInFlight.reset();
   }
 
   start(): void {

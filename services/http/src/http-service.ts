@@ -205,6 +205,6 @@ export class HttpService {
     await this.worker.stop();
     for (const slot of this.slots.all()) slot.socket.destroy();
     await this.certificates.stop();
-    await this.upstreams.close();
+    await this.upstreams.destroy();
   }
 }

@@ -75,6 +75,8 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchan
     start(status, headers) {
       sent = status;
       res.writeHead(status, headers);
+      // The head goes out now, not with the first body chunk: a stream (SSE) may wait long for one.
+      res.flushHeaders();
       const write = res.write.bind(res);
       res.write = ((chunk: Buffer, ...rest: never[]) => {
         bytesOut += chunk.length;

@@ -47,7 +47,7 @@ async function* limitedBody(body: Exchange["body"], max: number): AsyncGenerator
   }
 }
 
-function isConnectFailure(err: unknown): boolean {
+export function isConnectFailure(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return (
     err instanceof errors.ConnectTimeoutError ||
@@ -123,6 +123,7 @@ export async function forwardRequest(
         throw new UpstreamError(upstream.address, 504, "upstream did not answer in time", { cause: err });
       }
       if (isConnectFailure(err)) {
+        upstream.markConnectFailure();
         options.connectFailed(upstream);
         if (retryable) continue;
         throw new UpstreamError(upstream.address, 502, "cannot connect to the upstream", { cause: err });

@@ -4,6 +4,7 @@ import { pipeline } from "node:stream";
 import { UpstreamError } from "../errors.js";
 import type { Route } from "../sites/site-table.js";
 import type { UpstreamPool } from "../upstreams/upstream.js";
+import { isConnectFailure } from "./forward-request.js";
 
 /**
  * An HTTP/1.1 Upgrade (WebSocket) carried end to end: the upstream's 101 is relayed to the client,
@@ -39,6 +40,7 @@ export async function openTunnel(
     })) as unknown as typeof upgraded;
   } catch (err) {
     upstream.inFlight--;
+    if (isConnectFailure(err)) upstream.markConnectFailure();
     throw new UpstreamError(upstream.address, 502, "the upstream did not switch protocols", { cause: err });
   }
   const lines = ["HTTP/1.1 101 Switching Protocols"];

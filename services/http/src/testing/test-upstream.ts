@@ -21,6 +21,8 @@ export interface TestUpstream {
   health: number;
   /** SSE clients waiting for the next event (the test sends them one at a time). */
   sse: ServerResponse[];
+  /** Responses to /slow, held open until the test ends them. */
+  slow: ServerResponse[];
   /** Connections the upstream holds now. */
   connections: () => number;
   close(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startTestUpstream(name = "upstream"): Promise<TestUpstream
     seen,
     health: 200,
     sse: [],
+    slow: [],
     connections: () => sockets.size,
     close: async () => {},
   };
@@ -113,6 +116,7 @@ export async function startTestUpstream(name = "upstream"): Promise<TestUpstream
           upstream.sse.push(res);
           return;
         case "/slow":
+          upstream.slow.push(res);
           return;
         case "/reset":
           res.writeHead(200, { "content-length": 1000 });
@@ -146,7 +150,7 @@ export async function startTestUpstream(name = "upstream"): Promise<TestUpstream
   upstream.port = port;
   upstream.address = `127.0.0.1:${port}`;
   upstream.close = async () => {
-    for (const res of upstream.sse) res.destroy();
+    for (const res of [...upstream.sse, ...upstream.slow]) res.destroy();
     wss.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));

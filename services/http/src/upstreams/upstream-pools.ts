@@ -31,8 +31,15 @@ export class UpstreamPools {
     return [...this.pools.values()].flatMap((p) => p.upstreams);
   }
 
+  /** Stops the checks; idle connections close once in-flight requests are done (a reload). */
   async close(): Promise<void> {
     for (const check of this.checks) check.stop();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+
+  /** Stops the checks and ends every upstream connection now (stop). */
+  async destroy(): Promise<void> {
+    for (const check of this.checks) check.stop();
+    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
   }
 }

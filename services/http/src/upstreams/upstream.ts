@@ -47,8 +47,14 @@ export class Upstream {
     if (healthy) this.downUntil = 0;
   }
 
+  /** Closes idle connections once in-flight requests are done (a reload). */
   close(): Promise<void> {
     return this.client.close();
+  }
+
+  /** Ends every connection now (stop). */
+  destroy(): Promise<void> {
+    return this.client.destroy();
   }
 }
 
@@ -79,5 +85,9 @@ export class UpstreamPool {
 
   async close(): Promise<void> {
     await Promise.all(this.upstreams.map((u) => u.close()));
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.destroy()));
   }
 }

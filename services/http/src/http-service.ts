@@ -41,6 +41,7 @@ export class HttpService {
   private readonly certificates: SiteCertificates;
   private readonly http1: Http1Front;
   private nextId = 1;
+  private draining = false;
 
   constructor(
     settings: HttpSettings,
@@ -136,7 +137,7 @@ export class HttpService {
       id: this.nextId++,
       address,
       secure: role === ROUTE_ROLES.https,
-      draining: false,
+      draining: this.draining,
     };
     const limits = this.settings.limits;
     if (!facts.secure) {
@@ -193,9 +194,12 @@ export class HttpService {
 
   /** Leaves the pool, asks every connection to finish (HTTP/1.1: Connection: close; HTTP/2: GOAWAY), waits. */
   async drain(deadlineMs: number): Promise<void> {
-    await this.worker.leave();
+    // Marked first (a connection handed over meanwhile is marked at accept), then the pool is left.
+    this.draining = true;
     const held = this.slots.size;
     for (const slot of this.slots.all()) slot.drain();
+    this.options.logger.info({ held }, "draining http connections");
+    await this.worker.leave();
     const until = Date.now() + deadlineMs;
     while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.options.logger.info({ held, left: this.slots.size }, "http connections drained");

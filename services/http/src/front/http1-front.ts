@@ -10,6 +10,8 @@ export interface Http1Connection {
   facts: ConnectionFacts;
   socket: Socket;
   inFlight: number;
+  /** The response being written now (a drain marks it the last one). */
+  current?: ServerResponse | undefined;
 }
 
 export interface Http1Limits {
@@ -104,7 +106,9 @@ export class Http1Front {
     });
     slot.drain = () => {
       conn.facts.draining = true;
-      if (conn.inFlight === 0) socket.destroySoon();
+      if (conn.inFlight === 0) return void socket.destroySoon();
+      // The response in flight is the last: it says so, and the connection ends after it.
+      if (conn.current && !conn.current.headersSent) conn.current.setHeader("connection", "close");
     };
     this.server.emit("connection", socket);
   }
@@ -119,9 +123,11 @@ export class Http1Front {
     slot.cancel("header");
     slot.cancel("idle");
     conn.inFlight++;
-    if (conn.facts.draining) res.shouldKeepAlive = false;
+    conn.current = res;
+    if (conn.facts.draining) res.setHeader("connection", "close");
     res.once("close", () => {
       conn.inFlight--;
+      if (conn.current === res) conn.current = undefined;
       if (conn.facts.draining) return void (conn.inFlight === 0 && conn.socket.destroySoon());
       // The next request head within idleTimeoutMs of this response; bytes do not extend it.
       if (conn.inFlight === 0) slot.deadline("idle", "idle", this.options.limits().idleTimeoutMs);

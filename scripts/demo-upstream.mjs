@@ -12,7 +12,11 @@ const server = createServer((req, res) => {
       .map((name) => `  ${name}: ${req.headers[name] ?? "-"}`)
       .join("\n");
     res.writeHead(req.url === "/healthz" ? 204 : 200, { "content-type": "text/plain; charset=utf-8" });
-    res.end(req.url === "/healthz" ? undefined : `Hello from the Switchyard demo upstream.\n${req.method} ${req.url}\n${seen}\n`);
+    res.end(
+      req.url === "/healthz"
+        ? undefined
+        : `Hello from the Switchyard demo upstream.\n${req.method} ${req.url}\n${seen}\n`,
+    );
   });
 });
 server.listen(port, "127.0.0.1", () => process.stderr.write(`demo upstream on 127.0.0.1:${port}\n`));

@@ -238,7 +238,7 @@ describe("http: bad input is refused with its status, reaches no upstream, and l
     await waitFor(
       "the upstream to hold both slow requests",
       async () => (await scrapeMetric(metrics, "switchyard_http_upstream_in_flight")) === 2,
-      10_000,
+      30_000,
       50,
     );
     cut.destroy();

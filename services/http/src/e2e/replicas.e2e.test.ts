@@ -183,7 +183,7 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
         c.destroy();
         return false;
       },
-      20_000,
+      45_000,
       10,
     );
     assert.ok(tls);

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import * as http2 from "node:http2";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import { certsV1 } from "@switchyard/proto";
 import { createGrpcClient, unary } from "@switchyard/runtime";
@@ -208,6 +210,73 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
     assert.equal(await exit, 0);
     stack.replicas.splice(1, 1);
     assert.equal((await get("/")).status, 200, "the other replica keeps serving");
+  });
+
+  it("drain over HTTP/2: the session gets GOAWAY, its open stream still completes, the replica exits 0", async () => {
+    const replica = await stack.startReplica("http-c");
+    const ca = await readFile(stack.caFile);
+    const h2get = (session: http2.ClientHttp2Session, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = session.request({ ":path": path });
+        let body = "";
+        let status = 0;
+        req.on("response", (h) => {
+          status = Number(h[":status"]);
+        });
+        req.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        req.on("end", () => resolve({ status, body }));
+        req.on("error", reject);
+      });
+    let session: http2.ClientHttp2Session | undefined;
+    const opened: http2.ClientHttp2Session[] = [];
+    try {
+      await waitFor(
+        "an HTTP/2 session on the new replica",
+        async () => {
+          const s = http2.connect(`https://${SITE}:${stack.https}`, {
+            createConnection: () =>
+              tlsConnect({
+                host: "127.0.0.1",
+                port: stack.https,
+                servername: SITE,
+                ca,
+                ALPNProtocols: ["h2"],
+              }),
+          });
+          s.on("error", () => {});
+          opened.push(s);
+          const before = served(replica.process, "/h2probe");
+          const total = () => stack.replicas.reduce((n, r) => n + served(r.process, "/h2probe"), 0);
+          const before3 = total();
+          await h2get(s, "/h2probe");
+          await waitFor("the access line", () => total() > before3, 5000, 10);
+          if (served(replica.process, "/h2probe") > before) session = s;
+          return session !== undefined;
+        },
+        45_000,
+        10,
+      );
+      assert.ok(session);
+      const goaway = new Promise<void>((resolve) => session?.once("goaway", () => resolve()));
+      const slowBefore = upstream.slow.length;
+      const slow = h2get(session, "/slow");
+      await waitFor(
+        "the upstream to hold the stream",
+        () => upstream.slow.length === slowBefore + 1,
+        10_000,
+        10,
+      );
+      const exit = replica.process.stop(20_000);
+      await goaway;
+      upstream.slow[slowBefore]?.end("finished over h2\n");
+      assert.deepEqual(await slow, { status: 200, body: "finished over h2\n" });
+      assert.equal(await exit, 0);
+      stack.replicas.splice(stack.replicas.indexOf(replica), 1);
+    } finally {
+      for (const s of opened) s.destroy();
+    }
   });
 });
 

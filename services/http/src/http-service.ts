@@ -80,7 +80,7 @@ export class HttpService {
       pool: "http",
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
-      onConnection: (socket, info) => this.accept(socket, info.role, info.remote.address),
+      onConnection: (socket, info) => this.accept(socket, info.role, info.remote.address, info.sni),
     });
   }
 
@@ -125,7 +125,7 @@ export class HttpService {
   }
 
   /** A handed-off connection: TLS (role https) or plain HTTP/1.1 (role http). */
-  private accept(socket: Socket, role: string | undefined, address: string): void {
+  private accept(socket: Socket, role: string | undefined, address: string, sni?: string): void {
     const slot = this.slots.admit(socket);
     if (!slot) {
       socket.on("error", () => socket.destroy());
@@ -138,6 +138,7 @@ export class HttpService {
       address,
       secure: role === ROUTE_ROLES.https,
       draining: this.draining,
+      ...(role === ROUTE_ROLES.https && sni !== undefined ? { sni } : {}),
     };
     const limits = this.settings.limits;
     if (!facts.secure) {

@@ -138,6 +138,14 @@ describe("http: upstream choice, health, retries, failures, auth, header rules, 
     assert.notEqual(h2.exitCode, 0);
   });
 
+  it("a Host of another site on a connection made for one site's name (SNI) is 421, never served", async () => {
+    const before = c.seen.length;
+    const fronted = await get("two", "/headers", ["-H", `Host: ${name("retry")}`]);
+    assert.equal(fronted.status, 421);
+    assert.equal(c.seen.length, before, "retry's upstream saw nothing");
+    assert.equal((await get("retry", "/")).status, 200, "the passing twin: retry by its own name");
+  });
+
   it("basic auth: 401 with WWW-Authenticate without or with wrong credentials; the right ones pass and stay here", async () => {
     const none = await get("auth", "/headers");
     assert.equal(none.status, 401);

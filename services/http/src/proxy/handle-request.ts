@@ -13,6 +13,8 @@ export interface ConnectionFacts {
   id: number;
   address: string;
   secure: boolean;
+  /** The TLS server name the client asked for (the edge routed on it). */
+  sni?: string | undefined;
   /** Draining: answer with Connection: close (HTTP/1.1). */
   draining: boolean;
 }
@@ -74,6 +76,9 @@ export async function handleRequest(ex: Exchange, conn: ConnectionFacts, ctx: Re
   try {
     site = ctx.sites.find(ex.host);
     if (!site) return answer(421, "421 no site is served under this name here");
+    // The certificate was chosen by SNI: a Host of another site on that connection is misdirected.
+    if (conn.sni !== undefined && ctx.sites.find(conn.sni) !== site)
+      return answer(421, "421 this connection is for another site");
     if (!conn.secure && site.redirectHttp) {
       return answer(308, "308 use https", {
         location: httpsLocation(ex.host ?? site.name, ex.path, ctx.httpsPort),

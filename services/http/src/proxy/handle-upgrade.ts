@@ -38,7 +38,7 @@ export async function handleUpgrade(
     rawRefusal(socket, code, REASONS[code] ?? "Bad Request");
   };
   try {
-    if (!site) refuse(421);
+    if (!site || (facts.sni !== undefined && ctx.sites.find(facts.sni) !== site)) refuse(421);
     else if (!facts.secure && site.redirectHttp) refuse(400);
     else if (site.auth && !(await site.auth.check(req.headers.authorization))) refuse(401);
     else {

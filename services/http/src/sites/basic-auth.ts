@@ -3,9 +3,9 @@ import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:c
 /**
  * HTTP Basic authentication (RFC 7617) against scrypt hashes in mail's format
  * (`scrypt$N$r$p$salt$hash`, base64; `node services/mail/dist/auth/password-hash.js <password>`
- * makes one). A verified user:password pair is remembered for a minute (by its SHA-less key, the
- * header value itself, compared in constant time is not needed: the map is keyed by it), so a
- * browser's every request does not pay a 50 ms scrypt.
+ * makes one). An Authorization value that verified is remembered for a minute (a map keyed by the
+ * value, at most 1000), so a browser's every request does not pay a 50 ms scrypt; a wrong one is
+ * never remembered. An unknown user is checked against a decoy hash, so timing does not tell users.
  */
 export class BasicAuth {
   private readonly users: Map<string, string>;

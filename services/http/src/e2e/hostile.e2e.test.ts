@@ -154,6 +154,45 @@ describe("http: bad input is refused with its status, reaches no upstream, and l
     assert.equal(json(direct)["x-forwarded-for"], "127.0.0.1");
   });
 
+  it("HTTP/2: more than maxHeaders fields get 431 and a body over maxBodyBytes 413, neither forwarded; a small request passes", async () => {
+    const session = http2.connect(`https://${SITE}:${stack.https}`, {
+      createConnection: () =>
+        tlsConnect({
+          host: "127.0.0.1",
+          port: stack.https,
+          servername: SITE,
+          ca: target.ca,
+          ALPNProtocols: ["h2"],
+        }),
+    });
+    session.on("error", () => {});
+    const send = (headers: http2.OutgoingHttpHeaders, body?: Buffer) =>
+      new Promise<number>((resolve) => {
+        const req = session.request(headers, { endStream: body === undefined });
+        req.on("response", (h) => resolve(Number(h[":status"])));
+        req.on("error", () => resolve(0));
+        req.resume();
+        if (body) req.end(body);
+      });
+    try {
+      const before = upstream.seen.length;
+      const fields = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`x-f${i}`, "v"]));
+      assert.equal(await send({ ":path": "/", ...fields }), 431);
+      assert.equal(
+        await send(
+          { ":method": "POST", ":path": "/upload", "content-length": "2000" },
+          Buffer.alloc(2000, 1),
+        ),
+        413,
+      );
+      assert.equal(upstream.seen.length, before, "nothing reached the upstream");
+      assert.equal(await send({ ":method": "POST", ":path": "/upload" }, Buffer.alloc(500, 1)), 200);
+      assert.equal(upstream.seen.length, before + 1);
+    } finally {
+      session.destroy();
+    }
+  });
+
   it("HTTP/2 rapid reset: streams opened and cancelled past maxStreamsPerSecond get GOAWAY ENHANCE_YOUR_CALM", async () => {
     const session = http2.connect(`https://${SITE}:${stack.https}`, {
       createConnection: () =>

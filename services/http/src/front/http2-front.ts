@@ -44,7 +44,8 @@ export function serveHttp2(
   const limits = options.limits();
   const session = http2.performServerHandshake(tls, {
     settings: { maxConcurrentStreams: limits.maxStreams, maxHeaderListSize: limits.maxHeaderBytes },
-    maxHeaderListPairs: limits.maxHeaders + 4,
+    // Room over maxHeaders (checked below, answered 431); nghttp2 resets streams past this.
+    maxHeaderListPairs: limits.maxHeaders * 2 + 4,
     maxSessionMemory: 10,
     maxSessionInvalidFrames: 100,
     maxSessionRejectedStreams: 100,

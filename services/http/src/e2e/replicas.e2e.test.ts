@@ -39,6 +39,12 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
       `https://${site}:${stack.https}${path}`,
     ]);
 
+  let started = 0;
+  /** At least `n` replicas running (a drain test stops one; tests run in any order). */
+  const ensureReplicas = async (n: number) => {
+    while (stack.replicas.length < n) await stack.startReplica(`http-extra-${++started}`);
+  };
+
   before(async () => {
     upstream = await startTestUpstream("r");
     stack = await startHttpStack(sites(), {}, { replicas: 2 });
@@ -50,6 +56,7 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
   });
 
   it("the edge spreads connections over both replicas; each logs the requests it served", async () => {
+    await ensureReplicas(2);
     const [a, b] = stack.replicas;
     const ca = await readFile(stack.caFile);
     const held: Array<Awaited<ReturnType<typeof openTls>>> = [];
@@ -89,9 +96,12 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
     );
     assert.match(sitesOut, new RegExp(`/ -> ${upstream.address}`));
     const upstreamsOut = (await yardctl("http", "upstreams", "--json")).stdout;
-    const listed = JSON.parse(upstreamsOut) as { upstreams: Array<{ address: string; healthy: boolean }> };
+    const listed = JSON.parse(upstreamsOut) as {
+      upstreams: Array<{ pool: string; address: string; healthy: boolean }>;
+    };
+    // (The reload test, in whatever order it runs, may have added a site of its own.)
     assert.deepEqual(
-      listed.upstreams.map((u) => [u.address, u.healthy]),
+      listed.upstreams.filter((u) => u.pool === SITE).map((u) => [u.address, u.healthy]),
       [[upstream.address, true]],
     );
   });
@@ -163,10 +173,14 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
   });
 
   it("drain: a replica told to stop finishes its in-flight request with Connection: close, then exits 0", async () => {
+    await ensureReplicas(2);
     const replica = stack.replicas[1];
     assert.ok(replica);
     // A keep-alive connection on that replica, holding a slow request.
     let tls: Awaited<ReturnType<typeof openTls>> | undefined;
+    // Connections that landed on the other replica stay open meanwhile: the edge gives the next
+    // connection to the replica holding fewer.
+    const others: Array<Awaited<ReturnType<typeof openTls>>> = [];
     const ca = await readFile(stack.caFile);
     await waitFor(
       "a connection on the replica to drain",
@@ -182,12 +196,13 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
           tls = c;
           return upstream.slow.length === before;
         }
-        c.destroy();
+        others.push(c);
         return false;
       },
       45_000,
       10,
     );
+    for (const c of others) c.destroy();
     assert.ok(tls);
     const rest = readAll(tls);
     const slowBefore = upstream.slow.length;
@@ -208,7 +223,7 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
     assert.match(text, /\r\nconnection: close\r\n/i);
     assert.match(text, /finished\n$/);
     assert.equal(await exit, 0);
-    stack.replicas.splice(1, 1);
+    stack.replicas.splice(stack.replicas.indexOf(replica), 1);
     assert.equal((await get("/")).status, 200, "the other replica keeps serving");
   });
 

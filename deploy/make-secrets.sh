@@ -18,7 +18,7 @@ for name in admin.token kv.key; do
   echo "created $file"
 done
 # The roles of packages/runtime/src/nats/nats-permissions.ts (NATS_ROLES).
-for role in dns mail certs nftables admin; do
+for role in dns mail certs nftables http admin; do
   file="$dir/nats-$role.cred"
   files+=("$file")
   [ -s "$file" ] && continue

@@ -33,6 +33,8 @@ nats_auth=$(node scripts/nats-auth.mjs "$state")
 stack+=(nats nats-server -c "$nats_auth" -a 127.0.0.1 -p 10422 -js -sd "$state/nats" -l "$state/logs/nats.log" ";")
 
 stack+=(edge node services/edge/dist/main.js ";")
+# The demo web app the http site www.switchyard.test proxies to (config/local.yaml, http).
+stack+=(demo-upstream node scripts/demo-upstream.mjs 10980 ";")
 
 # Every service that exists joins here (services/*/dist/main.js other than the edge).
 for main in services/*/dist/main.js; do
@@ -79,6 +81,9 @@ cat >&2 <<INFO
       dig @127.0.0.1 -p 10053 +tcp www.switchyard.test
     DoH        https://localhost:10443/dns-query (HTTP 10080)
       kdig @127.0.0.1 -p 10443 +https +tls-ca=$ca +tls-hostname=localhost switchyard.test
+    HTTPS      https://www.switchyard.test:10443 (http service, proxied to the demo upstream :10980)
+      curl --cacert $ca --resolve www.switchyard.test:10443:127.0.0.1 https://www.switchyard.test:10443/
+      npx yardctl http sites
     SMTP       127.0.0.1:10025   submission 10587   SMTPS 10465
       swaks --server 127.0.0.1:10025 --to demo@switchyard.test
     edge admin 127.0.0.1:10900 (gRPC)   metrics http://127.0.0.1:10901/metrics

@@ -7,7 +7,7 @@
 # $SWITCHYARD_NATS_CONFIG names the config (default /etc/nats/nats.conf; the tests point it elsewhere).
 set -eu
 secrets=${SWITCHYARD_NATS_SECRETS_DIR:-/run/secrets}
-for role in dns mail certs nftables admin; do
+for role in dns mail certs nftables http admin; do
   file="$secrets/nats_$role"
   if [ ! -r "$file" ]; then
     echo "nats: credentials file $file is missing or unreadable (uid $(id -u)); run deploy/make-secrets.sh" >&2

@@ -35,6 +35,9 @@ export type {
   CertsSection,
   DnsSection,
   FirewallSection,
+  HttpLimits,
+  HttpSection,
+  HttpSite,
   MailSection,
   StreamSection,
 } from "./service-sections.js";

@@ -198,7 +198,7 @@ describe("route roles", () => {
         ),
       ),
       [
-        'test.yaml:3:88 routes[0].role: unknown role "pop3"; roles: smtp, submission, smtps, dns-tcp, doh, http-01, forward',
+        'test.yaml:3:88 routes[0].role: unknown role "pop3"; roles: smtp, submission, smtps, dns-tcp, doh, http-01, forward, https, http',
       ],
     );
   });

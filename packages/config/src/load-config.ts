@@ -4,7 +4,7 @@ import { ConfigError } from "./errors.js";
 import { formatIssues } from "./format-issues.js";
 import { impliedRoutes } from "./routes/implied-routes.js";
 import type { RouteConfig } from "./routes/route-schema.js";
-import { configSchema, type SwitchyardConfig } from "./schema.js";
+import { configSchema, coveredBy, type SwitchyardConfig } from "./schema.js";
 
 /** Validated config plus the routes the edge serves: the file's routes, then implied ones it did not replace. */
 export interface LoadedConfig extends SwitchyardConfig {
@@ -48,7 +48,7 @@ export function parseConfig(text: string, source = "<config>", options: ParseOpt
       formatIssues(result.error.issues, source, doc, lines),
     );
   }
-  const config = result.data;
+  const config = withImpliedCertificates(result.data);
   const named = new Set(config.routes.map((r) => r.name));
   const allImplied = impliedRoutes(config);
   const implied = allImplied.filter((r) => !named.has(r.name));
@@ -75,6 +75,27 @@ export function parseConfig(text: string, source = "<config>", options: ParseOpt
     ]);
   }
   return { ...config, source, effectiveRoutes };
+}
+
+/**
+ * The names of `tls: auto` sites join certs.certificates (one certificate per site, for the names no
+ * listed certificate covers already), so the certs service issues and renews them like any other.
+ */
+function withImpliedCertificates(config: SwitchyardConfig): SwitchyardConfig {
+  const { http, certs } = config;
+  if (!http || !certs) return config;
+  const certificates = [...certs.certificates];
+  for (const site of http.sites) {
+    if (site.tls !== "auto") continue;
+    const names = [...new Set(site.domains.map((d) => d.toLowerCase().replace(/\.$/, "")))].filter(
+      (d) => !coveredBy(certificates, d),
+    );
+    const [name, ...altNames] = names;
+    if (name === undefined) continue;
+    const wildcard = names.some((n) => n.startsWith("*."));
+    certificates.push({ name, altNames, challenge: wildcard ? "dns-01" : "http-01" });
+  }
+  return { ...config, certs: { ...certs, certificates } };
 }
 
 /** Reads and validates a config file; refuses an empty one and an empty route table (see ParseOptions). */

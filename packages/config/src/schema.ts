@@ -6,6 +6,7 @@ import {
   certsSectionSchema,
   dnsSectionSchema,
   firewallSectionSchema,
+  httpSectionSchema,
   mailSectionSchema,
   natsSchema,
   streamSectionSchema,
@@ -21,6 +22,7 @@ export const configSchema = z
     certs: certsSectionSchema.optional(),
     firewall: firewallSectionSchema.optional(),
     stream: streamSectionSchema.prefault({}),
+    http: httpSectionSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -36,6 +38,7 @@ export const configSchema = z
     });
     for (const issue of kernelRoutePortIssues(config)) ctx.addIssue({ ...issue });
     for (const issue of withoutSniIssues(config)) ctx.addIssue({ ...issue });
+    for (const issue of httpTlsIssues(config)) ctx.addIssue({ ...issue });
   });
 
 /** One route per port, explicit or implied, takes the TLS clients without SNI: the port's default. */
@@ -44,6 +47,7 @@ function withoutSniIssues(config: {
   dns?: Parameters<typeof impliedRoutes>[0]["dns"];
   mail?: Parameters<typeof impliedRoutes>[0]["mail"];
   certs?: Parameters<typeof impliedRoutes>[0]["certs"];
+  http?: Parameters<typeof impliedRoutes>[0]["http"];
 }): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
   const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
   const named = new Set(config.routes.map((r) => r.name));
@@ -77,6 +81,7 @@ function kernelRoutePortIssues(config: {
   dns?: Parameters<typeof impliedRoutes>[0]["dns"];
   mail?: Parameters<typeof impliedRoutes>[0]["mail"];
   certs?: Parameters<typeof impliedRoutes>[0]["certs"];
+  http?: Parameters<typeof impliedRoutes>[0]["http"];
 }): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
   const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
   const named = new Set(config.routes.map((r) => r.name));
@@ -113,6 +118,50 @@ function kernelRoutePortIssues(config: {
     });
   });
   return issues;
+}
+
+/**
+ * A site with `tls: auto` gets its certificate from the certs service, so the file needs a certs
+ * section; and a wildcard from a public CA needs dns-01, which needs the servers to check.
+ */
+function httpTlsIssues(config: {
+  http?: Parameters<typeof impliedRoutes>[0]["http"];
+  certs?: Parameters<typeof impliedRoutes>[0]["certs"];
+}): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
+  const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
+  const { http, certs } = config;
+  if (!http) return issues;
+  http.sites.forEach((site, i) => {
+    if (site.tls !== "auto") return;
+    if (!certs) {
+      issues.push({
+        code: "custom",
+        path: ["http", "sites", i, "tls"],
+        message: "tls: auto needs a certs section (it issues the certificate); or give certFile and keyFile",
+      });
+      return;
+    }
+    const wildcard = site.domains.some((d) => d.startsWith("*.") && !coveredBy(certs.certificates, d));
+    if (wildcard && certs.directory !== "internal" && certs.dns01.servers.length === 0) {
+      issues.push({
+        code: "custom",
+        path: ["http", "sites", i, "domains"],
+        message:
+          "a wildcard with tls: auto needs dns-01: set certs.dns01.servers (or list the certificate in certs)",
+      });
+    }
+  });
+  return issues;
+}
+
+/** True when one of `certificates` already covers `name` (exactly, or by its one-label wildcard). */
+export function coveredBy(certificates: Array<{ name: string; altNames: string[] }>, name: string): boolean {
+  const lower = name.toLowerCase().replace(/\.$/, "");
+  const dot = lower.indexOf(".");
+  const wildcard = dot > 0 && !lower.startsWith("*.") ? `*${lower.slice(dot)}` : undefined;
+  return certificates.some((c) =>
+    [c.name, ...c.altNames].some((n) => n === lower || (wildcard !== undefined && n === wildcard)),
+  );
 }
 
 /** The whole validated file. */

@@ -4,6 +4,12 @@ import { z } from "zod";
 export { type CertificateConfig, type CertsSection, certsSectionSchema } from "./certs-section.js";
 export { type DnsSection, dnsSectionSchema } from "./dns/dns-section.js";
 export { type FirewallSection, firewallSectionSchema } from "./firewall-section.js";
+export {
+  type HttpLimits,
+  type HttpSection,
+  type HttpSite,
+  httpSectionSchema,
+} from "./http/http-section.js";
 export { mailSectionSchema } from "./mail/mail-section.js";
 export { type StreamSection, streamSectionSchema } from "./stream-section.js";
 

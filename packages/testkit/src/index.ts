@@ -42,6 +42,7 @@ export { type Pebble, type PebbleOptions, startPebble } from "./servers/pebble.j
 export { type CertsReplica, startCertsReplica } from "./stack/certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./stack/dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./stack/edge-harness.js";
+export { type HttpReplica, startHttpReplica } from "./stack/http-replica.js";
 export { type MailReplica, startMailReplica } from "./stack/mail-replica.js";
 export { type StreamReplica, startStreamReplica } from "./stack/stream-replica.js";
 export { type WaitOptions, waitFor } from "./wait-for.js";

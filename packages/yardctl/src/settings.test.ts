@@ -30,6 +30,7 @@ describe("resolveSettings", () => {
           mail: "127.0.0.1:10920",
           certs: "127.0.0.1:10930",
           firewall: "127.0.0.1:10940",
+          http: "127.0.0.1:10950",
         },
         tokenFile: join(empty, ".switchyard/admin.token"),
         configFile: undefined,
@@ -54,7 +55,7 @@ describe("resolveSettings", () => {
   test("SWITCHYARD_EDGE beats the config file, --edge beats both", async () => {
     assert.equal((await resolve({}, { SWITCHYARD_EDGE: "10.0.0.1:1" })).addresses.edge, "10.0.0.1:1");
     const settings = await resolve(
-      { edge: "[::1]:2", dns: "[::1]:3", mail: "[::1]:5", certs: "[::1]:4" },
+      { edge: "[::1]:2", dns: "[::1]:3", mail: "[::1]:5", certs: "[::1]:4", http: "[::1]:6" },
       { SWITCHYARD_EDGE: "10.0.0.1:1", SWITCHYARD_FIREWALL: "10.0.0.1:3" },
     );
     assert.equal(settings.addresses.edge, "[::1]:2");

@@ -99,6 +99,8 @@ const expectations: Array<[RegExp, RegExp]> = [
   [/^npx yardctl routes$/, /^dns-doh\s+10443\s+tcp\b/m],
   [/^npx yardctl stats$/, /^uptime \d+s\s+connections pending 0/m],
   [/^npx yardctl certs list$/, /^localhost\s+localhost\s+-\s+internal\s+in 29d/m],
+  [/^curl .*https:\/\/www\.switchyard\.test:10443\/$/, /^Hello from the Switchyard demo upstream\.$/m],
+  [/^npx yardctl http sites$/, /^www\.switchyard\.test\s+www\.switchyard\.test\s+auto\s+308\b/m],
 ];
 
 let work = "";

@@ -1,4 +1,4 @@
-import type { CertsSection, DnsSection, MailSection } from "../service-sections.js";
+import type { CertsSection, DnsSection, HttpSection, MailSection } from "../service-sections.js";
 import { IMPLIED_ROUTES, POOLS, ROUTE_ROLES, type RouteRole } from "./route-roles.js";
 import type { RouteConfig } from "./route-schema.js";
 
@@ -38,6 +38,7 @@ export interface ImpliedSections {
   dns?: DnsSection | undefined;
   mail?: MailSection | undefined;
   certs?: CertsSection | undefined;
+  http?: HttpSection | undefined;
 }
 
 /**
@@ -45,13 +46,16 @@ export interface ImpliedSections {
  * (UDP shares the bound socket, TCP is handed off), its DoH domain gets an SNI route (by default also
  * the port's route for TLS clients without SNI), the mail ports
  * go to the mail pool with SMTP refusals, and the certs HTTP port sends ACME challenges (and, last,
- * every other request, for a redirect to https) to certs.
+ * every other request, for a redirect to https) to certs. The http section's sites get an SNI route
+ * on its https port and a Host route on its http port, both to the http pool; on a port shared with
+ * certs they sit after the ACME challenge route and before certs' catch-all redirect, so challenges
+ * keep reaching certs and the sites' own names reach their site.
  * Each carries its role (udp shares carry none: they are not handed-off connections). A route in the
  * file with the same name replaces the implied one, and takes its role unless it names one.
  */
 export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
   const routes: RouteConfig[] = [];
-  const { dns, mail, certs } = sections;
+  const { dns, mail, certs, http } = sections;
   if (dns) {
     routes.push(route(IMPLIED_ROUTES.dnsUdp, dns.ports, POOLS.dns, undefined, { protocol: "udp" }));
     routes.push(route(IMPLIED_ROUTES.dnsTcp, dns.ports, POOLS.dns, ROUTE_ROLES.dnsTcp));
@@ -77,6 +81,16 @@ export function impliedRoutes(sections: ImpliedSections): RouteConfig[] {
         refusal: "http",
       }),
     );
+  }
+  if (http) {
+    const domains = [...new Set(http.sites.flatMap((s) => s.domains))];
+    const web = { domains, refusal: "http" } as const;
+    routes.push(
+      route(IMPLIED_ROUTES.httpHttps, [http.ports.https], POOLS.http, ROUTE_ROLES.https, { domains }),
+    );
+    routes.push(route(IMPLIED_ROUTES.httpHttp, [http.ports.http], POOLS.http, ROUTE_ROLES.http, web));
+  }
+  if (certs) {
     if (certs.redirectHttp)
       routes.push(
         route(IMPLIED_ROUTES.certsHttpRedirect, [certs.httpPort], POOLS.certs, ROUTE_ROLES.http01, {

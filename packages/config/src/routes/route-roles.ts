@@ -18,12 +18,16 @@ export const ROUTE_ROLES = {
   http01: "http-01",
   /** stream: a `forward` route's TCP connection, relayed to the route's targets. */
   forward: "forward",
+  /** http: a site's TLS connection (SNI on the https port): TLS, then HTTP/2 or HTTP/1.1 by ALPN. */
+  https: "https",
+  /** http: a site's plain HTTP/1.1 connection (Host on the http port): redirect to https, or proxy. */
+  http: "http",
 } as const;
 
 export type RouteRole = (typeof ROUTE_ROLES)[keyof typeof ROUTE_ROLES];
 
 /** The pools the services register, by name. */
-export const POOLS = { dns: "dns", mail: "mail", certs: "certs", stream: "stream" } as const;
+export const POOLS = { dns: "dns", mail: "mail", certs: "certs", stream: "stream", http: "http" } as const;
 
 /** Which roles each pool serves; a route's role must be one of its pool's. */
 export const POOL_ROLES: Readonly<Record<string, readonly RouteRole[]>> = {
@@ -31,6 +35,7 @@ export const POOL_ROLES: Readonly<Record<string, readonly RouteRole[]>> = {
   [POOLS.dns]: [ROUTE_ROLES.dnsTcp, ROUTE_ROLES.doh],
   [POOLS.certs]: [ROUTE_ROLES.http01],
   [POOLS.stream]: [ROUTE_ROLES.forward],
+  [POOLS.http]: [ROUTE_ROLES.https, ROUTE_ROLES.http],
 };
 
 export const MAIL_ROLES = [ROUTE_ROLES.smtp, ROUTE_ROLES.submission, ROUTE_ROLES.smtps] as const;
@@ -50,6 +55,8 @@ export const IMPLIED_ROUTES = {
   mailSmtps: "mail-smtps",
   certsHttp01: "certs-http01",
   certsHttpRedirect: "certs-http-redirect",
+  httpHttps: "http-https",
+  httpHttp: "http-http",
 } as const;
 
 export type ImpliedRouteName = (typeof IMPLIED_ROUTES)[keyof typeof IMPLIED_ROUTES];

@@ -6,7 +6,7 @@
 
 /** JetStream KV buckets (each one is the stream `KV_<bucket>`). */
 export const NATS_BUCKETS = {
-  /** Certificates and sealed keys: written by certs, read by dns and mail. */
+  /** Certificates and sealed keys: written by certs, read by dns, mail and http. */
   certs: "certs",
   /** ACME challenges (`dns01.*`, `http01.*`): written by certs, read by dns. */
   acme: "acme",
@@ -26,7 +26,7 @@ export const NATS_BUCKETS = {
 export const BAN_SUBJECT = "firewall.ban";
 
 /** Every role that connects to NATS, plus `admin` (operators' `nats` CLI: no restriction). */
-export const NATS_ROLES = ["dns", "mail", "certs", "nftables", "admin"] as const;
+export const NATS_ROLES = ["dns", "mail", "certs", "nftables", "http", "admin"] as const;
 export type NatsRole = (typeof NATS_ROLES)[number];
 
 type Bucket = (typeof NATS_BUCKETS)[keyof typeof NATS_BUCKETS];
@@ -50,6 +50,7 @@ const GRANTS: Record<Exclude<NatsRole, "admin">, RoleGrant> = {
     subscribes: [],
   },
   mail: { writes: [], reads: [NATS_BUCKETS.certs], publishes: [BAN_SUBJECT], subscribes: [] },
+  http: { writes: [], reads: [NATS_BUCKETS.certs], publishes: [], subscribes: [] },
   certs: {
     writes: [NATS_BUCKETS.certs, NATS_BUCKETS.acme, NATS_BUCKETS.certsState, NATS_BUCKETS.certsLocks],
     reads: [],

@@ -3,6 +3,7 @@ import { certsCommands } from "./certs.js";
 import { dnsCommands } from "./dns.js";
 import { edgeCommands } from "./edge.js";
 import { firewallCommands } from "./firewall.js";
+import { httpCommands } from "./http.js";
 import { mailCommands } from "./mail.js";
 import { mailDkimCommands } from "./mail-dkim.js";
 
@@ -14,4 +15,5 @@ export const commandGroups: readonly CommandGroup[] = [
   mailDkimCommands,
   certsCommands,
   firewallCommands,
+  httpCommands,
 ];

@@ -1,0 +1,48 @@
+/**
+ * Every error the http service makes is an HttpError: one base, a named subclass per kind, the
+ * underlying error as `cause`, and the HTTP status it answers with as a field (never in the text).
+ */
+export class HttpError extends Error {
+  override name = "HttpError";
+  /** The status this error answers the client with, where one applies. */
+  readonly status: number | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options?.status;
+  }
+}
+
+/** A site's fixed certificate or key that cannot be read or used. */
+export class TlsMaterialError extends HttpError {
+  override name = "TlsMaterialError";
+}
+
+/** No certificate for the name a client asked for in its SNI: the handshake is refused. */
+export class NoCertificateError extends HttpError {
+  override name = "NoCertificateError";
+  constructor(readonly servername: string) {
+    super(`no certificate for ${JSON.stringify(servername)}`);
+  }
+}
+
+/** A request refused before it reaches an upstream (400, 401, 404, 408, 413, 421, 431). */
+export class RequestRefusedError extends HttpError {
+  override name = "RequestRefusedError";
+  constructor(status: number, message: string) {
+    super(message, { status });
+  }
+}
+
+/** No upstream could answer (502: none up, connect failed, reset; 504: too slow). */
+export class UpstreamError extends HttpError {
+  override name = "UpstreamError";
+  constructor(
+    readonly upstream: string | undefined,
+    status: 502 | 504,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, { status, ...options });
+  }
+}

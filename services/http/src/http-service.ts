@@ -1,0 +1,215 @@
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { ROUTE_ROLES } from "@switchyard/config";
+import type { Logger, NatsAuth } from "@switchyard/runtime";
+import { EdgeWorker } from "@switchyard/worker";
+import type { HttpSettings } from "./config.js";
+import type { Exchange } from "./front/exchange.js";
+import { Http1Front } from "./front/http1-front.js";
+import { serveHttp2 } from "./front/http2-front.js";
+import { ConnectionSlots } from "./limits/connection-slot.js";
+import type { HttpMetrics } from "./metrics.js";
+import { type ConnectionFacts, handleRequest, type RequestContext } from "./proxy/handle-request.js";
+import { handleUpgrade } from "./proxy/handle-upgrade.js";
+import { SiteCertificates } from "./tls/site-certificates.js";
+import { terminateTls } from "./tls/terminate-tls.js";
+import { UpstreamPools } from "./upstreams/upstream-pools.js";
+
+export interface HttpServiceOptions {
+  edge: string;
+  token: string;
+  instance?: string;
+  logger: Logger;
+  metrics: HttpMetrics;
+  kvKeyFile: string;
+  /** NATS for `tls: auto` certificates (config `nats`). */
+  nats?: { servers: string[]; auth: NatsAuth };
+}
+
+/** How long a connect to an upstream may take before it counts as failed (and is retried elsewhere). */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * An http worker: its membership of the edge's `http` pool, TLS termination with the sites'
+ * certificates, HTTP/1.1 and HTTP/2 to clients, and the upstream pools requests go to.
+ */
+export class HttpService {
+  private settings: HttpSettings;
+  private upstreams: UpstreamPools;
+  private readonly slots: ConnectionSlots;
+  private readonly worker: EdgeWorker;
+  private readonly certificates: SiteCertificates;
+  private readonly http1: Http1Front;
+  private nextId = 1;
+  private draining = false;
+
+  constructor(
+    settings: HttpSettings,
+    private readonly options: HttpServiceOptions,
+  ) {
+    this.settings = settings;
+    const { logger, metrics } = options;
+    this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, logger);
+    metrics.upstreams = () => this.upstreams.all();
+    this.certificates = new SiteCertificates({
+      kvKeyFile: options.kvKeyFile,
+      logger,
+      ...(options.nats && settings.storedCertificates
+        ? { nats: { ...options.nats, name: `http-${options.instance ?? process.pid}` } }
+        : {}),
+    });
+    this.certificates.fixed = settings.fixedCertificates;
+    this.slots = new ConnectionSlots(() => this.settings.limits.maxConnections, {
+      held: (n) => metrics.connections.set(n),
+      refused: () => metrics.connectionsRefused.inc(),
+      expired: (reason) => metrics.deadline(reason),
+    });
+    this.http1 = new Http1Front({
+      limits: () => this.settings.limits,
+      request: (ex, conn) => this.request(ex, conn.facts),
+      upgrade: (req, socket, head, conn) => void this.upgrade(req, socket, head, conn.facts),
+      refused: (status, reason, conn) => {
+        metrics.refused(status, reason);
+        logger.info({ conn: conn?.facts.id, client: conn?.facts.address, status, reason }, "request refused");
+      },
+    });
+    this.worker = new EdgeWorker({
+      edge: options.edge,
+      token: options.token,
+      role: "http",
+      pool: "http",
+      logger,
+      ...(options.instance ? { instance: options.instance } : {}),
+      onConnection: (socket, info) => this.accept(socket, info.role, info.remote.address, info.sni),
+    });
+  }
+
+  get held(): number {
+    return this.slots.size;
+  }
+
+  get pools(): UpstreamPools {
+    return this.upstreams;
+  }
+
+  get sites(): HttpSettings["sites"] {
+    return this.settings.sites;
+  }
+
+  start(): void {
+    this.certificates.start();
+    this.upstreams.start();
+    this.worker.start();
+  }
+
+  private context(): RequestContext {
+    const { settings } = this;
+    return {
+      sites: settings.sites,
+      pools: this.upstreams.pools,
+      via: settings.via,
+      httpsPort: settings.httpsPort,
+      metrics: this.options.metrics,
+      logger: this.options.logger,
+      connectFailed: (u) => {
+        this.options.logger.warn({ pool: u.pool, upstream: u.address }, "upstream refused a connection");
+      },
+    };
+  }
+
+  private request(ex: Exchange, facts: ConnectionFacts): void {
+    handleRequest(ex, facts, this.context()).catch((err: unknown) => {
+      this.options.logger.error({ err, conn: facts.id }, "request handler failed");
+      ex.abort();
+    });
+  }
+
+  /** A handed-off connection: TLS (role https) or plain HTTP/1.1 (role http). */
+  private accept(socket: Socket, role: string | undefined, address: string, sni?: string): void {
+    const slot = this.slots.admit(socket);
+    if (!slot) {
+      socket.on("error", () => socket.destroy());
+      socket.destroy();
+      return;
+    }
+    socket.on("error", () => socket.destroy());
+    const facts: ConnectionFacts = {
+      id: this.nextId++,
+      address,
+      secure: role === ROUTE_ROLES.https,
+      draining: this.draining,
+      ...(role === ROUTE_ROLES.https && sni !== undefined ? { sni } : {}),
+    };
+    const limits = this.settings.limits;
+    if (!facts.secure) {
+      this.http1.accept({ slot, facts, socket, inFlight: 0 });
+      return;
+    }
+    slot.deadline("header", "handshake", limits.headerTimeoutMs);
+    terminateTls(
+      socket,
+      (name) => this.certificates.getSecureContext(name),
+      (tls, protocol) => {
+        tls.on("error", () => tls.destroy());
+        if (protocol === "h2") {
+          serveHttp2(tls, slot, facts, {
+            limits: () => this.settings.limits,
+            request: (ex) => this.request(ex, facts),
+            refused: (status, reason) => this.options.metrics.refused(status, reason),
+          });
+        } else {
+          slot.cancel("header");
+          this.http1.accept({ slot, facts, socket: tls, inFlight: 0 });
+        }
+      },
+      (err) => {
+        this.options.metrics.tlsFailures.inc();
+        this.options.logger.debug({ err: err.message, conn: facts.id }, "tls handshake failed");
+      },
+    );
+  }
+
+  /** An HTTP/1.1 Upgrade: tunnelled to the site's upstream (WebSocket), or refused. */
+  private async upgrade(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    facts: ConnectionFacts,
+  ): Promise<void> {
+    await handleUpgrade(req, socket, head, facts, this.context());
+  }
+
+  /**
+   * New settings (from config.ts's httpSettings, which read and checked them): sites, limits and
+   * fixed certificates at once; new upstream pools for new requests, the old ones closed when idle.
+   */
+  async reload(settings: HttpSettings): Promise<void> {
+    const old = this.upstreams;
+    this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, this.options.logger);
+    this.upstreams.start();
+    this.settings = settings;
+    this.certificates.fixed = settings.fixedCertificates;
+    this.http1.reload();
+    void old.close();
+  }
+
+  /** Leaves the pool, asks every connection to finish (HTTP/1.1: Connection: close; HTTP/2: GOAWAY), waits. */
+  async drain(deadlineMs: number): Promise<void> {
+    // Marked first (a connection handed over meanwhile is marked at accept), then the pool is left.
+    this.draining = true;
+    const held = this.slots.size;
+    for (const slot of this.slots.all()) slot.drain();
+    this.options.logger.info({ held }, "draining http connections");
+    await this.worker.leave();
+    const until = Date.now() + deadlineMs;
+    while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    this.options.logger.info({ held, left: this.slots.size }, "http connections drained");
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.stop();
+    for (const slot of this.slots.all()) slot.socket.destroy();
+    await this.certificates.stop();
+    await this.upstreams.destroy();
+  }
+}

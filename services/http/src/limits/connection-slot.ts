@@ -1,0 +1,104 @@
+import type { Socket } from "node:net";
+
+/** Why a deadline ended a connection (or an HTTP/2 stream). */
+export type Expiry = "handshake" | "header" | "idle" | "stream" | "closing";
+
+/** What the slots report (metrics). */
+export interface SlotEvents {
+  held(connections: number): void;
+  refused(): void;
+  expired(reason: Expiry): void;
+}
+
+/**
+ * One handed-off connection's hold on the worker, and its deadlines. Everything it holds is given
+ * back by one function, run once, when the edge's raw socket emits 'close': every ending (FIN,
+ * reset, deadline, TLS failure, HTTP/2 GOAWAY, drain) ends there, because TLS and HTTP sit on that
+ * socket and destroying either destroys it. Bytes never restart a deadline; only whole requests do.
+ */
+export class ConnectionSlot {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly releases: Array<() => void> = [];
+  private released = false;
+  /** What the protocol does when the worker drains (default: close at once). */
+  drain: () => void = () => this.socket.destroy();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly onExpire: (reason: Expiry) => void,
+  ) {}
+
+  /** Starts (or restarts) deadline `key`; when it passes, `action` runs (default: destroy). */
+  deadline(key: string, reason: Expiry, ms: number, action: () => void = () => this.socket.destroy()): void {
+    if (this.released) return;
+    clearTimeout(this.timers.get(key));
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.onExpire(reason);
+      action();
+    }, ms);
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  cancel(key: string): void {
+    const timer = this.timers.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(key);
+  }
+
+  /** Timers running now (tests: back to zero after every ending). */
+  get deadlines(): number {
+    return this.timers.size;
+  }
+
+  onRelease(release: () => void): void {
+    if (this.released) release();
+    else this.releases.push(release);
+  }
+
+  /** Stops every deadline and runs the release hooks, once. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const release of this.releases.splice(0)) release();
+  }
+}
+
+/** The connections a worker holds, under one cap. */
+export class ConnectionSlots {
+  private readonly held = new Set<ConnectionSlot>();
+
+  constructor(
+    private readonly max: () => number,
+    private readonly events: SlotEvents,
+  ) {}
+
+  /** A slot for `socket`, or undefined over the cap (the caller closes the socket). */
+  admit(socket: Socket): ConnectionSlot | undefined {
+    if (this.held.size >= this.max()) {
+      this.events.refused();
+      return undefined;
+    }
+    const slot = new ConnectionSlot(socket, (reason) => this.events.expired(reason));
+    this.held.add(slot);
+    this.events.held(this.held.size);
+    // The one release: every way a connection ends closes this socket.
+    socket.once("close", () => {
+      slot.release();
+      if (this.held.delete(slot)) this.events.held(this.held.size);
+    });
+    return slot;
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  all(): ConnectionSlot[] {
+    return [...this.held];
+  }
+}

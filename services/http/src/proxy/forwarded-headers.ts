@@ -1,0 +1,102 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { isIPv6 } from "node:net";
+
+/** Hop-by-hop fields (RFC 9110 7.6.1, plus the legacy ones proxies also drop). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/** What a client sent about earlier proxies: not believed from anyone (no trusted proxy before us). */
+const FORWARDING = ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"];
+
+/** Who the request came from, as the edge saw it (its PROXY-protocol source included). */
+export interface ClientFacts {
+  address: string;
+  /** True over TLS (https). */
+  secure: boolean;
+  /** The Host or :authority the client asked for. */
+  host: string;
+  /** "1.1" or "2": the client's protocol, for Via. */
+  protocol: "1.1" | "2";
+}
+
+/** Deletes the hop-by-hop fields and every field the Connection header names. */
+export function removeHopByHop(headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    const listed = Array.isArray(connection) ? connection.join(",") : String(connection);
+    for (const name of listed.split(",")) {
+      const field = name.trim().toLowerCase();
+      if (field) delete headers[field];
+    }
+  }
+  for (const name of HOP_BY_HOP) delete headers[name];
+}
+
+/** The Forwarded `for` value (RFC 7239 6): IPv6 in quotes and brackets. */
+function forwardedNode(address: string): string {
+  return isIPv6(address) ? `"[${address}]"` : address;
+}
+
+/** A Forwarded parameter value: a token as is, anything else quoted. */
+function forwardedValue(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/**
+ * The headers sent upstream: the client's, less hop-by-hop fields, HTTP/2 pseudo-headers, Expect
+ * (answered here) and any forwarding fields it claimed; plus X-Forwarded-For/-Proto/-Host, RFC 7239
+ * Forwarded and Via from what the edge and TLS told us. Host stays the client's.
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  client: ClientFacts,
+  via: string,
+): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || name.startsWith(":")) continue;
+    headers[name] = value;
+  }
+  removeHopByHop(headers);
+  delete headers.expect;
+  for (const name of FORWARDING) delete headers[name];
+  // HTTP/2 may split cookies over several fields (RFC 9113 8.2.3): one field for HTTP/1.1.
+  if (Array.isArray(headers.cookie)) headers.cookie = headers.cookie.join("; ");
+  const proto = client.secure ? "https" : "http";
+  headers.host = client.host;
+  headers["x-forwarded-for"] = client.address;
+  headers["x-forwarded-proto"] = proto;
+  headers["x-forwarded-host"] = client.host;
+  headers.forwarded = `for=${forwardedNode(client.address)};proto=${proto};host=${forwardedValue(client.host)}`;
+  headers.via = viaAfter(incoming.via, client.protocol, via);
+  return headers;
+}
+
+/** Via with our hop appended. */
+export function viaAfter(previous: string | string[] | undefined, protocol: string, via: string): string {
+  const hop = `${protocol} ${via}`;
+  const before = Array.isArray(previous) ? previous.join(", ") : previous;
+  return before ? `${before}, ${hop}` : hop;
+}
+
+/** The upstream's response headers for the client: hop-by-hop fields removed, Via added. */
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+  via: string,
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) if (value !== undefined) headers[name] = value;
+  removeHopByHop(headers);
+  headers.via = viaAfter(upstream.via, "1.1", via);
+  return headers;
+}

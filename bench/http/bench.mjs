@@ -30,13 +30,55 @@ const say = (m) => process.stderr.write(`# ${m}\n`);
 // --- certificate: a local CA and a leaf for bench.test ---
 function makeCert() {
   const o = (...a) => execFileSync("openssl", a, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  o("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-    "-subj", "/CN=bench CA", "-keyout", "ca.key", "-out", "ca.pem");
-  o("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${HOST}`,
-    "-keyout", "site.key", "-out", "site.csr");
+  o(
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=bench CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  );
+  o(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    `/CN=${HOST}`,
+    "-keyout",
+    "site.key",
+    "-out",
+    "site.csr",
+  );
   writeFileSync(join(dir, "ext.cnf"), `subjectAltName=DNS:${HOST}\n`);
-  o("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-    "-extfile", "ext.cnf", "-out", "site.pem");
+  o(
+    "x509",
+    "-req",
+    "-in",
+    "site.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+    "-out",
+    "site.pem",
+  );
   return { cert: join(dir, "site.pem"), key: join(dir, "site.key") };
 }
 
@@ -48,11 +90,14 @@ async function startUpstream() {
   writeFileSync(join(www, "100k"), "x".repeat(100 * 1024));
   const port = await freePort();
   const conf = join(dir, "upstream.conf");
-  writeFileSync(conf, `worker_processes 1; daemon off; pid ${dir}/upstream.pid; error_log stderr error;
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/upstream.pid; error_log stderr error;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; default_type text/plain; sendfile on;
   server { listen 127.0.0.1:${port}; root ${www}; } }
-`);
+`,
+  );
   const proc = start("upstream", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
   await waitForPort(port, 10_000);
   return { proc, port };
@@ -62,19 +107,27 @@ http { access_log off; keepalive_requests 1000000; default_type text/plain; send
 async function startNginx(cert, up) {
   const [tls, plain] = [await freePort(), await freePort()];
   const conf = join(dir, "nginx.conf");
-  writeFileSync(conf, `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log stderr error;
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log stderr error;
 events { worker_connections 30000; }
 http { access_log off; keepalive_requests 1000000;
   upstream up { server 127.0.0.1:${up}; keepalive 64; }
   server { listen 127.0.0.1:${tls} ssl http2; listen 127.0.0.1:${plain};
     ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; server_name ${HOST};
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`);
+`,
+  );
   const proc = start("nginx", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
   await waitForPort(tls, 10_000);
   // the worker (a child of the master) holds the connections
   await sleep(300);
-  const worker = Number(execFileSync("pgrep", ["-P", String(proc.pid)]).toString().trim().split("\n")[0]);
+  const worker = Number(
+    execFileSync("pgrep", ["-P", String(proc.pid)])
+      .toString()
+      .trim()
+      .split("\n")[0],
+  );
   return { name: "nginx", tls, plain, pids: [worker], stop: () => proc.stop() };
 }
 
@@ -82,9 +135,11 @@ async function startHaproxy(cert, up) {
   const [tls, plain] = [await freePort(), await freePort()];
   writeFileSync(join(dir, "haproxy.pem"), readFileSync(cert.cert, "utf8") + readFileSync(cert.key, "utf8"));
   const conf = join(dir, "haproxy.cfg");
-  writeFileSync(conf, `global
+  writeFileSync(
+    conf,
+    `global
   nbthread 1
-  maxconn 30000
+  maxconn 9000 # haproxy asks for ~2x maxconn fds (the hard limit here is 20,000)
 defaults
   mode http
   timeout connect 5s
@@ -93,11 +148,12 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:${tls} ssl crt ${dir}/haproxy.pem alpn h2,http/1.1
-  bind 127.0.0.1:${plain} proto h2,h1
+  bind 127.0.0.1:${plain}
   default_backend b
 backend b
   server s 127.0.0.1:${up}
-`);
+`,
+  );
   const proc = start("haproxy", "haproxy", ["-db", "-f", conf], { logDir: dir });
   await waitForPort(tls, 10_000);
   return { name: "haproxy", tls, plain, pids: [proc.pid], stop: () => proc.stop() };
@@ -106,10 +162,14 @@ backend b
 async function startCaddy(cert, up) {
   const [tls, plain] = [await freePort(), await freePort()];
   const conf = join(dir, "Caddyfile");
-  writeFileSync(conf, `{
+  writeFileSync(
+    conf,
+    `{
   admin off
   auto_https off
-  log { level ERROR }
+  log {
+    level ERROR
+  }
 }
 https://${HOST}:${tls} {
   bind 127.0.0.1
@@ -120,7 +180,8 @@ http://:${plain} {
   bind 127.0.0.1
   reverse_proxy 127.0.0.1:${up}
 }
-`);
+`,
+  );
   const proc = start("caddy", "caddy", ["run", "--config", conf, "--adapter", "caddyfile"], {
     logDir: dir,
     env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, GOMAXPROCS: "1" },
@@ -134,14 +195,22 @@ async function startSwitchyard(cert, up, workers) {
   const edge = await testkit.startEdge({
     http: {
       ports: { https: tls, http: plain },
-      sites: [{ domains: [HOST], upstreams: [`127.0.0.1:${up}`],
-        tls: { certFile: cert.cert, keyFile: cert.key }, redirectHttp: false }],
+      sites: [
+        {
+          domains: [HOST],
+          upstreams: [`127.0.0.1:${up}`],
+          tls: { certFile: cert.cert, keyFile: cert.key },
+          redirectHttp: false,
+        },
+      ],
     },
   });
   const replicas = [];
   try {
     for (let i = 0; i < workers; i++)
-      replicas.push(await testkit.startHttpReplica(edge, { name: `http-${i}`, env: { SWITCHYARD_LOG_LEVEL: "info" } }));
+      replicas.push(
+        await testkit.startHttpReplica(edge, { name: `http-${i}`, env: { SWITCHYARD_LOG_LEVEL: "info" } }),
+      );
   } catch (err) {
     await edge.stop();
     throw err;
@@ -164,12 +233,17 @@ function wrk(url, extra = []) {
     const args = ["-t", "2", "-c", String(CONNS), "-d", `${SECONDS}s`, "--latency", ...extra, url];
     const p = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    p.stdout.on("data", (c) => { out += c; });
-    p.stderr.on("data", (c) => { out += c; });
+    p.stdout.on("data", (c) => {
+      out += c;
+    });
+    p.stderr.on("data", (c) => {
+      out += c;
+    });
     p.on("exit", () => {
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
       const p99 = parseLat(/99%\s+([\d.]+)(us|ms|s)/.exec(out));
-      const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: (.*)/.exec(out)?.[1] ?? "";
+      const errors =
+        /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: (.*)/.exec(out)?.[1] ?? "";
       res({ rps, p99ms: p99, errors, raw: out });
     });
   });
@@ -181,14 +255,23 @@ function h2load(url) {
     const args = ["-D", String(SECONDS), "-c", String(CONNS), "-m", "10", "-t", "2", "--warm-up-time=1", url];
     const p = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    p.stdout.on("data", (c) => { out += c; });
-    p.stderr.on("data", (c) => { out += c; });
+    p.stdout.on("data", (c) => {
+      out += c;
+    });
+    p.stderr.on("data", (c) => {
+      out += c;
+    });
     p.on("exit", () => {
       const rps = Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? Number.NaN);
       const failed = /(\d+) failed/.exec(out)?.[1] ?? "";
       // h2load gives mean/sd/max, not p99: record max and mean of request time
       const m = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
-      res({ rps, meanMs: m ? parseLat([0, m[3], m[4]]) : Number.NaN, errors: failed === "0" ? "" : failed, raw: out });
+      res({
+        rps,
+        meanMs: m ? parseLat([0, m[3], m[4]]) : Number.NaN,
+        errors: failed === "0" ? "" : failed,
+        raw: out,
+      });
     });
   });
 }
@@ -201,21 +284,36 @@ async function idleMemory(server) {
   let ok = 0;
   const open = () =>
     new Promise((res) => {
-      const s = tlsConnect({ host: "127.0.0.1", port: server.tls, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+      const s = tlsConnect({
+        host: "127.0.0.1",
+        port: server.tls,
+        servername: HOST,
+        rejectUnauthorized: false,
+        ALPNProtocols: ["http/1.1"],
+      });
       sockets.push(s);
       s.on("error", () => res());
       s.once("secureConnect", () => s.write(`GET /1k HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`));
       let got = 0;
       s.on("data", (c) => {
         got += c.length;
-        if (got >= 1024) { ok++; res(); }
+        if (got >= 1024 && got - c.length < 1024) {
+          ok++;
+          res();
+        } // count each connection once
       });
     });
-  for (let i = 0; i < IDLE; i += 200) await Promise.all(Array.from({ length: Math.min(200, IDLE - i) }, open));
+  for (let i = 0; i < IDLE; i += 200)
+    await Promise.all(Array.from({ length: Math.min(200, IDLE - i) }, open));
   await sleep(1500);
   const after = rss();
   for (const s of sockets) s.destroy();
-  return { open: ok, beforeKiB: before, afterKiB: after, perConnKB: ((after - before) * 1.024) / Math.max(ok, 1) };
+  return {
+    open: ok,
+    beforeKiB: before,
+    afterKiB: after,
+    perConnKB: ((after - before) * 1.024) / Math.max(ok, 1),
+  };
 }
 
 // --- main ---
@@ -229,7 +327,10 @@ const rows = [
   ["wrk h1 plain 100K", (s) => wrk(`http://${HOST}:${s.plain}/100k`, ["-H", `Host: ${HOST}`])],
   ["h2load h2 TLS 1K", (s) => h2load(`https://${HOST}:${s.tls}/1k`)],
   ["h2load h2 TLS 100K", (s) => h2load(`https://${HOST}:${s.tls}/100k`)],
-  ["TLS handshakes/s", (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`, "-H", "Connection: close"])],
+  [
+    "TLS handshakes/s",
+    (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`, "-H", "Connection: close"]),
+  ],
 ];
 const servers = [
   ["switchyard×1", () => startSwitchyard(cert, upstream.port, 1)],
@@ -272,18 +373,38 @@ lines.push(`| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/ngi
 lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|`);
 const sy = (n, row) => results[n]?.[row]?.rps;
 for (const [row] of rows) {
-  lines.push(`| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |`);
+  lines.push(
+    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |`,
+  );
 }
 for (const [row] of rows.filter(([r]) => r.startsWith("wrk") || r.startsWith("TLS"))) {
   const p = (n) => results[n]?.[row]?.p99ms;
-  lines.push(`| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |`);
+  lines.push(
+    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |`,
+  );
 }
 const idle = (n) => results[n]?.idle?.perConnKB;
-lines.push(`| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |`);
+lines.push(
+  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |`,
+);
 console.log(lines.join("\n"));
 const date = new Date().toISOString().slice(0, 10);
 mkdirSync(join(root, "bench/results"), { recursive: true });
 const file = join(root, `bench/results/http-${date}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, connections: CONNS, idle: IDLE, upstream: "nginx static files", results }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      seconds: SECONDS,
+      connections: CONNS,
+      idle: IDLE,
+      upstream: "nginx static files",
+      results,
+    },
+    null,
+    2,
+  ),
+);
 say(`wrote ${file}`);
 process.exit(0);

@@ -1,0 +1,410 @@
+/**
+ * bench/http: Switchyard's http worker (edge + 1 worker, then 2) against nginx, HAProxy (mode http)
+ * and Caddy, each terminating TLS with the same certificate and proxying to the same upstream (nginx
+ * serving two static files, 1 KB and 100 KB, on its own port). Clients: wrk (HTTP/1.1 keep-alive),
+ * h2load (HTTP/2), new TLS handshakes per second (wrk with `Connection: close`), p99 latency, and the
+ * proxy's RSS growth per idle keep-alive TLS connection. Run through run.sh.
+ *
+ * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
+import { freePort, run, sample, sleep, start, waitForPort } from "../handoff/procs.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../..");
+const testkit = await import(join(root, "packages/testkit/dist/index.js"));
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
+const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
+const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
+chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files
+const say = (m) => process.stderr.write(`# ${m}\n`);
+
+// --- certificate: a local CA and a leaf for bench.test ---
+function makeCert() {
+  const o = (...a) => execFileSync("openssl", a, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  o(
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=bench CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  );
+  o(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-subj",
+    `/CN=${HOST}`,
+    "-keyout",
+    "site.key",
+    "-out",
+    "site.csr",
+  );
+  writeFileSync(join(dir, "ext.cnf"), `subjectAltName=DNS:${HOST}\n`);
+  o(
+    "x509",
+    "-req",
+    "-in",
+    "site.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+    "-out",
+    "site.pem",
+  );
+  return { cert: join(dir, "site.pem"), key: join(dir, "site.key") };
+}
+
+// --- upstream: nginx serving /1k and /100k ---
+async function startUpstream() {
+  const www = join(dir, "www");
+  mkdirSync(www, { recursive: true });
+  writeFileSync(join(www, "1k"), "x".repeat(1024));
+  writeFileSync(join(www, "100k"), "x".repeat(100 * 1024));
+  const port = await freePort();
+  const conf = join(dir, "upstream.conf");
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/upstream.pid; error_log stderr error;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; default_type text/plain; sendfile on;
+  server { listen 127.0.0.1:${port}; root ${www}; } }
+`,
+  );
+  const proc = start("upstream", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
+  await waitForPort(port, 10_000);
+  return { proc, port };
+}
+
+// --- the proxies ---
+async function startNginx(cert, up) {
+  const [tls, plain] = [await freePort(), await freePort()];
+  const conf = join(dir, "nginx.conf");
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log stderr error;
+events { worker_connections 30000; }
+http { access_log off; keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:${up}; keepalive 64; }
+  server { listen 127.0.0.1:${tls} ssl http2; listen 127.0.0.1:${plain};
+    ssl_certificate ${cert.cert}; ssl_certificate_key ${cert.key}; server_name ${HOST};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+  );
+  const proc = start("nginx", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
+  await waitForPort(tls, 10_000);
+  // the worker (a child of the master) holds the connections
+  await sleep(300);
+  const worker = Number(
+    execFileSync("pgrep", ["-P", String(proc.pid)])
+      .toString()
+      .trim()
+      .split("\n")[0],
+  );
+  return { name: "nginx", tls, plain, pids: [worker], stop: () => proc.stop() };
+}
+
+async function startHaproxy(cert, up) {
+  const [tls, plain] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, "haproxy.pem"), readFileSync(cert.cert, "utf8") + readFileSync(cert.key, "utf8"));
+  const conf = join(dir, "haproxy.cfg");
+  writeFileSync(
+    conf,
+    `global
+  nbthread 1
+  maxconn 9000 # haproxy asks for ~2x maxconn fds (the hard limit here is 20,000)
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:${tls} ssl crt ${dir}/haproxy.pem alpn h2,http/1.1
+  bind 127.0.0.1:${plain}
+  default_backend b
+backend b
+  server s 127.0.0.1:${up}
+`,
+  );
+  const proc = start("haproxy", "haproxy", ["-db", "-f", conf], { logDir: dir });
+  await waitForPort(tls, 10_000);
+  return { name: "haproxy", tls, plain, pids: [proc.pid], stop: () => proc.stop() };
+}
+
+async function startCaddy(cert, up) {
+  const [tls, plain] = [await freePort(), await freePort()];
+  const conf = join(dir, "Caddyfile");
+  writeFileSync(
+    conf,
+    `{
+  admin off
+  auto_https off
+  log {
+    level ERROR
+  }
+}
+https://${HOST}:${tls} {
+  bind 127.0.0.1
+  tls ${cert.cert} ${cert.key}
+  reverse_proxy 127.0.0.1:${up}
+}
+http://:${plain} {
+  bind 127.0.0.1
+  reverse_proxy 127.0.0.1:${up}
+}
+`,
+  );
+  const proc = start("caddy", "caddy", ["run", "--config", conf, "--adapter", "caddyfile"], {
+    logDir: dir,
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, GOMAXPROCS: "1" },
+  });
+  await waitForPort(tls, 15_000);
+  return { name: "caddy", tls, plain, pids: [proc.pid], stop: () => proc.stop() };
+}
+
+async function startSwitchyard(cert, up, workers) {
+  const [tls, plain] = [await freePort(), await freePort()];
+  const edge = await testkit.startEdge({
+    http: {
+      ports: { https: tls, http: plain },
+      sites: [
+        {
+          domains: [HOST],
+          upstreams: [`127.0.0.1:${up}`],
+          tls: { certFile: cert.cert, keyFile: cert.key },
+          redirectHttp: false,
+        },
+      ],
+    },
+  });
+  const replicas = [];
+  try {
+    for (let i = 0; i < workers; i++)
+      replicas.push(
+        await testkit.startHttpReplica(edge, { name: `http-${i}`, env: { SWITCHYARD_LOG_LEVEL: "info" } }),
+      );
+  } catch (err) {
+    await edge.stop();
+    throw err;
+  }
+  return {
+    name: `switchyard×${workers}`,
+    tls,
+    plain,
+    pids: replicas.map((r) => r.process.pid),
+    stop: async () => {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await edge.stop();
+    },
+  };
+}
+
+// --- clients ---
+function wrk(url, extra = []) {
+  return new Promise((res) => {
+    const args = ["-t", "2", "-c", String(CONNS), "-d", `${SECONDS}s`, "--latency", ...extra, url];
+    const p = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (c) => {
+      out += c;
+    });
+    p.stderr.on("data", (c) => {
+      out += c;
+    });
+    p.on("exit", () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+      const p99 = parseLat(/99%\s+([\d.]+)(us|ms|s)/.exec(out));
+      const errors =
+        /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? /Socket errors: (.*)/.exec(out)?.[1] ?? "";
+      res({ rps, p99ms: p99, errors, raw: out });
+    });
+  });
+}
+const parseLat = (m) => (m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : Number.NaN);
+
+function h2load(url) {
+  return new Promise((res) => {
+    const args = ["-D", String(SECONDS), "-c", String(CONNS), "-m", "10", "-t", "2", "--warm-up-time=1", url];
+    const p = spawn("h2load", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout.on("data", (c) => {
+      out += c;
+    });
+    p.stderr.on("data", (c) => {
+      out += c;
+    });
+    p.on("exit", () => {
+      const rps = Number(/finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1] ?? Number.NaN);
+      const failed = /(\d+) failed/.exec(out)?.[1] ?? "";
+      // h2load gives mean/sd/max, not p99: record max and mean of request time
+      const m = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
+      res({
+        rps,
+        meanMs: m ? parseLat([0, m[3], m[4]]) : Number.NaN,
+        errors: failed === "0" ? "" : failed,
+        raw: out,
+      });
+    });
+  });
+}
+
+// Idle keep-alive TLS connections: each does one request, then stays open. RSS delta of the proxy.
+async function idleMemory(server) {
+  const rss = () => server.pids.reduce((s, pid) => s + sample(pid).rssKiB, 0);
+  const before = rss();
+  const sockets = [];
+  let ok = 0;
+  const open = () =>
+    new Promise((res) => {
+      const s = tlsConnect({
+        host: "127.0.0.1",
+        port: server.tls,
+        servername: HOST,
+        rejectUnauthorized: false,
+        ALPNProtocols: ["http/1.1"],
+      });
+      sockets.push(s);
+      s.on("error", () => res());
+      s.once("secureConnect", () => s.write(`GET /1k HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`));
+      let got = 0;
+      s.on("data", (c) => {
+        got += c.length;
+        if (got >= 1024 && got - c.length < 1024) {
+          ok++;
+          res();
+        } // count each connection once
+      });
+    });
+  for (let i = 0; i < IDLE; i += 200)
+    await Promise.all(Array.from({ length: Math.min(200, IDLE - i) }, open));
+  await sleep(1500);
+  const after = rss();
+  for (const s of sockets) s.destroy();
+  return {
+    open: ok,
+    beforeKiB: before,
+    afterKiB: after,
+    perConnKB: ((after - before) * 1.024) / Math.max(ok, 1),
+  };
+}
+
+// --- main ---
+const cert = makeCert();
+const upstream = await startUpstream();
+say(`upstream: nginx static files on 127.0.0.1:${upstream.port}; ${SECONDS}s per row, ${CONNS} connections`);
+const rows = [
+  ["wrk h1 TLS 1K", (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`])],
+  ["wrk h1 TLS 100K", (s) => wrk(`https://${HOST}:${s.tls}/100k`, ["-H", `Host: ${HOST}`])],
+  ["wrk h1 plain 1K", (s) => wrk(`http://${HOST}:${s.plain}/1k`, ["-H", `Host: ${HOST}`])],
+  ["wrk h1 plain 100K", (s) => wrk(`http://${HOST}:${s.plain}/100k`, ["-H", `Host: ${HOST}`])],
+  ["h2load h2 TLS 1K", (s) => h2load(`https://${HOST}:${s.tls}/1k`)],
+  ["h2load h2 TLS 100K", (s) => h2load(`https://${HOST}:${s.tls}/100k`)],
+  [
+    "TLS handshakes/s",
+    (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`, "-H", "Connection: close"]),
+  ],
+];
+const servers = [
+  ["switchyard×1", () => startSwitchyard(cert, upstream.port, 1)],
+  ["switchyard×2", () => startSwitchyard(cert, upstream.port, 2)],
+  ["nginx", () => startNginx(cert, upstream.port)],
+  ["haproxy", () => startHaproxy(cert, upstream.port)],
+  ["caddy", () => startCaddy(cert, upstream.port)],
+];
+const results = {};
+for (const [name, startServer] of servers) {
+  say(`${name}: starting`);
+  let server;
+  try {
+    server = await startServer();
+  } catch (err) {
+    say(`${name}: failed to start: ${err.message.slice(0, 500)}`);
+    continue;
+  }
+  results[name] = {};
+  for (const [row, runRow] of rows) {
+    const r = await runRow(server);
+    delete r.raw;
+    results[name][row] = r;
+    say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
+  }
+  if (name !== "switchyard×2" && IDLE > 0) {
+    results[name].idle = await idleMemory(server);
+    say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
+  }
+  await server.stop();
+}
+await upstream.proc.stop();
+
+// --- table ---
+const names = Object.keys(results);
+const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "–");
+const lines = [];
+lines.push(`| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/nginx |`);
+lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|`);
+const sy = (n, row) => results[n]?.[row]?.rps;
+for (const [row] of rows) {
+  lines.push(
+    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |`,
+  );
+}
+for (const [row] of rows.filter(([r]) => r.startsWith("wrk") || r.startsWith("TLS"))) {
+  const p = (n) => results[n]?.[row]?.p99ms;
+  lines.push(
+    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |`,
+  );
+}
+const idle = (n) => results[n]?.idle?.perConnKB;
+lines.push(
+  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |`,
+);
+console.log(lines.join("\n"));
+const date = new Date().toISOString().slice(0, 10);
+mkdirSync(join(root, "bench/results"), { recursive: true });
+const file = join(root, `bench/results/http-${date}.json`);
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      seconds: SECONDS,
+      connections: CONNS,
+      idle: IDLE,
+      upstream: "nginx static files",
+      results,
+    },
+    null,
+    2,
+  ),
+);
+say(`wrote ${file}`);
+process.exit(0);

@@ -19,9 +19,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
 const testkit = await import(join(root, "packages/testkit/dist/index.js"));
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
+const env = process.env;
+const SECONDS = Number(env.BENCH_SECONDS ?? 5);
+const CONNS = Number(env.BENCH_CONNECTIONS ?? 50);
+const IDLE = Number(env.BENCH_IDLE ?? 10_000);
 const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
 const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
 chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files

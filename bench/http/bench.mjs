@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
-import { freePort, run, sample, sleep, start, waitForPort } from "../handoff/procs.mjs";
+import { freePort, sample, sleep, start, waitForPort } from "../handoff/procs.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");

@@ -149,6 +149,11 @@ export class Maildirs {
     });
   }
 
+  /** Opens the first spare file (at start, once `tmp/<owner>/` exists). */
+  primeSpares(): void {
+    this.spares?.prime();
+  }
+
   /** Closes and removes the spare files (a clean exit). */
   dropSpares(): Promise<void> {
     return this.spares?.dropAll() ?? Promise.resolve();

@@ -42,6 +42,14 @@ export class SpareFiles {
     private readonly dir: string,
   ) {}
 
+  /**
+   * Opens the first spare (at start), so the first message finds one too and the replica's open
+   * files are the same before its first message as after any (the soak compares fd counts).
+   */
+  prime(): void {
+    if (!this.next && !this.closed) this.next = this.open();
+  }
+
   /** The spare, or undefined when none was being opened (or it could not be); starts the next one. */
   async take(): Promise<SpareFile | undefined> {
     const next = this.next;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Logger } from "@switchyard/runtime";
 import { isMissing } from "./file-ops.js";
+import { isSpareName } from "./spare-files.js";
 import type { Spool } from "./spool.js";
 
 export interface RecoveryResult {
@@ -89,7 +90,8 @@ export class SpoolRecovery {
       const renewed = await ops.modifiedAt(join(this.spool.ownersDir, owner));
       if (renewed !== undefined && now - renewed <= this.options.leaseMs) continue;
       result.owners++;
-      const dropped = await ops.list(join(this.spool.tmpRoot, owner));
+      // Its spare file (opened ahead, empty) goes too but is no message: not counted.
+      const dropped = (await ops.list(join(this.spool.tmpRoot, owner))).filter((name) => !isSpareName(name));
       await ops.remove(join(this.spool.tmpRoot, owner));
       const partial = await this.spool.maildirs.dropPartial(owner, this.spool.queueDir);
       result.dropped += dropped.length + partial;

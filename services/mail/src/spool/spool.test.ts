@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { waitFor } from "@switchyard/testkit";
 import { SpoolWriteError } from "../errors.js";
 import { type FileOps, nodeFileOps } from "./file-ops.js";
+import { isSpareName } from "./spare-files.js";
 import { Spool } from "./spool.js";
 import type { NewRecipient } from "./spool-layout.js";
 import { spoolCounts } from "./spool-listing.js";
@@ -87,7 +88,7 @@ describe("spool", () => {
   async function receiving(): Promise<string[]> {
     const names: string[] = [];
     for (const owner of await readdir(join(queue(), "tmp"))) {
-      names.push(...(await readdir(join(queue(), "tmp", owner))));
+      names.push(...(await readdir(join(queue(), "tmp", owner))).filter((name) => !isSpareName(name)));
     }
     return names;
   }
@@ -163,10 +164,16 @@ describe("spool", () => {
   it("keeps the file opened ahead for direct deliveries in its tmp/, never counts it as received mail, and removes it on retire", async () => {
     const spool = new Spool(root, nodeFileOps, "mx.test", "r1");
     await spool.init();
-    await spool.maildirs.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID1");
     const tmp = join(queue(), "tmp", "r1");
-    await waitFor("the spare opened", async () => (await readdir(tmp)).length === 1);
-    assert.match((await readdir(tmp))[0] as string, /^spare\./);
+    // Opened at start: the first message finds one, and the open files are the same before and after.
+    await waitFor("the first spare opened", async () => (await readdir(tmp)).length === 1);
+    const first = (await readdir(tmp))[0] as string;
+    assert.match(first, /^spare\./);
+    await spool.maildirs.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID1");
+    await waitFor("the next spare opened", async () => (await readdir(tmp)).length === 1);
+    const next = (await readdir(tmp))[0] as string;
+    assert.match(next, /^spare\./);
+    assert.notEqual(next, first, "the message took the first spare");
     assert.deepEqual(await spoolCounts(spool), { queued: 0, receiving: 0 });
     // The passing twin: a message being received is counted.
     await nodeFileOps.mkdir(join(tmp, "ID2"));

@@ -88,6 +88,7 @@ export class Spool {
     await this.ops.mkdir(join(this.tmpRoot, this.owner));
     await this.ops.mkdir(join(this.workRoot, this.owner));
     await this.ops.mkdir(this.readyDir);
+    this.maildirs.primeSpares();
   }
 
   /**

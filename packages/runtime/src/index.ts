@@ -1,5 +1,6 @@
 export { status } from "@grpc/grpc-js";
 export { ensureToken, readToken } from "./admin-token.js";
+export { decoyPasswordHash, hashPassword, verifyPassword } from "./auth/password-hash.js";
 export { ConfigFileError, NatsError, SecretFileError, StartupError } from "./errors.js";
 export {
   createGrpcClient,

@@ -1,4 +1,4 @@
-import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
+import { decoyPasswordHash, verifyPassword } from "@switchyard/runtime";
 
 /**
  * HTTP Basic authentication (RFC 7617) against scrypt hashes in mail's format
@@ -12,8 +12,7 @@ export class BasicAuth {
   /** Header values recently verified, with when they stop counting. */
   private readonly verified = new Map<string, number>();
   /** A user that does not exist is checked against this, so the timing does not say which users exist. */
-  private readonly decoy =
-    `scrypt$16384$8$1$${randomBytes(16).toString("base64")}$${randomBytes(32).toString("base64")}`;
+  private readonly decoy = decoyPasswordHash();
 
   constructor(
     users: Array<{ user: string; passwordHash: string }>,
@@ -43,29 +42,5 @@ export class BasicAuth {
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(authorization, now + 60_000);
     return true;
-  }
-}
-
-function derive(password: string, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, length, { ...options, maxmem: 64 * 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
-  );
-}
-
-/** True when `password` matches `stored` (mail's format); false for a malformed hash. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split("$");
-  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
-  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  const salt = Buffer.from(parts[4] as string, "base64");
-  const expected = Buffer.from(parts[5] as string, "base64");
-  if (expected.length < 16) return false;
-  try {
-    const key = await derive(password, salt, expected.length, { N, r, p });
-    return timingSafeEqual(key, expected);
-  } catch {
-    return false;
   }
 }

@@ -11,7 +11,6 @@ ensure_node_modules
 # The deploy tests (tests/deploy) need a Docker daemon and the local base image.
 source scripts/ensure-docker.sh
 ensure_docker
-export TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost
 
 say "building"
 npx turbo run build --output-logs=errors-only

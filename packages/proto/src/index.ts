@@ -10,3 +10,4 @@ export * as edgeV1 from "./gen/switchyard/edge/v1/edge.js";
 export * as firewallV1 from "./gen/switchyard/firewall/v1/firewall.js";
 export * as httpV1 from "./gen/switchyard/http/v1/http.js";
 export * as mailV1 from "./gen/switchyard/mail/v1/mail.js";
+export * as streamV1 from "./gen/switchyard/stream/v1/stream.js";

@@ -31,6 +31,7 @@ describe("resolveSettings", () => {
           certs: "127.0.0.1:10930",
           firewall: "127.0.0.1:10940",
           http: "127.0.0.1:10950",
+          stream: "127.0.0.1:10960",
         },
         tokenFile: join(empty, ".switchyard/admin.token"),
         configFile: undefined,
@@ -55,7 +56,14 @@ describe("resolveSettings", () => {
   test("SWITCHYARD_EDGE beats the config file, --edge beats both", async () => {
     assert.equal((await resolve({}, { SWITCHYARD_EDGE: "10.0.0.1:1" })).addresses.edge, "10.0.0.1:1");
     const settings = await resolve(
-      { edge: "[::1]:2", dns: "[::1]:3", mail: "[::1]:5", certs: "[::1]:4", http: "[::1]:6" },
+      {
+        edge: "[::1]:2",
+        dns: "[::1]:3",
+        mail: "[::1]:5",
+        certs: "[::1]:4",
+        http: "[::1]:6",
+        stream: "[::1]:7",
+      },
       { SWITCHYARD_EDGE: "10.0.0.1:1", SWITCHYARD_FIREWALL: "10.0.0.1:3" },
     );
     assert.equal(settings.addresses.edge, "[::1]:2");

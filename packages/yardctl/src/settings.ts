@@ -29,6 +29,7 @@ export const SERVICES = {
   certs: { label: "the certs service", env: "SWITCHYARD_CERTS", defaultAddress: "127.0.0.1:10930" },
   firewall: { label: "the nftables agent", env: "SWITCHYARD_FIREWALL", defaultAddress: "127.0.0.1:10940" },
   http: { label: "the http service", env: "SWITCHYARD_HTTP", defaultAddress: "127.0.0.1:10950" },
+  stream: { label: "the stream service", env: "SWITCHYARD_STREAM", defaultAddress: "127.0.0.1:10960" },
 } as const satisfies Record<string, ServiceEndpoint>;
 
 export type ServiceName = keyof typeof SERVICES;

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** A stream replica process: relays forward routes (serviceMain reads the env, config and signals). */
+import { streamV1 } from "@switchyard/proto";
 import { serviceMain } from "@switchyard/runtime";
 import { streamSettings } from "./config.js";
 import { StreamMetrics } from "./metrics.js";
+import { createStreamAdmin } from "./server.js";
 import { StreamService } from "./stream-service.js";
 
 await serviceMain({
@@ -11,14 +13,16 @@ await serviceMain({
   env: process.env,
   drainTimeoutMs: 10_000,
   settings: streamSettings,
-  async start({ settings, edge, logger, token, registry, env, reloadConfig }) {
+  async start({ settings, edge, logger, token, registry, grpc, env, reloadConfig }) {
+    const metrics = new StreamMetrics(registry);
     const service = new StreamService(settings, {
       edge,
       token,
       logger,
-      metrics: new StreamMetrics(registry),
+      metrics,
       ...(env.instance ? { instance: env.instance } : {}),
     });
+    grpc.add(streamV1.StreamAdminService, createStreamAdmin({ routes: () => service.liveRoutes, metrics }));
     return {
       listening: () => service.start(),
       log: { edge, relay: service.relayKind, routes: service.routeNames },

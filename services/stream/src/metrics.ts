@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Metric, type Registry } from "prom-client";
 import type { RelayEnd } from "./relay/relay.js";
 
 /** Per-route counters of the stream pool (connections, sessions, bytes, refusals, timeouts). */
@@ -82,4 +82,41 @@ export class StreamMetrics {
   connectFailed(route: string, reason: "refused" | "timeout"): void {
     this.connectFailures.inc({ route, reason });
   }
+
+  /** Each route's numbers since start, summed over the other labels (for StreamAdmin). */
+  async routeTotals(): Promise<Map<string, RouteTotals>> {
+    const totals = new Map<string, RouteTotals>();
+    const add = async (metric: Metric, field: keyof RouteTotals, only?: (labels: Labels) => boolean) => {
+      for (const { labels, value } of (await metric.get()).values) {
+        const route = String(labels["route"] ?? "");
+        if (only && !only(labels)) continue;
+        const t = totals.get(route) ?? { active: 0, ended: 0, in: 0, out: 0, refused: 0, connectFailures: 0 };
+        t[field] += value;
+        totals.set(route, t);
+      }
+    };
+    await add(this.connectionsActive, "active");
+    await add(this.sessionsActive, "active");
+    await add(this.connections, "ended");
+    await add(this.sessions, "ended");
+    await add(this.bytes, "in", (l) => l["direction"] === "in");
+    await add(this.bytes, "out", (l) => l["direction"] === "out");
+    await add(this.datagrams, "in", (l) => l["direction"] === "in");
+    await add(this.datagrams, "out", (l) => l["direction"] === "out");
+    await add(this.refusals, "refused");
+    await add(this.connectFailures, "connectFailures");
+    return totals;
+  }
+}
+
+type Labels = Partial<Record<string, string | number>>;
+
+/** A route's numbers: open now, ended, relayed (bytes on tcp, datagrams on udp), refused, failed connects. */
+export interface RouteTotals {
+  active: number;
+  ended: number;
+  in: number;
+  out: number;
+  refused: number;
+  connectFailures: number;
 }

@@ -90,6 +90,11 @@ export class StreamService {
     return this.relay.kind;
   }
 
+  /** The running routes with their target pools (StreamAdmin reads them). */
+  get liveRoutes(): ReadonlyMap<string, LiveRoute> {
+    return this.routes;
+  }
+
   get routeNames(): string[] {
     return [...this.routes.keys()];
   }

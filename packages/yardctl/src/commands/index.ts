@@ -6,6 +6,7 @@ import { firewallCommands } from "./firewall.js";
 import { httpCommands } from "./http.js";
 import { mailCommands } from "./mail.js";
 import { mailDkimCommands } from "./mail-dkim.js";
+import { streamCommands } from "./stream.js";
 
 /** Every command group, in the order the help lists them. A new group is one file plus one line here. */
 export const commandGroups: readonly CommandGroup[] = [
@@ -16,4 +17,5 @@ export const commandGroups: readonly CommandGroup[] = [
   certsCommands,
   firewallCommands,
   httpCommands,
+  streamCommands,
 ];

@@ -3,9 +3,12 @@
  * stream worker (connects to the target, relays) -> backend. The edge carries no byte.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from "node:tls";
+import { promisify } from "node:util";
 import { unary } from "@switchyard/runtime";
 import {
   closedPort,
@@ -33,6 +36,21 @@ import {
 import { startFullListener } from "../testing/full-listener.js";
 
 const BULK = 256 * 1024 * 1024;
+const run = promisify(execFile);
+const yardctlBin = join(import.meta.dirname, "../../../../packages/yardctl/bin/yardctl.js");
+
+interface ListedRoute {
+  name: string;
+  protocol: string;
+  proxyProtocol: string;
+  targets: Array<{ address: string; up: boolean; active: number }>;
+  active: number;
+  ended: number;
+  relayedIn: number;
+  relayedOut: number;
+  refused: number;
+  connectFailures: number;
+}
 
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => socket.once("close", () => resolve()));
@@ -207,6 +225,61 @@ describe("tcp forward through the stream pool", () => {
     const live = await connectTo(ports.failover!);
     assert.equal(await readLine(live), "backend says hi");
     live.destroy();
+  });
+
+  it("yardctl stream routes: each route's targets with health and open connections, and its counters", async () => {
+    const routes = async (): Promise<Map<string, ListedRoute>> => {
+      const argv = [yardctlBin, "stream", "routes", "--json", "--stream", stream.grpc];
+      const { stdout } = await run(process.execPath, [...argv, "--token-file", edge.tokenFile]);
+      const listed = JSON.parse(stdout) as { routes: ListedRoute[] };
+      return new Map(listed.routes.map((r) => [r.name, r]));
+    };
+    const before = await routes();
+    assert.deepEqual([...before.keys()].sort(), [
+      "bulk",
+      "dead",
+      "echo",
+      "failover",
+      "halfOpen",
+      "idle",
+      "proxied",
+      "slow",
+      "tls",
+    ]);
+    assert.equal(before.get("proxied")?.proxyProtocol, "v2");
+    // A connection held open shows on its route and its target; its bytes count once it ends.
+    const held = await connectTo(ports.echo!);
+    assert.equal(await readLine(held), "backend says hi");
+    const echoTarget = before.get("echo")?.targets[0]?.address;
+    let open = await waitFor(async () => {
+      const r = (await routes()).get("echo");
+      return r?.active === (before.get("echo")?.active ?? 0) + 1 ? r : undefined;
+    });
+    assert.deepEqual(open.targets, [{ address: echoTarget, up: true, active: 1 }]);
+    held.write("ping\n");
+    assert.equal(await readLine(held), "ping");
+    const ended = closed(held);
+    held.end();
+    await ended;
+    open = await waitFor(async () => {
+      const r = (await routes()).get("echo");
+      return r?.ended === (before.get("echo")?.ended ?? 0) + 1 ? r : undefined;
+    });
+    assert.equal(open.active, before.get("echo")?.active ?? 0);
+    assert.equal(open.relayedIn - (before.get("echo")?.relayedIn ?? 0), "ping\n".length);
+    assert.equal(open.relayedOut - (before.get("echo")?.relayedOut ?? 0), "backend says hi\nping\n".length);
+    // A client of the dead route is refused once (no target up); its connect is tried and counted
+    // as failed unless the target is still down from an earlier test's (then it is not tried).
+    const deadBefore = (await routes()).get("dead");
+    await tcpExchange(ports.dead!, { send: "ping\n" });
+    // (The relay thread may close the client before the worker has counted it.)
+    const dead = await waitFor(async () => {
+      const r = (await routes()).get("dead");
+      return (r?.refused ?? 0) > (deadBefore?.refused ?? 0) ? r : undefined;
+    });
+    assert.equal(dead.refused, (deadBefore?.refused ?? 0) + 1);
+    assert.ok(dead.connectFailures - (deadBefore?.connectFailures ?? 0) <= 1);
+    assert.equal(dead.targets[0]?.up, false);
   });
 
   it("closes the client when the target does not answer within the connect timeout", async () => {

@@ -364,6 +364,7 @@ export class EdgeWorker extends EventEmitter {
     if (this.retiring.delete(channel)) {
       // The old edge of an upgrade is done with us.
       this.closeChannel(channel);
+      this.options.logger.info({ workerId: this.workerId }, "closed the old edge's channel");
       return;
     }
     if (channel !== this.channel) return;

@@ -128,8 +128,18 @@ describe("edge upgrade and restart", () => {
     const hello = await captureClientHello("up.example.test");
     // The baseline is a successor's (an edge started by an upgrade holds no fd of the first start,
     // such as the test's stdin): one upgrade before the load, then each edge must match it.
+    const mark = workers.map((w) => w.process.lines.length);
     await edge.upgrade("signal");
     await waitFor(async () => (await attachedWorkers(edge)) === 2, { what: "workers moved" });
+    // Each worker closes its channel to the old edge when that one has gone (a moment after).
+    await Promise.all(
+      workers.map((w, i) =>
+        w.process.waitForLine(
+          (l) => l.msg === "closed the old edge's channel" && w.process.lines.indexOf(l) >= (mark[i] ?? 0),
+          10_000,
+        ),
+      ),
+    );
     // gRPC connections (the workers' heartbeats, this test's admin calls) come and go on their own.
     const control = [edge.metricsPort, Number(edge.grpc.split(":").at(-1))];
     const edgeBaseline = (await fdCensus(edge.pid, control)).total;

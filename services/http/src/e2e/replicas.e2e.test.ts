@@ -64,8 +64,16 @@ describe("http: two replicas behind the edge, yardctl, SIGHUP reload, a renewed 
       await waitFor(
         "both replicas to serve",
         async () => {
-          // Connections kept open: the edge gives the next one to the replica holding fewer.
-          const c = await openTls({ port: stack.https, servername: SITE, ca });
+          // Connections kept open: the edge gives the next one to the replica holding fewer. A
+          // replica started moments ago (a drain test may have replaced one) may not have the
+          // site's certificate from the certs bucket yet and refuses the handshake: try again.
+          let c: Awaited<ReturnType<typeof openTls>>;
+          try {
+            c = await openTls({ port: stack.https, servername: SITE, ca });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === "ECONNRESET") return false;
+            throw err;
+          }
           held.push(c);
           await exchange(c, `GET /spread HTTP/1.1\r\nHost: ${SITE}\r\n\r\n`);
           return served(a?.process, "/spread") > 0 && served(b?.process, "/spread") > 0;

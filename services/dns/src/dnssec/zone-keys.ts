@@ -26,6 +26,8 @@ export interface ZoneKeysOptions {
   /** A zone's key set arrived or changed (here or on another replica): the zones are re-encoded. */
   changed: () => void;
   now?: () => number;
+  /** The automatic cleanup looks at the clock at least this often (default 60 s). */
+  cleanupCheckMs?: number;
 }
 
 /** A rollover step (`yardctl dns rollover start|finish|cleanup`). */
@@ -207,29 +209,42 @@ export class ZoneKeys {
     void loop();
   }
 
-  /** Every replica removes a retired key when it is due; KV update lets one write, the others see it. */
+  /**
+   * Every replica removes a retired key when it is due; KV update lets one write, the others see it.
+   * The clock is looked at again at least every `cleanupCheckMs` (a timer set for hours is not
+   * trusted across clock steps), and each replica adds up to 2 s so one usually writes alone.
+   */
   private scheduleCleanup(name: string, set: ZoneKeySet): void {
     clearTimeout(this.cleanups.get(name));
     this.cleanups.delete(name);
     const wanted = this.wanted.get(name);
-    if (!wanted || !this.shared) return;
+    if (!wanted || !this.shared || this.stopped) return;
     const due = cleanupDue(set.entries, wanted.retireWaitS);
     if (due === undefined) return;
+    const left = due - this.now();
+    const check = this.options.cleanupCheckMs ?? 60_000;
     const timer = setTimeout(
       () => {
         this.cleanups.delete(name);
+        if (this.sets.get(name) !== set) return;
+        if (this.now() < due) return this.scheduleCleanup(name, set);
         this.step(wanted.origin, wanted.algorithm, "cleanup", false).then(
           () =>
             this.options.logger.info({ zone: wanted.origin }, "dnssec: retired key removed (rollover done)"),
           (err: unknown) => {
-            // Another replica removed it first (conflict), or it is gone already.
-            if (!(err instanceof RolloverError))
-              this.options.logger.warn({ err, zone: wanted.origin }, "dnssec: automatic cleanup failed");
+            // Another replica removed it first (conflict, nothing to clean): its write comes by the watch.
+            if (err instanceof RolloverError) return;
+            this.options.logger.warn(
+              { err, zone: wanted.origin },
+              "dnssec: automatic cleanup failed; retrying",
+            );
+            this.later(() => {
+              if (this.sets.get(name) === set) this.scheduleCleanup(name, set);
+            }, 30_000);
           },
         );
       },
-      // Spread the replicas a little so one usually writes alone; never beyond a timer's range.
-      Math.min(Math.max(0, due - this.now()) + Math.floor(Math.random() * 2000), 2 ** 31 - 1),
+      left > check ? check : Math.max(0, left) + Math.floor(Math.random() * 2000),
     );
     this.cleanups.set(name, timer);
   }

@@ -173,6 +173,7 @@ export class ZoneKeys {
   private watch(): void {
     if (this.watching || this.stopped) return;
     this.watching = true;
+    void this.rewatchOnReconnect();
     const loop = async () => {
       while (!this.stopped) {
         try {
@@ -207,6 +208,19 @@ export class ZoneKeys {
       }
     };
     void loop();
+  }
+
+  /**
+   * After a reconnect the server may be another one, or the same one restarted: watch again from a
+   * fresh snapshot (newer revisions apply, as ever) rather than trust a consumer that may be gone.
+   */
+  private async rewatchOnReconnect(): Promise<void> {
+    const nc = await this.options.nats?.connection();
+    if (!nc) return;
+    for await (const event of nc.status()) {
+      if (this.stopped) return;
+      if (event.type === "reconnect") this.stopWatch?.();
+    }
   }
 
   /**

@@ -32,6 +32,19 @@ export interface RolloverRequest {
 
 export interface RolloverStatusRequest {
   zone: string;
+  /**
+   * Optional: a server ("host" or "host:port", default port 53) asked for the zone's DS, the parent's
+   * authoritative server or a resolver; the answer is matched against the zone's keys.
+   */
+  parent: string;
+}
+
+export interface ParentDs {
+  /** The DS in zone-file form, as the parent serves it. */
+  ds: string;
+  keyTag: number;
+  /** The state of the key it points at ("active", "published", "retired"), or "unknown". */
+  keyState: string;
 }
 
 export interface RolloverKey {
@@ -61,6 +74,10 @@ export interface RolloverStatus {
   dnskeyTtl: number;
   /** The KV revision of the zone's key entry this replica serves. */
   revision: number;
+  /** With RolloverStatusRequest.parent: the DS records the parent serves, matched to the keys... */
+  parentDs: ParentDs[];
+  /** ...or why they could not be read (no answer, an error rcode); empty when asked and answered. */
+  parentError: string;
 }
 
 export interface GetDsRequest {
@@ -231,13 +248,16 @@ export const RolloverRequest: MessageFns<RolloverRequest> = {
 };
 
 function createBaseRolloverStatusRequest(): RolloverStatusRequest {
-  return { zone: "" };
+  return { zone: "", parent: "" };
 }
 
 export const RolloverStatusRequest: MessageFns<RolloverStatusRequest> = {
   encode(message: RolloverStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.zone !== "") {
       writer.uint32(10).string(message.zone);
+    }
+    if (message.parent !== "") {
+      writer.uint32(18).string(message.parent);
     }
     return writer;
   },
@@ -263,6 +283,14 @@ export const RolloverStatusRequest: MessageFns<RolloverStatusRequest> = {
             message.zone = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -276,13 +304,19 @@ export const RolloverStatusRequest: MessageFns<RolloverStatusRequest> = {
   },
 
   fromJSON(object: any): RolloverStatusRequest {
-    return { zone: isSet(object.zone) ? globalThis.String(object.zone) : "" };
+    return {
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+    };
   },
 
   toJSON(message: RolloverStatusRequest): unknown {
     const obj: any = {};
     if (message.zone !== "") {
       obj.zone = message.zone;
+    }
+    if (message.parent !== "") {
+      obj.parent = message.parent;
     }
     return obj;
   },
@@ -293,6 +327,116 @@ export const RolloverStatusRequest: MessageFns<RolloverStatusRequest> = {
   fromPartial<I extends Exact<DeepPartial<RolloverStatusRequest>, I>>(object: I): RolloverStatusRequest {
     const message = createBaseRolloverStatusRequest();
     message.zone = object.zone ?? "";
+    message.parent = object.parent ?? "";
+    return message;
+  },
+};
+
+function createBaseParentDs(): ParentDs {
+  return { ds: "", keyTag: 0, keyState: "" };
+}
+
+export const ParentDs: MessageFns<ParentDs> = {
+  encode(message: ParentDs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ds !== "") {
+      writer.uint32(10).string(message.ds);
+    }
+    if (message.keyTag !== 0) {
+      writer.uint32(16).uint32(message.keyTag);
+    }
+    if (message.keyState !== "") {
+      writer.uint32(26).string(message.keyState);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParentDs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParentDs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ds = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keyTag = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyState = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParentDs {
+    return {
+      ds: isSet(object.ds) ? globalThis.String(object.ds) : "",
+      keyTag: isSet(object.keyTag)
+        ? globalThis.Number(object.keyTag)
+        : isSet(object.key_tag)
+        ? globalThis.Number(object.key_tag)
+        : 0,
+      keyState: isSet(object.keyState)
+        ? globalThis.String(object.keyState)
+        : isSet(object.key_state)
+        ? globalThis.String(object.key_state)
+        : "",
+    };
+  },
+
+  toJSON(message: ParentDs): unknown {
+    const obj: any = {};
+    if (message.ds !== "") {
+      obj.ds = message.ds;
+    }
+    if (message.keyTag !== 0) {
+      obj.keyTag = Math.round(message.keyTag);
+    }
+    if (message.keyState !== "") {
+      obj.keyState = message.keyState;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParentDs>, I>>(base?: I): ParentDs {
+    return ParentDs.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParentDs>, I>>(object: I): ParentDs {
+    const message = createBaseParentDs();
+    message.ds = object.ds ?? "";
+    message.keyTag = object.keyTag ?? 0;
+    message.keyState = object.keyState ?? "";
     return message;
   },
 };
@@ -471,7 +615,18 @@ export const RolloverKey: MessageFns<RolloverKey> = {
 };
 
 function createBaseRolloverStatus(): RolloverStatus {
-  return { zone: "", algorithm: "", phase: "", keys: [], waitingFor: "", readyAt: "", dnskeyTtl: 0, revision: 0 };
+  return {
+    zone: "",
+    algorithm: "",
+    phase: "",
+    keys: [],
+    waitingFor: "",
+    readyAt: "",
+    dnskeyTtl: 0,
+    revision: 0,
+    parentDs: [],
+    parentError: "",
+  };
 }
 
 export const RolloverStatus: MessageFns<RolloverStatus> = {
@@ -499,6 +654,12 @@ export const RolloverStatus: MessageFns<RolloverStatus> = {
     }
     if (message.revision !== 0) {
       writer.uint32(64).uint64(message.revision);
+    }
+    for (const v of message.parentDs) {
+      ParentDs.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.parentError !== "") {
+      writer.uint32(82).string(message.parentError);
     }
     return writer;
   },
@@ -580,6 +741,22 @@ export const RolloverStatus: MessageFns<RolloverStatus> = {
             message.revision = longToNumber(reader.uint64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.parentDs.push(ParentDs.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.parentError = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -614,6 +791,16 @@ export const RolloverStatus: MessageFns<RolloverStatus> = {
         ? globalThis.Number(object.dnskey_ttl)
         : 0,
       revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      parentDs: globalThis.Array.isArray(object?.parentDs)
+        ? object.parentDs.map((e: any) => ParentDs.fromJSON(e))
+        : globalThis.Array.isArray(object?.parent_ds)
+        ? object.parent_ds.map((e: any) => ParentDs.fromJSON(e))
+        : [],
+      parentError: isSet(object.parentError)
+        ? globalThis.String(object.parentError)
+        : isSet(object.parent_error)
+        ? globalThis.String(object.parent_error)
+        : "",
     };
   },
 
@@ -643,6 +830,12 @@ export const RolloverStatus: MessageFns<RolloverStatus> = {
     if (message.revision !== 0) {
       obj.revision = Math.round(message.revision);
     }
+    if (message.parentDs?.length) {
+      obj.parentDs = message.parentDs.map((e) => ParentDs.toJSON(e));
+    }
+    if (message.parentError !== "") {
+      obj.parentError = message.parentError;
+    }
     return obj;
   },
 
@@ -659,6 +852,8 @@ export const RolloverStatus: MessageFns<RolloverStatus> = {
     message.readyAt = object.readyAt ?? "";
     message.dnskeyTtl = object.dnskeyTtl ?? 0;
     message.revision = object.revision ?? 0;
+    message.parentDs = object.parentDs?.map((e) => ParentDs.fromPartial(e)) || [];
+    message.parentError = object.parentError ?? "";
     return message;
   },
 };

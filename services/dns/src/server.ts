@@ -1,6 +1,7 @@
 import type { dnsV1 } from "@switchyard/proto";
 import { grpcError, type ServiceImplementation, status } from "@switchyard/runtime";
 import { rolloverPhase, waitingFor } from "./dnssec/key-states.js";
+import { askDs, parseServer } from "./dnssec/parent-ds.js";
 import { DNSKEY_TTL } from "./dnssec/publish-keys.js";
 import type { ZoneKeySet } from "./dnssec/zone-key-set.js";
 import type { RolloverStep } from "./dnssec/zone-keys.js";
@@ -82,6 +83,8 @@ export function createDnsAdmin({
       readyAt: waiting.readyAt === undefined ? "" : new Date(waiting.readyAt).toISOString(),
       dnskeyTtl: DNSKEY_TTL,
       revision: set.revision,
+      parentDs: [],
+      parentError: "",
     };
   };
   const step = async (request: dnsV1.RolloverRequest, which: RolloverStep) => {
@@ -107,9 +110,37 @@ export function createDnsAdmin({
     startRollover: (request) => step(request, "start"),
     finishRollover: (request) => step(request, "finish"),
     cleanupRollover: (request) => step(request, "cleanup"),
-    getRolloverStatus(request) {
+    async getRolloverStatus(request) {
       const zone = signedZone(request.zone);
-      return report(keySetOf(zone.origin));
+      const set = keySetOf(zone.origin);
+      const out = report(set);
+      if (!request.parent) return out;
+      let server: ReturnType<typeof parseServer>;
+      try {
+        server = parseServer(request.parent);
+      } catch (err) {
+        throw grpcError(status.INVALID_ARGUMENT, (err as Error).message);
+      }
+      try {
+        const found = await askDs(zone.origin, server);
+        out.parentDs = found.map((ds) => {
+          const key = set.entries.find(
+            (e) =>
+              e.key.keyTag === ds.keyTag &&
+              e.key.algorithm === ds.algorithm &&
+              (ds.digestType !== 2 || e.key.ds().digest.equals(ds.digest)),
+          );
+          return {
+            ds: `${zone.origin}. ${DNSKEY_TTL} IN DS ${rdataText({ ...ds, type: "DS" })}`,
+            keyTag: ds.keyTag,
+            keyState: key?.state ?? "unknown",
+          };
+        });
+        if (found.length === 0) out.parentError = `${request.parent} serves no DS for ${zone.origin}`;
+      } catch (err) {
+        out.parentError = `${request.parent}: ${(err as Error).message}`;
+      }
+      return out;
     },
     listZones() {
       return {

@@ -10,9 +10,11 @@ import {
   type DnsReplica,
   type EdgeHarness,
   freePort,
+  type KnotHandle,
   type NatsServerHandle,
   startDnsReplica,
   startEdge,
+  startKnot,
   startNatsServer,
   waitFor,
 } from "@switchyard/testkit";
@@ -91,7 +93,7 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
 
   const [a, b] = [0, 1];
   const client = (i: number) => clients[i] as InstanceType<typeof dnsV1.DnsAdminClient>;
-  const statusOf = (i: number) => unary(client(i), "getRolloverStatus", { zone: ZONE });
+  const statusOf = (i: number) => unary(client(i), "getRolloverStatus", { zone: ZONE, parent: "" });
 
   /** `ask` answered by replica `i` alone: the other is stopped meanwhile, so it reads the shared socket. */
   async function via<T>(i: number, ask: () => Promise<T>): Promise<T> {
@@ -169,7 +171,7 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
     );
   });
 
-  it("start: both keys in DNSKEY signed by both, CDS of the new key, answers still by the old; old and new DS both validate", async () => {
+  it("start: both keys in DNSKEY signed by both, CDS of the new key, answers still by the old; old and new DS both validate; a Knot parent's new DS is matched to the new key", async () => {
     const started = await unary(client(a), "startRollover", { zone: ZONE, force: false });
     assert.equal(started.phase, "published");
     const incoming = started.keys.find((k) => k.state === "published");
@@ -191,6 +193,37 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
       const r = await validate(anchor);
       assert.equal(r.status, "NOERROR", anchor);
       assert.ok(r.flags.includes("ad"), `${anchor}: flags ${r.flags.join(" ")}`);
+    }
+    // The parent (a real Knot serving `test.` with the delegation) switched its DS to the new key.
+    const parent: KnotHandle = await startKnot({
+      zones: [
+        {
+          origin: "test",
+          text: [
+            "$ORIGIN test.",
+            "@ 3600 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60",
+            "@ 3600 IN NS ns.test.",
+            "ns 3600 IN A 192.0.2.1",
+            "roll 3600 IN NS ns1.roll.test.",
+            "ns1.roll 3600 IN A 192.0.2.53",
+            `roll 3600 IN ${newAnchor.split(" ").slice(1).join(" ")}`,
+            "",
+          ].join("\n"),
+        },
+      ],
+    });
+    try {
+      const checked = await unary(client(b), "getRolloverStatus", {
+        zone: ZONE,
+        parent: `127.0.0.1:${parent.port}`,
+      });
+      assert.equal(checked.parentError, "");
+      assert.deepEqual(
+        checked.parentDs.map((p) => [p.keyTag, p.keyState]),
+        [[newTag, "published"]],
+      );
+    } finally {
+      await parent.stop();
     }
     const again = await unary(client(b), "startRollover", { zone: ZONE, force: false }).then(
       () => undefined,

@@ -159,6 +159,10 @@ describe("yardctl dns against a real dns replica", () => {
     );
     assert.match(start.stdout, /\n\s*\d+\s+published\s+\S+\s+yes\s+sig\.test\. 3600 IN DS /);
     assert.match(start.stdout, /\nwaiting for: the DNSKEY TTL \(3600 s\) to pass/);
+    // The replica itself is no parent: it has no DS to give, and the status says so.
+    const parent = await yardctl("dns", "rollover", "status", "sig.test", "--parent", `127.0.0.1:${port}`);
+    assert.equal(parent.code, 0, parent.stderr);
+    assert.match(parent.stdout, /\nparent DS: 127\.0\.0\.1:\d+/);
     assert.equal((await dig("sig.test", "DNSKEY")).split("\n").length, 2);
 
     const refused = await yardctl("dns", "rollover", "finish", "sig.test");

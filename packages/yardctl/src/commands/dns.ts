@@ -17,6 +17,11 @@ export function renderRolloverStatus(s: dnsV1.RolloverStatus): string {
     table,
     `waiting for: ${s.waitingFor}`,
     ...(s.readyAt ? [`next step allowed from: ${s.readyAt}`] : []),
+    ...s.parentDs.map(
+      (p) =>
+        `parent DS: ${p.ds} -> ${p.keyState === "unknown" ? "no key of the zone" : `the ${p.keyState} key`}`,
+    ),
+    ...(s.parentError ? [`parent DS: ${s.parentError}`] : []),
   ].join("\n");
 }
 
@@ -141,8 +146,19 @@ export const dnsCommands: CommandGroup = {
       name: "dns rollover status",
       args: ["zone"],
       summary: "a signed zone's keys (tag, state, since, DS) and what its rollover waits for",
+      options: {
+        parent: {
+          type: "string",
+          value: "SERVER",
+          description: "ask SERVER (host[:port]: the parent's server or a resolver) for the zone's DS",
+        },
+      },
       async run(ctx) {
-        const response = await ctx.call("dns", DnsAdmin, "getRolloverStatus", { zone: ctx.args.zone ?? "" });
+        const parent = typeof ctx.options.parent === "string" ? ctx.options.parent : "";
+        const response = await ctx.call("dns", DnsAdmin, "getRolloverStatus", {
+          zone: ctx.args.zone ?? "",
+          parent,
+        });
         ctx.print(response, () => renderRolloverStatus(response));
         return 0;
       },

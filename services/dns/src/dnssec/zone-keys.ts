@@ -247,6 +247,9 @@ export class ZoneKeys {
             this.options.logger.info({ zone: wanted.origin }, "dnssec: retired key removed (rollover done)"),
           (err: unknown) => {
             // Another replica removed it first (conflict, nothing to clean): its write comes by the watch.
+            // A record with a longer TTL arrived meanwhile: due later, looked at again then.
+            if (err instanceof RolloverError && err.kind === "too-early" && this.sets.get(name) === set)
+              return this.scheduleCleanup(name, set);
             if (err instanceof RolloverError) return;
             this.options.logger.warn(
               { err, zone: wanted.origin },

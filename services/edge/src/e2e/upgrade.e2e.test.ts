@@ -186,7 +186,12 @@ describe("edge upgrade and restart", () => {
       },
       { what: "the workers' fds back to baseline" },
     );
-    assert.deepEqual(workersNow, workerBaseline);
+    // At or below: the baseline can hold a transient fd of the first upgrade (a duplicate UDP fd
+    // the new edge sent, closed a moment later); a leak would stay above it.
+    assert.ok(
+      workersNow.every((n, i) => n <= (workerBaseline[i] ?? 0)),
+      `${workersNow} vs ${workerBaseline}`,
+    );
     const stats = await unary(edge.admin, "getStats", {});
     assert.equal(stats.connectionsPending, 0);
   });

@@ -1,7 +1,7 @@
 /**
  * Hostile volumes against forward routes, then a check that the edge and the stream worker give
  * every per-connection resource back (fds, handoff records, relay pairs, UDP sessions), and that
- * the edge's CPU does not grow with the bytes a forward carries.
+ * the edge moves none of the bytes a forward carries.
  */
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
@@ -28,6 +28,17 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/** rchar + wchar of a process: the bytes it moved through read/write system calls. */
+function ioBytes(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, "utf8");
+  const field = (name: string) => {
+    const line = io.split("\n").find((l) => l.startsWith(`${name}: `));
+    if (!line) throw new Error(`no ${name} in /proc/${pid}/io`);
+    return Number(line.slice(name.length + 2));
+  };
+  return field("rchar") + field("wchar");
+}
+
 async function storm(port: number, count: number, parallel: number): Promise<void> {
   let started = 0;
   const one = () =>
@@ -51,7 +62,7 @@ async function storm(port: number, count: number, parallel: number): Promise<voi
   await Promise.all(Array.from({ length: parallel }, lane));
 }
 
-describe("forward storms and the edge's CPU", () => {
+describe("forward storms and the edge's share of the bytes", () => {
   let edge: EdgeHarness;
   let stream: StreamReplica;
   let backend: Server;
@@ -182,19 +193,16 @@ describe("forward storms and the edge's CPU", () => {
     assert.ok(after.streamFds <= base.streamFds, `stream fds ${base.streamFds} -> ${after.streamFds}`);
   });
 
-  it("carries 1 GiB with the edge's utime+stime moving less than 50 ms", async () => {
-    // Start from a settled edge (no GC or report left over from an earlier test): its CPU time
-    // unchanged across half a second.
-    await waitFor(
-      async () => {
-        const t0 = cpuMs(edge.process.pid);
-        await new Promise((r) => setTimeout(r, 500));
-        return cpuMs(edge.process.pid) === t0;
-      },
-      { timeout: 30_000, what: "an idle edge" },
-    );
-    const before = cpuMs(edge.process.pid);
-    const workerBefore = cpuMs(stream.process.pid);
+  it("carries 1 GiB while the edge reads and writes less than 1 MiB", async () => {
+    // The edge hands the connection over and moves none of its bytes. The proof counts bytes, not
+    // time: rchar and wchar in /proc/<pid>/io grow with every byte a process reads or writes
+    // through read(2)/write(2) and their vector forms, which is how libuv moves a TCP stream. If
+    // the edge relayed the forward, both would grow by 1 GiB; its own chatter (logs, metrics,
+    // control channels) in the seconds the transfer takes is a few kilobytes. CPU time is shown
+    // in the message for context, never asserted (a shared machine makes it noise).
+    const before = ioBytes(edge.process.pid);
+    const cpuBefore = cpuMs(edge.process.pid);
+    const clientBefore = ioBytes(process.pid);
     const got = await new Promise<number>((resolve, reject) => {
       let n = 0;
       const s = connect({ host: "127.0.0.1", port: ports.tcp! }, () => s.write("BULK\n"));
@@ -205,8 +213,16 @@ describe("forward storms and the edge's CPU", () => {
       s.on("close", () => resolve(n));
     });
     assert.equal(got, GiB);
-    const edgeMs = cpuMs(edge.process.pid) - before;
-    const workerMs = cpuMs(stream.process.pid) - workerBefore;
-    assert.ok(edgeMs < 50, `the edge used ${edgeMs} ms of CPU for 1 GiB (the stream worker ${workerMs} ms)`);
+    const edgeBytes = ioBytes(edge.process.pid) - before;
+    const clientBytes = ioBytes(process.pid) - clientBefore;
+    const edgeCpu = cpuMs(edge.process.pid) - cpuBefore;
+    // The control: this process read the gibibyte from a socket through libuv, as the edge would
+    // if it relayed; its counters saw it. Without this the assertion on the edge could pass with
+    // counters that count nothing. (The stream worker is no control: it splices in the kernel.)
+    assert.ok(clientBytes >= GiB, `the client's counters saw only ${clientBytes} bytes of 1 GiB`);
+    assert.ok(
+      edgeBytes < 1024 ** 2,
+      `the edge read+wrote ${edgeBytes} bytes while 1 GiB went through (${edgeCpu} ms of CPU)`,
+    );
   });
 });

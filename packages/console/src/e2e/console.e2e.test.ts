@@ -52,6 +52,7 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
     await page.fill("#token", stack.edge.token);
     await page.click("#login");
     await page.locator("#console").waitFor({ state: "visible" });
+    await page.locator("#login-form").waitFor({ state: "hidden" });
   };
   const tab = async (name: string) => {
     await page.click(`#nav button[data-view="${name}"]`);
@@ -194,7 +195,26 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
 
   test("every view renders; a service that is not running says so instead of failing", async () => {
     if (screenshots) await mkdir(screenshots, { recursive: true });
+    // Some traffic for the chart: connections to the echo route, each answered.
+    for (let i = 0; i < 5; i++) {
+      const socket = connect(stack.echoPort, "127.0.0.1");
+      socket.end("ping");
+      await new Promise((resolve) => socket.once("close", resolve).resume());
+    }
     await logIn();
+    // The console samples the edge's stats every 2 s from its start: the chart has a history at once.
+    await waitFor(
+      async () =>
+        Number(
+          await page
+            .locator("#chart svg")
+            .getAttribute("data-samples", { timeout: 1000 })
+            .catch(() => 0),
+        ) >= 3,
+      {
+        what: "three samples in the chart",
+      },
+    );
     for (const name of ["workers", "routes", "certs", "mail", "dns", "firewall", "http"]) {
       await tab(name);
       if (name === "routes")

@@ -12,6 +12,7 @@ import { BodyError, readJsonBody, send, sendJson } from "./http-reply.js";
 import { checkAdminToken, checkStateChange, GuardError, requireSession } from "./request-guard.js";
 import { SessionStore } from "./session-store.js";
 import { loadStaticFiles } from "./static-files.js";
+import type { StatsHistory } from "./stats-history.js";
 
 export interface ConsoleServerOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface ConsoleServerOptions {
   webDir: string;
   logger: Logger;
   sessions?: SessionStore;
+  /** The chart's samples (GET api/views/chart); none when absent. */
+  history?: StatsHistory;
 }
 
 export interface ConsoleServer {
@@ -51,6 +54,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const session = requireSession(request.headers, sessions);
     const [kind, name = ""] = path.split("/", 2);
     if (kind === "views" && method === "GET") {
+      if (name === "chart") return sendJson(response, 200, { samples: options.history?.samples() ?? [] });
       const read = Object.hasOwn(VIEWS, name) ? VIEWS[name] : undefined;
       if (read === undefined) return sendJson(response, 404, { error: `no view ${name}` });
       return sendJson(response, 200, await read(admin));

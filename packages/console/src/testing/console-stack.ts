@@ -35,6 +35,8 @@ export const CHROMIUM_ARGS = [
 export interface ConsoleStack {
   edge: EdgeHarness;
   dnsPort: number;
+  /** The port of the route to pool `echo` (worker w-echo, echoes). */
+  echoPort: number;
   /** The port of the route to pool `held` (worker w-held). */
   heldPort: number;
   /** The console's base URL: http://127.0.0.1:PORT/console/ */
@@ -114,7 +116,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
 
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     stoppers.push(() => browser.close());
-    return { edge, dnsPort, heldPort, url: String(started.url), browser, firewallAddress, stop };
+    return { edge, dnsPort, echoPort, heldPort, url: String(started.url), browser, firewallAddress, stop };
   } catch (error) {
     await stop();
     throw error;

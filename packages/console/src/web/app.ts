@@ -1,7 +1,6 @@
 /** The console page: login, the view tabs, polling every 2 s, and the actions' confirm-and-report. */
-import type { edgeV1 } from "@switchyard/proto";
 import { ApiError, action, loggedIn, login, logout, view, whenLoggedOut } from "./api.js";
-import { addStats, renderChart } from "./chart.js";
+import { renderChart, type StatsSample } from "./chart.js";
 import { h } from "./dom.js";
 import type { View, ViewContext } from "./view.js";
 import { certsView } from "./views/certs.js";
@@ -63,8 +62,8 @@ async function refresh(): Promise<void> {
     live.dataset.state = "error";
   }
   try {
-    addStats(await view<edgeV1.GetStatsResponse>("stats"));
-    byId("chart").replaceChildren(renderChart());
+    const { samples } = await view<{ samples: StatsSample[] }>("chart");
+    byId("chart").replaceChildren(renderChart(samples));
   } catch {
     // The edge is down: the view above says so.
   }

@@ -1,29 +1,14 @@
 /** Connections over the last minutes as a plain SVG line chart (no library, no inline style). */
-import type { edgeV1 } from "@switchyard/proto";
-
 const SVG = "http://www.w3.org/2000/svg";
 const KEEP_MS = 5 * 60_000;
 const WIDTH = 600;
 const HEIGHT = 120;
 
-interface Sample {
+/** As the console server samples the edge's stats (server/stats-history.ts). */
+export interface StatsSample {
   at: number;
   active: number;
-  /** New connections per second since the previous sample. */
-  rate: number;
   total: number;
-}
-
-const samples: Sample[] = [];
-
-export function addStats(stats: edgeV1.GetStatsResponse, at = Date.now()): void {
-  const active = stats.routes.reduce((sum, r) => sum + Number(r.active), 0);
-  const total = stats.routes.reduce((sum, r) => sum + Number(r.total), 0);
-  const previous = samples.at(-1);
-  const seconds = previous ? (at - previous.at) / 1000 : 0;
-  const rate = previous && seconds > 0 ? Math.max(0, total - previous.total) / seconds : 0;
-  samples.push({ at, active, rate, total });
-  while (samples.length > 0 && (samples[0]?.at ?? at) < at - KEEP_MS) samples.shift();
 }
 
 function el(name: string, attrs: Record<string, string | number>): SVGElement {
@@ -32,22 +17,40 @@ function el(name: string, attrs: Record<string, string | number>): SVGElement {
   return element;
 }
 
-export function renderChart(now = Date.now()): SVGElement {
-  const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT + 20}`, class: "chart", role: "img" });
-  const max = Math.max(1, ...samples.map((s) => Math.max(s.active, s.rate)));
+export function renderChart(samples: StatsSample[], now = Date.now()): SVGElement {
+  // New connections per second between one sample and the next.
+  const rates = samples.map((s, i) => {
+    const previous = samples[i - 1];
+    if (previous === undefined || s.at <= previous.at) return 0;
+    return Math.max(0, s.total - previous.total) / ((s.at - previous.at) / 1000);
+  });
+  const svg = el("svg", {
+    viewBox: `0 0 ${WIDTH} ${HEIGHT + 20}`,
+    class: "chart",
+    role: "img",
+    "data-samples": samples.length,
+  });
+  const max = Math.max(1, ...samples.map((s) => s.active), ...rates);
   const x = (at: number) => (WIDTH * (at - (now - KEEP_MS))) / KEEP_MS;
   const y = (value: number) => HEIGHT - (HEIGHT - 10) * (value / max);
   svg.appendChild(el("rect", { x: 0, y: 0, width: WIDTH, height: HEIGHT, class: "chart-bg" }));
-  for (const [key, css] of [
-    ["active", "line-active"],
-    ["rate", "line-rate"],
-  ] as const) {
-    const points = samples.map((s) => `${x(s.at).toFixed(1)},${y(s[key]).toFixed(1)}`).join(" ");
-    svg.appendChild(el("polyline", { points, class: css, fill: "none" }));
-  }
-  const last = samples.at(-1);
+  const line = (values: number[], css: string) =>
+    el("polyline", {
+      points: samples.map((s, i) => `${x(s.at).toFixed(1)},${y(values[i] ?? 0).toFixed(1)}`).join(" "),
+      class: css,
+      fill: "none",
+    });
+  svg.appendChild(line(rates, "line-rate"));
+  svg.appendChild(
+    line(
+      samples.map((s) => s.active),
+      "line-active",
+    ),
+  );
   const label = el("text", { x: 4, y: HEIGHT + 15, class: "chart-label" });
-  label.textContent = `last 5 min — active connections: ${last?.active ?? 0} (blue), new per second: ${(last?.rate ?? 0).toFixed(1)} (orange), scale 0–${max.toFixed(0)}`;
+  label.textContent =
+    `last 5 min — open connections: ${samples.at(-1)?.active ?? 0} (blue), ` +
+    `new per second: ${(rates.at(-1) ?? 0).toFixed(1)} (orange), scale 0–${Math.ceil(max)}`;
   svg.appendChild(label);
   return svg;
 }

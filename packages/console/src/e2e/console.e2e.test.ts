@@ -193,6 +193,32 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
     assert.equal(await page.locator("#result").getAttribute("class"), "error");
   });
 
+  test("flush the mail queue and reload the config: each shows the API's answer", async () => {
+    const swaks = await run("swaks", [
+      "--server",
+      `127.0.0.1:${stack.smtpPort}`,
+      "--to",
+      "fwd@console.test",
+      "--from",
+      "flush@example.org",
+      "--timeout",
+      "15",
+    ]);
+    const id = /queued as (\S+)/.exec(swaks.stdout)?.[1];
+    assert.ok(id, swaks.stdout);
+    await logIn();
+    await tab("mail");
+    const attempts = `tr[data-message="${id}"] td:nth-child(5)`;
+    await waitText(attempts, (t) => t === "1", "the first attempt", 15_000);
+    await page.click("#flush");
+    await waitText("#result", (t) => /^flushed [1-9]\d* messages$/.test(t), "the flush result");
+    await waitText(attempts, (t) => t === "2", "a second attempt, now", 15_000);
+
+    await tab("routes");
+    await page.click("#reload");
+    await waitText("#result", (t) => /^config reloaded: \d+ routes$/.test(t), "the reload result");
+  });
+
   test("every view renders; a service that is not running says so instead of failing", async () => {
     if (screenshots) await mkdir(screenshots, { recursive: true });
     // Some traffic for the chart: connections to the echo route, each answered.
@@ -201,6 +227,18 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
       socket.end("ping");
       await new Promise((resolve) => socket.once("close", resolve).resume());
     }
+    // A message for the queue: its relay refuses, so it waits with a next try.
+    const swaks = await run("swaks", [
+      "--server",
+      `127.0.0.1:${stack.smtpPort}`,
+      "--to",
+      "fwd@console.test",
+      "--from",
+      "a@example.org",
+      "--timeout",
+      "15",
+    ]);
+    assert.match(swaks.stdout, /queued as \S+/);
     await logIn();
     // The console samples the edge's stats every 2 s from its start: the chart has a history at once.
     await waitFor(
@@ -219,6 +257,15 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
       await tab(name);
       if (name === "routes")
         await waitText('tr[data-route="held"] td:nth-child(1)', (t) => t === "held", "routes");
+      if (name === "mail") {
+        const from = 'tr[data-message]:has(td:text-is("a@example.org")) td:nth-child(2)';
+        await waitText(from, (t) => t === "a@example.org", "the queued message", 15_000);
+      }
+      if (name === "http") {
+        await waitText("tr[data-site] td:nth-child(2)", (t) => t === "www.console.test", "the site");
+        await waitText("td.ok", (t) => t === "healthy", "the healthy upstream");
+        await waitText("td.error", (t) => t === "unhealthy", "the upstream that is down", 15_000);
+      }
       if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
     }
     await tab("firewall");

@@ -154,7 +154,7 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
     assert.ok(renewed > first, `${renewed} after ${first}`);
   });
 
-  test("upsert a record and resolve it with kdig; a bad value shows the API's error", async () => {
+  test("upsert a record and resolve it with kdig; a bad value shows the API's error; delete it", async () => {
     await logIn();
     await tab("dns");
     await page.fill("#dns-name", "app.console.test");
@@ -191,6 +191,13 @@ describe("the console in Chromium", { timeout: 180_000 }, () => {
     await waitText("#result", (t) => t.startsWith("400: "), "the refusal");
     assert.match((await text("#result")) ?? "", /"not-an-ip" is not an IPv4 address/);
     assert.equal(await page.locator("#result").getAttribute("class"), "error");
+
+    await page.click('tr[data-record="app.console.test. A"] button');
+    await waitText("#result", (t) => t === "deleted 1 A records at app.console.test.", "the delete result");
+    await waitFor(async () => (await dig()) === "", { what: "kdig no longer answers" });
+    await waitFor(async () => (await page.locator('tr[data-record="app.console.test. A"]').count()) === 0, {
+      what: "the record gone from the page",
+    });
   });
 
   test("flush the mail queue and reload the config: each shows the API's answer", async () => {

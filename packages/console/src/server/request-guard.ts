@@ -44,15 +44,17 @@ export function requireSession(headers: IncomingHttpHeaders, sessions: SessionSt
   return session;
 }
 
-/**
- * A state change: the Origin, when the browser sends one, is this server's own (http://<Host>),
- * and X-CSRF-Token is the session's.
- */
-export function checkStateChange(headers: IncomingHttpHeaders, session: Session): void {
+/** The Origin, when the browser sends one, is this server's own (http://<Host>). */
+export function checkOrigin(headers: IncomingHttpHeaders): void {
   const origin = headers.origin;
   if (origin !== undefined && origin !== `http://${headers.host ?? ""}`) {
     throw new GuardError(403, MESSAGES.origin);
   }
+}
+
+/** A state change: a same-origin Origin (checkOrigin) and the session's X-CSRF-Token. */
+export function checkStateChange(headers: IncomingHttpHeaders, session: Session): void {
+  checkOrigin(headers);
   const csrf = headers["x-csrf-token"];
   if (typeof csrf !== "string" || !sameSecret(csrf, session.csrf)) {
     throw new GuardError(403, MESSAGES.csrf);

@@ -39,7 +39,15 @@ export function createConsoleApi(options: ConsoleApiOptions): ConsoleApi {
     if (path === "login" && method === "POST") {
       checkOrigin(request.headers);
       const body = await readJsonBody(request);
-      checkAdminToken(body.token, await readToken(options.tokenFile));
+      try {
+        checkAdminToken(body.token, await readToken(options.tokenFile));
+      } catch (error) {
+        logger.warn(
+          { remote: request.socket.remoteAddress, err: (error as Error).message },
+          "console login refused",
+        );
+        throw error;
+      }
       const session = sessions.create();
       logger.info({ sessions: sessions.size }, "console login");
       return sendJson(response, 200, { session: session.id, csrf: session.csrf });

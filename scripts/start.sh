@@ -33,6 +33,8 @@ nats_auth=$(node scripts/nats-auth.mjs "$state")
 stack+=(nats nats-server -c "$nats_auth" -a 127.0.0.1 -p 10422 -js -sd "$state/nats" -l "$state/logs/nats.log" ";")
 
 stack+=(edge node services/edge/dist/main.js ";")
+# The web console (packages/console): its own process on edge.console, a client of the admin APIs.
+stack+=(console node packages/console/dist/main.js ";")
 # The demo web app the http site www.switchyard.test proxies to (config/local.yaml, http).
 stack+=(demo-upstream node scripts/demo-upstream.mjs 10980 ";")
 
@@ -87,6 +89,8 @@ cat >&2 <<INFO
     SMTP       127.0.0.1:10025   submission 10587   SMTPS 10465
       swaks --server 127.0.0.1:10025 --to demo@switchyard.test
     edge admin 127.0.0.1:10900 (gRPC)   metrics http://127.0.0.1:10901/metrics
+    console    http://127.0.0.1:10902/console/ (log in with the admin token: cat $SWITCHYARD_ADMIN_TOKEN_FILE)
+      curl -sI http://127.0.0.1:10902/console/
     NATS       nats://127.0.0.1:10422 (JetStream in $state/nats)
     yardctl
       npx yardctl workers

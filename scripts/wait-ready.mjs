@@ -4,7 +4,8 @@
 //   - the certs service hands out the internal CA: written to <ca-file> (the banner's DoH command
 //     and anyone else trusts it);
 //   - every pool named on the command line has an attached worker (yardctl workers);
-//   - DoH (dns.doh of the config) completes a TLS handshake that verifies against that CA.
+//   - DoH (dns.doh of the config) completes a TLS handshake that verifies against that CA;
+//   - the web console (edge.console of the config) serves its page.
 // Usage: node scripts/wait-ready.mjs <ca-file> <pool>...   (config: SWITCHYARD_CONFIG)
 import { rename, writeFile } from "node:fs/promises";
 import { connect } from "node:tls";
@@ -72,6 +73,12 @@ function dohReady(ca) {
   });
 }
 
+async function consoleReady() {
+  const address = config.edge.console.replace(/^0\.0\.0\.0:/, "127.0.0.1:").replace(/^\[::\]:/, "[::1]:");
+  const response = await fetch(`http://${address}/console/`, { signal: AbortSignal.timeout(2000) });
+  return response.ok;
+}
+
 const until = Date.now() + timeoutMs;
 let ca = false;
 let last = "the certs service";
@@ -81,7 +88,10 @@ for (;;) {
     if (ca) last = `workers of ${pools.join(", ")}`;
     if (ca && (await poolsReady())) {
       last = "DoH's certificate";
-      if (await dohReady(ca)) break;
+      if (await dohReady(ca)) {
+        last = "the console";
+        if (await consoleReady()) break;
+      }
     }
   } catch (error) {
     last = `${last} (${error.message})`;

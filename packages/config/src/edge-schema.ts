@@ -8,6 +8,8 @@ export const edgeSchema = z.strictObject({
   grpc: hostPort.default("127.0.0.1:10900"),
   /** Prometheus /metrics, /healthz, /readyz. */
   metrics: hostPort.default("127.0.0.1:10901"),
+  /** The web console (packages/console, its own process beside the edge): loopback unless changed. */
+  console: hostPort.default("127.0.0.1:10902"),
   handoff: z
     .strictObject({
       /** The Unix socket workers attach to. */

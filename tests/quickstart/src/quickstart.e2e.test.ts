@@ -100,6 +100,10 @@ const expectations: Array<[RegExp, RegExp]> = [
   [/^npx yardctl stats$/, /^uptime \d+s\s+connections pending 0/m],
   [/^npx yardctl certs list$/, /^localhost\s+localhost\s+-\s+internal\s+in 29d/m],
   [/^curl .*https:\/\/www\.switchyard\.test:10443\/$/, /^Hello from the Switchyard demo upstream\.$/m],
+  [
+    /^curl -sI http:\/\/127\.0\.0\.1:10902\/console\/$/,
+    /^HTTP\/1\.1 200 OK\r?$[\s\S]*^content-security-policy: default-src 'self'; script-src 'self';/im,
+  ],
   [/^npx yardctl http sites$/, /^www\.switchyard\.test\s+www\.switchyard\.test\s+auto\s+308\b/m],
 ];
 

@@ -7,8 +7,17 @@
  *
  * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawn as spawnChild } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -23,6 +32,14 @@ const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
 const CONNS = Number(env.BENCH_CONNECTIONS ?? 50);
 const IDLE = Number(env.BENCH_IDLE ?? 10_000);
+/** Comma-separated server names to run (default all), e.g. `switchyard×1,nginx`. */
+const ONLY = env.BENCH_SERVERS ? env.BENCH_SERVERS.split(",") : undefined;
+/** Comma-separated substrings: only the rows whose name contains one (default all). */
+const ROWS = env.BENCH_ROWS ? env.BENCH_ROWS.split(",") : undefined;
+/** Another build's services/http/dist/main.js: runs first as `before×1` (before/after in one run). */
+const BASELINE = env.BENCH_BASELINE;
+/** A directory: the http workers run with --cpu-prof and write their profiles there. */
+const PROFILE = env.BENCH_PROFILE_DIR;
 const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
 const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
 chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files
@@ -191,7 +208,61 @@ http://:${plain} {
   return { name: "caddy", tls, plain, pids: [proc.pid], stop: () => proc.stop() };
 }
 
-async function startSwitchyard(cert, up, workers) {
+/**
+ * One http worker process, as testkit's startHttpReplica starts it, except that its stdout (the
+ * access log, one JSON line per request) goes to a file, as it would go to journald or a log
+ * collector: a pipe read and parsed line by line by this process would take CPU from the 2 cores
+ * the proxies are measured on.
+ */
+async function startReplica(edge, name, main) {
+  const log = join(dir, `${name}.log`);
+  const fd = openSync(log, "a");
+  const profile = PROFILE
+    ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
+  const child = spawnChild(process.execPath, [...profile, main], {
+    env: {
+      ...process.env,
+      SWITCHYARD_CONFIG: edge.configPath,
+      SWITCHYARD_ADMIN_TOKEN_FILE: edge.tokenFile,
+      SWITCHYARD_EDGE: edge.grpc,
+      SWITCHYARD_INSTANCE: name,
+      SWITCHYARD_GRPC_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_METRICS_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_LOG_LEVEL: "info",
+    },
+    stdio: ["ignore", fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise((res) => child.once("exit", res));
+  process.once("exit", () => child.kill("SIGKILL"));
+  const until = Date.now() + 30_000;
+  while (!(existsSync(log) && readFileSync(log, "utf8").includes('"msg":"attached to the edge"'))) {
+    if (child.exitCode !== null || Date.now() > until) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} did not attach: ${readFileSync(log, "utf8").slice(-2000)}`);
+    }
+    await sleep(100);
+  }
+  return {
+    pid: child.pid,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function startSwitchyard(
+  cert,
+  up,
+  workers,
+  label = "switchyard",
+  main = join(root, "services/http/dist/main.js"),
+) {
   const [tls, plain] = [await freePort(), await freePort()];
   const edge = await testkit.startEdge({
     http: {
@@ -209,18 +280,17 @@ async function startSwitchyard(cert, up, workers) {
   const replicas = [];
   try {
     for (let i = 0; i < workers; i++)
-      replicas.push(
-        await testkit.startHttpReplica(edge, { name: `http-${i}`, env: { SWITCHYARD_LOG_LEVEL: "info" } }),
-      );
+      replicas.push(await startReplica(edge, `${label}-${workers}-${i}`, main));
   } catch (err) {
+    await Promise.all(replicas.map((r) => r.stop()));
     await edge.stop();
     throw err;
   }
   return {
-    name: `switchyard×${workers}`,
+    name: `${label}×${workers}`,
     tls,
     plain,
-    pids: replicas.map((r) => r.process.pid),
+    pids: replicas.map((r) => r.pid),
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop()));
       await edge.stop();
@@ -321,7 +391,7 @@ async function idleMemory(server) {
 const cert = makeCert();
 const upstream = await startUpstream();
 say(`upstream: nginx static files on 127.0.0.1:${upstream.port}; ${SECONDS}s per row, ${CONNS} connections`);
-const rows = [
+const allRows = [
   ["wrk h1 TLS 1K", (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`])],
   ["wrk h1 TLS 100K", (s) => wrk(`https://${HOST}:${s.tls}/100k`, ["-H", `Host: ${HOST}`])],
   ["wrk h1 plain 1K", (s) => wrk(`http://${HOST}:${s.plain}/1k`, ["-H", `Host: ${HOST}`])],
@@ -333,7 +403,9 @@ const rows = [
     (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`, "-H", "Connection: close"]),
   ],
 ];
-const servers = [
+const rows = allRows.filter(([row]) => !ROWS || ROWS.some((r) => row.includes(r)));
+const allServers = [
+  ...(BASELINE ? [["before×1", () => startSwitchyard(cert, upstream.port, 1, "before", BASELINE)]] : []),
   ["switchyard×1", () => startSwitchyard(cert, upstream.port, 1)],
   ["switchyard×2", () => startSwitchyard(cert, upstream.port, 2)],
   ["nginx", () => startNginx(cert, upstream.port)],
@@ -341,6 +413,7 @@ const servers = [
   ["caddy", () => startCaddy(cert, upstream.port)],
 ];
 const results = {};
+const servers = allServers.filter(([name]) => !ONLY || ONLY.includes(name));
 for (const [name, startServer] of servers) {
   say(`${name}: starting`);
   let server;
@@ -357,7 +430,7 @@ for (const [name, startServer] of servers) {
     results[name][row] = r;
     say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
   }
-  if (name !== "switchyard×2" && IDLE > 0) {
+  if (!name.endsWith("×2") && IDLE > 0) {
     results[name].idle = await idleMemory(server);
     say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
   }
@@ -370,23 +443,26 @@ const names = Object.keys(results);
 const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "–");
 const lines = [];
-lines.push(`| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/nginx |`);
-lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|`);
+const before = names.includes("before×1");
+lines.push(
+  `| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/nginx |${before ? " before×1/nginx |" : ""}`,
+);
+lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|${before ? "---:|" : ""}`);
 const sy = (n, row) => results[n]?.[row]?.rps;
 for (const [row] of rows) {
   lines.push(
-    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |`,
+    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |${before ? ` ${ratio(sy("before×1", row), sy("nginx", row))} |` : ""}`,
   );
 }
 for (const [row] of rows.filter(([r]) => r.startsWith("wrk") || r.startsWith("TLS"))) {
   const p = (n) => results[n]?.[row]?.p99ms;
   lines.push(
-    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |`,
+    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |${before ? ` ${ratio(p("before×1"), p("nginx"))} |` : ""}`,
   );
 }
 const idle = (n) => results[n]?.idle?.perConnKB;
 lines.push(
-  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |`,
+  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |${before ? ` ${ratio(idle("before×1"), idle("nginx"))} |` : ""}`,
 );
 console.log(lines.join("\n"));
 const date = new Date().toISOString().slice(0, 10);

@@ -1,6 +1,6 @@
+import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders } from "node:http";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable, type Writable } from "node:stream";
 import { errors } from "undici";
 import { RequestRefusedError, UpstreamError } from "../errors.js";
 import type { Exchange } from "../front/exchange.js";
@@ -37,6 +37,18 @@ export interface ForwardOptions {
   connectFailed: (upstream: Upstream) => void;
 }
 
+/** What undici accepts as a request's signal: an emitter of 'abort' with `aborted` (no DOMException). */
+class AbortSignalEmitter extends EventEmitter {
+  aborted = false;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    // Nobody listens once undici is done with the request (it removes its listener): nothing to do.
+    if (this.listenerCount("abort") > 0) this.emit("abort");
+  }
+}
+
 /** The request body, counted: over `max` bytes it fails with a 413 refusal (and nothing more is sent). */
 async function* limitedBody(body: Exchange["body"], max: number): AsyncGenerator<Buffer> {
   let n = 0;
@@ -45,6 +57,45 @@ async function* limitedBody(body: Exchange["body"], max: number): AsyncGenerator
     if (n > max) throw new RequestRefusedError(413, `request body over ${max} bytes`);
     yield chunk;
   }
+}
+
+/**
+ * Streams `src` into `dst` (pipe: backpressure both ways) and settles when `dst` has finished, or
+ * with the first error of either, or when `dst` closes early (the client went away); `src` is
+ * destroyed then (the upstream connection is given up). stream.pipeline does the same, but builds an
+ * AbortController per call and aborts it (a DOMException with a stack) at every finish.
+ */
+export function pump(src: Readable, dst: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      src.off("error", finish);
+      src.off("close", onSourceClose);
+      dst.off("error", finish);
+      dst.off("finish", onFinish);
+      dst.off("close", onClose);
+      if (err) {
+        src.unpipe(dst);
+        src.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onFinish = () => finish();
+    // The upstream's body ended without its end (destroyed with no error): the response is cut.
+    const onSourceClose = () => {
+      if (!src.readableEnded) finish(new Error("the upstream's response ended early"));
+    };
+    const onClose = () =>
+      finish(dst.writableFinished ? undefined : new Error("the client's side closed early"));
+    src.on("error", finish);
+    src.on("close", onSourceClose);
+    dst.on("error", finish);
+    dst.on("finish", onFinish);
+    dst.on("close", onClose);
+    src.pipe(dst);
+  });
 }
 
 export function isConnectFailure(err: unknown): boolean {
@@ -71,11 +122,13 @@ export async function forwardRequest(
   const { pool } = options;
   const retryable = !ex.hasBody && IDEMPOTENT.has(ex.method);
   const tried = new Set<Upstream>();
-  const abort = new AbortController();
+  // undici takes an EventEmitter as the signal: an AbortController would cost a DOMException (with
+  // its stack) per request, since the client's side closes after every response.
+  const signal = new AbortSignalEmitter();
   let clientGone = false;
   ex.onClose(() => {
     clientGone = true;
-    abort.abort();
+    signal.abort();
   });
   for (;;) {
     const upstream = pool.pick(tried);
@@ -95,7 +148,7 @@ export async function forwardRequest(
         body: ex.hasBody
           ? Readable.from(limitedBody(ex.body, options.maxBodyBytes), { objectMode: false })
           : null,
-        signal: abort.signal,
+        signal,
         headersTimeout: options.upstreamTimeoutMs,
         // Streams (SSE, long downloads) may pause as long as they like; the client's side bounds them.
         bodyTimeout: 0,
@@ -106,7 +159,7 @@ export async function forwardRequest(
       options.responseHeaders(headers as IncomingHttpHeaders & Record<string, unknown>);
       const out = ex.start(res.statusCode, headers);
       try {
-        await pipeline(res.body, out);
+        await pump(res.body, out);
       } catch (err) {
         if (!clientGone) ex.abort();
         return { status: res.statusCode, upstream: upstream.address, upstreamMs, error: String(err) };

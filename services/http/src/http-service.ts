@@ -141,6 +141,10 @@ export class HttpService {
       return;
     }
     socket.on("error", () => socket.destroy());
+    // A handed-over fd keeps the edge's socket options, and net.Server leaves Nagle on: a response's
+    // last small segment then waits for the client's (delayed) ACK of the one before, up to 40 ms.
+    // nginx sets tcp_nodelay on keep-alive connections for the same reason.
+    socket.setNoDelay(true);
     const facts: ConnectionFacts = {
       id: this.nextId++,
       address,

@@ -5,9 +5,11 @@
  * h2load (HTTP/2), new TLS handshakes per second (wrk with `Connection: close`), p99 latency, and the
  * proxy's RSS growth per idle keep-alive TLS connection. Run through run.sh.
  *
- * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections.
+ * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections, BENCH_ROUNDS
+ * (1; more: servers interleaved, medians), BENCH_SERVERS / BENCH_ROWS (filters), BENCH_BASELINE
+ * (another build's services/http/dist/main.js, run as before×1), BENCH_PROFILE_DIR (CPU profiles).
  */
-import { execFileSync, spawn, spawn as spawnChild } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
   closeSync,
@@ -40,6 +42,8 @@ const ROWS = env.BENCH_ROWS ? env.BENCH_ROWS.split(",") : undefined;
 const BASELINE = env.BENCH_BASELINE;
 /** A directory: the http workers run with --cpu-prof and write their profiles there. */
 const PROFILE = env.BENCH_PROFILE_DIR;
+/** Rounds over all servers (default 1); with more, each cell is the median of its rounds. */
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 1);
 const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
 const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
 chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files
@@ -220,7 +224,7 @@ async function startReplica(edge, name, main) {
   const profile = PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
-  const child = spawnChild(process.execPath, [...profile, main], {
+  const child = spawn(process.execPath, [...profile, main], {
     env: {
       ...process.env,
       SWITCHYARD_CONFIG: edge.configPath,
@@ -264,19 +268,31 @@ async function startSwitchyard(
   main = join(root, "services/http/dist/main.js"),
 ) {
   const [tls, plain] = [await freePort(), await freePort()];
-  const edge = await testkit.startEdge({
-    http: {
-      ports: { https: tls, http: plain },
-      sites: [
-        {
-          domains: [HOST],
-          upstreams: [`127.0.0.1:${up}`],
-          tls: { certFile: cert.cert, keyFile: cert.key },
-          redirectHttp: false,
-        },
-      ],
+  const edge = await testkit.startEdge(
+    {
+      http: {
+        ports: { https: tls, http: plain },
+        sites: [
+          {
+            domains: [HOST],
+            upstreams: [`127.0.0.1:${up}`],
+            tls: { certFile: cert.cert, keyFile: cert.key },
+            redirectHttp: false,
+          },
+        ],
+      },
     },
-  });
+    // The edge is profiled too: it accepts every connection and hands it over (a handshake row is
+    // one connection per request).
+    PROFILE
+      ? {
+          env: {
+            NODE_OPTIONS: `--import=${join(here, "cpu-prof-preload.mjs")}`,
+            CPU_PROF_FILE: join(PROFILE, `${label}-${workers}-edge.cpuprofile`),
+          },
+        }
+      : {},
+  );
   const replicas = [];
   try {
     for (let i = 0; i < workers; i++)
@@ -413,28 +429,48 @@ const allServers = [
   ["caddy", () => startCaddy(cert, upstream.port)],
 ];
 const results = {};
+/** Every round's result per server and row (BENCH_ROUNDS > 1: the table shows the medians). */
+const rounds = {};
+const median = (xs) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
 const servers = allServers.filter(([name]) => !ONLY || ONLY.includes(name));
-for (const [name, startServer] of servers) {
-  say(`${name}: starting`);
-  let server;
-  try {
-    server = await startServer();
-  } catch (err) {
-    say(`${name}: failed to start: ${err.message.slice(0, 500)}`);
-    continue;
+// Rounds interleave the servers (A B C, A B C, …) so that the machine's load drifts over all alike.
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [name, startServer] of servers) {
+    say(`${name}: starting${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ""}`);
+    let server;
+    try {
+      server = await startServer();
+    } catch (err) {
+      say(`${name}: failed to start: ${err.message.slice(0, 500)}`);
+      continue;
+    }
+    results[name] ??= {};
+    rounds[name] ??= {};
+    for (const [row, runRow] of rows) {
+      const r = await runRow(server);
+      delete r.raw;
+      rounds[name][row] ??= [];
+      const all = rounds[name][row];
+      all.push(r);
+      results[name][row] = {
+        ...r,
+        rps: median(all.map((x) => x.rps)),
+        ...(r.p99ms !== undefined ? { p99ms: median(all.map((x) => x.p99ms)) } : {}),
+        ...(all.length > 1 ? { rounds: all.map((x) => ({ rps: x.rps, p99ms: x.p99ms })) } : {}),
+      };
+      say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
+    }
+    if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
+      results[name].idle = await idleMemory(server);
+      say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
+    }
+    await server.stop();
   }
-  results[name] = {};
-  for (const [row, runRow] of rows) {
-    const r = await runRow(server);
-    delete r.raw;
-    results[name][row] = r;
-    say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
-  }
-  if (!name.endsWith("×2") && IDLE > 0) {
-    results[name].idle = await idleMemory(server);
-    say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
-  }
-  await server.stop();
 }
 await upstream.proc.stop();
 
@@ -474,6 +510,7 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       seconds: SECONDS,
+      rounds: ROUNDS,
       connections: CONNS,
       idle: IDLE,
       upstream: "nginx static files",

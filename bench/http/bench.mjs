@@ -307,6 +307,8 @@ async function startSwitchyard(
     tls,
     plain,
     pids: replicas.map((r) => r.pid),
+    // CPU per request counts the edge too (it accepts and hands over every connection).
+    cpuPids: [...replicas.map((r) => r.pid), edge.pid],
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop()));
       await edge.stop();
@@ -452,7 +454,13 @@ for (let round = 1; round <= ROUNDS; round++) {
     results[name] ??= {};
     rounds[name] ??= {};
     for (const [row, runRow] of rows) {
+      const cpu = () => (server.cpuPids ?? server.pids).reduce((t, pid) => t + sample(pid).cpuSeconds, 0);
+      const cpuBefore = cpu();
       const r = await runRow(server);
+      // The proxy's own CPU per request (its processes' utime+stime; h2load's 1 s warm-up counted at
+      // the measured rate): unlike req/s, hardly moved by what else runs on the machine.
+      const served = r.rps * (SECONDS + (row.startsWith("h2load") ? 1 : 0));
+      r.cpuUsPerReq = served > 0 ? ((cpu() - cpuBefore) * 1e6) / served : Number.NaN;
       delete r.raw;
       rounds[name][row] ??= [];
       const all = rounds[name][row];
@@ -461,9 +469,14 @@ for (let round = 1; round <= ROUNDS; round++) {
         ...r,
         rps: median(all.map((x) => x.rps)),
         ...(r.p99ms !== undefined ? { p99ms: median(all.map((x) => x.p99ms)) } : {}),
-        ...(all.length > 1 ? { rounds: all.map((x) => ({ rps: x.rps, p99ms: x.p99ms })) } : {}),
+        cpuUsPerReq: median(all.map((x) => x.cpuUsPerReq)),
+        ...(all.length > 1
+          ? { rounds: all.map((x) => ({ rps: x.rps, p99ms: x.p99ms, cpuUsPerReq: x.cpuUsPerReq })) }
+          : {}),
       };
-      say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
+      say(
+        `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req ${r.errors ? `errors ${r.errors}` : ""}`,
+      );
     }
     if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
       results[name].idle = await idleMemory(server);
@@ -494,6 +507,12 @@ for (const [row] of rows.filter(([r]) => r.startsWith("wrk") || r.startsWith("TL
   const p = (n) => results[n]?.[row]?.p99ms;
   lines.push(
     `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |${before ? ` ${ratio(p("before×1"), p("nginx"))} |` : ""}`,
+  );
+}
+for (const [row] of rows) {
+  const c = (n) => results[n]?.[row]?.cpuUsPerReq;
+  lines.push(
+    `| ${row} CPU µs/req | ${names.map((n) => (Number.isFinite(c(n)) ? Math.round(c(n)) : "–")).join(" | ")} | ${ratio(c("switchyard×1"), c("nginx"))} | ${ratio(c("switchyard×1"), c("caddy"))} | ${ratio(c("switchyard×2"), c("nginx"))} |${before ? ` ${ratio(c("before×1"), c("nginx"))} |` : ""}`,
   );
 }
 const idle = (n) => results[n]?.idle?.perConnKB;

@@ -7,7 +7,8 @@
  *
  * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections, BENCH_ROUNDS
  * (1; more: servers interleaved, medians), BENCH_SERVERS / BENCH_ROWS (filters), BENCH_BASELINE
- * (another build's services/http/dist/main.js, run as before×1), BENCH_PROFILE_DIR (CPU profiles).
+ * (another build's services/http/dist/main.js, run as before×1), BENCH_PROFILE_DIR (CPU profiles),
+ * BENCH_OUT (the JSON file; default bench/results/http-<date>.json).
  */
 import { execFileSync, spawn } from "node:child_process";
 import {
@@ -317,9 +318,9 @@ async function startSwitchyard(
 }
 
 // --- clients ---
-function wrk(url, extra = []) {
+function wrk(url, extra = [], seconds = SECONDS) {
   return new Promise((res) => {
-    const args = ["-t", "2", "-c", String(CONNS), "-d", `${SECONDS}s`, "--latency", ...extra, url];
+    const args = ["-t", "2", "-c", String(CONNS), "-d", `${seconds}s`, "--latency", ...extra, url];
     const p = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (c) => {
@@ -453,6 +454,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
     results[name] ??= {};
     rounds[name] ??= {};
+    // Warm-up, not measured (as h2load's --warm-up-time): a JIT compiles the hot paths in its first
+    // second, which would otherwise be charged to whichever row comes first.
+    await wrk(`http://${HOST}:${server.plain}/1k`, ["-H", `Host: ${HOST}`], 1);
+    await wrk(`https://${HOST}:${server.tls}/1k`, ["-H", `Host: ${HOST}`], 1);
     for (const [row, runRow] of rows) {
       const cpu = () => (server.cpuPids ?? server.pids).reduce((t, pid) => t + sample(pid).cpuSeconds, 0);
       const cpuBefore = cpu();
@@ -522,7 +527,7 @@ lines.push(
 console.log(lines.join("\n"));
 const date = new Date().toISOString().slice(0, 10);
 mkdirSync(join(root, "bench/results"), { recursive: true });
-const file = join(root, `bench/results/http-${date}.json`);
+const file = env.BENCH_OUT ?? join(root, `bench/results/http-${date}.json`);
 writeFileSync(
   file,
   JSON.stringify(

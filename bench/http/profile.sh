@@ -9,6 +9,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${PROFILE_OUT:-$(mktemp -d /tmp/switchyard-httpprof-XXXXXX)}"
 mkdir -p "$out"
 BENCH_SERVERS="${BENCH_SERVERS:-switchyard×1}" BENCH_ROWS="${BENCH_ROWS:-plain 1K}" BENCH_IDLE=0 \
-  BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_PROFILE_DIR="$out" bash "$here/run.sh"
+  BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_PROFILE_DIR="$out" BENCH_OUT="$out/result.json" bash "$here/run.sh"
 for f in "$out"/*.cpuprofile; do node "$here/profile-summary.mjs" "$f" "${TOP:-40}"; done
 echo "# profiles in $out (open them in Chrome DevTools' Performance panel)" >&2

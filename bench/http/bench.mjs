@@ -5,10 +5,22 @@
  * h2load (HTTP/2), new TLS handshakes per second (wrk with `Connection: close`), p99 latency, and the
  * proxy's RSS growth per idle keep-alive TLS connection. Run through run.sh.
  *
- * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections.
+ * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections, BENCH_ROUNDS
+ * (1; more: servers interleaved, medians), BENCH_SERVERS / BENCH_ROWS (filters), BENCH_BASELINE
+ * (another build's services/http/dist/main.js, run as before×1), BENCH_PROFILE_DIR (CPU profiles),
+ * BENCH_OUT (the JSON file; default bench/results/http-<date>.json).
  */
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
@@ -23,6 +35,16 @@ const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
 const CONNS = Number(env.BENCH_CONNECTIONS ?? 50);
 const IDLE = Number(env.BENCH_IDLE ?? 10_000);
+/** Comma-separated server names to run (default all), e.g. `switchyard×1,nginx`. */
+const ONLY = env.BENCH_SERVERS ? env.BENCH_SERVERS.split(",") : undefined;
+/** Comma-separated substrings: only the rows whose name contains one (default all). */
+const ROWS = env.BENCH_ROWS ? env.BENCH_ROWS.split(",") : undefined;
+/** Another build's services/http/dist/main.js: runs first as `before×1` (before/after in one run). */
+const BASELINE = env.BENCH_BASELINE;
+/** A directory: the http workers run with --cpu-prof and write their profiles there. */
+const PROFILE = env.BENCH_PROFILE_DIR;
+/** Rounds over all servers (default 1); with more, each cell is the median of its rounds. */
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 1);
 const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
 const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
 chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files
@@ -191,36 +213,103 @@ http://:${plain} {
   return { name: "caddy", tls, plain, pids: [proc.pid], stop: () => proc.stop() };
 }
 
-async function startSwitchyard(cert, up, workers) {
-  const [tls, plain] = [await freePort(), await freePort()];
-  const edge = await testkit.startEdge({
-    http: {
-      ports: { https: tls, http: plain },
-      sites: [
-        {
-          domains: [HOST],
-          upstreams: [`127.0.0.1:${up}`],
-          tls: { certFile: cert.cert, keyFile: cert.key },
-          redirectHttp: false,
-        },
-      ],
+/**
+ * One http worker process, as testkit's startHttpReplica starts it, except that its stdout (the
+ * access log, one JSON line per request) goes to a file, as it would go to journald or a log
+ * collector: a pipe read and parsed line by line by this process would take CPU from the 2 cores
+ * the proxies are measured on.
+ */
+async function startReplica(edge, name, main) {
+  const log = join(dir, `${name}.log`);
+  const fd = openSync(log, "a");
+  const profile = PROFILE
+    ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...profile, main], {
+    env: {
+      ...process.env,
+      SWITCHYARD_CONFIG: edge.configPath,
+      SWITCHYARD_ADMIN_TOKEN_FILE: edge.tokenFile,
+      SWITCHYARD_EDGE: edge.grpc,
+      SWITCHYARD_INSTANCE: name,
+      SWITCHYARD_GRPC_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_METRICS_ADDRESS: "127.0.0.1:0",
+      SWITCHYARD_LOG_LEVEL: "info",
     },
+    stdio: ["ignore", fd, fd],
   });
+  closeSync(fd);
+  const exited = new Promise((res) => child.once("exit", res));
+  process.once("exit", () => child.kill("SIGKILL"));
+  const until = Date.now() + 30_000;
+  while (!(existsSync(log) && readFileSync(log, "utf8").includes('"msg":"attached to the edge"'))) {
+    if (child.exitCode !== null || Date.now() > until) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} did not attach: ${readFileSync(log, "utf8").slice(-2000)}`);
+    }
+    await sleep(100);
+  }
+  return {
+    pid: child.pid,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function startSwitchyard(
+  cert,
+  up,
+  workers,
+  label = "switchyard",
+  main = join(root, "services/http/dist/main.js"),
+) {
+  const [tls, plain] = [await freePort(), await freePort()];
+  const edge = await testkit.startEdge(
+    {
+      http: {
+        ports: { https: tls, http: plain },
+        sites: [
+          {
+            domains: [HOST],
+            upstreams: [`127.0.0.1:${up}`],
+            tls: { certFile: cert.cert, keyFile: cert.key },
+            redirectHttp: false,
+          },
+        ],
+      },
+    },
+    // The edge is profiled too: it accepts every connection and hands it over (a handshake row is
+    // one connection per request).
+    PROFILE
+      ? {
+          env: {
+            NODE_OPTIONS: `--import=${join(here, "cpu-prof-preload.mjs")}`,
+            CPU_PROF_FILE: join(PROFILE, `${label}-${workers}-edge.cpuprofile`),
+          },
+        }
+      : {},
+  );
   const replicas = [];
   try {
     for (let i = 0; i < workers; i++)
-      replicas.push(
-        await testkit.startHttpReplica(edge, { name: `http-${i}`, env: { SWITCHYARD_LOG_LEVEL: "info" } }),
-      );
+      replicas.push(await startReplica(edge, `${label}-${workers}-${i}`, main));
   } catch (err) {
+    await Promise.all(replicas.map((r) => r.stop()));
     await edge.stop();
     throw err;
   }
   return {
-    name: `switchyard×${workers}`,
+    name: `${label}×${workers}`,
     tls,
     plain,
-    pids: replicas.map((r) => r.process.pid),
+    pids: replicas.map((r) => r.pid),
+    // CPU per request counts the edge too (it accepts and hands over every connection).
+    cpuPids: [...replicas.map((r) => r.pid), edge.pid],
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop()));
       await edge.stop();
@@ -229,9 +318,9 @@ async function startSwitchyard(cert, up, workers) {
 }
 
 // --- clients ---
-function wrk(url, extra = []) {
+function wrk(url, extra = [], seconds = SECONDS) {
   return new Promise((res) => {
-    const args = ["-t", "2", "-c", String(CONNS), "-d", `${SECONDS}s`, "--latency", ...extra, url];
+    const args = ["-t", "2", "-c", String(CONNS), "-d", `${seconds}s`, "--latency", ...extra, url];
     const p = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     p.stdout.on("data", (c) => {
@@ -321,7 +410,7 @@ async function idleMemory(server) {
 const cert = makeCert();
 const upstream = await startUpstream();
 say(`upstream: nginx static files on 127.0.0.1:${upstream.port}; ${SECONDS}s per row, ${CONNS} connections`);
-const rows = [
+const allRows = [
   ["wrk h1 TLS 1K", (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`])],
   ["wrk h1 TLS 100K", (s) => wrk(`https://${HOST}:${s.tls}/100k`, ["-H", `Host: ${HOST}`])],
   ["wrk h1 plain 1K", (s) => wrk(`http://${HOST}:${s.plain}/1k`, ["-H", `Host: ${HOST}`])],
@@ -333,7 +422,9 @@ const rows = [
     (s) => wrk(`https://${HOST}:${s.tls}/1k`, ["-H", `Host: ${HOST}`, "-H", "Connection: close"]),
   ],
 ];
-const servers = [
+const rows = allRows.filter(([row]) => !ROWS || ROWS.some((r) => row.includes(r)));
+const allServers = [
+  ...(BASELINE ? [["before×1", () => startSwitchyard(cert, upstream.port, 1, "before", BASELINE)]] : []),
   ["switchyard×1", () => startSwitchyard(cert, upstream.port, 1)],
   ["switchyard×2", () => startSwitchyard(cert, upstream.port, 2)],
   ["nginx", () => startNginx(cert, upstream.port)],
@@ -341,27 +432,63 @@ const servers = [
   ["caddy", () => startCaddy(cert, upstream.port)],
 ];
 const results = {};
-for (const [name, startServer] of servers) {
-  say(`${name}: starting`);
-  let server;
-  try {
-    server = await startServer();
-  } catch (err) {
-    say(`${name}: failed to start: ${err.message.slice(0, 500)}`);
-    continue;
+/** Every round's result per server and row (BENCH_ROUNDS > 1: the table shows the medians). */
+const rounds = {};
+const median = (xs) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const servers = allServers.filter(([name]) => !ONLY || ONLY.includes(name));
+// Rounds interleave the servers (A B C, A B C, …) so that the machine's load drifts over all alike.
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [name, startServer] of servers) {
+    say(`${name}: starting${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ""}`);
+    let server;
+    try {
+      server = await startServer();
+    } catch (err) {
+      say(`${name}: failed to start: ${err.message.slice(0, 500)}`);
+      continue;
+    }
+    results[name] ??= {};
+    rounds[name] ??= {};
+    // Warm-up, not measured (as h2load's --warm-up-time): a JIT compiles the hot paths in its first
+    // second, which would otherwise be charged to whichever row comes first.
+    await wrk(`http://${HOST}:${server.plain}/1k`, ["-H", `Host: ${HOST}`], 1);
+    await wrk(`https://${HOST}:${server.tls}/1k`, ["-H", `Host: ${HOST}`], 1);
+    for (const [row, runRow] of rows) {
+      const cpu = () => (server.cpuPids ?? server.pids).reduce((t, pid) => t + sample(pid).cpuSeconds, 0);
+      const cpuBefore = cpu();
+      const r = await runRow(server);
+      // The proxy's own CPU per request (its processes' utime+stime; h2load's 1 s warm-up counted at
+      // the measured rate): unlike req/s, hardly moved by what else runs on the machine.
+      const served = r.rps * (SECONDS + (row.startsWith("h2load") ? 1 : 0));
+      r.cpuUsPerReq = served > 0 ? ((cpu() - cpuBefore) * 1e6) / served : Number.NaN;
+      delete r.raw;
+      rounds[name][row] ??= [];
+      const all = rounds[name][row];
+      all.push(r);
+      results[name][row] = {
+        ...r,
+        rps: median(all.map((x) => x.rps)),
+        ...(r.p99ms !== undefined ? { p99ms: median(all.map((x) => x.p99ms)) } : {}),
+        cpuUsPerReq: median(all.map((x) => x.cpuUsPerReq)),
+        ...(all.length > 1
+          ? { rounds: all.map((x) => ({ rps: x.rps, p99ms: x.p99ms, cpuUsPerReq: x.cpuUsPerReq })) }
+          : {}),
+      };
+      say(
+        `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req ${r.errors ? `errors ${r.errors}` : ""}`,
+      );
+    }
+    if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
+      results[name].idle = await idleMemory(server);
+      say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
+    }
+    await server.stop();
   }
-  results[name] = {};
-  for (const [row, runRow] of rows) {
-    const r = await runRow(server);
-    delete r.raw;
-    results[name][row] = r;
-    say(`${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms ${r.errors ? `errors ${r.errors}` : ""}`);
-  }
-  if (name !== "switchyard×2" && IDLE > 0) {
-    results[name].idle = await idleMemory(server);
-    say(`${name} idle: ${JSON.stringify(results[name].idle)}`);
-  }
-  await server.stop();
 }
 await upstream.proc.stop();
 
@@ -370,34 +497,44 @@ const names = Object.keys(results);
 const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? (a / b).toFixed(2) : "–");
 const lines = [];
-lines.push(`| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/nginx |`);
-lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|`);
+const before = names.includes("before×1");
+lines.push(
+  `| row | ${names.join(" | ")} | sy×1/nginx | sy×1/caddy | sy×2/nginx |${before ? " before×1/nginx |" : ""}`,
+);
+lines.push(`|---|${names.map(() => "---:").join("|")}|---:|---:|---:|${before ? "---:|" : ""}`);
 const sy = (n, row) => results[n]?.[row]?.rps;
 for (const [row] of rows) {
   lines.push(
-    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |`,
+    `| ${row} req/s | ${names.map((n) => fmt(results[n][row]?.rps)).join(" | ")} | ${ratio(sy("switchyard×1", row), sy("nginx", row))} | ${ratio(sy("switchyard×1", row), sy("caddy", row))} | ${ratio(sy("switchyard×2", row), sy("nginx", row))} |${before ? ` ${ratio(sy("before×1", row), sy("nginx", row))} |` : ""}`,
   );
 }
 for (const [row] of rows.filter(([r]) => r.startsWith("wrk") || r.startsWith("TLS"))) {
   const p = (n) => results[n]?.[row]?.p99ms;
   lines.push(
-    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |`,
+    `| ${row} p99 ms | ${names.map((n) => (Number.isFinite(p(n)) ? p(n).toFixed(2) : "–")).join(" | ")} | ${ratio(p("switchyard×1"), p("nginx"))} | ${ratio(p("switchyard×1"), p("caddy"))} | ${ratio(p("switchyard×2"), p("nginx"))} |${before ? ` ${ratio(p("before×1"), p("nginx"))} |` : ""}`,
+  );
+}
+for (const [row] of rows) {
+  const c = (n) => results[n]?.[row]?.cpuUsPerReq;
+  lines.push(
+    `| ${row} CPU µs/req | ${names.map((n) => (Number.isFinite(c(n)) ? Math.round(c(n)) : "–")).join(" | ")} | ${ratio(c("switchyard×1"), c("nginx"))} | ${ratio(c("switchyard×1"), c("caddy"))} | ${ratio(c("switchyard×2"), c("nginx"))} |${before ? ` ${ratio(c("before×1"), c("nginx"))} |` : ""}`,
   );
 }
 const idle = (n) => results[n]?.idle?.perConnKB;
 lines.push(
-  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |`,
+  `| KB per idle TLS conn (${IDLE}) | ${names.map((n) => (Number.isFinite(idle(n)) ? idle(n).toFixed(1) : "–")).join(" | ")} | ${ratio(idle("switchyard×1"), idle("nginx"))} | ${ratio(idle("switchyard×1"), idle("caddy"))} | – |${before ? ` ${ratio(idle("before×1"), idle("nginx"))} |` : ""}`,
 );
 console.log(lines.join("\n"));
 const date = new Date().toISOString().slice(0, 10);
 mkdirSync(join(root, "bench/results"), { recursive: true });
-const file = join(root, `bench/results/http-${date}.json`);
+const file = env.BENCH_OUT ?? join(root, `bench/results/http-${date}.json`);
 writeFileSync(
   file,
   JSON.stringify(
     {
       date: new Date().toISOString(),
       seconds: SECONDS,
+      rounds: ROUNDS,
       connections: CONNS,
       idle: IDLE,
       upstream: "nginx static files",

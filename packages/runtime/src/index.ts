@@ -40,7 +40,13 @@ export {
   type StartedService,
   serviceMain,
 } from "./lifecycle/service-main.js";
-export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export {
+  type BufferedLoggerOptions,
+  createBufferedLogger,
+  createLogger,
+  type Logger,
+  type LoggerOptions,
+} from "./logger.js";
 export {
   createMetricsRegistry,
   type MetricsServer,

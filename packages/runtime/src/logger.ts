@@ -21,3 +21,38 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
   // flush at exit overtake a write still in flight, so "stopping" could appear after "stopped".
   return pino(settings, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }
+
+export interface BufferedLoggerOptions {
+  level?: string;
+  /** Lines are written in blocks of about this many bytes (default 8 KiB)… */
+  bufferBytes?: number;
+  /** …or at least this often (default 250 ms), asynchronously; synchronously at exit. */
+  flushMs?: number;
+}
+
+/**
+ * A logger for one line per request (an access log): the same JSON lines as createLogger's, on
+ * stdout, but gathered and written in blocks, off the request path, instead of one synchronous write
+ * per line. A line may reach stdout up to `flushMs` after it was logged, after lines of the
+ * synchronous logger logged later; `flush` writes what is gathered now (a stop calls it).
+ */
+export function createBufferedLogger(
+  service: string,
+  options: BufferedLoggerOptions = {},
+): { logger: Logger; flush(): void } {
+  const minLength = options.bufferBytes ?? 8192;
+  const destination = pino.destination({ dest: 1, sync: false, minLength, maxWrite: 4 * minLength });
+  const timer = setInterval(() => destination.flush(), options.flushMs ?? 250);
+  timer.unref();
+  const logger = createLogger(service, { level: options.level ?? "info", destination });
+  return {
+    logger,
+    flush: () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // a write already in flight (sonic-boom refuses a sync flush then): the exit hook writes the rest
+      }
+    },
+  };
+}

@@ -20,6 +20,8 @@ export interface HttpServiceOptions {
   token: string;
   instance?: string;
   logger: Logger;
+  /** Where the access lines go (default: `logger`); main.ts gives a buffered one. */
+  accessLog?: Logger;
   metrics: HttpMetrics;
   kvKeyFile: string;
   /** NATS for `tls: auto` certificates (config `nats`). */
@@ -102,19 +104,25 @@ export class HttpService {
     this.worker.start();
   }
 
+  /** What requests read: made once per settings (not per request), a reload makes a new one. */
+  private current: RequestContext | undefined;
+
   private context(): RequestContext {
+    if (this.current) return this.current;
     const { settings } = this;
-    return {
+    this.current = {
       sites: settings.sites,
       pools: this.upstreams.pools,
       via: settings.via,
       httpsPort: settings.httpsPort,
       metrics: this.options.metrics,
       logger: this.options.logger,
+      accessLog: this.options.accessLog ?? this.options.logger,
       connectFailed: (u) => {
         this.options.logger.warn({ pool: u.pool, upstream: u.address }, "upstream refused a connection");
       },
     };
+    return this.current;
   }
 
   private request(ex: Exchange, facts: ConnectionFacts): void {
@@ -133,6 +141,10 @@ export class HttpService {
       return;
     }
     socket.on("error", () => socket.destroy());
+    // A handed-over fd keeps the edge's socket options, and net.Server leaves Nagle on: a response's
+    // last small segment then waits for the client's (delayed) ACK of the one before, up to 40 ms.
+    // nginx sets tcp_nodelay on keep-alive connections for the same reason.
+    socket.setNoDelay(true);
     const facts: ConnectionFacts = {
       id: this.nextId++,
       address,
@@ -188,6 +200,7 @@ export class HttpService {
     this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, this.options.logger);
     this.upstreams.start();
     this.settings = settings;
+    this.current = undefined;
     this.certificates.fixed = settings.fixedCertificates;
     this.http1.reload();
     void old.close();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** An http replica process: TLS termination and reverse proxying for the edge's `http` pool. */
 import { httpV1 } from "@switchyard/proto";
-import { natsAuth, serviceMain } from "@switchyard/runtime";
+import { createBufferedLogger, natsAuth, serviceMain } from "@switchyard/runtime";
 import { httpSettings } from "./config.js";
 import { HttpService } from "./http-service.js";
 import { HttpMetrics } from "./metrics.js";
@@ -15,10 +15,13 @@ await serviceMain({
   settings: httpSettings,
   async start({ config, settings, env, edge, logger, token, registry, grpc, reloadConfig }) {
     const metrics = new HttpMetrics(registry);
+    // One access line per request: written in blocks, not one synchronous write each.
+    const access = createBufferedLogger("http", { level: logger.level });
     const service = new HttpService(settings, {
       edge,
       token,
       logger,
+      accessLog: access.logger,
       metrics,
       kvKeyFile: env.kvKeyFile,
       nats: { servers: config.nats.servers, auth: natsAuth(config.nats, "http") },
@@ -37,6 +40,7 @@ await serviceMain({
       },
       async stop() {
         await service.stop();
+        access.flush();
       },
     };
   },

@@ -95,9 +95,27 @@ export class HttpMetrics {
     });
   }
 
+  /** Per site: the latency child and the counter child of each status class (0xx–5xx), made once. */
+  private readonly perSite = new Map<
+    string,
+    { latency: ReturnType<Histogram<"site">["labels"]>; classes: Array<ReturnType<Counter["labels"]>> }
+  >();
+
   request(site: string, status: number, seconds: number): void {
-    this.requests.labels(site, `${Math.floor(status / 100)}xx`).inc();
-    this.latency.labels(site).observe(seconds);
+    // prom-client's labels() hashes its arguments at every call: the children are kept instead.
+    let children = this.perSite.get(site);
+    if (!children) {
+      children = { latency: this.latency.labels(site), classes: [] };
+      this.perSite.set(site, children);
+    }
+    const cls = Math.floor(status / 100);
+    let counter = children.classes[cls];
+    if (!counter) {
+      counter = this.requests.labels(site, `${cls}xx`);
+      children.classes[cls] = counter;
+    }
+    counter.inc();
+    children.latency.observe(seconds);
   }
 
   upstreamError(site: string, upstream: string): void {

@@ -75,8 +75,11 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchan
     start(status, headers) {
       sent = status;
       res.writeHead(status, headers);
-      // The head goes out now, not with the first body chunk: a stream (SSE) may wait long for one.
-      res.flushHeaders();
+      // The head goes out with the first body chunk when that is at hand (one write, not two); a
+      // stream that has none yet (SSE) gets its head alone, after this turn of the event loop.
+      setImmediate(() => {
+        if (bytesOut === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+      });
       const write = res.write.bind(res);
       res.write = ((chunk: Buffer, ...rest: never[]) => {
         bytesOut += chunk.length;

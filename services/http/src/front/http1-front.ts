@@ -155,8 +155,10 @@ function headProblem(
 ): { status: number; reason: string } | undefined {
   if (req.rawHeaders.length / 2 > maxHeaders) return { status: 431, reason: "too many header fields" };
   let hosts = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2)
-    if ((req.rawHeaders[i] as string).toLowerCase() === "host") hosts++;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+  }
   if (hosts !== 1) return { status: 400, reason: "exactly one Host field is required" };
   const url = req.url ?? "";
   if (!url.startsWith("/") && !(req.method === "OPTIONS" && url === "*"))

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { errors } from "undici";
+import { Readable, type Writable } from "node:stream";
+import { type Dispatcher, errors } from "undici";
 import { RequestRefusedError, UpstreamError } from "../errors.js";
 import type { Exchange } from "../front/exchange.js";
 import type { Route } from "../sites/site-table.js";
@@ -35,6 +34,128 @@ export interface ForwardOptions {
   responseHeaders: (headers: IncomingHttpHeaders & Record<string, unknown>) => void;
   /** A connect to `upstream` failed (passive health, metrics). */
   connectFailed: (upstream: Upstream) => void;
+}
+
+/** How one attempt ended once the response head went to the client. */
+interface Relayed {
+  status: number;
+  upstreamMs: number;
+  error?: string;
+}
+
+const noop = () => {};
+
+/** The upstream's response head as fields for the client (raw latin1 bytes kept, lists for repeats). */
+function parseRawHeaders(raw: Array<Buffer | string>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i] as Buffer | string;
+    const val = raw[i + 1] as Buffer | string;
+    const name = (typeof key === "string" ? key : key.toString("latin1")).toLowerCase();
+    const value = typeof val === "string" ? val : val.toString("latin1");
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else headers[name] = [previous, value];
+  }
+  return headers;
+}
+
+/**
+ * One attempt at an upstream, as a raw undici dispatch handler: the response head goes to the
+ * client's exchange as soon as it arrives and each body chunk is written straight to it, undici
+ * pausing while the client's side is full (backpressure) until it drains. undici's request() would
+ * add, per request, an AsyncResource, a promise and a Readable for the body to pipe from.
+ * Before the head: a failure rejects (the caller retries, or answers 502/504). After it: the
+ * client's exchange is reset unless the client went away, and the attempt resolves with the error.
+ */
+class ResponseRelay {
+  private abortUpstream: ((reason: Error) => void) | undefined;
+  private reason: Error | undefined;
+  private out: Writable | undefined;
+  private status = 0;
+  private upstreamMs = 0;
+  /** The upstream's response is complete (or failed): nothing more to abort. */
+  private over = false;
+  private settled = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly options: ForwardOptions,
+    private readonly began: number,
+    private readonly body: Readable | null,
+    private readonly outcome: Partial<ForwardOutcome>,
+    private readonly resolve: (r: Relayed) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** The client went away: the upstream request is given up, now or as soon as it starts. */
+  cancel(): void {
+    if (this.settled) return;
+    if (this.over) {
+      // The upstream was done, the client's side closed before its last bytes were out.
+      this.settle({
+        status: this.status,
+        upstreamMs: this.upstreamMs,
+        error: "the client's side closed early",
+      });
+      return;
+    }
+    this.reason ??= new errors.RequestAbortedError();
+    this.abortUpstream?.(this.reason);
+  }
+
+  private settle(r: Relayed): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(r);
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    if (this.reason) abort(this.reason);
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Array<Buffer | string>, resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: not relayed
+    this.upstreamMs = performance.now() - this.began;
+    // Now, for the access line: the client's side may close before this attempt settles.
+    this.outcome.upstreamMs = this.upstreamMs;
+    this.status = statusCode;
+    const headers = clientResponseHeaders(parseRawHeaders(rawHeaders), this.options.via);
+    this.options.responseHeaders(headers as IncomingHttpHeaders & Record<string, unknown>);
+    const out = this.ex.start(statusCode, headers);
+    this.out = out;
+    out.on("drain", resume);
+    out.on("error", () => this.cancel());
+    out.once("finish", () => this.settle({ status: this.status, upstreamMs: this.upstreamMs }));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // false: undici pauses reading the upstream until 'drain' resumes it.
+    return (this.out as Writable).write(chunk);
+  }
+
+  onComplete(): void {
+    this.over = true;
+    (this.out as Writable).end();
+  }
+
+  onError(err: Error): void {
+    this.over = true;
+    if (this.body && !this.body.destroyed) {
+      this.body.on("error", noop);
+      this.body.destroy(err);
+    }
+    if (!this.out) {
+      this.settled = true;
+      this.reject(err);
+      return;
+    }
+    if (!this.reason) this.ex.abort();
+    this.settle({ status: this.status, upstreamMs: this.upstreamMs, error: String(err) });
+  }
 }
 
 /** The request body, counted: over `max` bytes it fails with a 413 refusal (and nothing more is sent). */
@@ -71,11 +192,11 @@ export async function forwardRequest(
   const { pool } = options;
   const retryable = !ex.hasBody && IDEMPOTENT.has(ex.method);
   const tried = new Set<Upstream>();
-  const abort = new AbortController();
+  let relay: ResponseRelay | undefined;
   let clientGone = false;
   ex.onClose(() => {
     clientGone = true;
-    abort.abort();
+    relay?.cancel();
   });
   for (;;) {
     const upstream = pool.pick(tried);
@@ -87,33 +208,34 @@ export async function forwardRequest(
     upstream.inFlight++;
     outcome.upstream = upstream.address;
     const began = performance.now();
+    const body = ex.hasBody
+      ? Readable.from(limitedBody(ex.body, options.maxBodyBytes), { objectMode: false })
+      : null;
     try {
-      const res = await upstream.client.request({
-        method: ex.method,
-        path: options.path,
-        headers: options.headers,
-        body: ex.hasBody
-          ? Readable.from(limitedBody(ex.body, options.maxBodyBytes), { objectMode: false })
-          : null,
-        signal: abort.signal,
-        headersTimeout: options.upstreamTimeoutMs,
-        // Streams (SSE, long downloads) may pause as long as they like; the client's side bounds them.
-        bodyTimeout: 0,
+      const relayed = await new Promise<Relayed>((resolve, reject) => {
+        relay = new ResponseRelay(ex, options, began, body, outcome, resolve, reject);
+        if (clientGone) relay.cancel();
+        upstream.client.dispatch(
+          {
+            method: ex.method as Dispatcher.HttpMethod,
+            path: options.path,
+            headers: options.headers,
+            body,
+            headersTimeout: options.upstreamTimeoutMs,
+            // Streams (SSE, long downloads) may pause as long as they like; the client's side bounds them.
+            bodyTimeout: 0,
+          },
+          relay as unknown as Dispatcher.DispatchHandler,
+        );
       });
-      const upstreamMs = performance.now() - began;
-      outcome.upstreamMs = upstreamMs;
-      const headers = clientResponseHeaders(res.headers, options.via);
-      options.responseHeaders(headers as IncomingHttpHeaders & Record<string, unknown>);
-      const out = ex.start(res.statusCode, headers);
-      try {
-        await pipeline(res.body, out);
-      } catch (err) {
-        if (!clientGone) ex.abort();
-        return { status: res.statusCode, upstream: upstream.address, upstreamMs, error: String(err) };
-      } finally {
-        upstream.inFlight--;
-      }
-      return { status: res.statusCode, upstream: upstream.address, upstreamMs };
+      upstream.inFlight--;
+      outcome.upstreamMs = relayed.upstreamMs;
+      return {
+        status: relayed.status,
+        upstream: upstream.address,
+        upstreamMs: relayed.upstreamMs,
+        ...(relayed.error ? { error: relayed.error } : {}),
+      };
     } catch (err) {
       if (ex.started) throw err;
       upstream.inFlight--;

@@ -18,6 +18,9 @@ const HOP_BY_HOP = new Set([
 /** What a client sent about earlier proxies: not believed from anyone (no trusted proxy before us). */
 const FORWARDING = ["forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip"];
 
+/** The client's fields never sent upstream: hop-by-hop, forwarding claims, Expect (answered here). */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...FORWARDING, "expect"]);
+
 /** Who the request came from, as the edge saw it (its PROXY-protocol source included). */
 export interface ClientFacts {
   address: string;
@@ -29,16 +32,24 @@ export interface ClientFacts {
   protocol: "1.1" | "2";
 }
 
+/** The names a Connection field lists (they are hop-by-hop too), or undefined when it lists none. */
+function connectionListed(connection: string | string[] | number | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const listed = Array.isArray(connection) ? connection.join(",") : String(connection);
+  let names: Set<string> | undefined;
+  for (const name of listed.split(",")) {
+    const field = name.trim().toLowerCase();
+    if (!field) continue;
+    names ??= new Set();
+    names.add(field);
+  }
+  return names;
+}
+
 /** Deletes the hop-by-hop fields and every field the Connection header names. */
 export function removeHopByHop(headers: OutgoingHttpHeaders | IncomingHttpHeaders): void {
-  const connection = headers.connection;
-  if (connection !== undefined) {
-    const listed = Array.isArray(connection) ? connection.join(",") : String(connection);
-    for (const name of listed.split(",")) {
-      const field = name.trim().toLowerCase();
-      if (field) delete headers[field];
-    }
-  }
+  const listed = connectionListed(headers.connection);
+  if (listed) for (const field of listed) delete headers[field];
   for (const name of HOP_BY_HOP) delete headers[name];
 }
 
@@ -62,14 +73,15 @@ export function upstreamRequestHeaders(
   client: ClientFacts,
   via: string,
 ): Record<string, string | string[]> {
+  // One pass that copies only what goes upstream (deleting from an object afterwards is slow).
+  const listed = connectionListed(incoming.connection);
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || name.startsWith(":")) continue;
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
+    if (value === undefined || name.charCodeAt(0) === 58 /* ":" */ || NOT_FORWARDED.has(name)) continue;
+    if (listed?.has(name)) continue;
     headers[name] = value;
   }
-  removeHopByHop(headers);
-  delete headers.expect;
-  for (const name of FORWARDING) delete headers[name];
   // HTTP/2 may split cookies over several fields (RFC 9113 8.2.3): one field for HTTP/1.1.
   if (Array.isArray(headers.cookie)) headers.cookie = headers.cookie.join("; ");
   const proto = client.secure ? "https" : "http";
@@ -94,9 +106,13 @@ export function clientResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,
   via: string,
 ): OutgoingHttpHeaders {
+  const listed = connectionListed(upstream.connection);
   const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) if (value !== undefined) headers[name] = value;
-  removeHopByHop(headers);
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    headers[name] = value;
+  }
   headers.via = viaAfter(upstream.via, "1.1", via);
   return headers;
 }

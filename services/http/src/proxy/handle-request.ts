@@ -27,6 +27,8 @@ export interface RequestContext {
   httpsPort: number;
   metrics: HttpMetrics;
   logger: Logger;
+  /** Where the access lines go (buffered: one line per request). */
+  accessLog: Logger;
   connectFailed(upstream: Upstream): void;
 }
 
@@ -52,7 +54,7 @@ export async function handleRequest(ex: Exchange, conn: ConnectionFacts, ctx: Re
     const name = site?.name ?? "(none)";
     const { status } = ex;
     ctx.metrics.request(name, status, ms / 1000);
-    ctx.logger.info(
+    ctx.accessLog.info(
       {
         conn: conn.id,
         client: conn.address,

@@ -65,7 +65,7 @@ export async function handleUpgrade(
   } catch (err) {
     refuse(err instanceof HttpError && err.status !== undefined ? err.status : 502);
   }
-  ctx.logger.info(
+  ctx.accessLog.info(
     {
       conn: facts.id,
       client: facts.address,

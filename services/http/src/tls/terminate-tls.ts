@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { type SecureContext, TLSSocket } from "node:tls";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { NoCertificateError } from "../errors.js";
 
 /** TLS 1.2 with forward-secret AEAD suites only; TLS 1.3 suites are Node's (all AEAD). */
@@ -11,6 +11,16 @@ export const TLS12_CIPHERS = [
   "ECDHE-ECDSA-CHACHA20-POLY1305",
   "ECDHE-RSA-CHACHA20-POLY1305",
 ].join(":");
+
+/**
+ * The context every handshake starts from (the protocol floor and ciphers; SNICallback swaps in the
+ * site's certificate). Made once: a TLSSocket given none builds a new OpenSSL context per connection.
+ */
+let serverContext: SecureContext | undefined;
+function baseContext(): SecureContext {
+  serverContext ??= createSecureContext({ minVersion: "TLSv1.2", ciphers: TLS12_CIPHERS });
+  return serverContext;
+}
 
 /**
  * Ends TLS on a handed-off socket (its ClientHello replayed into it by the edge): the certificate by
@@ -32,8 +42,7 @@ export function terminateTls(
       if (context) cb(null, context);
       else cb(new NoCertificateError(servername));
     },
-    minVersion: "TLSv1.2",
-    ciphers: TLS12_CIPHERS,
+    secureContext: baseContext(),
   } as ConstructorParameters<typeof TLSSocket>[1]);
   tls.once("secure", () => {
     // As tls.Server does before it hands a socket on: an HTTP/2 session on a socket that still

@@ -1,0 +1,78 @@
+/**
+ * Summarizes a V8 .cpuprofile (node --cpu-prof): the top functions by self time, and the share of
+ * time under each "area" (by file: our service's src, undici, node internals, pino, prom-client, GC).
+ *
+ *   node bench/http/profile-summary.mjs <file.cpuprofile> [top=40]
+ */
+import { readFileSync } from "node:fs";
+
+const [file, topArg] = process.argv.slice(2);
+const top = Number(topArg ?? 40);
+const profile = JSON.parse(readFileSync(file, "utf8"));
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map();
+const dt = profile.timeDeltas;
+for (let i = 0; i < profile.samples.length; i++) {
+  const id = profile.samples[i];
+  self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
+}
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+const idle = [...self]
+  .filter(([id]) => byId.get(id).callFrame.functionName === "(idle)")
+  .reduce((a, [, t]) => a + t, 0);
+const busy = total - idle;
+const key = (n) => {
+  const f = n.callFrame;
+  const url = f.url
+    .replace(/^file:\/\//, "")
+    .replace(/.*node_modules\//, "")
+    .replace(/.*\/services\/http\/dist\//, "http/");
+  return `${f.functionName || "(anonymous)"} ${url}:${f.lineNumber + 1}`;
+};
+const area = (n) => {
+  const u = n.callFrame.url;
+  const name = n.callFrame.functionName;
+  if (name.startsWith("(")) return name;
+  if (u.includes("/services/http/")) return "services/http";
+  for (const m of ["undici", "pino", "prom-client", "sonic-boom", "@switchyard"])
+    if (u.includes(`node_modules/${m}`)) return m;
+  if (u.startsWith("node:")) return u.split("/").slice(0, 2).join("/");
+  return u ? "other js" : "native/builtin";
+};
+const fns = new Map();
+const areas = new Map();
+for (const [id, t] of self) {
+  const n = byId.get(id);
+  fns.set(key(n), (fns.get(key(n)) ?? 0) + t);
+  areas.set(area(n), (areas.get(area(n)) ?? 0) + t);
+}
+const pct = (t) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
+console.log(
+  `${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (shares below are of busy time)`,
+);
+console.log("\nby area (self time):");
+for (const [a, t] of [...areas]
+  .filter(([a]) => a !== "(idle)")
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, 20))
+  console.log(`  ${pct(t)}  ${a}`);
+console.log(`\ntop ${top} functions (self time):`);
+for (const [k, t] of [...fns]
+  .filter(([k]) => !k.startsWith("(idle)"))
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, top))
+  console.log(`  ${pct(t)}  ${k}`);
+// Inclusive time of our own functions (services/http), to see which of them costs what in total.
+const children = new Map(profile.nodes.map((n) => [n.id, n.children ?? []]));
+const inclusive = new Map();
+const walk = (id) => {
+  let t = self.get(id) ?? 0;
+  for (const c of children.get(id)) t += walk(c);
+  const n = byId.get(id);
+  if (n.callFrame.url.includes("/services/http/")) inclusive.set(key(n), (inclusive.get(key(n)) ?? 0) + t);
+  return t;
+};
+walk(profile.nodes[0].id);
+console.log("\nservices/http functions (inclusive; nested calls count in each caller):");
+for (const [k, t] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, 25))
+  console.log(`  ${pct(t)}  ${k}`);

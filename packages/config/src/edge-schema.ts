@@ -23,6 +23,15 @@ export const edgeSchema = z.strictObject({
       allowedUids: z.array(z.number().int().min(0)).default([]),
       /** Handoffs waiting for a worker's socket to drain, per worker. */
       maxQueuedPerWorker: z.number().int().min(0).default(1024),
+      /**
+       * A connection routed to a pool with no worker free to take it (none attached, all draining
+       * or at capacity) waits this long for one before its protocol's refusal (HAProxy's `timeout
+       * queue`): replacing a pool of one, or a compose recreate of its container, refuses nothing.
+       * 0 refuses at once.
+       */
+      waitForWorkerMs: z.number().int().min(0).max(120_000).default(10_000),
+      /** Most connections waiting for a worker, per pool; beyond it they are refused at once. */
+      maxWaitingPerPool: z.number().int().min(0).max(100_000).default(1024),
     })
     .prefault({}),
   proxyProtocol: z

@@ -11,6 +11,8 @@ export interface HandoffSettings {
   mode: number;
   allowedUids: number[];
   maxQueuedPerWorker: number;
+  /** How long, and how many per pool, connections wait for a worker (0 ms: refused at once). */
+  waiting: { waitMs: number; maxPerPool: number };
 }
 
 /** Everything the edge runs from, made once from a validated config (at start and on each reload). */
@@ -54,6 +56,7 @@ export function edgeSettings(edge: EdgeConfig, config: LoadedConfig): EdgeSettin
       mode: Number.parseInt(edge.handoff.mode, 8),
       allowedUids: edge.handoff.allowedUids,
       maxQueuedPerWorker: edge.handoff.maxQueuedPerWorker,
+      waiting: { waitMs: edge.handoff.waitForWorkerMs, maxPerPool: edge.handoff.maxWaitingPerPool },
     },
     workers: edge.workers,
     allowEmptyRoutes: edge.allowEmptyRoutes,

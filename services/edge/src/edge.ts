@@ -58,6 +58,7 @@ export class Edge {
     this.routerState = settings.routing;
     this.admission = new Admission(settings.clients);
     this.dispatcher = new HandoffDispatcher(this.registry, this.logger, deps.batchHandoffs ?? false);
+    this.dispatcher.configureWaiting(settings.handoff.waiting);
     this.router = new ConnectionRouter({
       admission: this.admission,
       stats: this.stats,
@@ -91,10 +92,13 @@ export class Edge {
     return this.settings.config;
   }
 
-  /** Connections still being routed, and handoff records: all return to 0 when idle. */
+  /**
+   * Connections still in the edge's hands (being routed, or waiting for a worker), and handoff
+   * records: all return to 0 when idle.
+   */
   get openRecords(): { pending: number; handedOff: number; admission: number } {
     return {
-      pending: this.router.pending.size,
+      pending: this.router.pending.size + this.dispatcher.waiting,
       handedOff: this.dispatcher.openRecords,
       admission: this.admission.size,
     };
@@ -119,6 +123,8 @@ export class Edge {
         for (const id of this.registry.sweep(heartbeatTimeoutMs, 10_000)) {
           this.logger.info({ worker: id }, "forgot a registration that never attached");
         }
+        // Attach, recovery and freed slots wake waiting connections at once; this catches the rest.
+        this.dispatcher.wake();
       },
       Math.min(1000, heartbeatTimeoutMs / 2),
     );
@@ -172,12 +178,14 @@ export class Edge {
     this.settings = next;
     this.routerState = next.routing;
     this.admission.configure(next.clients);
+    this.dispatcher.configureWaiting(next.handoff.waiting);
     try {
       await this.applyListeners();
     } catch (err) {
       this.settings = previous;
       this.routerState = previous.routing;
       this.admission.configure(previous.clients);
+      this.dispatcher.configureWaiting(previous.handoff.waiting);
       await this.applyListeners().catch(swallow);
       throw err;
     }
@@ -225,6 +233,7 @@ export class Edge {
     clearInterval(this.sweepTimer);
     await this.listeners.close();
     this.router.closeAll();
+    this.dispatcher.refuseWaiting();
     this.handoff.close();
     for (const w of this.registry.list()) w.channel?.close();
   }

@@ -15,6 +15,8 @@ describe("drain --replace", () => {
   it("a pool of one is replaced under load without refusing a connection; a plain drain of the last one refuses", async (t) => {
     const port = await freePort();
     const edge = await startEdge({
+      // No waiting for a worker: a plain drain of the last one refuses at once.
+      edge: { handoff: { waitForWorkerMs: 0 } },
       routes: [{ name: "svc", match: { ports: [port] }, action: { type: "handoff", pool: "svc" } }],
     });
     const workers: TestWorker[] = [];

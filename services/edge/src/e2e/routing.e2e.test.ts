@@ -55,7 +55,8 @@ describe("edge routing through real processes", () => {
     await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
     const backendPort = (backend.address() as { port: number }).port;
     edge = await startEdge({
-      edge: { addresses: ["127.0.0.1", "::1"] },
+      // No waiting for a worker: the refusals below come at once.
+      edge: { addresses: ["127.0.0.1", "::1"], handoff: { waitForWorkerMs: 0 } },
       firewall: {},
       routes: [
         {

@@ -49,6 +49,9 @@ describe("connection storms leave nothing behind", () => {
   before(async () => {
     for (const k of ["handoff", "sni", "forwardDead", "noWorker"]) ports[k] = await freePort();
     edge = await startEdge({
+      // The pool with no worker makes its connections wait, briefly, then closes them: the storm
+      // goes through the waiting room and its timers too.
+      edge: { handoff: { waitForWorkerMs: 200 } },
       routes: [
         { name: "handoff", match: { ports: [ports.handoff] }, action: { type: "handoff", pool: "p" } },
         {

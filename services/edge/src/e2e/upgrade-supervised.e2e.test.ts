@@ -20,6 +20,8 @@ describe("npm start's supervisor and an edge upgrade", () => {
   it("follows the new edge: no restart, no second edge, and stops the successor on SIGTERM", async (t) => {
     const port = await freePort();
     const edge = await startEdge({
+      // No waiting for a worker: the new edge's port accepts and closes at once.
+      edge: { handoff: { waitForWorkerMs: 0 } },
       routes: [{ name: "plain", match: { ports: [port] }, action: { type: "handoff", pool: "svc" } }],
     });
     await edge.process.stop();

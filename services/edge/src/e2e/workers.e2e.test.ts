@@ -38,6 +38,8 @@ async function setup(t: TestContext, names: string[]): Promise<Setup> {
   const tcpPort = await freePort();
   const udpPort = await freePort();
   const config = {
+    // No waiting for a worker: with none ready a connection is closed at once.
+    edge: { handoff: { waitForWorkerMs: 0 } },
     routes: [
       { name: "svc", match: { ports: [tcpPort] }, action: { type: "handoff", pool: "svc" } },
       {

@@ -8,6 +8,7 @@ import type { Logger } from "@switchyard/runtime";
 import type { AcceptedConnection } from "../accept/accepted-connection.js";
 import type { Intake } from "../accept/connection-intake.js";
 import { type RefusalKind, refuseConnection } from "../policy/refusal.js";
+import { WaitingRoom } from "./waiting-room.js";
 import type { WorkerRecord, WorkerRegistry } from "./worker-registry.js";
 
 export interface HandoffRequest {
@@ -41,11 +42,16 @@ interface ConnRecord {
   lease: Lease;
 }
 
+/** Waiting for a worker: off unless the edge configures it (`configureWaiting`). */
+const NO_WAITING = { waitMs: 0, maxPerPool: 0 };
+
 /**
  * Hands accepted connections to workers: one sendmsg with the fd and the routing bytes, then the
  * edge closes its copy. A failed send goes to the next worker of the pool; with none left the client
- * gets its protocol's refusal. Keeps one small record per handed-off connection until the worker
- * reports it closed or goes away, so route limits and least-connections stay true.
+ * gets its protocol's refusal. A pool with no worker free at all holds the connection in a waiting
+ * room for a bounded time, and the next worker that attaches, recovers or frees a slot takes it.
+ * Keeps one small record per handed-off connection until the worker reports it closed or goes away,
+ * so route limits and least-connections stay true.
  */
 export class HandoffDispatcher {
   private nextId = 1;
@@ -53,6 +59,10 @@ export class HandoffDispatcher {
   /** Connections picked for a worker in this turn (one accept batch), sent together at its end. */
   private readonly batches = new Map<WorkerRecord, { items: Queued[]; bytes: number }>();
   private flushScheduled = false;
+  private readonly waitingSettings = { ...NO_WAITING };
+  private readonly room = new WaitingRoom<HandoffRequest>(this.waitingSettings, (request) =>
+    this.refuse(request),
+  );
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -65,6 +75,41 @@ export class HandoffDispatcher {
     return this.records.size;
   }
 
+  /** Connections waiting for a worker of their pool. */
+  get waiting(): number {
+    return this.room.size;
+  }
+
+  /** How long and how many connections wait for a worker (at start and on reload). */
+  configureWaiting(settings: { waitMs: number; maxPerPool: number }): void {
+    Object.assign(this.waitingSettings, settings);
+  }
+
+  /**
+   * A worker of `pool` may be free now (attached, back from unhealthy, a connection ended): hands
+   * it the waiting connections, longest-waiting first, while the pool has a worker to take them.
+   * Without `pool`, every pool with someone waiting.
+   */
+  wake(pool?: string): void {
+    for (const p of pool === undefined ? this.room.waitingPools() : [pool]) {
+      while (this.registry.pick(p)) {
+        const request = this.room.take(p);
+        if (!request) break;
+        this.dispatch(request);
+      }
+    }
+  }
+
+  /** Refuses everyone still waiting (the edge stops). */
+  refuseWaiting(): void {
+    this.room.clear((request) => this.refuse(request));
+  }
+
+  private refuse(request: HandoffRequest): void {
+    request.lease.release("no-worker");
+    refuseConnection(request.conn, request.intake.http ? "http" : request.refusal);
+  }
+
   dispatch(request: HandoffRequest, tried?: Set<string>): void {
     const { conn, intake } = request;
     const fd = conn.fd;
@@ -74,8 +119,9 @@ export class HandoffDispatcher {
     }
     const worker = this.registry.pick(request.pool, tried);
     if (!worker?.channel) {
-      request.lease.release("no-worker");
-      refuseConnection(conn, intake.http ? "http" : request.refusal);
+      // A first try waits for a worker; a connection whose sends failed on every worker does not.
+      if (tried === undefined && this.room.park(request.pool, request)) return;
+      this.refuse(request);
       return;
     }
     const id = this.nextId++;
@@ -229,6 +275,8 @@ export class HandoffDispatcher {
       worker.conns.delete(id);
       record.lease.release("handed-off", bytesIn, bytesOut);
     }
+    // A worker at its capacity has room again.
+    if (this.room.size > 0 && report.closed.length > 0) this.wake(worker.pool);
   }
 
   /** A worker went away: its connections ended with it (or live on in a process we no longer hear from). */

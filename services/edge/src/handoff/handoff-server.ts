@@ -189,6 +189,7 @@ export class HandoffServer {
         logger.info({ worker: worker.id, pool: worker.pool, pid }, "worker attached");
         if (worker.state === "ready") this.drainReplaced(worker);
         this.onKeptUdp(worker, message.udp ?? [], fds);
+        if (worker.state === "ready") dispatcher.wake(worker.pool);
         return;
       }
       for (const fd of fds) closeFd(fd); // only attach may carry fds

@@ -138,7 +138,10 @@ export interface GetStatsRequest {
 export interface GetStatsResponse {
   routes: RouteStats[];
   workers: WorkerStats[];
-  /** Connections accepted and not yet routed (reading a PROXY header, ClientHello or request head). */
+  /**
+   * Connections in the edge's hands: accepted and not yet routed (reading a PROXY header,
+   * ClientHello or request head), or routed and waiting for a worker of their pool.
+   */
   connectionsPending: number;
   openFds: number;
   uptimeMs: number;

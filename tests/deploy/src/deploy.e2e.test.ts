@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { waitFor } from "@switchyard/testkit";
+import { startGreetingLoad } from "./greeting-load.js";
 import { SmtpSession } from "./smtp-session.js";
 import { DeployStack, imageContents, removeLeftoverProjects } from "./stack.js";
 
@@ -310,5 +311,67 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
     } finally {
       for (const s of sessions) s.close();
     }
+  });
+
+  test("a rolling recreate of a pool of one (compose up -d --no-deps --force-recreate mail) refuses nothing", {
+    timeout: 10 * 60_000,
+  }, async () => {
+    const [old] = await scaleMail(1);
+    assert.ok(old, "one mail worker");
+    const load = startGreetingLoad(stack.ports.smtp, {
+      lanes: 2,
+      maxConnections: 5000,
+      timeoutMs: 90_000,
+      pauseMs: 10,
+    });
+    load.tally.phase = "before";
+    try {
+      await waitFor(
+        "the load greeted by the old replica",
+        async () => (load.tally.codes.get("220") ?? 0) >= 10,
+        60_000,
+        100,
+      );
+      // Compose stops the old container (it drains and leaves the edge) before it starts the new
+      // one: for that gap the pool has no worker, and new connections wait in the edge.
+      load.tally.phase = "recreating";
+      await stack.compose(["up", "-d", "--no-deps", "--no-build", "--force-recreate", "mail"], 300_000);
+      load.tally.phase = "recreated";
+      const [successor] = await waitFor(
+        "the recreated replica ready in the edge",
+        async () => {
+          const ready = await mailWorkers();
+          return ready.length === 1 && ready[0]?.instance !== old.instance ? ready : undefined;
+        },
+        120_000,
+        250,
+      );
+      assert.ok(successor);
+      load.tally.phase = "successor ready";
+      const served = load.tally.codes.get("220") ?? 0;
+      await waitFor(
+        "the load greeted by the new replica",
+        async () => (load.tally.codes.get("220") ?? 0) >= served + 10,
+        60_000,
+        100,
+      );
+    } finally {
+      await load.stop();
+    }
+    const { codes, failures, others, started } = load.tally;
+    assert.deepEqual(failures, [], "no connection refused, reset or left without a greeting");
+    assert.deepEqual(
+      [...codes.keys()],
+      ["220"],
+      `only greetings, no 421: ${JSON.stringify([...codes])} ${JSON.stringify([...others])}`,
+    );
+    assert.equal(codes.get("220"), started);
+    // And the successor gave every session back (its close reports reached the edge).
+    await waitFor(
+      "no session left open on the successor",
+      async () => (await mailWorkers()).every((w) => Number(w.activeConnections) === 0),
+      30_000,
+      250,
+    );
   });
 });

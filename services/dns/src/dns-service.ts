@@ -7,8 +7,8 @@ import type { ResponseRateLimiter } from "./answer/rate-limiter.js";
 import { createRateLimiter } from "./answer/rate-limiter-bans.js";
 import type { Responder } from "./answer/responder.js";
 import type { DnsSettings } from "./config.js";
-import type { ZoneKey } from "./dnssec/zone-key.js";
-import { ZoneKeys } from "./dnssec/zone-keys.js";
+import type { ZoneKeySet } from "./dnssec/zone-key-set.js";
+import { type RolloverStep, ZoneKeys } from "./dnssec/zone-keys.js";
 import { Forwarder } from "./forward/forwarder.js";
 import type { DnsMetrics } from "./metrics.js";
 import { NatsLink } from "./nats-link.js";
@@ -228,9 +228,26 @@ export class DnsService {
     return this.served.responder;
   }
 
-  /** The signing key of each signed zone loaded so far (origin → key). */
-  get signingKeys(): ReadonlyMap<string, ZoneKey> {
+  /** The key set of each signed zone loaded so far (origin → key set). */
+  get signingKeys(): ReadonlyMap<string, ZoneKeySet> {
     return this.served.keys;
+  }
+
+  /** The zone keys (rollover steps, their waits). */
+  get zoneKeys(): ZoneKeys {
+    return this.keys;
+  }
+
+  /**
+   * One rollover step of a signed zone, written to KV; resolves once this replica serves the new
+   * key set (the others follow through their watch). RolloverError when the step is refused.
+   */
+  async rollover(origin: string, step: RolloverStep, force: boolean): Promise<ZoneKeySet> {
+    const zone = this.served.zones.get(origin);
+    if (!zone?.dnssec) throw new Error(`zone ${origin} is not signed`);
+    const set = await this.keys.step(origin, zone.dnssec.algorithm, step, force);
+    await this.served.waitUntil(() => this.served.keys.get(origin)?.revision === set.revision, 5000);
+    return set;
   }
 
   get prebuilt(): number {

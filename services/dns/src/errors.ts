@@ -85,3 +85,24 @@ export class DohRequestError extends DnsError {
 export class UpstreamError extends DnsError {
   override name = "UpstreamError";
 }
+
+/**
+ * A DNSSEC key rollover step that cannot be taken now (gRPC FAILED_PRECONDITION): `kind` says why
+ * (no rollover started, one already in progress, the wait not over, nothing to clean up,
+ * the entry changed meanwhile; `unavailable`: no NATS KV, gRPC UNAVAILABLE).
+ */
+export class RolloverError extends DnsError {
+  override name = "RolloverError";
+  constructor(
+    readonly kind:
+      | "not-started"
+      | "in-progress"
+      | "too-early"
+      | "nothing-to-clean"
+      | "conflict"
+      | "unavailable",
+    message: string,
+  ) {
+    super(message);
+  }
+}

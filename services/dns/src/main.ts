@@ -39,6 +39,10 @@ await serviceMain({
         files: () => service.files,
         sourceOf: (rr) => service.sourceOf(rr),
         keys: () => service.signingKeys,
+        rollover: {
+          step: (origin, step, force) => service.rollover(origin, step, force),
+          waits: (set) => service.zoneKeys.waits(set.origin, set.algorithmName),
+        },
         ...(service.records ? { records: service.records } : {}),
       }),
     );

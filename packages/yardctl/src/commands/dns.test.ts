@@ -137,4 +137,49 @@ describe("yardctl dns against a real dns replica", () => {
     assert.notEqual(unsigned.code, 0);
     assert.match(unsigned.stderr, /zone cli\.test is not signed/);
   });
+
+  test("rollover: start, status, finish refused before the TTL and before start, --force, cleanup", async () => {
+    await replica.process.waitForLine((l) => l.msg === "dnssec key ready" && l.zone === "sig.test", 20_000);
+    const early = await yardctl("dns", "rollover", "finish", "sig.test");
+    assert.equal(early.code, 1);
+    assert.equal(
+      early.stderr,
+      "yardctl: DnsAdmin.FinishRollover failed: zone sig.test: no rollover is started (no published key); `rollover start sig.test` first (FAILED_PRECONDITION)\n",
+    );
+    const before = JSON.parse((await yardctl("dns", "rollover", "status", "sig.test", "--json")).stdout);
+    assert.equal(before.phase, "steady");
+    const old = before.keys[0].keyTag as number;
+
+    const start = await yardctl("dns", "rollover", "start", "sig.test");
+    assert.equal(start.code, 0, start.stderr);
+    assert.match(start.stdout, /^zone sig\.test \(ed25519\): published, DNSKEY TTL 3600 s/);
+    assert.match(
+      start.stdout,
+      new RegExp(`\\n\\s*${old}\\s+active\\s+\\S+\\s+-\\s+sig\\.test\\. 3600 IN DS ${old} 15 2 `),
+    );
+    assert.match(start.stdout, /\n\s*\d+\s+published\s+\S+\s+yes\s+sig\.test\. 3600 IN DS /);
+    assert.match(start.stdout, /\nwaiting for: the DNSKEY TTL \(3600 s\) to pass/);
+    // The replica itself is no parent: it has no DS to give, and the status says so.
+    const parent = await yardctl("dns", "rollover", "status", "sig.test", "--parent", `127.0.0.1:${port}`);
+    assert.equal(parent.code, 0, parent.stderr);
+    assert.match(parent.stdout, /\nparent DS: 127\.0\.0\.1:\d+/);
+    assert.equal((await dig("sig.test", "DNSKEY")).split("\n").length, 2);
+
+    const refused = await yardctl("dns", "rollover", "finish", "sig.test");
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^yardctl: DnsAdmin\.FinishRollover failed: zone sig\.test: the new key was published at \S+; resolvers may cache the old DNSKEY RRset for 3600 s, so finish at \S+ or later \(\d+ s from now\), or with --force \(FAILED_PRECONDITION\)\n$/,
+    );
+    const finish = await yardctl("dns", "rollover", "finish", "sig.test", "--force");
+    assert.equal(finish.code, 0, finish.stderr);
+    assert.match(finish.stdout, new RegExp(`\\n\\s*${old}\\s+retired\\s`));
+    const cleanup = await yardctl("dns", "rollover", "cleanup", "sig.test", "--force");
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+    const after = JSON.parse((await yardctl("dns", "rollover", "status", "sig.test", "--json")).stdout);
+    assert.equal(after.phase, "steady");
+    assert.equal(after.keys.length, 1);
+    assert.notEqual(after.keys[0].keyTag, old);
+    assert.equal((await dig("sig.test", "DNSKEY")).split("\n").length, 1);
+  });
 });

@@ -1,10 +1,55 @@
-/** DNS commands over DnsAdmin: zones, records, upsert, delete, ds. */
+/** DNS commands over DnsAdmin: zones, records, upsert, delete, ds, rollover. */
 import { dnsV1 } from "@switchyard/proto";
-import type { CommandGroup } from "../command.js";
+import type { Command, CommandContext, CommandGroup } from "../command.js";
 import { UsageError } from "../errors.js";
 import { renderTable } from "../table.js";
 
 const DnsAdmin = dnsV1.DnsAdminClient;
+
+/** A rollover status as the operator reads it: the keys, then what to wait for. */
+export function renderRolloverStatus(s: dnsV1.RolloverStatus): string {
+  const table = renderTable(
+    [{ header: "KEY TAG", align: "right" }, "STATE", "SINCE", "CDS", "DS"],
+    s.keys.map((k) => [k.keyTag, k.state, k.since, k.inCds ? "yes" : "-", k.ds]),
+  );
+  return [
+    `zone ${s.zone} (${s.algorithm}): ${s.phase}, DNSKEY TTL ${s.dnskeyTtl} s, key entry revision ${s.revision}`,
+    table,
+    `waiting for: ${s.waitingFor}`,
+    ...(s.readyAt ? [`next step allowed from: ${s.readyAt}`] : []),
+    ...s.parentDs.map(
+      (p) =>
+        `parent DS: ${p.ds} -> ${p.keyState === "unknown" ? "no key of the zone" : `the ${p.keyState} key`}`,
+    ),
+    ...(s.parentError ? [`parent DS: ${s.parentError}`] : []),
+  ].join("\n");
+}
+
+const forceOption = {
+  force: { type: "boolean", description: "take the step although its wait is not over" },
+} as const;
+
+function rolloverStep(
+  step: "start" | "finish" | "cleanup",
+  method: "startRollover" | "finishRollover" | "cleanupRollover",
+  summary: string,
+  withForce: boolean,
+): Command {
+  return {
+    name: `dns rollover ${step}`,
+    args: ["zone"],
+    summary,
+    ...(withForce ? { options: forceOption } : {}),
+    async run(ctx: CommandContext) {
+      const response = await ctx.call("dns", DnsAdmin, method, {
+        zone: ctx.args.zone ?? "",
+        force: ctx.options.force === true,
+      });
+      ctx.print(response, () => renderRolloverStatus(response));
+      return 0;
+    },
+  };
+}
 
 export const dnsCommands: CommandGroup = {
   title: "DNS",
@@ -91,5 +136,44 @@ export const dnsCommands: CommandGroup = {
         return 0;
       },
     },
+    rolloverStep(
+      "start",
+      "startRollover",
+      "CSK rollover: publish a new key beside the old (DNSKEY signed by both, CDS/CDNSKEY of the new)",
+      false,
+    ),
+    {
+      name: "dns rollover status",
+      args: ["zone"],
+      summary: "a signed zone's keys (tag, state, since, DS) and what its rollover waits for",
+      options: {
+        parent: {
+          type: "string",
+          value: "SERVER",
+          description: "ask SERVER (host[:port]: the parent's server or a resolver) for the zone's DS",
+        },
+      },
+      async run(ctx) {
+        const parent = typeof ctx.options.parent === "string" ? ctx.options.parent : "";
+        const response = await ctx.call("dns", DnsAdmin, "getRolloverStatus", {
+          zone: ctx.args.zone ?? "",
+          parent,
+        });
+        ctx.print(response, () => renderRolloverStatus(response));
+        return 0;
+      },
+    },
+    rolloverStep(
+      "finish",
+      "finishRollover",
+      "sign answers with the new key (refused before the DNSKEY TTL since start, unless --force)",
+      true,
+    ),
+    rolloverStep(
+      "cleanup",
+      "cleanupRollover",
+      "remove the retired key from DNSKEY (automatic once due; before that only with --force)",
+      true,
+    ),
   ],
 };

@@ -1,6 +1,6 @@
 import { signAnswer } from "../dnssec/sign-answer.js";
-import { SignatureCache } from "../dnssec/signatures.js";
-import type { ZoneKey } from "../dnssec/zone-key.js";
+import { ZoneSigner } from "../dnssec/signatures.js";
+import type { ZoneKeySet } from "../dnssec/zone-key-set.js";
 import { type ParsedQuery, type ParseResult, parseQuery, Rcode } from "../wire/query-parser.js";
 import { RRType, type RRTypeName, typeNames } from "../wire/records.js";
 import type { ZoneSet } from "../zones/zone-set.js";
@@ -46,20 +46,21 @@ export class Responder {
   private readonly zoneKeys = new Map<string, string[]>();
   /** DO=1 answers of signed zones, signed on first ask and kept until a signature needs renewing. */
   private readonly signed = new Map<string, { template: ResponseTemplate; renewAt: number }>();
-  /** The signature cache of each signed zone (origin → its key's cache). */
-  private readonly signers = new Map<string, SignatureCache>();
+  /** The signer of each signed zone (origin → its key set's signature caches). */
+  private readonly signers = new Map<string, ZoneSigner>();
 
   /** `reuse`: a responder whose templates still hold for the zones named in `unchanged`. */
   constructor(
     readonly zones: ZoneSet,
     private readonly observe: Observer = () => {},
     reuse?: { from: Responder; unchanged: ReadonlySet<string> },
-    keys: ReadonlyMap<string, ZoneKey> = new Map(),
+    keys: ReadonlyMap<string, ZoneKeySet> = new Map(),
   ) {
-    for (const [origin, key] of keys) {
-      // Signatures are cached by RRset content, so a changed zone keeps those of its unchanged RRsets.
+    for (const [origin, set] of keys) {
+      // Signatures are cached by RRset content, so a changed zone keeps those of its unchanged RRsets;
+      // a changed key set keeps the caches of the keys still in it (new keys start empty).
       const kept = reuse?.from.signers.get(origin);
-      this.signers.set(origin, kept?.key === key ? kept : new SignatureCache(key));
+      this.signers.set(origin, kept?.set === set ? kept : new ZoneSigner(set, kept));
     }
     for (const zone of zones.zones) {
       const keys = reuse?.unchanged.has(zone.origin) ? reuse.from.zoneKeys.get(zone.origin) : undefined;

@@ -3,7 +3,7 @@ import { isAtOrBelow } from "../wire/names.js";
 import { Rcode } from "../wire/query-parser.js";
 import { type ResourceRecord, RRType } from "../wire/records.js";
 import type { Zone } from "../zones/zone.js";
-import type { SignatureCache } from "./signatures.js";
+import type { ZoneSigner } from "./signatures.js";
 
 /** The NXNAME meta-type of compact denial (RFC 9824 3.2): "this name does not exist". */
 export const NXNAME = 128;
@@ -20,17 +20,12 @@ export interface SignedAnswer {
  * answered NOERROR with one NSEC at the name, next `\000.<name>`, types RRSIG NSEC NXNAME; NODATA
  * with the NSEC listing the types the name has. A referral proves the absence of DS the same way.
  */
-export function signAnswer(
-  zone: Zone,
-  answer: Answer,
-  qname: string,
-  signatures: SignatureCache,
-): SignedAnswer {
+export function signAnswer(zone: Zone, answer: Answer, qname: string, signatures: ZoneSigner): SignedAnswer {
   let renewAt = Number.POSITIVE_INFINITY;
   const sign = (set: ResourceRecord[], into: ResourceRecord[]) => {
     into.push(...set);
     const made = signatures.sign(set);
-    into.push(made.rrsig);
+    into.push(...made.rrsigs);
     renewAt = Math.min(renewAt, made.renewAt);
   };
   const cuts = [...zone.cuts];

@@ -2,6 +2,7 @@ import { splitLabels } from "../wire/names.js";
 import { type ResourceRecord, RRType, type RrsigFields } from "../wire/records.js";
 import { WireWriter } from "../wire/wire-writer.js";
 import { rdataBytes, type ZoneKey } from "./zone-key.js";
+import type { ZoneKeySet } from "./zone-key-set.js";
 
 /** Inception is backdated this far, for resolvers whose clocks run behind (as Knot and PowerDNS do). */
 export const INCEPTION_BACKDATE_S = 3600;
@@ -90,4 +91,34 @@ export function signRRset(
     ttl: first.ttl,
     data: { type: "RRSIG", ...fields, signature: key.sign(w.bytes()) },
   };
+}
+
+/**
+ * Signs a zone's RRsets with its key set: the DNSKEY RRset with every key in it (a resolver whose
+ * DS points at any of them validates it, RFC 6781 4.1.2), everything else with the active key.
+ */
+export class ZoneSigner {
+  private readonly active: SignatureCache;
+  private readonly all: SignatureCache[];
+
+  constructor(
+    readonly set: ZoneKeySet,
+    kept?: ZoneSigner,
+    now: () => number = Date.now,
+  ) {
+    const reuse = new Map((kept?.all ?? []).map((c) => [c.key, c]));
+    this.all = set.published.map((k) => reuse.get(k) ?? new SignatureCache(k, now));
+    this.active = this.all[set.published.indexOf(set.active)] as SignatureCache;
+  }
+
+  /** The RRSIGs over `rrset` and when the first must be made again (ms). */
+  sign(rrset: readonly ResourceRecord[]): { rrsigs: ResourceRecord[]; renewAt: number } {
+    const first = rrset[0] as ResourceRecord;
+    if (first.data.type !== "DNSKEY" || first.name !== this.set.origin) {
+      const made = this.active.sign(rrset);
+      return { rrsigs: [made.rrsig], renewAt: made.renewAt };
+    }
+    const made = this.all.map((c) => c.sign(rrset));
+    return { rrsigs: made.map((m) => m.rrsig), renewAt: Math.min(...made.map((m) => m.renewAt)) };
+  }
 }

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { dnsV1 } from "@switchyard/proto";
 import { createGrpcClient, ensureNatsAuth, unary } from "@switchyard/runtime";
 import {
@@ -20,43 +18,11 @@ import {
   waitFor,
 } from "@switchyard/testkit";
 import { makeSelfSignedCertificate } from "@switchyard/x509";
+import { kdig } from "../testing/kdig.js";
 import { startUnbound, type Unbound } from "../testing/unbound.js";
 
-const run = promisify(execFile);
 const OPT_LENGTH = 11;
 const DOH_DOMAIN = "doh.test";
-
-interface Dig {
-  status: string;
-  flags: string[];
-  /** Record lines of the answer, authority and additional sections: "name ttl class type rdata". */
-  answer: string[];
-  authority: string[];
-  additional: string[];
-}
-
-/** kdig's full output, read: status, header flags, and the sections' records (port 0: `args` name it). */
-async function kdig(port: number, ...args: string[]): Promise<Dig> {
-  const target = port === 0 ? [] : ["-p", String(port)];
-  const { stdout } = await run("kdig", ["@127.0.0.1", ...target, "+time=3", "+retry=1", ...args]);
-  const status = /status: (\w+)/.exec(stdout)?.[1] ?? "none";
-  const flags = (/;; Flags: ([^;]*);/.exec(stdout)?.[1] ?? "").trim().split(/\s+/);
-  const sections: Record<string, string[]> = { answer: [], authority: [], additional: [] };
-  let current: string[] | undefined;
-  for (const line of stdout.split("\n")) {
-    const header = /^;; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:/.exec(line);
-    if (header) current = sections[(header[1] as string).toLowerCase()];
-    else if (line.startsWith(";;") || line.trim() === "") current = line.trim() === "" ? undefined : current;
-    else if (current && !line.startsWith(";")) current.push(line.split(/\s+/).join(" "));
-  }
-  return {
-    status,
-    flags,
-    answer: sections.answer ?? [],
-    authority: sections.authority ?? [],
-    additional: sections.additional ?? [],
-  };
-}
 
 const types = (lines: string[]) => lines.map((l) => `${l.split(" ")[0]} ${l.split(" ")[3]}`);
 

@@ -1,7 +1,7 @@
 import type { Logger } from "@switchyard/runtime";
 import { type Observer, Responder } from "../answer/responder.js";
 import { publishKeys } from "../dnssec/publish-keys.js";
-import type { ZoneKey } from "../dnssec/zone-key.js";
+import type { ZoneKeySet } from "../dnssec/zone-key-set.js";
 import type { ZoneKeys } from "../dnssec/zone-keys.js";
 import type { RData, ResourceRecord } from "../wire/records.js";
 import {
@@ -29,8 +29,8 @@ export class ServedZones {
   private readonly waiters = new Set<() => boolean>();
   private readonly reported = new Set<string>();
 
-  /** The signing keys the responder was built with (origin → key). */
-  keys: ReadonlyMap<string, ZoneKey> = new Map();
+  /** The key sets the responder was built with (origin → key set). */
+  keys: ReadonlyMap<string, ZoneKeySet> = new Map();
 
   constructor(
     private statics: ZoneSet,
@@ -48,7 +48,10 @@ export class ServedZones {
     return new Responder(publishKeys(this.overlay.zones, this.keys), this.observe, reuse, this.keys);
   }
 
-  /** A zone's key arrived (ZoneKeys changed): every zone re-encoded with the keys there are now. */
+  /**
+   * A zone's key set arrived or changed (ZoneKeys changed): every zone re-encoded with the keys
+   * there are now, in a new responder: the signed answers cached by the old one are dropped.
+   */
   rekey(): void {
     this.responder = this.build();
     this.settle();

@@ -23,6 +23,63 @@ export const protobufPackage = "switchyard.dns.v1";
 
 export const protobufFileName = "switchyard/dns/v1/dns.proto";
 
+export interface RolloverRequest {
+  /** A served zone's origin (case and trailing dot do not matter). */
+  zone: string;
+  /** Take the step although its wait is not over. */
+  force: boolean;
+}
+
+export interface RolloverStatusRequest {
+  zone: string;
+  /**
+   * Optional: a server ("host" or "host:port", default port 53) asked for the zone's DS, the parent's
+   * authoritative server or a resolver; the answer is matched against the zone's keys.
+   */
+  parent: string;
+}
+
+export interface ParentDs {
+  /** The DS in zone-file form, as the parent serves it. */
+  ds: string;
+  keyTag: number;
+  /** The state of the key it points at ("active", "published", "retired"), or "unknown". */
+  keyState: string;
+}
+
+export interface RolloverKey {
+  keyTag: number;
+  /** "active" (signs answers), "published" (incoming: in DNSKEY, in CDS), "retired" (outgoing). */
+  state: string;
+  /** When it entered that state and when it was made (ISO 8601). */
+  since: string;
+  created: string;
+  /** Its DS (SHA-256) and DNSKEY in zone-file form. */
+  ds: string;
+  dnskey: string;
+  /** Whether CDS/CDNSKEY at the apex describe it. */
+  inCds: boolean;
+}
+
+export interface RolloverStatus {
+  zone: string;
+  algorithm: string;
+  /** "steady" (one key), "published" (after Start), "retiring" (after Finish, before Cleanup). */
+  phase: string;
+  keys: RolloverKey[];
+  /** What the operator waits for before the next step, in words. */
+  waitingFor: string;
+  /** From when the next step is allowed without force (ISO 8601; empty when there is none). */
+  readyAt: string;
+  dnskeyTtl: number;
+  /** The KV revision of the zone's key entry this replica serves. */
+  revision: number;
+  /** With RolloverStatusRequest.parent: the DS records the parent serves, matched to the keys... */
+  parentDs: ParentDs[];
+  /** ...or why they could not be read (no answer, an error rcode); empty when asked and answered. */
+  parentError: string;
+}
+
 export interface GetDsRequest {
   /** A served zone's origin (case and trailing dot do not matter). */
   zone: string;
@@ -104,6 +161,702 @@ export interface DeleteRecordRequest {
 export interface DeleteRecordResponse {
   deleted: number;
 }
+
+function createBaseRolloverRequest(): RolloverRequest {
+  return { zone: "", force: false };
+}
+
+export const RolloverRequest: MessageFns<RolloverRequest> = {
+  encode(message: RolloverRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.zone !== "") {
+      writer.uint32(10).string(message.zone);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloverRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloverRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloverRequest {
+    return {
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RolloverRequest): unknown {
+    const obj: any = {};
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RolloverRequest>, I>>(base?: I): RolloverRequest {
+    return RolloverRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RolloverRequest>, I>>(object: I): RolloverRequest {
+    const message = createBaseRolloverRequest();
+    message.zone = object.zone ?? "";
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseRolloverStatusRequest(): RolloverStatusRequest {
+  return { zone: "", parent: "" };
+}
+
+export const RolloverStatusRequest: MessageFns<RolloverStatusRequest> = {
+  encode(message: RolloverStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.zone !== "") {
+      writer.uint32(10).string(message.zone);
+    }
+    if (message.parent !== "") {
+      writer.uint32(18).string(message.parent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloverStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloverStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloverStatusRequest {
+    return {
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+    };
+  },
+
+  toJSON(message: RolloverStatusRequest): unknown {
+    const obj: any = {};
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RolloverStatusRequest>, I>>(base?: I): RolloverStatusRequest {
+    return RolloverStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RolloverStatusRequest>, I>>(object: I): RolloverStatusRequest {
+    const message = createBaseRolloverStatusRequest();
+    message.zone = object.zone ?? "";
+    message.parent = object.parent ?? "";
+    return message;
+  },
+};
+
+function createBaseParentDs(): ParentDs {
+  return { ds: "", keyTag: 0, keyState: "" };
+}
+
+export const ParentDs: MessageFns<ParentDs> = {
+  encode(message: ParentDs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ds !== "") {
+      writer.uint32(10).string(message.ds);
+    }
+    if (message.keyTag !== 0) {
+      writer.uint32(16).uint32(message.keyTag);
+    }
+    if (message.keyState !== "") {
+      writer.uint32(26).string(message.keyState);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParentDs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParentDs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ds = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keyTag = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyState = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParentDs {
+    return {
+      ds: isSet(object.ds) ? globalThis.String(object.ds) : "",
+      keyTag: isSet(object.keyTag)
+        ? globalThis.Number(object.keyTag)
+        : isSet(object.key_tag)
+        ? globalThis.Number(object.key_tag)
+        : 0,
+      keyState: isSet(object.keyState)
+        ? globalThis.String(object.keyState)
+        : isSet(object.key_state)
+        ? globalThis.String(object.key_state)
+        : "",
+    };
+  },
+
+  toJSON(message: ParentDs): unknown {
+    const obj: any = {};
+    if (message.ds !== "") {
+      obj.ds = message.ds;
+    }
+    if (message.keyTag !== 0) {
+      obj.keyTag = Math.round(message.keyTag);
+    }
+    if (message.keyState !== "") {
+      obj.keyState = message.keyState;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParentDs>, I>>(base?: I): ParentDs {
+    return ParentDs.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParentDs>, I>>(object: I): ParentDs {
+    const message = createBaseParentDs();
+    message.ds = object.ds ?? "";
+    message.keyTag = object.keyTag ?? 0;
+    message.keyState = object.keyState ?? "";
+    return message;
+  },
+};
+
+function createBaseRolloverKey(): RolloverKey {
+  return { keyTag: 0, state: "", since: "", created: "", ds: "", dnskey: "", inCds: false };
+}
+
+export const RolloverKey: MessageFns<RolloverKey> = {
+  encode(message: RolloverKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyTag !== 0) {
+      writer.uint32(8).uint32(message.keyTag);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.since !== "") {
+      writer.uint32(26).string(message.since);
+    }
+    if (message.created !== "") {
+      writer.uint32(34).string(message.created);
+    }
+    if (message.ds !== "") {
+      writer.uint32(42).string(message.ds);
+    }
+    if (message.dnskey !== "") {
+      writer.uint32(50).string(message.dnskey);
+    }
+    if (message.inCds !== false) {
+      writer.uint32(56).bool(message.inCds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloverKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloverKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keyTag = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.since = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.created = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ds = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.dnskey = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.inCds = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloverKey {
+    return {
+      keyTag: isSet(object.keyTag)
+        ? globalThis.Number(object.keyTag)
+        : isSet(object.key_tag)
+        ? globalThis.Number(object.key_tag)
+        : 0,
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      since: isSet(object.since) ? globalThis.String(object.since) : "",
+      created: isSet(object.created) ? globalThis.String(object.created) : "",
+      ds: isSet(object.ds) ? globalThis.String(object.ds) : "",
+      dnskey: isSet(object.dnskey) ? globalThis.String(object.dnskey) : "",
+      inCds: isSet(object.inCds)
+        ? globalThis.Boolean(object.inCds)
+        : isSet(object.in_cds)
+        ? globalThis.Boolean(object.in_cds)
+        : false,
+    };
+  },
+
+  toJSON(message: RolloverKey): unknown {
+    const obj: any = {};
+    if (message.keyTag !== 0) {
+      obj.keyTag = Math.round(message.keyTag);
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.since !== "") {
+      obj.since = message.since;
+    }
+    if (message.created !== "") {
+      obj.created = message.created;
+    }
+    if (message.ds !== "") {
+      obj.ds = message.ds;
+    }
+    if (message.dnskey !== "") {
+      obj.dnskey = message.dnskey;
+    }
+    if (message.inCds !== false) {
+      obj.inCds = message.inCds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RolloverKey>, I>>(base?: I): RolloverKey {
+    return RolloverKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RolloverKey>, I>>(object: I): RolloverKey {
+    const message = createBaseRolloverKey();
+    message.keyTag = object.keyTag ?? 0;
+    message.state = object.state ?? "";
+    message.since = object.since ?? "";
+    message.created = object.created ?? "";
+    message.ds = object.ds ?? "";
+    message.dnskey = object.dnskey ?? "";
+    message.inCds = object.inCds ?? false;
+    return message;
+  },
+};
+
+function createBaseRolloverStatus(): RolloverStatus {
+  return {
+    zone: "",
+    algorithm: "",
+    phase: "",
+    keys: [],
+    waitingFor: "",
+    readyAt: "",
+    dnskeyTtl: 0,
+    revision: 0,
+    parentDs: [],
+    parentError: "",
+  };
+}
+
+export const RolloverStatus: MessageFns<RolloverStatus> = {
+  encode(message: RolloverStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.zone !== "") {
+      writer.uint32(10).string(message.zone);
+    }
+    if (message.algorithm !== "") {
+      writer.uint32(18).string(message.algorithm);
+    }
+    if (message.phase !== "") {
+      writer.uint32(26).string(message.phase);
+    }
+    for (const v of message.keys) {
+      RolloverKey.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.waitingFor !== "") {
+      writer.uint32(42).string(message.waitingFor);
+    }
+    if (message.readyAt !== "") {
+      writer.uint32(50).string(message.readyAt);
+    }
+    if (message.dnskeyTtl !== 0) {
+      writer.uint32(56).uint32(message.dnskeyTtl);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(64).uint64(message.revision);
+    }
+    for (const v of message.parentDs) {
+      ParentDs.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.parentError !== "") {
+      writer.uint32(82).string(message.parentError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RolloverStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRolloverStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.algorithm = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.phase = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keys.push(RolloverKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.waitingFor = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.readyAt = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dnskeyTtl = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.parentDs.push(ParentDs.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.parentError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RolloverStatus {
+    return {
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
+      algorithm: isSet(object.algorithm) ? globalThis.String(object.algorithm) : "",
+      phase: isSet(object.phase) ? globalThis.String(object.phase) : "",
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => RolloverKey.fromJSON(e)) : [],
+      waitingFor: isSet(object.waitingFor)
+        ? globalThis.String(object.waitingFor)
+        : isSet(object.waiting_for)
+        ? globalThis.String(object.waiting_for)
+        : "",
+      readyAt: isSet(object.readyAt)
+        ? globalThis.String(object.readyAt)
+        : isSet(object.ready_at)
+        ? globalThis.String(object.ready_at)
+        : "",
+      dnskeyTtl: isSet(object.dnskeyTtl)
+        ? globalThis.Number(object.dnskeyTtl)
+        : isSet(object.dnskey_ttl)
+        ? globalThis.Number(object.dnskey_ttl)
+        : 0,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      parentDs: globalThis.Array.isArray(object?.parentDs)
+        ? object.parentDs.map((e: any) => ParentDs.fromJSON(e))
+        : globalThis.Array.isArray(object?.parent_ds)
+        ? object.parent_ds.map((e: any) => ParentDs.fromJSON(e))
+        : [],
+      parentError: isSet(object.parentError)
+        ? globalThis.String(object.parentError)
+        : isSet(object.parent_error)
+        ? globalThis.String(object.parent_error)
+        : "",
+    };
+  },
+
+  toJSON(message: RolloverStatus): unknown {
+    const obj: any = {};
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
+    if (message.algorithm !== "") {
+      obj.algorithm = message.algorithm;
+    }
+    if (message.phase !== "") {
+      obj.phase = message.phase;
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => RolloverKey.toJSON(e));
+    }
+    if (message.waitingFor !== "") {
+      obj.waitingFor = message.waitingFor;
+    }
+    if (message.readyAt !== "") {
+      obj.readyAt = message.readyAt;
+    }
+    if (message.dnskeyTtl !== 0) {
+      obj.dnskeyTtl = Math.round(message.dnskeyTtl);
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.parentDs?.length) {
+      obj.parentDs = message.parentDs.map((e) => ParentDs.toJSON(e));
+    }
+    if (message.parentError !== "") {
+      obj.parentError = message.parentError;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RolloverStatus>, I>>(base?: I): RolloverStatus {
+    return RolloverStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RolloverStatus>, I>>(object: I): RolloverStatus {
+    const message = createBaseRolloverStatus();
+    message.zone = object.zone ?? "";
+    message.algorithm = object.algorithm ?? "";
+    message.phase = object.phase ?? "";
+    message.keys = object.keys?.map((e) => RolloverKey.fromPartial(e)) || [];
+    message.waitingFor = object.waitingFor ?? "";
+    message.readyAt = object.readyAt ?? "";
+    message.dnskeyTtl = object.dnskeyTtl ?? 0;
+    message.revision = object.revision ?? 0;
+    message.parentDs = object.parentDs?.map((e) => ParentDs.fromPartial(e)) || [];
+    message.parentError = object.parentError ?? "";
+    return message;
+  },
+};
 
 function createBaseGetDsRequest(): GetDsRequest {
   return { zone: "" };
@@ -1270,6 +2023,61 @@ export const DnsAdminService = {
     responseSerialize: (value: GetDsResponse): Buffer => Buffer.from(GetDsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetDsResponse => GetDsResponse.decode(value),
   },
+  /**
+   * CSK rollover of a signed zone (RFC 7583 3.3), state kept in the `dns-keys` KV entry shared by
+   * every replica; each step returns once this replica serves the new key set (the others follow
+   * through their KV watch). NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed,
+   * a step not possible now (the message says why and what to do), or a step refused as too early;
+   * UNAVAILABLE without NATS KV.
+   * Start: a new key is published beside the active one (DNSKEY RRset holds and is signed by both,
+   * CDS/CDNSKEY describe the new key); answers are still signed by the old key.
+   */
+  startRollover: {
+    path: "/switchyard.dns.v1.DnsAdmin/StartRollover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloverRequest): Buffer => Buffer.from(RolloverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloverRequest => RolloverRequest.decode(value),
+    responseSerialize: (value: RolloverStatus): Buffer => Buffer.from(RolloverStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RolloverStatus => RolloverStatus.decode(value),
+  },
+  /**
+   * Finish: the new key signs answers, the old one is retired (still in DNSKEY). Refused before the
+   * DNSKEY TTL has passed since Start unless force.
+   */
+  finishRollover: {
+    path: "/switchyard.dns.v1.DnsAdmin/FinishRollover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloverRequest): Buffer => Buffer.from(RolloverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloverRequest => RolloverRequest.decode(value),
+    responseSerialize: (value: RolloverStatus): Buffer => Buffer.from(RolloverStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RolloverStatus => RolloverStatus.decode(value),
+  },
+  /**
+   * Cleanup: the retired key leaves the DNSKEY RRset. Refused before the zone's largest TTL (at least
+   * the DNSKEY TTL) has passed since Finish unless force; done automatically once it has.
+   */
+  cleanupRollover: {
+    path: "/switchyard.dns.v1.DnsAdmin/CleanupRollover" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloverRequest): Buffer => Buffer.from(RolloverRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloverRequest => RolloverRequest.decode(value),
+    responseSerialize: (value: RolloverStatus): Buffer => Buffer.from(RolloverStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RolloverStatus => RolloverStatus.decode(value),
+  },
+  /** The zone's keys, their states and what the operator waits for. */
+  getRolloverStatus: {
+    path: "/switchyard.dns.v1.DnsAdmin/GetRolloverStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RolloverStatusRequest): Buffer =>
+      Buffer.from(RolloverStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RolloverStatusRequest => RolloverStatusRequest.decode(value),
+    responseSerialize: (value: RolloverStatus): Buffer => Buffer.from(RolloverStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RolloverStatus => RolloverStatus.decode(value),
+  },
 } as const;
 
 export interface DnsAdminServer extends UntypedServiceImplementation {
@@ -1292,6 +2100,28 @@ export interface DnsAdminServer extends UntypedServiceImplementation {
    * config) or whose key is not loaded yet (retry).
    */
   getDs: handleUnaryCall<GetDsRequest, GetDsResponse>;
+  /**
+   * CSK rollover of a signed zone (RFC 7583 3.3), state kept in the `dns-keys` KV entry shared by
+   * every replica; each step returns once this replica serves the new key set (the others follow
+   * through their KV watch). NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed,
+   * a step not possible now (the message says why and what to do), or a step refused as too early;
+   * UNAVAILABLE without NATS KV.
+   * Start: a new key is published beside the active one (DNSKEY RRset holds and is signed by both,
+   * CDS/CDNSKEY describe the new key); answers are still signed by the old key.
+   */
+  startRollover: handleUnaryCall<RolloverRequest, RolloverStatus>;
+  /**
+   * Finish: the new key signs answers, the old one is retired (still in DNSKEY). Refused before the
+   * DNSKEY TTL has passed since Start unless force.
+   */
+  finishRollover: handleUnaryCall<RolloverRequest, RolloverStatus>;
+  /**
+   * Cleanup: the retired key leaves the DNSKEY RRset. Refused before the zone's largest TTL (at least
+   * the DNSKEY TTL) has passed since Finish unless force; done automatically once it has.
+   */
+  cleanupRollover: handleUnaryCall<RolloverRequest, RolloverStatus>;
+  /** The zone's keys, their states and what the operator waits for. */
+  getRolloverStatus: handleUnaryCall<RolloverStatusRequest, RolloverStatus>;
 }
 
 export interface DnsAdminClient extends Client {
@@ -1383,6 +2213,84 @@ export interface DnsAdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetDsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CSK rollover of a signed zone (RFC 7583 3.3), state kept in the `dns-keys` KV entry shared by
+   * every replica; each step returns once this replica serves the new key set (the others follow
+   * through their KV watch). NOT_FOUND for a zone not served, FAILED_PRECONDITION for one not signed,
+   * a step not possible now (the message says why and what to do), or a step refused as too early;
+   * UNAVAILABLE without NATS KV.
+   * Start: a new key is published beside the active one (DNSKEY RRset holds and is signed by both,
+   * CDS/CDNSKEY describe the new key); answers are still signed by the old key.
+   */
+  startRollover(
+    request: RolloverRequest,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  startRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  startRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  /**
+   * Finish: the new key signs answers, the old one is retired (still in DNSKEY). Refused before the
+   * DNSKEY TTL has passed since Start unless force.
+   */
+  finishRollover(
+    request: RolloverRequest,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  finishRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  finishRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cleanup: the retired key leaves the DNSKEY RRset. Refused before the zone's largest TTL (at least
+   * the DNSKEY TTL) has passed since Finish unless force; done automatically once it has.
+   */
+  cleanupRollover(
+    request: RolloverRequest,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  cleanupRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  cleanupRollover(
+    request: RolloverRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  /** The zone's keys, their states and what the operator waits for. */
+  getRolloverStatus(
+    request: RolloverStatusRequest,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  getRolloverStatus(
+    request: RolloverStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
+  ): ClientUnaryCall;
+  getRolloverStatus(
+    request: RolloverStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RolloverStatus) => void,
   ): ClientUnaryCall;
 }
 

@@ -21,7 +21,18 @@ import {
 import { type Dig, kdig } from "../testing/kdig.js";
 import { startUnbound } from "../testing/unbound.js";
 
-const ZONE = "roll.test";
+/**
+ * One zone per test, all served by the same two replicas: each test drives its own zone from
+ * steady to the phase it checks, so none leans on a rollover another test started.
+ */
+const ZONES = {
+  steady: "steady-roll.test",
+  start: "start-roll.test",
+  finish: "finish-roll.test",
+  cleanup: "cleanup-roll.test",
+} as const;
+
+const literal = (zone: string) => zone.replaceAll(".", "\\.");
 
 /** The key tags of the RRSIGs in `lines` over `type` (field 10 of "name ttl IN RRSIG type alg labels ttl exp inc tag ..."). */
 const sigTags = (lines: string[], type: string) =>
@@ -39,10 +50,6 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
   let port: number;
   const replicas: DnsReplica[] = [];
   const clients: InstanceType<typeof dnsV1.DnsAdminClient>[] = [];
-  let oldTag: number;
-  let newTag: number;
-  let oldAnchor: string;
-  let newAnchor: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchyard-rollover-"));
@@ -53,18 +60,16 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
       nats: { servers: [nats.url], credentialsFile: join(dir, "auth", "{role}.cred") },
       dns: {
         ports: [port],
-        zones: [
-          {
-            origin: ZONE,
-            dnssec: { algorithm: "ecdsap256sha256" },
-            soa: { mname: "ns1", rname: "hostmaster", minimum: 60 },
-            records: [
-              { type: "NS", value: "ns1" },
-              { name: "ns1", type: "A", value: "192.0.2.53" },
-              { name: "www", type: "A", value: "192.0.2.80" },
-            ],
-          },
-        ],
+        zones: Object.values(ZONES).map((origin) => ({
+          origin,
+          dnssec: { algorithm: "ecdsap256sha256" },
+          soa: { mname: "ns1", rname: "hostmaster", minimum: 60 },
+          records: [
+            { type: "NS", value: "ns1" },
+            { name: "ns1", type: "A", value: "192.0.2.53" },
+            { name: "www", type: "A", value: "192.0.2.80" },
+          ],
+        })),
       },
     });
     const env = { SWITCHYARD_KV_KEY_FILE: join(dir, "kv.key") };
@@ -75,7 +80,8 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
       ])),
     );
     for (const r of replicas) {
-      await r.process.waitForLine((l) => l.msg === "dnssec key ready" && l.zone === ZONE, 30_000);
+      for (const zone of Object.values(ZONES))
+        await r.process.waitForLine((l) => l.msg === "dnssec key ready" && l.zone === zone, 30_000);
       clients.push(createGrpcClient(dnsV1.DnsAdminClient, r.grpc, edge.token));
     }
   });
@@ -93,7 +99,7 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
 
   const [a, b] = [0, 1];
   const client = (i: number) => clients[i] as InstanceType<typeof dnsV1.DnsAdminClient>;
-  const statusOf = (i: number) => unary(client(i), "getRolloverStatus", { zone: ZONE, parent: "" });
+  const statusOf = (i: number, zone: string) => unary(client(i), "getRolloverStatus", { zone, parent: "" });
 
   /** `ask` answered by replica `i` alone: the other is stopped meanwhile, so it reads the shared socket. */
   async function via<T>(i: number, ask: () => Promise<T>): Promise<T> {
@@ -107,15 +113,15 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
   }
 
   /** Both replicas serve key entry `revision`, by gRPC, and answer DNSKEY alike (each asked alone). */
-  async function bothServe(revision: number): Promise<Dig> {
+  async function bothServe(zone: string, revision: number): Promise<Dig> {
     for (const i of [a, b])
-      await waitFor(`replica ${i} serves key revision ${revision}`, async () => {
-        const s = await statusOf(i);
+      await waitFor(`replica ${i} serves key revision ${revision} of ${zone}`, async () => {
+        const s = await statusOf(i, zone);
         return s.revision === revision ? s : undefined;
       });
     // One after the other: each is asked while the other is stopped.
     const keys: Dig[] = [];
-    for (const i of [a, b]) keys.push(await via(i, () => kdig(port, "+dnssec", "+norec", ZONE, "DNSKEY")));
+    for (const i of [a, b]) keys.push(await via(i, () => kdig(port, "+dnssec", "+norec", zone, "DNSKEY")));
     const [ka, kb] = keys as [Dig, Dig];
     assert.deepEqual(
       ka.answer.filter((l) => !l.includes(" RRSIG ")).sort(),
@@ -126,75 +132,97 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
     return ka;
   }
 
-  /** A validating resolver with `anchor` as the zone's DS: AD or SERVFAIL for www.roll.test A. */
-  async function validate(anchor: string): Promise<Dig> {
-    const unbound = await startUnbound(dir, [anchor], [{ zone: ZONE, port }]);
+  /** A validating resolver with `anchor` as the zone's DS: AD or SERVFAIL for www.<zone> A. */
+  async function validate(zone: string, anchor: string): Promise<Dig> {
+    const unbound = await startUnbound(dir, [anchor], [{ zone, port }]);
     try {
-      return await kdig(unbound.port, "+dnssec", `www.${ZONE}`, "A");
+      return await kdig(unbound.port, "+dnssec", `www.${zone}`, "A");
     } finally {
       await unbound.stop();
     }
   }
 
-  const cds = async () => {
-    const lines = (await kdig(port, "+norec", ZONE, "CDS")).answer;
+  const cds = async (zone: string) => {
+    const lines = (await kdig(port, "+norec", zone, "CDS")).answer;
     assert.equal(lines.length, 1, "one CDS");
-    return `${ZONE}. DS ${(lines[0] as string).split(" ").slice(4).join(" ")}`;
+    return `${zone}. DS ${(lines[0] as string).split(" ").slice(4).join(" ")}`;
   };
 
-  const answerTags = async (i: number) =>
-    sigTags((await via(i, () => kdig(port, "+dnssec", "+norec", `www.${ZONE}`, "A"))).answer, "A");
+  const answerTags = async (i: number, zone: string) =>
+    sigTags((await via(i, () => kdig(port, "+dnssec", "+norec", `www.${zone}`, "A"))).answer, "A");
 
-  it("steady: one key, the old DS validates (AD); finish before start is FAILED_PRECONDITION", async () => {
-    const s = await statusOf(a);
+  /** The zone's one key while steady: its tag and its DS (from the CDS). */
+  async function steady(zone: string): Promise<{ oldTag: number; oldAnchor: string; revision: number }> {
+    const s = await statusOf(a, zone);
     assert.equal(s.phase, "steady");
     assert.equal(s.keys.length, 1);
-    oldTag = s.keys[0]?.keyTag as number;
-    oldAnchor = await cds();
-    assert.match(oldAnchor, new RegExp(`^roll\\.test\\. DS ${oldTag} 13 2 `));
-    const keys = await bothServe(s.revision);
+    return { oldTag: s.keys[0]?.keyTag as number, oldAnchor: await cds(zone), revision: s.revision };
+  }
+
+  /** Steady, then a rollover started through replica a: the new key's tag and DS. */
+  async function started(zone: string) {
+    const before = await steady(zone);
+    const response = await unary(client(a), "startRollover", { zone, force: false });
+    const incoming = response.keys.find((k) => k.state === "published");
+    assert.ok(incoming, "a published key");
+    await bothServe(zone, response.revision);
+    return { ...before, response, incoming, newTag: incoming.keyTag, newAnchor: await cds(zone) };
+  }
+
+  /** Started, then finished (forced) through replica b. */
+  async function finished(zone: string) {
+    const roll = await started(zone);
+    const response = await unary(client(b), "finishRollover", { zone, force: true });
+    await bothServe(zone, response.revision);
+    return { ...roll, finished: response };
+  }
+
+  it("steady: one key, the old DS validates (AD); finish before start is FAILED_PRECONDITION", async () => {
+    const zone = ZONES.steady;
+    const { oldTag, oldAnchor, revision } = await steady(zone);
+    assert.match(oldAnchor, new RegExp(`^${literal(zone)}\\. DS ${oldTag} 13 2 `));
+    const keys = await bothServe(zone, revision);
     assert.equal(count(keys.answer, "DNSKEY"), 1);
     assert.deepEqual(sigTags(keys.answer, "DNSKEY"), [oldTag]);
-    for (const i of [a, b]) assert.deepEqual(await answerTags(i), [oldTag]);
-    const r = await validate(oldAnchor);
+    for (const i of [a, b]) assert.deepEqual(await answerTags(i, zone), [oldTag]);
+    const r = await validate(zone, oldAnchor);
     assert.equal(r.status, "NOERROR");
     assert.ok(r.flags.includes("ad"), `flags ${r.flags.join(" ")}`);
 
-    const err = (await unary(client(b), "finishRollover", { zone: ZONE, force: false }).then(
+    const err = (await unary(client(b), "finishRollover", { zone, force: false }).then(
       () => assert.fail("finish before start succeeded"),
       (e: ServiceError) => e,
     )) as ServiceError;
     assert.equal(err.code, status.FAILED_PRECONDITION);
     assert.equal(
       err.details,
-      "zone roll.test: no rollover is started (no published key); `rollover start roll.test` first",
+      `zone ${zone}: no rollover is started (no published key); \`rollover start ${zone}\` first`,
     );
   });
 
   it("start: both keys in DNSKEY signed by both, CDS of the new key, answers still by the old; old and new DS both validate; a Knot parent's new DS is matched to the new key", async () => {
-    const started = await unary(client(a), "startRollover", { zone: ZONE, force: false });
-    assert.equal(started.phase, "published");
-    const incoming = started.keys.find((k) => k.state === "published");
-    assert.ok(incoming?.inCds);
-    newTag = incoming.keyTag;
+    const zone = ZONES.start;
+    const { oldTag, oldAnchor, response, incoming, newTag, newAnchor } = await started(zone);
+    assert.equal(response.phase, "published");
+    assert.ok(incoming.inCds);
     assert.notEqual(newTag, oldTag);
-    const keys = await bothServe(started.revision);
+    const keys = await bothServe(zone, response.revision);
     assert.equal(count(keys.answer, "DNSKEY"), 2);
     assert.deepEqual(
       sigTags(keys.answer, "DNSKEY"),
       [oldTag, newTag].sort((x, y) => x - y),
     );
-    newAnchor = await cds();
-    assert.match(newAnchor, new RegExp(`^roll\\.test\\. DS ${newTag} 13 2 `));
+    assert.match(newAnchor, new RegExp(`^${literal(zone)}\\. DS ${newTag} 13 2 `));
     assert.equal(`${newAnchor.replace(" DS ", " 3600 IN DS ")}`, incoming.ds);
     // The signed answers cached before the change are gone on both replicas: still the old key's.
-    for (const i of [a, b]) assert.deepEqual(await answerTags(i), [oldTag]);
+    for (const i of [a, b]) assert.deepEqual(await answerTags(i, zone), [oldTag]);
     for (const anchor of [oldAnchor, newAnchor]) {
-      const r = await validate(anchor);
+      const r = await validate(zone, anchor);
       assert.equal(r.status, "NOERROR", anchor);
       assert.ok(r.flags.includes("ad"), `${anchor}: flags ${r.flags.join(" ")}`);
     }
     // The parent (a real Knot serving `test.` with the delegation) switched its DS to the new key.
+    const label = zone.slice(0, -".test".length);
     const parent: KnotHandle = await startKnot({
       zones: [
         {
@@ -204,9 +232,9 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
             "@ 3600 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60",
             "@ 3600 IN NS ns.test.",
             "ns 3600 IN A 192.0.2.1",
-            "roll 3600 IN NS ns1.roll.test.",
-            "ns1.roll 3600 IN A 192.0.2.53",
-            `roll 3600 IN ${newAnchor.split(" ").slice(1).join(" ")}`,
+            `${label} 3600 IN NS ns1.${zone}.`,
+            `ns1.${label} 3600 IN A 192.0.2.53`,
+            `${label} 3600 IN ${newAnchor.split(" ").slice(1).join(" ")}`,
             "",
           ].join("\n"),
         },
@@ -214,7 +242,7 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
     });
     try {
       const checked = await unary(client(b), "getRolloverStatus", {
-        zone: ZONE,
+        zone,
         parent: `127.0.0.1:${parent.port}`,
       });
       assert.equal(checked.parentError, "");
@@ -225,7 +253,7 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
     } finally {
       await parent.stop();
     }
-    const again = await unary(client(b), "startRollover", { zone: ZONE, force: false }).then(
+    const again = await unary(client(b), "startRollover", { zone, force: false }).then(
       () => undefined,
       (e: ServiceError) => e,
     );
@@ -234,17 +262,21 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
   });
 
   it("finish: refused before the DNSKEY TTL; forced, answers are signed by the new key and validate with the new DS (and the old)", async () => {
-    const early = await unary(client(b), "finishRollover", { zone: ZONE, force: false }).then(
+    const zone = ZONES.finish;
+    const { oldTag, oldAnchor, newTag, newAnchor } = await started(zone);
+    const early = await unary(client(b), "finishRollover", { zone, force: false }).then(
       () => undefined,
       (e: ServiceError) => e,
     );
     assert.equal(early?.code, status.FAILED_PRECONDITION);
     assert.match(
       early?.details ?? "",
-      /^zone roll\.test: the new key was published at \S+Z; resolvers may cache the old DNSKEY RRset for 3600 s, so finish at \S+Z or later \(\d+ s from now\), or with --force$/,
+      new RegExp(
+        `^zone ${literal(zone)}: the new key was published at \\S+Z; resolvers may cache the old DNSKEY RRset for 3600 s, so finish at \\S+Z or later \\(\\d+ s from now\\), or with --force$`,
+      ),
     );
     // Through the other replica: its KV watch brought it the started rollover.
-    const finished = await unary(client(b), "finishRollover", { zone: ZONE, force: true });
+    const finished = await unary(client(b), "finishRollover", { zone, force: true });
     assert.equal(finished.phase, "retiring");
     assert.deepEqual(
       finished.keys.map((k) => [k.keyTag, k.state, k.inCds]),
@@ -253,39 +285,41 @@ describe("DNSSEC CSK rollover driven through DnsAdmin, 2 replicas, validated by 
         [newTag, "active", true],
       ],
     );
-    const keys = await bothServe(finished.revision);
+    const keys = await bothServe(zone, finished.revision);
     assert.equal(count(keys.answer, "DNSKEY"), 2);
     assert.deepEqual(
       sigTags(keys.answer, "DNSKEY"),
       [oldTag, newTag].sort((x, y) => x - y),
     );
-    for (const i of [a, b]) assert.deepEqual(await answerTags(i), [newTag]);
-    assert.equal(await cds(), newAnchor);
+    for (const i of [a, b]) assert.deepEqual(await answerTags(i, zone), [newTag]);
+    assert.equal(await cds(zone), newAnchor);
     // The new DS validates; a resolver still holding the old DS too (the retired key signs DNSKEY).
     for (const anchor of [newAnchor, oldAnchor]) {
-      const r = await validate(anchor);
+      const r = await validate(zone, anchor);
       assert.equal(r.status, "NOERROR", anchor);
       assert.ok(r.flags.includes("ad"), `${anchor}: flags ${r.flags.join(" ")}`);
     }
-    const status_ = await statusOf(a);
+    const status_ = await statusOf(a, zone);
     assert.match(status_.waitingFor, /answers signed by the old key to expire from caches/);
   });
 
   it("cleanup: only the new DNSKEY is served, signed by it alone; the new DS validates, the old no longer does", async () => {
-    const cleaned = await unary(client(a), "cleanupRollover", { zone: ZONE, force: true });
+    const zone = ZONES.cleanup;
+    const { oldAnchor, newTag, newAnchor } = await finished(zone);
+    const cleaned = await unary(client(a), "cleanupRollover", { zone, force: true });
     assert.equal(cleaned.phase, "steady");
     assert.deepEqual(
       cleaned.keys.map((k) => [k.keyTag, k.state]),
       [[newTag, "active"]],
     );
-    const keys = await bothServe(cleaned.revision);
+    const keys = await bothServe(zone, cleaned.revision);
     assert.equal(count(keys.answer, "DNSKEY"), 1);
-    assert.match(keys.answer[0] as string, /^roll\.test\. 3600 IN DNSKEY 257 3 13 /);
+    assert.match(keys.answer[0] as string, new RegExp(`^${literal(zone)}\\. 3600 IN DNSKEY 257 3 13 `));
     assert.deepEqual(sigTags(keys.answer, "DNSKEY"), [newTag]);
-    for (const i of [a, b]) assert.deepEqual(await answerTags(i), [newTag]);
-    const good = await validate(newAnchor);
+    for (const i of [a, b]) assert.deepEqual(await answerTags(i, zone), [newTag]);
+    const good = await validate(zone, newAnchor);
     assert.ok(good.flags.includes("ad"), `flags ${good.flags.join(" ")}`);
-    const stale = await validate(oldAnchor);
+    const stale = await validate(zone, oldAnchor);
     assert.equal(stale.status, "SERVFAIL");
   });
 });

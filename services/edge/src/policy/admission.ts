@@ -21,7 +21,8 @@ export class Admission {
   private maxPerIp: number;
   private readonly perIp = new Map<string, number>();
   private readonly perRoute = new Map<string, number>();
-  private readonly perRouteIp = new Map<string, number>();
+  /** Route name → client address → open connections: no key is built per connection. */
+  private readonly perRouteIp = new Map<string, Map<string, number>>();
 
   constructor(clients: ClientPolicy) {
     this.globalAllow = null;
@@ -52,7 +53,7 @@ export class Admission {
     }
     if (
       route.maxConnectionsPerIp > 0 &&
-      (this.perRouteIp.get(`${route.name}|${ip}`) ?? 0) >= route.maxConnectionsPerIp
+      (this.perRouteIp.get(route.name)?.get(ip) ?? 0) >= route.maxConnectionsPerIp
     ) {
       return "ip-limit";
     }
@@ -69,18 +70,27 @@ export class Admission {
 
   enterRoute(route: string, ip: string): void {
     this.perRoute.set(route, (this.perRoute.get(route) ?? 0) + 1);
-    const key = `${route}|${ip}`;
-    this.perRouteIp.set(key, (this.perRouteIp.get(key) ?? 0) + 1);
+    let ips = this.perRouteIp.get(route);
+    if (!ips) {
+      ips = new Map();
+      this.perRouteIp.set(route, ips);
+    }
+    ips.set(ip, (ips.get(ip) ?? 0) + 1);
   }
 
   leaveRoute(route: string, ip: string): void {
     decrement(this.perRoute, route);
-    decrement(this.perRouteIp, `${route}|${ip}`);
+    const ips = this.perRouteIp.get(route);
+    if (!ips) return;
+    decrement(ips, ip);
+    if (ips.size === 0) this.perRouteIp.delete(route);
   }
 
   /** Entries held: returns to zero when every connection has ended (tests check it). */
   get size(): number {
-    return this.perIp.size + this.perRoute.size + this.perRouteIp.size;
+    let routeIps = 0;
+    for (const ips of this.perRouteIp.values()) routeIps += ips.size;
+    return this.perIp.size + this.perRoute.size + routeIps;
   }
 }
 

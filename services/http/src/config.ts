@@ -24,6 +24,8 @@ export interface HttpSettings {
   fixedCertificates: Map<string, SecureContext>;
   /** Some site takes its certificate from the certs service (`tls: auto`). */
   storedCertificates: boolean;
+  /** How old the shared session-ticket key may get before a replica replaces it. */
+  ticketRotateMs: number;
 }
 
 async function loadCertificate(certFile: string, keyFile: string): Promise<SecureContext> {
@@ -96,5 +98,6 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
     httpsPort: section.ports.https,
     fixedCertificates,
     storedCertificates: sites.some((s) => s.tlsAuto),
+    ticketRotateMs: section.sessionTickets.rotateMs,
   };
 }

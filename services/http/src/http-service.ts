@@ -56,9 +56,9 @@ export class HttpService {
     this.certificates = new SiteCertificates({
       kvKeyFile: options.kvKeyFile,
       logger,
-      ...(options.nats && settings.storedCertificates
-        ? { nats: { ...options.nats, name: `http-${options.instance ?? process.pid}` } }
-        : {}),
+      watchCertificates: settings.storedCertificates,
+      ticketRotateMs: () => this.settings.ticketRotateMs,
+      ...(options.nats ? { nats: { ...options.nats, name: `http-${options.instance ?? process.pid}` } } : {}),
     });
     this.certificates.fixed = settings.fixedCertificates;
     this.slots = new ConnectionSlots(() => this.settings.limits.maxConnections, {

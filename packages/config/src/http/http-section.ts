@@ -129,6 +129,21 @@ export const httpSectionSchema = z
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)
       .default("switchyard"),
     limits: sectionLimits.prefault({}),
+    /**
+     * TLS session tickets: every http replica encrypts them with one key shared through NATS KV
+     * (bucket `tls-tickets`, sealed like certificate keys), so a client resumes on any replica; a
+     * new key replaces it after `rotateMs` (tickets made with the old one get a full handshake).
+     */
+    sessionTickets: z
+      .strictObject({
+        rotateMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(7 * 86_400_000)
+          .default(43_200_000),
+      })
+      .prefault({}),
     sites: z.array(siteSchema).min(1, { error: "needs at least one site" }),
     grpc: hostPort.default("127.0.0.1:10950"),
     metrics: hostPort.default("127.0.0.1:10951"),

@@ -18,6 +18,8 @@ export const NATS_BUCKETS = {
   dnsRecords: "dns-records",
   /** DNSSEC signing keys, sealed: made and read by the dns replicas (the first one creates each). */
   dnsKeys: "dns-keys",
+  /** The TLS session-ticket key, sealed: made, rotated and read by the http replicas. */
+  tlsTickets: "tls-tickets",
   /** Active bans: only the nftables agent. */
   firewallBans: "firewall-bans",
 } as const;
@@ -50,7 +52,7 @@ const GRANTS: Record<Exclude<NatsRole, "admin">, RoleGrant> = {
     subscribes: [],
   },
   mail: { writes: [], reads: [NATS_BUCKETS.certs], publishes: [BAN_SUBJECT], subscribes: [] },
-  http: { writes: [], reads: [NATS_BUCKETS.certs], publishes: [], subscribes: [] },
+  http: { writes: [NATS_BUCKETS.tlsTickets], reads: [NATS_BUCKETS.certs], publishes: [], subscribes: [] },
   certs: {
     writes: [NATS_BUCKETS.certs, NATS_BUCKETS.acme, NATS_BUCKETS.certsState, NATS_BUCKETS.certsLocks],
     reads: [],

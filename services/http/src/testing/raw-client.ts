@@ -11,6 +11,8 @@ export interface RawTarget {
   /** The address to connect from (a trusted proxy's, e.g. 127.0.0.9). */
   localAddress?: string;
   alpn?: string[];
+  /** A TLS session to resume (from a `session` event of an earlier connection). */
+  session?: Buffer;
 }
 
 /** A TLS connection to the edge (after an optional PROXY line), once the handshake is done. */
@@ -30,6 +32,7 @@ export async function openTls(target: RawTarget): Promise<TLSSocket> {
     servername: target.servername,
     ca: target.ca,
     ALPNProtocols: target.alpn ?? ["http/1.1"],
+    ...(target.session ? { session: target.session } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     tls.once("secureConnect", resolve);

@@ -1,11 +1,25 @@
 import type { SecureContext } from "node:tls";
 import { CertificateWatcher, ensureKvKey } from "@switchyard/certstore";
-import { closeNats, connectNats, type Logger, type NatsAuth, type NatsConnection } from "@switchyard/runtime";
+import {
+  closeNats,
+  connectNats,
+  type Logger,
+  NATS_BUCKETS,
+  type NatsAuth,
+  type NatsConnection,
+  openKv,
+} from "@switchyard/runtime";
 import { normalizeHost } from "../sites/site-table.js";
+import { setTicketKey } from "./terminate-tls.js";
+import { SharedTicketKeys } from "./ticket-keys.js";
 
 export interface SiteCertificatesOptions {
-  /** NATS for the certs bucket (sites with `tls: auto`); none: fixed certificates only. */
+  /** NATS for the certs bucket and the shared ticket key; none: fixed certificates, own tickets. */
   nats?: { servers: string[]; auth: NatsAuth; name: string };
+  /** Some site takes its certificate from the certs bucket (`tls: auto`): watch it. */
+  watchCertificates: boolean;
+  /** How old the shared session-ticket key may get (http.sessionTickets.rotateMs, read live). */
+  ticketRotateMs: () => number;
   kvKeyFile: string;
   logger: Logger;
 }
@@ -14,9 +28,11 @@ export interface SiteCertificatesOptions {
  * The certificate for a TLS server name: a site's fixed certificate (by its domains, exact then
  * `*.`), else the certs service's from the `certs` bucket (CertificateWatcher: exact, then one-label
  * wildcard), swapped live when certs renews it. While NATS is away the worker keeps what it has.
+ * Over the same connection, the session-ticket key every replica shares (SharedTicketKeys).
  */
 export class SiteCertificates {
   private watcher: CertificateWatcher | undefined;
+  private tickets: SharedTicketKeys | undefined;
   private nc: NatsConnection | undefined;
   private stopped = false;
   /** Fixed certificates by normalized domain pattern (replaced on reload). */
@@ -55,13 +71,36 @@ export class SiteCertificates {
       return;
     }
     this.nc = nc;
+    this.tickets = new SharedTicketKeys({
+      kv: () => openKv(nc, NATS_BUCKETS.tlsTickets, { history: 1 }),
+      kvKey,
+      logger,
+      rotateMs: this.options.ticketRotateMs,
+      apply: setTicketKey,
+    });
+    void this.startTickets(this.tickets);
+    if (!this.options.watchCertificates) return;
     this.watcher = new CertificateWatcher({ nc, kvKey, logger });
     await this.watcher.start();
     logger.info({ certificates: this.watcher.selector.size }, "certificates loaded from the certs bucket");
   }
 
+  /** Until the shared key is applied (each replica keeps its own random one meanwhile). */
+  private async startTickets(tickets: SharedTicketKeys): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await tickets.start();
+        return;
+      } catch (err) {
+        this.options.logger.warn({ err }, "tls ticket key: cannot read or create it; retrying");
+        await new Promise((r) => setTimeout(r, 2000).unref());
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.tickets?.stop();
     await this.watcher?.stop();
     if (this.nc) await closeNats(this.nc);
   }

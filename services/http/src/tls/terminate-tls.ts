@@ -23,6 +23,17 @@ function baseContext(): SecureContext {
 }
 
 /**
+ * The session-ticket key for every handshake of this process (SharedTicketKeys keeps it the same
+ * on every replica). Tickets belong to the context a handshake starts from, not to the site's
+ * context SNI swaps in, so the base context's key is the one that counts.
+ */
+export function setTicketKey(key: Buffer): void {
+  (baseContext() as SecureContext & { context: { setTicketKeys(keys: Buffer): void } }).context.setTicketKeys(
+    key,
+  );
+}
+
+/**
  * Ends TLS on a handed-off socket (its ClientHello replayed into it by the edge): the certificate by
  * SNI from `contextFor` at each handshake (so a renewed one serves the next handshake), ALPN h2
  * then http/1.1, TLS 1.2 at least. `secure` runs with the TLS socket and the protocol agreed;

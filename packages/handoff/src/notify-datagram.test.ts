@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,4 +62,20 @@ test("nobody bound at the address: NotifySendError with the system's code", () =
     () => sendDatagram(join(dir, "nobody.sock"), "READY=1"),
     (err: unknown) => err instanceof NotifySendError && err.code === "ENOENT",
   );
+});
+
+test("cross-check with Debian's systemd-notify as the sender: its datagram arrives whole", {
+  skip: !existsSync("/usr/bin/systemd-notify") && "no /usr/bin/systemd-notify",
+}, () => {
+  const receiver = new DatagramReceiver(join(dir, "systemd-notify.sock"));
+  try {
+    execFileSync("/usr/bin/systemd-notify", ["--no-block", "--ready", "--pid=4242", "STATUS=cross-check"], {
+      env: { ...process.env, NOTIFY_SOCKET: receiver.address },
+    });
+    const got = receiver.receive();
+    assert.deepEqual(got?.text.split("\n").sort(), ["MAINPID=4242", "READY=1", "STATUS=cross-check"]);
+    assert.deepEqual(got?.fds, []);
+  } finally {
+    receiver.close();
+  }
 });

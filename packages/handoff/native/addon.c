@@ -36,6 +36,9 @@ NAPI_MODULE_INIT() {
   set_function(env, exports, "peerCredentials", handoff_peer_credentials);
   set_function(env, exports, "unlinkSocket", handoff_unlink_socket);
   set_function(env, exports, "errnoError", handoff_errno_error_js);
+  set_function(env, exports, "notifySend", handoff_notify_send);
+  set_function(env, exports, "datagramBind", handoff_datagram_bind);
+  set_function(env, exports, "datagramReceive", handoff_datagram_receive);
 
   napi_value constants;
   napi_create_object(env, &constants);

@@ -94,4 +94,9 @@ napi_value handoff_tcp_listen(napi_env env, napi_callback_info info);
 int handoff_tcp_setup(endpoint* ep, int fd);
 void handoff_tcp_readable(endpoint* ep);
 
+/* notify-io.c */
+napi_value handoff_notify_send(napi_env env, napi_callback_info info);
+napi_value handoff_datagram_bind(napi_env env, napi_callback_info info);
+napi_value handoff_datagram_receive(napi_env env, napi_callback_info info);
+
 #endif

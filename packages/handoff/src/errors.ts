@@ -70,3 +70,16 @@ export class HandoffAcceptError extends HandoffError {
     super(`TCP acceptor: accept4 failed: ${code}`, options);
   }
 }
+
+/** A notify datagram (sd_notify(3)) was not taken: `code` is the system's (ENOENT, ECONNREFUSED,
+ * EAGAIN: the receiver's queue is full, EMSGSIZE...); `cause` is the system error. */
+export class NotifySendError extends HandoffError {
+  override name = "NotifySendError";
+  constructor(
+    readonly address: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot send a notify datagram to ${address}: ${code}`, options);
+  }
+}

@@ -10,8 +10,10 @@ export {
   HandoffError,
   HandoffProtocolError,
   HandoffQueueFullError,
+  NotifySendError,
 } from "./errors.js";
 export { closeFd, countOpenFds } from "./fds.js";
+export { DatagramReceiver, MAX_NOTIFY_FDS, type ReceivedDatagram, sendDatagram } from "./notify-datagram.js";
 export {
   type AcceptHandler,
   TcpAcceptor,

@@ -35,6 +35,12 @@ interface Binding {
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   unlinkSocket(path: string, dev: number, ino: number): boolean;
   errnoError(errno: number, syscall: string): SystemError;
+  /** One non-blocking datagram to an AF_UNIX SOCK_DGRAM address ('@' = abstract), fds by SCM_RIGHTS: 0 or -errno. */
+  notifySend(address: string, data: Uint8Array, fds: readonly number[]): number;
+  /** A bound non-blocking SOCK_DGRAM socket receiving credentials. Throws a SystemError. */
+  datagramBind(address: string): number;
+  /** One datagram, or null when none waits; received fds become the caller's. */
+  datagramReceive(fd: number): { data: Buffer; fds: number[]; pid: number; truncated: number } | null;
   constants: {
     MAX_DATA: number;
     MAX_FDS: number;

@@ -55,13 +55,14 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  /** `fds`: this process's fds to pass as the child's fd 3, 4... (as systemd passes LISTEN_FDS). */
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; fds?: number[] } = {},
 ): ManagedProcess {
   hookExit();
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", ...(options.fds ?? [])],
   });
   live.add(child);
   const lines: Array<LogLine | string> = [];

@@ -42,3 +42,16 @@ export class DomainPatternError extends EdgeError {
 export class UpgradeError extends EdgeError {
   override name = "UpgradeError";
 }
+
+/** systemd's notify socket (NOTIFY_SOCKET) did not take a message; `cause` is the NotifySendError. */
+export class SystemdNotifyError extends EdgeError {
+  override name = "SystemdNotifyError";
+
+  constructor(
+    readonly notification: string,
+    options: { cause: unknown },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    super(`systemd notify (${notification.split("\n")[0]}): ${reason}`, options);
+  }
+}

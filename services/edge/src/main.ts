@@ -11,6 +11,7 @@ import { EdgeUpgrade, UPGRADE_SOCKET_ENV } from "./upgrade/edge-upgrade.js";
 import { storeSockets } from "./upgrade/fd-store.js";
 import { listenFds } from "./upgrade/socket-activation.js";
 import { Successor } from "./upgrade/successor.js";
+import { SystemdNotifier } from "./upgrade/systemd-notify.js";
 
 /** After a restart with inherited listeners, how long the edge waits for workers before accepting anyway. */
 const ACTIVATION_WORKER_WAIT_MS = 5000;
@@ -38,6 +39,20 @@ await serviceMain({
     const successor = upgradeSocket ? await Successor.connect(upgradeSocket, logger) : undefined;
     // SWITCHYARD_HANDOFF_BATCH=1: several connections per message (bench/README.md: no gain measured yet, so off).
     const batchHandoffs = process.env.SWITCHYARD_HANDOFF_BATCH === "1";
+    // NOTIFY_SOCKET: started by systemd (Type=notify): READY/RELOADING/STOPPING/MAINPID and the fd store.
+    const notifySocket = process.env.NOTIFY_SOCKET;
+    const systemd = notifySocket ? new SystemdNotifier(notifySocket) : undefined;
+    const notify = (what: string, send: (n: SystemdNotifier) => unknown) => {
+      if (!systemd) return;
+      try {
+        const result = send(systemd);
+        logger.info({ what, result }, "systemd notified");
+      } catch (err) {
+        logger.warn({ err, what }, "systemd notify failed");
+      }
+    };
+    // Set once a successor took the sockets: this edge's exit is not the service stopping.
+    let handedOver = false;
     const edge = new Edge(settings, { logger, metrics: registry, batchHandoffs });
     if (successor) {
       const own = edge.routeDigest();
@@ -73,7 +88,10 @@ await serviceMain({
       env,
       releaseListeners,
       // Stop as on SIGTERM: stop accepting, finish what is being routed, close the channels, exit 0.
-      handedOver: () => process.kill(process.pid, "SIGTERM"),
+      handedOver: () => {
+        handedOver = true;
+        process.kill(process.pid, "SIGTERM");
+      },
       failedAfterRelease: (err) => {
         logger.fatal({ err }, "edge upgrade failed after the listeners were released; exiting");
         process.exit(1);
@@ -84,9 +102,15 @@ await serviceMain({
     });
 
     const reload = async () => {
-      const next = await reloadConfig();
-      await edge.reload(next.settings);
-      logger.info({ routes: edge.routes.length }, "config reloaded");
+      notify("reloading", (n) => n.reloading());
+      try {
+        const next = await reloadConfig();
+        await edge.reload(next.settings);
+        logger.info({ routes: edge.routes.length }, "config reloaded");
+      } finally {
+        // READY=1 ends the reload whether it applied or kept the running config.
+        notify("ready", (n) => n.ready(process.pid));
+      }
     };
     grpc.add(edgeV1.EdgeControlService, createEdgeControl({ edge, reload }));
     grpc.add(edgeV1.EdgeAdminService, createEdgeAdmin({ edge, reload, upgrade: () => upgrade.start() }));
@@ -99,6 +123,9 @@ await serviceMain({
       reload,
       async listening() {
         await writePidFile();
+        // Listening, workers can attach. After an upgrade this is the successor: MAINPID= moves the
+        // service to it before takeOver() lets the old edge exit.
+        notify("ready", (n) => n.ready(process.pid));
         await successor?.takeOver(edge, logger);
         if (activation) {
           await edge.waitForWorkers(ACTIVATION_WORKER_WAIT_MS);
@@ -110,8 +137,10 @@ await serviceMain({
             (count) => logger.info({ count }, "listening sockets given to the supervisor's fd store"),
             (err: Error) => logger.warn({ err }, "cannot give the listening sockets to the fd store"),
           );
+        notify("fd store", (n) => n.storeSockets(edge.handoverSockets()));
       },
       async drain(deadlineMs) {
+        if (!handedOver) notify("stopping", (n) => n.stopping());
         await edge.drain(deadlineMs);
       },
       async stop() {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,9 +64,7 @@ test("nobody bound at the address: NotifySendError with the system's code", () =
   );
 });
 
-test("cross-check with Debian's systemd-notify as the sender: its datagram arrives whole", {
-  skip: !existsSync("/usr/bin/systemd-notify") && "no /usr/bin/systemd-notify",
-}, () => {
+test("cross-check with Debian's systemd-notify as the sender: its datagram arrives whole", () => {
   const receiver = new DatagramReceiver(join(dir, "systemd-notify.sock"));
   try {
     execFileSync("/usr/bin/systemd-notify", ["--no-block", "--ready", "--pid=4242", "STATUS=cross-check"], {

@@ -194,8 +194,12 @@ static int pump_direction(conn_t* c, int d, uint32_t want[2]) {
     c->inpipe[d] += (size_t)n;
     c->last_ms = now_ms();
   }
-  /* Still busy after ROUNDS: come back on the next epoll turn (level-triggered), fair to others. */
+  /* Still busy after ROUNDS: come back on the next epoll turn (level-triggered), fair to others.
+   * The last round may have filled the pipe with the sender's last bytes: then the source turns
+   * quiet and its EPOLLIN never comes, so wait for the destination's EPOLLOUT too (at once, if it
+   * has room), or those bytes stay in the pipe until the other direction happens to move. */
   want[d] |= EPOLLIN;
+  if (c->inpipe[d] > 0) want[1 - d] |= EPOLLOUT;
   return 0;
 }
 

@@ -78,24 +78,11 @@ export class SiteCertificates {
       rotateMs: this.options.ticketRotateMs,
       apply: setTicketKey,
     });
-    void this.startTickets(this.tickets);
+    void this.tickets.start();
     if (!this.options.watchCertificates) return;
     this.watcher = new CertificateWatcher({ nc, kvKey, logger });
     await this.watcher.start();
     logger.info({ certificates: this.watcher.selector.size }, "certificates loaded from the certs bucket");
-  }
-
-  /** Until the shared key is applied (each replica keeps its own random one meanwhile). */
-  private async startTickets(tickets: SharedTicketKeys): Promise<void> {
-    while (!this.stopped) {
-      try {
-        await tickets.start();
-        return;
-      } catch (err) {
-        this.options.logger.warn({ err }, "tls ticket key: cannot read or create it; retrying");
-        await new Promise((r) => setTimeout(r, 2000).unref());
-      }
-    }
   }
 
   async stop(): Promise<void> {

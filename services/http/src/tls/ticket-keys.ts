@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { decrypt, encrypt } from "@switchyard/certstore";
 import { type KV, type Logger, NATS_BUCKETS } from "@switchyard/runtime";
 
+type KvWatch = Awaited<ReturnType<KV["watch"]>>;
+
 /** Node's ticket key: 16 bytes of name, 16 of HMAC secret, 16 of AES key. */
 export const TICKET_KEY_BYTES = 48;
 const ENTRY = "current";
@@ -52,15 +54,29 @@ export class SharedTicketKeys {
     return this.revision;
   }
 
-  /** Resolves once a key is applied; keeps watching and rotating until `stop`. */
+  /**
+   * Resolves once a key is applied and the watch is open (so a `stop` right after finds it to
+   * stop); retries every RETRY_MS until then, or until `stop`. Keeps watching and rotating.
+   */
   async start(): Promise<void> {
-    const kv = await this.options.kv();
-    const entry = await kv.get(ENTRY);
-    if (entry && entry.operation === "PUT" && entry.value.length > 0)
-      this.take(parseStored(entry.json()), entry.revision);
-    else await this.create(kv);
-    void this.watch(kv);
-    this.schedule();
+    while (!this.stopped) {
+      try {
+        const kv = await this.options.kv();
+        const entry = await kv.get(ENTRY);
+        if (entry && entry.operation === "PUT" && entry.value.length > 0)
+          this.take(parseStored(entry.json()), entry.revision);
+        else await this.create(kv);
+        const iter = await this.openWatch(kv);
+        if (!iter) return;
+        void this.follow(kv, iter);
+        this.schedule();
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        this.options.logger.warn({ err }, "tls ticket key: cannot read or create it; retrying");
+        await new Promise((r) => setTimeout(r, RETRY_MS).unref());
+      }
+    }
   }
 
   stop(): void {
@@ -114,12 +130,24 @@ export class SharedTicketKeys {
     this.timer.unref();
   }
 
-  private async watch(kv: KV): Promise<void> {
+  /** Opens the watch; undefined (and closed) when `stop` came while it opened. */
+  private async openWatch(kv: KV): Promise<KvWatch | undefined> {
+    const iter = await kv.watch({ key: ENTRY });
+    if (this.stopped) {
+      iter.stop();
+      return undefined;
+    }
+    this.stopWatch = () => iter.stop();
+    return iter;
+  }
+
+  /** Applies every new revision; opens the watch again if it ends while running. */
+  private async follow(kv: KV, first: KvWatch): Promise<void> {
+    let iter: KvWatch | undefined = first;
     while (!this.stopped) {
       try {
-        const iter = await kv.watch({ key: ENTRY });
-        this.stopWatch = () => iter.stop();
-        if (this.stopped) iter.stop();
+        iter ??= await this.openWatch(kv);
+        if (!iter) return;
         for await (const e of iter) {
           if (e.operation !== "PUT" || e.value.length === 0) continue;
           try {
@@ -131,6 +159,7 @@ export class SharedTicketKeys {
       } catch (err) {
         if (!this.stopped) this.options.logger.warn({ err }, "tls ticket key: watch failed; retrying");
       }
+      iter = undefined;
       if (!this.stopped) await new Promise((r) => setTimeout(r, RETRY_MS).unref());
     }
   }

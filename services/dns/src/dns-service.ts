@@ -246,7 +246,9 @@ export class DnsService {
     const zone = this.served.zones.get(origin);
     if (!zone?.dnssec) throw new Error(`zone ${origin} is not signed`);
     const set = await this.keys.step(origin, zone.dnssec.algorithm, step, force);
-    await this.served.waitUntil(() => this.served.keys.get(origin)?.revision === set.revision, 5000);
+    // At this revision or a later one: another replica's step (or the automatic cleanup) may land
+    // through the watch meanwhile, and waiting for exactly this one would then stall for 5 s.
+    await this.served.waitUntil(() => (this.served.keys.get(origin)?.revision ?? -1) >= set.revision, 5000);
     return set;
   }
 

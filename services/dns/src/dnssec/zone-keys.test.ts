@@ -35,6 +35,8 @@ function zoneSet(origin: string): ZoneSet {
 interface Replica {
   keys: ZoneKeys;
   changes: number;
+  /** How often this replica has read the test's clock: each automatic cleanup check reads it. */
+  clockReads: number;
 }
 
 /**
@@ -52,13 +54,16 @@ async function twoReplicas(t: TestContext, origin: string) {
   for (let i = 0; i < 2; i++) {
     const link = new NatsLink({ servers: [nats.url], name: `${origin}-${i}`, logger });
     links.push(link);
-    const replica: Replica = { keys: undefined as unknown as ZoneKeys, changes: 0 };
+    const replica: Replica = { keys: undefined as unknown as ZoneKeys, changes: 0, clockReads: 0 };
     replica.keys = new ZoneKeys({
       nats: link,
       kvKeyFile: join(dir, "kv.key"),
       logger,
       changed: () => replica.changes++,
-      now: () => clock.now,
+      now: () => {
+        replica.clockReads++;
+        return clock.now;
+      },
       cleanupCheckMs: 100,
     });
     replicas.push(replica);
@@ -134,9 +139,20 @@ describe("ZoneKeys: key sets shared and changed through NATS KV", () => {
     const r = await twoReplicas(t, "cleanup.keys.test");
     await r.finish();
     const before = r.held(0)?.revision as number;
-    // Several cleanup checks (every 100 ms) run before it is due: none may write.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Several cleanup checks (every 100 ms) run before it is due: none may write. Each check reads
+    // the clock twice (is it due? when next?), so 6 more reads on each replica are 3 checks or more;
+    // a write ends the wait at once (and fails below).
+    const reads = r.replicas.map((x) => x.clockReads);
+    await waitFor("3 cleanup checks on each replica, or a write", () =>
+      r.held(0)?.revision !== before ||
+      r.held(1)?.revision !== before ||
+      r.replicas.every((x, i) => x.clockReads >= (reads[i] as number) + 6)
+        ? true
+        : undefined,
+    );
     assert.equal(r.held(0)?.revision, before, "not before it is due");
+    assert.equal(r.held(1)?.revision, before, "not before it is due");
+    assert.equal(r.held(0)?.entries.length, 2, "the retired key is still held");
     r.clock.now += 7200 * 1000;
     await waitFor("both drop the retired key", () =>
       r.held(0)?.entries.length === 1 && r.held(1)?.entries.length === 1 ? true : undefined,

@@ -1,6 +1,6 @@
 import { HandoffChannel, MAX_FDS_PER_MESSAGE } from "@switchyard/handoff";
 import type { InheritedSockets } from "../accept/listeners.js";
-import { socketName } from "./socket-activation.js";
+import { namedSockets } from "./socket-activation.js";
 
 /**
  * Gives the listening sockets to a supervisor's fd store (SWITCHYARD_FDSTORE, a SEQPACKET socket
@@ -9,10 +9,7 @@ import { socketName } from "./socket-activation.js";
  * starts after a crash, so the ports never stop listening: connections wait in the backlog.
  */
 export async function storeSockets(path: string, sockets: InheritedSockets): Promise<number> {
-  const all = [
-    ...sockets.tcp.map((t) => ({ fd: t.fd, name: socketName("tcp", t.address, t.port) })),
-    ...sockets.udp.map((u) => ({ fd: u.fd, name: socketName("udp", u.address, u.port) })),
-  ];
+  const all = namedSockets(sockets);
   const channel = await HandoffChannel.connect(path);
   const send = (message: object, fds: number[]) =>
     new Promise<void>((resolve, reject) => {

@@ -11,6 +11,14 @@ export function socketName(kind: "tcp" | "udp", address: string, port: number): 
   return `${kind}_${address.replaceAll(":", "-")}_${port}`;
 }
 
+/** Every listening socket with its socketName(): what an fd store (ours or systemd's) is given. */
+export function namedSockets(sockets: InheritedSockets): { fd: number; name: string }[] {
+  return [
+    ...sockets.tcp.map((t) => ({ fd: t.fd, name: socketName("tcp", t.address, t.port) })),
+    ...sockets.udp.map((u) => ({ fd: u.fd, name: socketName("udp", u.address, u.port) })),
+  ];
+}
+
 function parseName(name: string): { kind: "tcp" | "udp"; address: string; port: number } | undefined {
   const m = /^(tcp|udp)_([0-9a-fA-F.-]+)_(\d{1,5})$/.exec(name);
   if (!m) return undefined;

@@ -1,7 +1,7 @@
 import { MAX_NOTIFY_FDS, sendDatagram } from "@switchyard/handoff";
 import type { InheritedSockets } from "../accept/listeners.js";
 import { SystemdNotifyError } from "../errors.js";
-import { socketName } from "./socket-activation.js";
+import { namedSockets } from "./socket-activation.js";
 
 /** CLOCK_MONOTONIC in microseconds, as MONOTONIC_USEC= wants it (libuv's hrtime is that clock). */
 function monotonicUsec(): bigint {
@@ -44,10 +44,7 @@ export class SystemdNotifier {
    * systemd ignores an fd it already holds, so storing again after an upgrade adds only new ones.
    */
   storeSockets(sockets: InheritedSockets): number {
-    const all = [
-      ...sockets.tcp.map((t) => ({ fd: t.fd, name: socketName("tcp", t.address, t.port) })),
-      ...sockets.udp.map((u) => ({ fd: u.fd, name: socketName("udp", u.address, u.port) })),
-    ];
+    const all = namedSockets(sockets);
     for (const { fd, name } of all) this.send(`FDSTORE=1\nFDNAME=${name}`, [fd]);
     return all.length;
   }

@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 need_apt=()
 command -v knotd >/dev/null 2>&1 || need_apt+=(knot)
@@ -29,27 +29,6 @@ if ((${#need_apt[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
 fi
 
-if [[ ! -d node_modules ]]; then
-  say "node_modules is missing: run npm install (or npm test) at the repo root first"
-  exit 1
-fi
-if [[ ! -f services/dns/dist/main.js || ! -f services/edge/dist/main.js || ! -f packages/testkit/dist/index.js ]]; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/dns/dist/main.js services/edge/dist/main.js packages/testkit/dist/index.js
 
-# bench.mjs runs in its own process group, so whatever it started goes with it on exit.
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-setsid node "$here/bench.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+run_in_group node "$here/bench.mjs"

@@ -14,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 need_apt=()
 command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
@@ -30,16 +30,8 @@ if ((${#need_apt[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
 fi
 
-if [[ ! -d node_modules ]]; then
-  say "node_modules is missing: run npm install (or npm test) at the repo root first"
-  exit 1
-fi
-if [[ ! -f services/edge/dist/main.js || ! -f packages/worker/dist/index.js || ! -f services/stream/dist/main.js ]] ||
-  ! ls services/stream/build/Release/*.node >/dev/null 2>&1 ||
-  ! ls packages/handoff/build/Release/*.node >/dev/null 2>&1; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/edge/dist/main.js packages/worker/dist/index.js services/stream/dist/main.js \
+  'services/stream/build/Release/*.node' 'packages/handoff/build/Release/*.node'
 
 loadgen="$here/.loadgen"
 if [[ ! -x "$loadgen" || "$here/loadgen.c" -nt "$loadgen" ]]; then
@@ -54,19 +46,4 @@ if (($(ulimit -n) < 12000)); then
   exit 1
 fi
 
-# bench.mjs runs in its own process group, so whatever it started goes with it on exit, even if it
-# is killed before it can stop its children itself.
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-LOADGEN="$loadgen" setsid node --experimental-websocket --disable-warning=ExperimentalWarning "$here/bench.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+LOADGEN="$loadgen" run_in_group node --experimental-websocket --disable-warning=ExperimentalWarning "$here/bench.mjs"

@@ -11,7 +11,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
@@ -30,14 +30,7 @@ if ((${#need_apt[@]} > 0)); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
 fi
 
-if [[ ! -d node_modules ]]; then
-  say "node_modules is missing: run npm install at the repo root first"
-  exit 1
-fi
-if [[ ! -f services/http/dist/main.js || ! -f services/edge/dist/main.js || ! -f packages/testkit/dist/index.js ]]; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/http/dist/main.js services/edge/dist/main.js packages/testkit/dist/index.js
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if (($(ulimit -n) < 16000)); then
@@ -45,17 +38,4 @@ if (($(ulimit -n) < 16000)); then
   exit 1
 fi
 
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-setsid node "$here/bench.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+run_in_group node "$here/bench.mjs"

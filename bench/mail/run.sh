@@ -12,7 +12,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 if ! command -v postfix >/dev/null 2>&1 && [[ ! -x /usr/sbin/postfix ]]; then
   if [[ $(id -u) -ne 0 ]]; then
@@ -29,30 +29,10 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-if [[ ! -d node_modules ]]; then
-  say "node_modules is missing: run npm install (or npm test) at the repo root first"
-  exit 1
-fi
-if [[ ! -f services/edge/dist/main.js || ! -f services/mail/dist/main.js ]]; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/edge/dist/main.js services/mail/dist/main.js
 
 ulimit -n 65536 2>/dev/null || true
 
-# bench.mjs runs in its own process group, so whatever it started (edge, mail, Postfix masters) goes
-# with it on exit, even if it is killed before it can stop them itself.
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 2
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-setsid node "$here/bench.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+# Postfix masters take longer than a second to stop (read by the exit trap, so not a prefix).
+BENCH_KILL_GRACE=2
+run_in_group node "$here/bench.mjs"

@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 if [[ $(id -u) -ne 0 ]]; then
   say "bench/nftables needs root (network namespaces and nftables)"
@@ -22,10 +22,7 @@ for cmd in ip nft cc; do
     exit 1
   }
 done
-if [[ ! -f services/nftables/dist/main.js || ! -f services/edge/dist/main.js ]]; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/nftables/dist/main.js services/edge/dist/main.js
 
 loadgen="$root/bench/handoff/.loadgen"
 if [[ ! -x "$loadgen" || "$root/bench/handoff/loadgen.c" -nt "$loadgen" ]]; then
@@ -34,19 +31,9 @@ if [[ ! -x "$loadgen" || "$root/bench/handoff/loadgen.c" -nt "$loadgen" ]]; then
 fi
 ulimit -n 65536 2>/dev/null || true
 
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-  # Namespaces of a run that died before its own cleanup.
+# Namespaces of a run that died before its own cleanup (run_in_group calls this on exit).
+bench_cleanup() {
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^sybench${bench_pid}-" || true); do ip netns del "$ns"; done
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-LOADGEN="$loadgen" setsid node "$here/bench.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+LOADGEN="$loadgen" run_in_group node "$here/bench.mjs"

@@ -7,7 +7,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/../.."
-say() { printf '# %s\n' "$*" >&2; }
+source bench/lib.sh
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
@@ -21,21 +21,6 @@ if ((${#need_apt[@]} > 0)); then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
 fi
-if [[ ! -f services/stream/dist/main.js || ! -f services/edge/dist/main.js || ! -f packages/testkit/dist/index.js ]]; then
-  say "building the repo (npx turbo run build)"
-  TURBO_TELEMETRY_DISABLED=1 npx turbo run build --output-logs=errors-only >&2
-fi
+ensure_built services/stream/dist/main.js services/edge/dist/main.js packages/testkit/dist/index.js
 
-bench_pid=""
-cleanup() {
-  if [[ -n "$bench_pid" ]] && kill -0 "$bench_pid" 2>/dev/null; then
-    kill -TERM -- "-$bench_pid" 2>/dev/null || true
-    sleep 1
-    kill -KILL -- "-$bench_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-setsid node "$here/udp.mjs" &
-bench_pid=$!
-wait "$bench_pid"
+run_in_group node "$here/udp.mjs"

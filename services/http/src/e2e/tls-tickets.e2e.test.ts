@@ -56,20 +56,25 @@ async function visit(stack: HttpStack, session?: Buffer) {
   return { reused, ticket, status: answer.split("\r\n")[0] };
 }
 
+/** A served request with a ticket, once the replica has the site's certificate from the certs bucket. */
+function firstTicket(stack: HttpStack) {
+  return waitFor(
+    "the site's certificate and a ticket",
+    async () => {
+      const v = await visit(stack).catch(() => undefined);
+      return v?.status === "HTTP/1.1 200 OK" && v.ticket ? v : undefined;
+    },
+    30_000,
+    250,
+  );
+}
+
 describe("http: TLS session tickets shared by every replica", () => {
   it("a session issued by one replica resumes on another (the first one stopped)", async (t) => {
     const stack = await stackWith(t);
     const [a] = stack.replicas;
     await waitFor("a's shared ticket key", () => applied(a?.process).length > 0, 30_000, 100);
-    const first = await waitFor(
-      "a's certificate and a ticket",
-      async () => {
-        const v = await visit(stack).catch(() => undefined);
-        return v?.status === "HTTP/1.1 200 OK" && v.ticket ? v : undefined;
-      },
-      30_000,
-      250,
-    );
+    const first = await firstTicket(stack);
     assert.equal(first.reused, false);
     const b = await stack.startReplica("http-b");
     await waitFor("b's shared ticket key", () => applied(b.process).length > 0, 30_000, 100);
@@ -97,15 +102,7 @@ describe("http: TLS session tickets shared by every replica", () => {
     const stack = await stackWith(t, 1500);
     const [a] = stack.replicas;
     await waitFor("the shared ticket key", () => applied(a?.process).length > 0, 30_000, 100);
-    const old = await waitFor(
-      "the certificate and a ticket",
-      async () => {
-        const v = await visit(stack).catch(() => undefined);
-        return v?.status === "HTTP/1.1 200 OK" && v.ticket ? v : undefined;
-      },
-      30_000,
-      250,
-    );
+    const old = await firstTicket(stack);
     const before = applied(a?.process).at(-1) as number;
     await waitFor("a rotated key", () => (applied(a?.process).at(-1) ?? 0) > before, 30_000, 100);
     const stale = await visit(stack, old.ticket);

@@ -29,8 +29,11 @@ export interface OcspResponder {
   port: number;
   /** The certificate that signs the responses (the CA's, or the delegated responder's). */
   signerPem: string;
-  /** Sets a leaf's status in the index; a running responder is restarted to read it (it reads once). */
-  setStatus(certPem: string, status: "good" | "revoked"): Promise<void>;
+  /**
+   * Sets a leaf's status in the index; a running responder is restarted to read it (it reads once).
+   * Revoked: keyCompromise, an hour ago (whole seconds), which it resolves with.
+   */
+  setStatus(certPem: string, status: "good" | "revoked"): Promise<Date | undefined>;
   /** Starts answering on `port` (again, after `stop`). */
   start(): Promise<void>;
   /** Stops answering: connects to `port` are refused. */
@@ -97,7 +100,8 @@ export async function createOcspResponder(options: OcspResponderOptions): Promis
       const cert = new X509Certificate(certPem);
       const serial = cert.serialNumber.toUpperCase();
       const expiry = indexTime(new Date(cert.validTo));
-      const revoked = `${indexTime(new Date(Date.now() - 3_600_000))},keyCompromise`;
+      const revokedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+      const revoked = `${indexTime(revokedAt)},keyCompromise`;
       entries.set(
         serial,
         [
@@ -114,6 +118,7 @@ export async function createOcspResponder(options: OcspResponderOptions): Promis
         await stop();
         await start();
       }
+      return status === "revoked" ? revokedAt : undefined;
     },
     start,
     stop,

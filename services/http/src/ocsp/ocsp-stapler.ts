@@ -25,6 +25,14 @@ export interface OcspStaplerOptions {
   /** How a response is fetched (default: HTTP POST, fetchOcspResponse). */
   fetch?: Fetch;
   random?: () => number;
+  /** Runs `fn` after `ms`, returns its cancel (default: an unref'd setTimeout). */
+  later?: (fn: () => void, ms: number) => () => void;
+}
+
+function later(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** One served certificate OCSP speaks for: the response held for it and its next fetch. */
@@ -32,7 +40,7 @@ interface Tracked {
   subject: OcspSubject;
   held: VerifiedResponse | undefined;
   failures: number;
-  timer: NodeJS.Timeout | undefined;
+  cancel: (() => void) | undefined;
   stop: AbortController;
 }
 
@@ -53,11 +61,13 @@ export class OcspStapler {
   private readonly now: () => number;
   private readonly fetch: Fetch;
   private readonly random: () => number;
+  private readonly later: (fn: () => void, ms: number) => () => void;
 
   constructor(private readonly options: OcspStaplerOptions) {
     this.now = options.now ?? Date.now;
     this.fetch = options.fetch ?? fetchOcspResponse;
     this.random = options.random ?? Math.random;
+    this.later = options.later ?? later;
     options.metrics.held = () => this.view();
     this.server.on(
       "OCSPRequest",
@@ -97,7 +107,7 @@ export class OcspStapler {
         subject,
         held: undefined,
         failures: 0,
-        timer: undefined,
+        cancel: undefined,
         stop: new AbortController(),
       };
       this.tracked.set(fingerprint, t);
@@ -182,12 +192,11 @@ export class OcspStapler {
       const left = (t.held?.expires ?? now) - now;
       delay = Math.min(MAX_REFRESH_MS, Math.max(MIN_REFRESH_MS, left / 2));
     }
-    t.timer = setTimeout(() => void this.refresh(t), delay);
-    t.timer.unref();
+    t.cancel = this.later(() => void this.refresh(t), delay);
   }
 
   private drop(fingerprint: string, t: Tracked): void {
-    clearTimeout(t.timer);
+    t.cancel?.();
     t.stop.abort();
     this.tracked.delete(fingerprint);
     this.options.logger.info({ name: t.subject.name, serial: t.subject.serial }, "ocsp: no longer served");

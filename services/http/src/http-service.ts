@@ -183,7 +183,7 @@ export class HttpService {
         this.options.metrics.tlsFailures.inc();
         this.options.logger.debug({ err: err.message, conn: facts.id }, "tls handshake failed");
       },
-      this.ocsp.server,
+      this.ocsp.stapling ? this.ocsp.server : undefined,
     );
   }
 

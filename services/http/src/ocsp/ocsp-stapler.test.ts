@@ -140,7 +140,10 @@ describe("OcspStapler", () => {
     await responder.setStatus(first.certPem, "good");
     await responder.setStatus(renewed.certPem, "good");
     const plain = await ca.issue({ names: ["e.stapler.test"] });
+    s.serve([plain.certPem + ca.certPem]);
+    assert.equal(s.stapling, false, "no served certificate has a responder: no status callback");
     s.serve([first.certPem + ca.certPem, plain.certPem + ca.certPem]);
+    assert.equal(s.stapling, true);
     await waitFor(() => due.length === 1, { timeout: 15_000, what: "the first fetch" });
     assert.ok(staple(s, first.certPem));
     assert.equal(staple(s, plain.certPem), undefined, "no OCSP URL: nothing");

@@ -79,6 +79,14 @@ export class OcspStapler {
     );
   }
 
+  /**
+   * Whether any served certificate has a responder: when none has, handshakes skip the status
+   * callback altogether (no `server` for the TLSSocket, so node neither asks nor waits).
+   */
+  get stapling(): boolean {
+    return this.tracked.size > 0;
+  }
+
   /** The response to staple for a certificate (DER), if one is held and not expired. */
   responseFor(certDer: Buffer): Buffer | undefined {
     const held = this.tracked.get(fingerprintOf(certDer))?.held;

@@ -158,7 +158,8 @@ describe("http: OCSP stapling", () => {
     await waitFor(async () => (await errors("connect")) >= 1, { timeout: 30_000, what: "a refused fetch" });
     const caFile = join(s.stack.dir, "stapling-ca.pem");
     await writeFile(caFile, s.ca.certPem);
-    assert.deepEqual(await sClientStatus(s.stack.https, "plain.ocsp.test", caFile), [
+    // (The verify line repeats once per TLS 1.3 session ticket that arrived before s_client quit.)
+    assert.deepEqual((await sClientStatus(s.stack.https, "plain.ocsp.test", caFile)).slice(0, 2), [
       "OCSP response: no response sent",
       "Verify return code: 0 (ok)",
     ]);

@@ -1,11 +1,12 @@
 /** OCSP requests and response checks against a real responder (openssl ocsp) for a test CA. */
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { closedPort, createOcspResponder, type OcspResponder } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import { OcspResponseError } from "../errors.js";
-import { fetchOcspResponse } from "./fetch-response.js";
+import { fetchOcspResponse, MAX_RESPONSE_BYTES } from "./fetch-response.js";
 import { encodeOcspRequest } from "./ocsp-request.js";
 import { type OcspSubject, ocspSubjectOf } from "./ocsp-subject.js";
 import { verifyOcspResponse } from "./verify-response.js";
@@ -127,6 +128,31 @@ describe("OCSP: request, fetch and verify against openssl ocsp", () => {
       "good",
       "within the skew",
     );
+  });
+
+  it("an HTTP error status and an oversized body are refused; the same server's 200 is read", async () => {
+    const leaf = await ca.issue({ names: ["www.ocsp.test"], ocspUrl: delegated.url });
+    const subject = subjectOf(leaf.certPem + ca.certPem);
+    const server = createHttpServer((req, res) => {
+      const sizes: Record<string, number> = { "/ok": 100, "/big": MAX_RESPONSE_BYTES + 1 };
+      const size = sizes[req.url ?? ""];
+      if (size === undefined) {
+        res.writeHead(500).end("no");
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/ocsp-response" }).end(Buffer.alloc(size, 0x30));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const body = encodeOcspRequest(subject);
+      assert.equal((await fetchOcspResponse(`${base}/ok`, body, 10_000, never)).length, 100);
+      await assert.rejects(fetchOcspResponse(`${base}/big`, body, 10_000, never), refusedFor("too-large"));
+      await assert.rejects(fetchOcspResponse(`${base}/err`, body, 10_000, never), refusedFor("http-status"));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("a responder that refuses or never answers fails the fetch by its deadline", async () => {

@@ -161,7 +161,9 @@ export class OcspStapler {
       this.options.metrics.fetchFailed(reason);
       this.options.logger.warn(
         { name: subject.name, serial: subject.serial, url: subject.url, reason, err: (err as Error).message },
-        t.held ? "ocsp: fetch failed; stapling the response held" : "ocsp: fetch failed; nothing to staple",
+        t.held && t.held.expires > this.now()
+          ? "ocsp: fetch failed; stapling the response held"
+          : "ocsp: fetch failed; nothing to staple",
       );
     }
     this.schedule(t);

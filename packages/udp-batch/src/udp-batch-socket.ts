@@ -34,7 +34,7 @@ const DEFAULTS = {
  * the addon, so a batch costs one call across N-API each way, not one per datagram.
  */
 export class UdpBatchSocket {
-  private readonly handle: NativeUdpBatch;
+  protected readonly handle: NativeUdpBatch;
   private readonly recv: Buffer;
   private readonly recvMeta: Int32Array;
   private readonly send: Buffer;
@@ -44,7 +44,7 @@ export class UdpBatchSocket {
   private readonly batch: number;
   private replies = 0;
   private sendOffset = 0;
-  private count = 0;
+  protected count = 0;
   private closed = false;
 
   constructor(fd: number, onBatch: BatchHandler, options: UdpBatchOptions = {}) {

@@ -36,7 +36,7 @@ const DEFAULTS = {
 export class UdpBatchSocket {
   protected readonly handle: NativeUdpBatch;
   private readonly recv: Buffer;
-  private readonly recvMeta: Int32Array;
+  protected readonly recvMeta: Int32Array;
   private readonly send: Buffer;
   private readonly sendMeta: Int32Array;
   private readonly peers: string[] = [];

@@ -38,6 +38,11 @@ export class UdpRelaySocket extends UdpBatchSocket {
     );
   }
 
+  /** Datagram i's length in bytes; -1 when it was bigger than a slot (not delivered). */
+  size(i: number): number {
+    return i < this.count ? (this.recvMeta[i * 2] ?? -1) : -1;
+  }
+
   /** Datagram i's source as a number (IPv4, or IPv4-mapped: address × 65536 + port) or a string (IPv6). */
   peerKey(i: number): number | string {
     const raw = this.raw;

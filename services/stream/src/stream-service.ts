@@ -83,6 +83,7 @@ export class StreamService {
 
   /** Leaves the pool, lets open connections finish until the deadline, then closes what is left. */
   async drain(deadlineMs: number): Promise<void> {
+    const udpSessions = this.udp.size + (this.udpBatch?.size ?? 0);
     this.closeUdp();
     await this.worker.leave();
     this.closeUdp();
@@ -90,7 +91,7 @@ export class StreamService {
     while (this.relay.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     const left = this.relay.active;
     this.relay.closeAll();
-    this.deps.logger.info({ left }, "forward connections drained");
+    this.deps.logger.info({ left, udpSessions }, "forward connections drained");
   }
 
   async stop(): Promise<void> {

@@ -78,7 +78,10 @@ const targets = {
   nginx: await startNginx(),
 };
 const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
-const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 say(`load average at the start: ${load()}`);
 say(
   `udp echo on ${backendPort}; ${ROUNDS} rounds × ${SECONDS} s; ${SOCKETS} sockets × ${WINDOW} outstanding`,

@@ -85,11 +85,7 @@ static session* session_at(relay* r, int32_t id) {
   return r->sessions[id];
 }
 
-/* Tells JavaScript once that a session's upstream failed (it marks the target down and closes it). */
-static void report(endpoint* ep, session* s, int err) {
-  if (s->failed) return;
-  s->failed = 1;
-  if (s->fd >= 0) uv_poll_stop(&s->poll);
+static void call_on_error(endpoint* ep, session* s, int err) {
   relay* r = ep->relay;
   napi_env env = ep->env;
   napi_value fn, recv, argv[2] = {int_value(env, s->id), int_value(env, err)}, result;
@@ -106,6 +102,32 @@ static void report(endpoint* ep, session* s, int err) {
   }
 }
 
+/*
+ * Tells JavaScript once that a session's upstream failed (it marks the target down and closes it).
+ * `scoped`: already inside a callback scope (a batch); otherwise (a session's own poll) one is
+ * opened here, only for this rare call, so the reply path itself never enters JavaScript's scopes.
+ */
+static void report(endpoint* ep, session* s, int err, bool scoped) {
+  if (s->failed) return;
+  s->failed = 1;
+  if (s->fd >= 0) uv_poll_stop(&s->poll);
+  if (scoped) {
+    call_on_error(ep, s, err);
+    return;
+  }
+  napi_env env = ep->env;
+  napi_handle_scope scope;
+  napi_callback_scope callback_scope;
+  napi_value resource;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, ep->self, &resource) == napi_ok &&
+      napi_open_callback_scope(env, resource, ep->async, &callback_scope) == napi_ok) {
+    call_on_error(ep, s, err);
+    napi_close_callback_scope(env, callback_scope); /* runs process.nextTick queue and microtasks */
+  }
+  napi_close_handle_scope(env, scope);
+}
+
 /* Replies from upstream, straight to the session's client from the shared socket. */
 static void read_replies(endpoint* ep, relay* r, session* s) {
   for (int round = 0; round < REPLY_ROUNDS && s->fd >= 0 && ep->fd >= 0; round++) {
@@ -118,7 +140,7 @@ static void read_replies(endpoint* ep, relay* r, session* s) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      report(ep, s, errno);
+      report(ep, s, errno, false);
       return;
     }
     unsigned out = 0;
@@ -147,26 +169,14 @@ static void on_session_poll(uv_poll_t* handle, int status, int events) {
   session* s = handle->data;
   endpoint* ep = s->ep;
   if (s->fd < 0 || ep->fd < 0 || ep->relay == NULL) return;
-  napi_env env = ep->env;
-  napi_handle_scope scope;
-  napi_callback_scope callback_scope;
-  napi_value resource;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  if (napi_get_reference_value(env, ep->self, &resource) != napi_ok ||
-      napi_open_callback_scope(env, resource, ep->async, &callback_scope) != napi_ok) {
-    napi_close_handle_scope(env, scope);
-    return;
-  }
   if (status < 0) {
     int err = -status, pending = 0;
     socklen_t len = sizeof pending;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &pending, &len) == 0 && pending != 0) err = pending;
-    report(ep, s, err);
+    report(ep, s, err, false);
   } else if (events & UV_READABLE) {
     read_replies(ep, ep->relay, s);
   }
-  napi_close_callback_scope(env, callback_scope);
-  napi_close_handle_scope(env, scope);
 }
 
 /* ---- the batch hooks (udp-batch.c calls them) ---- */
@@ -247,7 +257,7 @@ void relay_forward(endpoint* ep, int n) {
       } else {
         r->forward_errors++;
         r->forward_dropped += count - at;
-        if (errno == ECONNREFUSED) report(ep, s, errno);
+        if (errno == ECONNREFUSED) report(ep, s, errno, true);
         break;
       }
     }

@@ -5,97 +5,14 @@
  * worker exits cleanly.
  */
 import assert from "node:assert/strict";
-import dgram from "node:dgram";
 import { describe, it } from "node:test";
-import {
-  type EdgeHarness,
-  fdCensus,
-  freePort,
-  type StreamReplica,
-  scrapeMetric,
-  startEdge,
-  startStreamReplica,
-  waitFor,
-} from "@switchyard/testkit";
-
-interface Client {
-  socket: dgram.Socket;
-  answers: string[];
-}
-
-async function client(): Promise<Client> {
-  const socket = dgram.createSocket("udp4");
-  const c: Client = { socket, answers: [] };
-  socket.on("message", (msg) => c.answers.push(msg.toString()));
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  return c;
-}
-
-/** An echo, an edge with a udp forward route per name, and one stream worker on the given UDP path. */
-async function startStack(udp: "batch" | "dgram", names: string[]) {
-  const echo = dgram.createSocket("udp4");
-  // The answer names the upstream port: the same session answers with the same one.
-  echo.on("message", (m, r) => echo.send(`${r.port}:${m}`, r.port, r.address));
-  await new Promise<void>((r) => echo.bind(0, "127.0.0.1", () => r()));
-  const ports: Record<string, number> = {};
-  for (const name of names) ports[name] = await freePort();
-  const config = (routes: string[]) => ({
-    stream: { udp },
-    routes: routes.map((name) => ({
-      name,
-      match: { ports: [ports[name]], protocol: "udp" },
-      action: { type: "forward", host: "127.0.0.1", port: echo.address().port },
-    })),
-  });
-  const clients: Client[] = [];
-  let edge: EdgeHarness | undefined;
-  let stream: StreamReplica | undefined;
-  const stop = async () => {
-    for (const c of clients) c.socket.close();
-    await stream?.stop();
-    await edge?.stop();
-    echo.close();
-  };
-  try {
-    edge = await startEdge(config(names));
-    stream = await startStreamReplica(edge, { name: `stream-${udp}` });
-    await stream.process.waitForLine((l) => l.msg === "serving udp" && l.mode === udp);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const s = stream;
-  return {
-    edge,
-    stream: s,
-    ports,
-    config,
-    stop,
-    metric: (name: string, labels: Record<string, string>) =>
-      scrapeMetric(s.metricsPort, `switchyard_stream_${name}`, labels),
-    fds: async () => (await fdCensus(s.process.pid, [s.metricsPort])).total,
-    clients: async (n: number) => {
-      const made = await Promise.all(Array.from({ length: n }, client));
-      clients.push(...made);
-      return made;
-    },
-  };
-}
-
-/** Sends `text` from each client to `port` and waits for every answer: [upstream port, text] each. */
-async function ask(cs: Client[], port: number, text: string): Promise<string[][]> {
-  const before = cs.map((c) => c.answers.length);
-  for (const c of cs) c.socket.send(text, port, "127.0.0.1");
-  await waitFor(() => cs.every((c, i) => c.answers.length === before[i]! + 1), {
-    what: `answers to ${text}`,
-  });
-  return cs.map((c) => c.answers.at(-1)!.split(":"));
-}
+import { waitFor } from "@switchyard/testkit";
+import { ask, startUdpStack } from "../testing/udp-stack.js";
 
 for (const udp of ["batch", "dgram"] as const) {
   describe(`udp forward sessions across reload and drain (stream.udp: ${udp})`, () => {
     it("a reload that drops a route ends its sessions and frees their sockets; the other route's go on", async (t) => {
-      const s = await startStack(udp, ["keep", "drop"]);
+      const s = await startUdpStack(udp, { keep: {}, drop: {} });
       t.after(s.stop);
       const base = await s.fds();
       const keep = await s.clients(5);
@@ -127,7 +44,7 @@ for (const udp of ["batch", "dgram"] as const) {
     });
 
     it("a drain ends every session and the worker exits cleanly", async (t) => {
-      const s = await startStack(udp, ["keep"]);
+      const s = await startUdpStack(udp, { keep: {} });
       t.after(s.stop);
       await ask(await s.clients(5), s.ports.keep!, "one");
       assert.equal(await s.metric("udp_sessions_active", { route: "keep" }), 5);

@@ -167,9 +167,12 @@ export class UdpBatchForwarder {
     return session;
   }
 
-  /** A target given by name: looked up per session (as dgram's connect does), datagrams held meanwhile. */
+  /**
+   * A target given by name: looked up per session, IPv4 as the dgram path's udp4 socket does, the
+   * datagrams held meanwhile (at most QUEUE_MAX).
+   */
   private resolve(session: Session, host: string, port: number): void {
-    lookup(host, (err, address) => {
+    lookup(host, { family: 4 }, (err, address) => {
       const { share } = session;
       if (share.byId[session.id] !== session) return;
       const rc = err ? -1 : share.socket.connect(session.id, address, port);

@@ -1,8 +1,9 @@
 /**
  * UDP forward targets on both UDP paths: a target that refuses (ICMP port unreachable, heard as
  * ECONNREFUSED on the session's connected socket) ends the session as "error" and is marked down,
- * so the next client is refused ("no-target") while another route in the same setup answers; a
- * target given by name is looked up and the datagrams sent meanwhile are delivered.
+ * so the next client is refused ("no-target") while another route in the same setup answers; IPv6
+ * clients get their own sessions; a target given by name is looked up and the datagrams sent
+ * meanwhile are delivered.
  */
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
@@ -44,6 +45,25 @@ for (const udp of ["batch", "dgram"] as const) {
       assert.deepEqual(next!.answers, []);
       const [[, text]] = (await ask([next!], s.ports.up!, "z")) as [[string, string]];
       assert.equal(text, "z", "the route to a live target answers the same client");
+    });
+
+    it("IPv6 clients: each gets its own session and its answers from the address it wrote to", async (t) => {
+      const s = await startUdpStack(udp, { v6: {} }, "::1");
+      t.after(s.stop);
+      const cs = await s.clients(3);
+      const answers = await ask(cs, s.ports.v6!, "six", "::1");
+      assert.deepEqual(
+        answers.map(([, text]) => text),
+        ["six", "six", "six"],
+      );
+      assert.equal(new Set(answers.map(([port]) => port)).size, 3, "one session per client port");
+      const again = await ask(cs, s.ports.v6!, "again", "::1");
+      assert.deepEqual(
+        again.map(([port]) => port),
+        answers.map(([port]) => port),
+        "the same sessions",
+      );
+      assert.equal(await s.metric("udp_sessions_active", { route: "v6" }), 3);
     });
 
     it("a target given by name is looked up, and the datagrams sent meanwhile go through one session", async (t) => {

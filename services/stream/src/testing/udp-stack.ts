@@ -17,11 +17,11 @@ export interface UdpClient {
   answers: string[];
 }
 
-async function udpClient(): Promise<UdpClient> {
-  const socket = dgram.createSocket("udp4");
+async function udpClient(address: string): Promise<UdpClient> {
+  const socket = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
   const c: UdpClient = { socket, answers: [] };
   socket.on("message", (msg) => c.answers.push(msg.toString()));
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => socket.bind(0, address, () => r()));
   return c;
 }
 
@@ -48,13 +48,19 @@ export interface UdpStack {
  * an edge with a udp forward route per name, and one stream worker on the given UDP path, which
  * has said it serves the routes' sockets that way. `stop` closes everything it made.
  */
-export async function startUdpStack(udp: UdpPath, routes: UdpRoutes): Promise<UdpStack> {
+export async function startUdpStack(
+  udp: UdpPath,
+  routes: UdpRoutes,
+  /** The address the edge listens on (and the clients bind): 127.0.0.1, or ::1 for IPv6 clients. */
+  address = "127.0.0.1",
+): Promise<UdpStack> {
   const echo = dgram.createSocket("udp4");
   echo.on("message", (m, r) => echo.send(`${r.port}:${m}`, r.port, r.address));
   await new Promise<void>((r) => echo.bind(0, "127.0.0.1", () => r()));
   const ports: Record<string, number> = {};
   for (const name of Object.keys(routes)) ports[name] = await freePort();
   const config = (names: string[]) => ({
+    edge: { addresses: [address] },
     stream: { udp },
     routes: names.map((name) => ({
       name,
@@ -94,7 +100,7 @@ export async function startUdpStack(udp: UdpPath, routes: UdpRoutes): Promise<Ud
       scrapeMetric(s.metricsPort, `switchyard_stream_${name}`, labels),
     fds: async () => (await fdCensus(s.process.pid, [s.metricsPort])).total,
     clients: async (n: number) => {
-      const made = await Promise.all(Array.from({ length: n }, udpClient));
+      const made = await Promise.all(Array.from({ length: n }, () => udpClient(address)));
       clients.push(...made);
       return made;
     },
@@ -102,9 +108,14 @@ export async function startUdpStack(udp: UdpPath, routes: UdpRoutes): Promise<Ud
 }
 
 /** Sends `text` from each client to `port` and waits for every answer: [upstream port, text] each. */
-export async function ask(cs: UdpClient[], port: number, text: string): Promise<string[][]> {
+export async function ask(
+  cs: UdpClient[],
+  port: number,
+  text: string,
+  address = "127.0.0.1",
+): Promise<string[][]> {
   const before = cs.map((c) => c.answers.length);
-  for (const c of cs) c.socket.send(text, port, "127.0.0.1");
+  for (const c of cs) c.socket.send(text, port, address);
   await waitFor(() => cs.every((c, i) => c.answers.length === (before[i] ?? 0) + 1), {
     what: `answers to ${text}`,
   });

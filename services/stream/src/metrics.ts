@@ -69,11 +69,6 @@ export class StreamMetrics {
     });
   }
 
-  /** `flush` runs whenever the metrics are read (a scrape, StreamAdmin): it adds counts kept elsewhere. */
-  onCollect(flush: () => void): void {
-    this.collectors.add(flush);
-  }
-
   opened(route: string): void {
     this.connectionsActive.inc({ route });
   }
@@ -91,6 +86,11 @@ export class StreamMetrics {
 
   connectFailed(route: string, reason: "refused" | "timeout"): void {
     this.connectFailures.inc({ route, reason });
+  }
+
+  /** `flush` runs whenever the metrics are read (a scrape, StreamAdmin): it adds counts kept elsewhere. */
+  onCollect(flush: () => void): void {
+    this.collectors.add(flush);
   }
 
   /** Each route's numbers since start, summed over the other labels (for StreamAdmin). */

@@ -11,14 +11,14 @@ export const streamSectionSchema = z.strictObject({
   metrics: hostPort.default("127.0.0.1:10961"),
   /** How a TCP forward's bytes move: `splice` (native, no byte in JavaScript) or `pipe` (Node streams). */
   relay: z.enum(["splice", "pipe"]).default("splice"),
+  /** A target that refused or timed out is skipped for this long (then tried again). */
+  targetRetryMs: z.number().int().min(100).max(600_000).default(5000),
   /**
    * How a UDP forward's datagrams move: `batch` (recvmmsg on the shared socket, upstream sockets and
    * replies in native code: packages/udp-batch) or `dgram` (node:dgram, a datagram per call).
    * Read at start; a reload keeps the running one.
    */
   udp: z.enum(["batch", "dgram"]).default("batch"),
-  /** A target that refused or timed out is skipped for this long (then tried again). */
-  targetRetryMs: z.number().int().min(100).max(600_000).default(5000),
 });
 
 export type StreamSection = z.infer<typeof streamSectionSchema>;

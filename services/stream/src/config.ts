@@ -27,9 +27,9 @@ export interface ForwardRoute {
 
 export interface StreamSettings {
   relay: StreamSection["relay"];
-  udp: StreamSection["udp"];
   targetRetryMs: number;
   routes: Map<string, ForwardRoute>;
+  udp: StreamSection["udp"];
 }
 
 /** The stream section and the config's forward routes (the ones the edge accepts) as typed settings. */
@@ -53,7 +53,7 @@ export function streamSettings(section: StreamSection, config: LoadedConfig): St
       maxSessionsPerClient: a.maxSessionsPerClient,
     });
   }
-  return { relay: section.relay, udp: section.udp, targetRetryMs: section.targetRetryMs, routes };
+  return { relay: section.relay, targetRetryMs: section.targetRetryMs, routes, udp: section.udp };
 }
 
 /** The port to connect to on `target` for a connection the edge accepted on `acceptedPort`. */

@@ -29,6 +29,7 @@ export interface StreamSettings {
   relay: StreamSection["relay"];
   targetRetryMs: number;
   routes: Map<string, ForwardRoute>;
+  udp: StreamSection["udp"];
 }
 
 /** The stream section and the config's forward routes (the ones the edge accepts) as typed settings. */
@@ -52,7 +53,7 @@ export function streamSettings(section: StreamSection, config: LoadedConfig): St
       maxSessionsPerClient: a.maxSessionsPerClient,
     });
   }
-  return { relay: section.relay, targetRetryMs: section.targetRetryMs, routes };
+  return { relay: section.relay, targetRetryMs: section.targetRetryMs, routes, udp: section.udp };
 }
 
 /** The port to connect to on `target` for a connection the edge accepted on `acceptedPort`. */

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
-import { UpstreamError } from "../errors.js";
+import { UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Route } from "../sites/site-table.js";
+import { tlsFailureOf } from "../upstreams/tls-failure.js";
 import type { UpstreamPool } from "../upstreams/upstream.js";
 import { isConnectFailure } from "./forward-request.js";
 
@@ -31,15 +32,18 @@ export async function openTunnel(
   upstream.inFlight++;
   let upgraded: { headers: Record<string, string | string[] | undefined>; socket: Socket };
   try {
-    upgraded = (await upstream.client.upgrade({
+    upgraded = (await upstream.upgradeClient.upgrade({
       path: options.path,
       method: "GET",
       headers: options.headers,
+      ...(upstream.servername ? { servername: upstream.servername } : {}),
       protocol,
       signal: AbortSignal.timeout(options.timeoutMs),
     })) as unknown as typeof upgraded;
   } catch (err) {
     upstream.inFlight--;
+    const tlsFailure = tlsFailureOf(err);
+    if (tlsFailure) throw new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
     if (isConnectFailure(err)) upstream.markConnectFailure();
     throw new UpstreamError(upstream.address, 502, "the upstream did not switch protocols", { cause: err });
   }

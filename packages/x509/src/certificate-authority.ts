@@ -83,7 +83,7 @@ export class CertificateAuthority {
       publicKey: keys.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        ...(await serverExtensions(request.names, keys.publicKey)),
+        ...(await serverExtensions(request.names, keys.publicKey, request.clientAuth)),
         await x509.AuthorityKeyIdentifierExtension.create(this.cert),
       ],
     });

@@ -4,7 +4,7 @@ import { type Dispatcher, errors } from "undici";
 import { RequestRefusedError, UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Exchange } from "../front/exchange.js";
 import type { Route } from "../sites/site-table.js";
-import { type TlsFailure, tlsFailureOf } from "../upstreams/tls-failure.js";
+import type { TlsFailure } from "../upstreams/tls-failure.js";
 import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
 import { clientResponseHeaders } from "./forwarded-headers.js";
 
@@ -251,7 +251,7 @@ export async function forwardRequest(
       if (err instanceof errors.HeadersTimeoutError) {
         throw new UpstreamError(upstream.address, 504, "upstream did not answer in time", { cause: err });
       }
-      const tlsFailure = tlsFailureOf(err);
+      const tlsFailure = upstream.tlsFailureOf(err);
       if (tlsFailure) {
         // Not a passive mark: a refused certificate is no passing fault (an active check, failing
         // the same way, takes the upstream out), and every client gets the same exact answer.

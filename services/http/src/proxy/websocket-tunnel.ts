@@ -3,7 +3,6 @@ import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
 import { UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Route } from "../sites/site-table.js";
-import { tlsFailureOf } from "../upstreams/tls-failure.js";
 import type { UpstreamPool } from "../upstreams/upstream.js";
 import { isConnectFailure } from "./forward-request.js";
 
@@ -42,7 +41,7 @@ export async function openTunnel(
     })) as unknown as typeof upgraded;
   } catch (err) {
     upstream.inFlight--;
-    const tlsFailure = tlsFailureOf(err);
+    const tlsFailure = upstream.tlsFailureOf(err);
     if (tlsFailure) throw new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
     if (isConnectFailure(err)) upstream.markConnectFailure();
     throw new UpstreamError(upstream.address, 502, "the upstream did not switch protocols", { cause: err });

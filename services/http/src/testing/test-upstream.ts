@@ -1,6 +1,7 @@
 /** Test-only: a real HTTP/1.1 upstream that records every request that reaches it. */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import { createSecureServer } from "node:http2";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -13,6 +14,8 @@ export interface SeenRequest {
   rawHeaders: string[];
   bytes: number;
   sha256: string;
+  /** "1.1" or "2.0". */
+  httpVersion?: string;
   /** TLS upstreams: which of `tlsConnections` carried it. */
   connection?: number;
 }
@@ -61,9 +64,16 @@ export function sha256(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** The property of an accepted TLS socket holding its index in `tlsConnections`. */
+const CONNECTION_ID = "switchyardConnectionId";
+
 export interface TestUpstreamOptions {
-  /** Serve HTTPS with this certificate (its chain after the leaf) and key; `address` is then https://…. */
-  tls?: { certPem: string; keyPem: string };
+  /**
+   * Serve HTTPS with this certificate and key; `address` is then https://…. With `clientCa`, a
+   * client certificate from that CA is required (mutual TLS); with `h2`, HTTP/2 is offered in ALPN
+   * besides HTTP/1.1 (node:http2's secure server).
+   */
+  tls?: { certPem: string; keyPem: string; clientCa?: string; h2?: boolean };
 }
 
 /**
@@ -89,7 +99,9 @@ export async function startTestUpstream(
     tlsConnections: [],
     close: async () => {},
   };
-  const tlsIds = new WeakMap<Socket, number>();
+  /** Which TLS connection a request came on: its socket is tagged (HTTP/2's proxy socket reads through). */
+  const connectionOf = (req: import("node:http").IncomingMessage): number | undefined =>
+    (req.socket as Socket & { [CONNECTION_ID]?: number })[CONNECTION_ID];
   const handler = (req: import("node:http").IncomingMessage, res: ServerResponse) => {
     const hash = createHash("sha256");
     let bytes = 0;
@@ -108,7 +120,8 @@ export async function startTestUpstream(
           rawHeaders: req.rawHeaders,
           bytes,
           sha256: digest,
-          ...(options.tls ? { connection: tlsIds.get(req.socket) ?? -1 } : {}),
+          httpVersion: req.httpVersion,
+          ...(options.tls ? { connection: connectionOf(req) ?? -1 } : {}),
         });
       switch (url.pathname) {
         case "/download": {
@@ -156,15 +169,23 @@ export async function startTestUpstream(
       }
     });
   };
-  const server: Server = options.tls
-    ? createHttpsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handler)
-    : createServer(handler);
+  const { tls } = options;
+  const secure = tls && {
+    cert: tls.certPem,
+    key: tls.keyPem,
+    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+  const server: Server = !secure
+    ? createServer(handler)
+    : tls.h2
+      ? (createSecureServer({ ...secure, allowHTTP1: true }, handler as never) as unknown as Server)
+      : createHttpsServer(secure, handler);
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   });
   server.on("secureConnection", (s: TLSSocket) => {
-    tlsIds.set(s, upstream.tlsConnections.length);
+    (s as TLSSocket & { [CONNECTION_ID]?: number })[CONNECTION_ID] = upstream.tlsConnections.length;
     upstream.tlsConnections.push({
       servername: (s as TLSSocket & { servername?: string | false }).servername ?? false,
       resumed: s.isSessionReused(),

@@ -1,5 +1,4 @@
 import type { Logger } from "@switchyard/runtime";
-import { tlsFailureOf } from "./tls-failure.js";
 import type { Upstream, UpstreamPool } from "./upstream.js";
 
 export interface HealthCheckSettings {
@@ -70,7 +69,7 @@ export class HealthChecks {
       const healthy = res.statusCode >= 200 && res.statusCode < 400;
       return healthy ? { healthy } : { healthy, reason: `status ${res.statusCode}` };
     } catch (err) {
-      return { healthy: false, reason: tlsFailureOf(err)?.reason ?? String((err as Error).message ?? err) };
+      return { healthy: false, reason: u.tlsFailureOf(err)?.reason ?? String((err as Error).message ?? err) };
     }
   }
 }

@@ -1,6 +1,10 @@
 import { connect as tlsConnect } from "node:tls";
 import { type buildConnector, errors } from "undici";
+import { tlsFailureOf } from "./tls-failure.js";
 import type { UpstreamTlsSettings } from "./upstream-tls.js";
+
+/** How long an alert after the handshake is kept for the request it failed to find. */
+const LATE_ERROR_KEPT_MS = 1000;
 
 /**
  * The connect function of one https:// upstream's undici pool: TLS with the pool's SecureContext,
@@ -17,8 +21,14 @@ export function tlsConnector(target: {
   tls: UpstreamTlsSettings;
   allowH2: boolean;
   timeoutMs: number;
+  /**
+   * TLS errors after the handshake, by the connection's local port, for LATE_ERROR_KEPT_MS:
+   * TLS 1.3 sends the verdict on our client certificate after the handshake, and undici reports
+   * the closed socket ("other side closed") instead of the alert.
+   */
+  lateErrors: Map<number, Error>;
 }): buildConnector.connector {
-  const { host, port, sni, tls, allowH2, timeoutMs } = target;
+  const { host, port, sni, tls, allowH2, timeoutMs, lateErrors } = target;
   let session: Buffer | undefined;
   return (_options, callback) => {
     const socket = tlsConnect({
@@ -51,7 +61,17 @@ export function tlsConnector(target: {
     socket.on("session", (s: Buffer) => {
       session = s;
     });
-    socket.once("secureConnect", () => finish(null));
+    socket.once("secureConnect", () => {
+      const local = socket.localPort;
+      if (local !== undefined) {
+        socket.on("error", (err) => {
+          if (!tlsFailureOf(err)) return;
+          lateErrors.set(local, err);
+          setTimeout(() => lateErrors.delete(local), LATE_ERROR_KEPT_MS).unref();
+        });
+      }
+      finish(null);
+    });
     socket.on("error", (err) => finish(err));
     return socket;
   };

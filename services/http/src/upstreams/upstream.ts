@@ -1,8 +1,8 @@
 import { isIP } from "node:net";
 import { parseUpstreamAddress } from "@switchyard/config";
-import { Pool } from "undici";
+import { Client, Pool } from "undici";
 import { tlsConnector } from "./tls-connector.js";
-import type { TlsFailure } from "./tls-failure.js";
+import { type TlsFailure, tlsFailureOf } from "./tls-failure.js";
 import type { UpstreamTlsSettings } from "./upstream-tls.js";
 
 /** How long an upstream that refused a connection is skipped (passive health) unless a check says up. */
@@ -38,6 +38,8 @@ export class Upstream {
   /** With h2 on, Upgrades (WebSocket) need HTTP/1.1: their own pool, made at the first one. */
   private http1Only: Pool | undefined;
   private readonly makePool: (allowH2: boolean) => Pool;
+  /** TLS alerts after a handshake (tls-connector.ts), by local port, briefly. */
+  private readonly lateTlsErrors = new Map<number, Error>();
   private tlsLoggedAt = -Infinity;
   private tlsLogged = "";
   inFlight = 0;
@@ -68,8 +70,18 @@ export class Upstream {
           tls,
           allowH2,
           timeoutMs: timeout,
+          lateErrors: this.lateTlsErrors,
         });
-        return new Pool(parsed.origin, { ...POOL_OPTIONS, connect, allowH2 });
+        if (!allowH2) return new Pool(parsed.origin, { ...POOL_OPTIONS, connect });
+        // undici's Client always sets pipelining (1 by default), which would make an h2 connection
+        // busy at one stream and open a connection per concurrent request. Unset, each connection
+        // takes its protocol's own: 1 for HTTP/1.1, the streams nghttp2 allows for h2.
+        const factory = (origin: URL, opts: object) => {
+          const client = new Client(origin, opts);
+          (client as unknown as { pipelining: number | null }).pipelining = null;
+          return client;
+        };
+        return new Pool(parsed.origin, { ...POOL_OPTIONS, connect, allowH2, factory });
       };
       this.h2 = tls.h2;
       this.client = this.makePool(tls.h2);
@@ -86,6 +98,19 @@ export class Upstream {
     if (!this.h2) return this.client;
     this.http1Only ??= this.makePool(false);
     return this.http1Only;
+  }
+
+  /**
+   * The TLS failure behind a failed request: its own error, or the alert that closed its connection
+   * after the handshake (a client certificate the upstream refused), which undici reports as a
+   * closed socket. Undefined: not TLS.
+   */
+  tlsFailureOf(err: unknown): TlsFailure | undefined {
+    const direct = tlsFailureOf(err);
+    if (direct) return direct;
+    const info = err as { code?: string; socket?: { localPort?: number } } | null;
+    if (info?.code !== "UND_ERR_SOCKET" || info.socket?.localPort === undefined) return undefined;
+    return tlsFailureOf(this.lateTlsErrors.get(info.socket.localPort));
   }
 
   /**

@@ -286,6 +286,12 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
 
   it("a WebSocket upgrade to an upstream whose certificate is refused: 502, nothing tunnelled", async () => {
     const before = wrongName.seen.length;
+    const failures = async () =>
+      (await scrapeMetric(metrics, "switchyard_http_upstream_tls_failures_total", {
+        pool: name("wrong-name"),
+        reason: "name_mismatch",
+      })) ?? 0;
+    const counted = await failures();
     const ws = new WebSocket(`wss://${name("wrong-name")}:${stack.https}/chat`, {
       ca: await readFile(stack.caFile),
       lookup: ((_h: string, o: { all?: boolean }, cb: (...args: unknown[]) => void) =>
@@ -299,5 +305,6 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
     ws.terminate();
     assert.equal(status, 502);
     assert.equal(wrongName.seen.length, before);
+    assert.equal(await failures(), counted + 1, "counted as a name mismatch");
   });
 });

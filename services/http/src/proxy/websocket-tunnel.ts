@@ -3,7 +3,8 @@ import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
 import { UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Route } from "../sites/site-table.js";
-import type { UpstreamPool } from "../upstreams/upstream.js";
+import type { TlsFailure } from "../upstreams/tls-failure.js";
+import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
 import { isConnectFailure } from "./forward-request.js";
 
 /**
@@ -23,6 +24,8 @@ export async function openTunnel(
     headers: Record<string, string | string[]>;
     timeoutMs: number;
     via: string;
+    /** TLS to the upstream failed: logged and counted as for requests. */
+    tlsFailed: (upstream: Upstream, failure: TlsFailure) => void;
   },
 ): Promise<string> {
   const upstream = options.pool.pick();
@@ -42,7 +45,10 @@ export async function openTunnel(
   } catch (err) {
     upstream.inFlight--;
     const tlsFailure = upstream.tlsFailureOf(err);
-    if (tlsFailure) throw new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
+    if (tlsFailure) {
+      options.tlsFailed(upstream, tlsFailure);
+      throw new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
+    }
     if (isConnectFailure(err)) upstream.markConnectFailure();
     throw new UpstreamError(upstream.address, 502, "the upstream did not switch protocols", { cause: err });
   }

@@ -26,6 +26,8 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
   /** Like good, for the health check (its /healthz is flipped). */
   let checked: TestUpstream;
   let metrics: number;
+  let otherCaFile: string;
+  let sitesFor: (unknownCaFile?: string) => () => Record<string, unknown>;
   const get = (site: string, path: string, args: string[] = []) =>
     curl([
       "--cacert",
@@ -41,7 +43,7 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
     const ca = await CertificateAuthority.create({ subject: "CN=Upstream test CA" });
     const other = await CertificateAuthority.create({ subject: "CN=Some other CA" });
     const caFile = join(dir, "ca.pem");
-    const otherCaFile = join(dir, "other-ca.pem");
+    otherCaFile = join(dir, "other-ca.pem");
     await writeFile(caFile, ca.certPem);
     await writeFile(otherCaFile, other.certPem);
     good = await startTestUpstream("good", {
@@ -53,7 +55,8 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
     });
     checked = await startTestUpstream("checked", { tls: await ca.issue({ names: ["upstream.test"] }) });
     const health = { path: "/healthz", intervalMs: 200, timeoutMs: 1000 };
-    stack = await startHttpStack(() => ({
+    /** The sites; `unknownCaFile`: a caFile for unknown-ca (a reload's change). */
+    sitesFor = (unknownCaFile?: string) => () => ({
       sites: [
         {
           domains: [name("tls")],
@@ -76,7 +79,7 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
         {
           domains: [name("unknown-ca")],
           upstreams: [strangeCa.address],
-          upstreamTls: { serverName: "upstream.test" },
+          upstreamTls: { serverName: "upstream.test", ...(unknownCaFile ? { caFile: unknownCaFile } : {}) },
         },
         {
           domains: [name("known-ca")],
@@ -102,7 +105,8 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
           paths: [{ prefix: "/ok/", upstreams: [good.address], upstreamTls: { caFile }, stripPrefix: true }],
         },
       ],
-    }));
+    });
+    stack = await startHttpStack(sitesFor());
     metrics = stack.replicas[0]?.metricsPort ?? 0;
     for (const site of [
       "tls",
@@ -240,6 +244,48 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
       10_000,
       50,
     );
+  });
+
+  it("SIGHUP: a caFile that cannot be read fails the reload, named in the log, and the running config serves on; a readable one trusts its CA", async () => {
+    const replica = stack.replicas[0];
+    assert.ok(replica);
+    const reload = async (unknownCaFile?: string) => {
+      const http = sitesFor(unknownCaFile)();
+      await stack.edge.writeConfig({
+        nats: { servers: [stack.nats.url], credentialsFile: stack.nats.credentialsFile },
+        certs: { httpPort: stack.http, directory: "internal", renewal: { checkIntervalMs: 500 } },
+        http: { ports: { https: stack.https, http: stack.http }, ...http },
+      });
+      replica.process.child.kill("SIGHUP");
+    };
+    const missing = join(dir, `missing-${Date.now()}.pem`);
+    try {
+      await reload(missing);
+      const failed = (await replica.process.waitForLine(
+        (l) =>
+          l.msg === "reload failed: keeping the running config" &&
+          String((l as { err?: { message?: string } }).err?.message).includes(missing),
+        10_000,
+      )) as { err: { message: string } };
+      assert.match(failed.err.message, /http\.sites\[4\]\.upstreamTls\.caFile: cannot read .*: ENOENT/);
+      assert.equal((await get("tls", "/")).status, 200, "the running config serves on");
+      assert.equal((await get("unknown-ca", "/")).body.toString(), VERIFY_FAILED);
+      await reload(otherCaFile);
+      await waitFor(
+        "the reloaded caFile to be trusted",
+        async () => (await get("unknown-ca", "/")).status === 200,
+        10_000,
+        100,
+      );
+    } finally {
+      await reload();
+      await waitFor(
+        "the first config again",
+        async () => (await get("unknown-ca", "/")).status === 502,
+        10_000,
+        100,
+      );
+    }
   });
 
   it("keep-alive: many requests ride one TLS connection to the upstream; a second connection resumes the TLS session", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -22,6 +23,9 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
   let mutual: TestUpstream;
   /** Plain HTTP, configured as https:// by mistake. */
   let plain: TestUpstream;
+  /** Accepts TCP and never answers the ClientHello. */
+  let mute: Server;
+  const muteSockets = new Set<Socket>();
   const get = (site: string, path: string, args: string[] = []) =>
     curl([
       "--cacert",
@@ -51,6 +55,13 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
       tls: { ...(await ca.issue({ names: ["upstream.test"] })), clientCa: ca.certPem },
     });
     plain = await startTestUpstream("plain");
+    mute = createServer((socket) => {
+      muteSockets.add(socket);
+      socket.resume(); // read (and drop) the ClientHello: a socket not read never sees the FIN
+      socket.on("close", () => muteSockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+    });
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
     const tls = { caFile, serverName: "upstream.test" };
     stack = await startHttpStack(() => ({
       sites: [
@@ -69,6 +80,7 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
         { domains: [name("no-client-cert")], upstreams: [mutual.address], upstreamTls: tls },
         { domains: [name("plain-as-tls")], upstreams: [`https://${plain.address}`] },
         { domains: [name("plain")], upstreams: [plain.address] },
+        { domains: [name("mute")], upstreams: [`https://127.0.0.1:${(mute.address() as AddressInfo).port}`] },
       ],
     }));
     for (const site of ["h2", "h1", "mtls", "no-client-cert", "plain-as-tls", "plain"])
@@ -77,6 +89,8 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
   after(async () => {
     await stack?.stop();
     await Promise.all([h2, mutual, plain].map((u) => u?.close()));
+    for (const s of muteSockets) s.destroy();
+    await new Promise((resolve) => mute?.close(resolve));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -152,5 +166,12 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
     const twin = await get("plain", "/");
     assert.equal(twin.status, 200);
     assert.equal(twin.body.toString(), "hello from plain\n");
+  });
+
+  it("a TLS upstream that never answers the handshake: 502 at the connect deadline (5 s), the connection closed", async () => {
+    const res = await get("mute", "/");
+    assert.equal(res.status, 502);
+    assert.equal(res.body.toString(), "502 every upstream refused the connection\n");
+    await waitFor("the stalled connection to close", () => muteSockets.size === 0, 10_000, 50);
   });
 });

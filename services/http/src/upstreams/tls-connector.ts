@@ -55,8 +55,8 @@ export function tlsConnector(target: {
     };
     // The deadline covers the TCP connect and the handshake; undici counts it as a failed connect.
     const timer = setTimeout(() => {
-      finish(new errors.ConnectTimeoutError(`connect to ${host}:${port} took over ${timeoutMs} ms`));
       socket.destroy();
+      finish(new errors.ConnectTimeoutError(`connect to ${host}:${port} took over ${timeoutMs} ms`));
     }, timeoutMs);
     socket.on("session", (s: Buffer) => {
       session = s;

@@ -164,6 +164,11 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
     assert.equal(refused.body.toString(), VERIFY_FAILED);
     assert.equal(wrongName.seen.length, before, "no request reached the upstream");
     assert.equal(await failures(), counted + 1, "one failed handshake, counted as a name mismatch");
+    assert.equal(
+      await scrapeMetric(metrics, "switchyard_http_upstream_in_flight", { pool: name("wrong-name") }),
+      0,
+      "the failed request left nothing in flight",
+    );
     const twin = await get("right-name", "/");
     assert.equal(twin.status, 200);
     assert.equal(twin.body.toString(), "hello from wrong-name\n");

@@ -30,13 +30,20 @@ export interface HttpSettings {
   httpsPort: number;
   /** Fixed certificates (sites with certFile/keyFile), by normalized domain pattern. */
   fixedCertificates: Map<string, SecureContext>;
+  /** The fixed certificates' chains (PEM, leaf first), for OCSP stapling. */
+  fixedChains: string[];
+  /** OCSP stapling on (http.ocsp.enabled). */
+  ocspEnabled: boolean;
   /** Some site takes its certificate from the certs service (`tls: auto`). */
   storedCertificates: boolean;
   /** How old the shared session-ticket key may get before a replica replaces it. */
   ticketRotateMs: number;
 }
 
-async function loadCertificate(certFile: string, keyFile: string): Promise<SecureContext> {
+async function loadCertificate(
+  certFile: string,
+  keyFile: string,
+): Promise<{ context: SecureContext; chain: string }> {
   const read = async (file: string, what: string) => {
     try {
       return await readFile(file);
@@ -48,7 +55,7 @@ async function loadCertificate(certFile: string, keyFile: string): Promise<Secur
   };
   const [cert, key] = await Promise.all([read(certFile, "certificate"), read(keyFile, "key")]);
   try {
-    return createSecureContext({ cert, key, minVersion: "TLSv1.2" });
+    return { context: createSecureContext({ cert, key, minVersion: "TLSv1.2" }), chain: cert.toString() };
   } catch (err) {
     throw new TlsMaterialError(
       `${certFile} and ${keyFile} are not a usable pair: ${(err as Error).message}`,
@@ -76,6 +83,7 @@ function lazy<T>(load: () => Promise<T>): () => Promise<T> {
  */
 export async function httpSettings(section: HttpSection, _config?: LoadedConfig): Promise<HttpSettings> {
   const fixedCertificates = new Map<string, SecureContext>();
+  const fixedChains: string[] = [];
   const pools: PoolSpec[] = [];
   const sites: Site[] = [];
   for (const [i, site] of section.sites.entries()) {
@@ -84,7 +92,8 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
     // The site's upstreamTls, loaded once for every route that uses it (a path rule may have its own).
     const siteTls = lazy(() => loadUpstreamTls(site.upstreamTls, `${where}.upstreamTls`));
     if (site.tls !== "auto") {
-      const context = await loadCertificate(site.tls.certFile, site.tls.keyFile);
+      const { context, chain } = await loadCertificate(site.tls.certFile, site.tls.keyFile);
+      fixedChains.push(chain);
       for (const domain of site.domains) fixedCertificates.set(normalizeHost(domain), context);
     }
     const sorted = site.paths
@@ -129,6 +138,8 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
     via: section.via,
     httpsPort: section.ports.https,
     fixedCertificates,
+    fixedChains,
+    ocspEnabled: section.ocsp.enabled,
     storedCertificates: sites.some((s) => s.tlsAuto),
     ticketRotateMs: section.sessionTickets.rotateMs,
   };

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Expiry } from "./limits/connection-slot.js";
+import { OcspMetrics } from "./ocsp/ocsp-metrics.js";
 
 /** What the scrape reads of the upstreams: in flight and health, now. */
 export interface UpstreamView {
@@ -23,6 +24,7 @@ export class HttpMetrics {
   readonly tlsFailures: Counter;
   /** TLS to upstreams that failed, by pool, upstream and reason (name_mismatch, unknown_ca, …). */
   readonly upstreamTlsFailures: Counter<"pool" | "upstream" | "reason">;
+  readonly ocsp: OcspMetrics;
   /** The running upstreams (set by the service; a reload swaps them). */
   upstreams: () => UpstreamView[] = () => [];
 
@@ -101,6 +103,7 @@ export class HttpMetrics {
       labelNames: ["pool", "upstream", "reason"],
       registers,
     });
+    this.ocsp = new OcspMetrics(registry);
   }
 
   /** Per site: the latency child and the counter child of each status class (0xx–5xx), made once. */

@@ -4,7 +4,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "@switchyard/testkit";
+import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import WebSocket from "ws";
 import { curl } from "../testing/curl.js";
@@ -168,10 +168,16 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
     assert.equal(twin.body.toString(), "hello from plain\n");
   });
 
-  it("a TLS upstream that never answers the handshake: 502 at the connect deadline (5 s), the connection closed", async () => {
+  it("a TLS upstream that never answers the handshake: 502 at the connect deadline (5 s), marked down (passive health), the connection closed", async () => {
     const res = await get("mute", "/");
     assert.equal(res.status, 502);
     assert.equal(res.body.toString(), "502 every upstream refused the connection\n");
+    const metrics = stack.replicas[0]?.metricsPort ?? 0;
+    assert.equal(
+      await scrapeMetric(metrics, "switchyard_http_upstream_healthy", { pool: name("mute") }),
+      0,
+      "passive health: the stalled TLS upstream is marked down",
+    );
     await waitFor("the stalled connection to close", () => muteSockets.size === 0, 10_000, 50);
   });
 });

@@ -58,6 +58,8 @@ export function tlsConnector(target: {
       socket.destroy();
       finish(new errors.ConnectTimeoutError(`connect to ${host}:${port} took over ${timeoutMs} ms`));
     }, timeoutMs);
+    // The socket holds the process while it connects; a pool destroyed meanwhile must not wait for this.
+    timer.unref();
     socket.on("session", (s: Buffer) => {
       session = s;
     });

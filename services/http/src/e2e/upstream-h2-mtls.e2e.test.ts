@@ -35,6 +35,11 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
       ...args,
       `https://${name(site)}:${stack.https}${path}`,
     ]);
+  /** Requests in flight to a site's pool, as the worker's metrics say. */
+  const inFlight = (site: string) =>
+    scrapeMetric(stack.replicas[0]?.metricsPort ?? 0, "switchyard_http_upstream_in_flight", {
+      pool: name(site),
+    });
   const lookup = ((_h: string, o: { all?: boolean }, cb: (...args: unknown[]) => void) =>
     o.all ? cb(null, [{ address: "127.0.0.1", family: 4 }]) : cb(null, "127.0.0.1", 4)) as never;
 
@@ -155,6 +160,7 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
     assert.equal(refused.status, 502);
     assert.equal(refused.body.toString(), "502 the TLS handshake with the upstream failed\n");
     assert.equal(mutual.seen.length, before);
+    assert.equal(await inFlight("no-client-cert"), 0, "nothing left in flight");
   });
 
   it("https:// to a plain-HTTP upstream: 502 (the handshake fails), never sent in clear; as host:port it answers", async () => {
@@ -163,6 +169,7 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
     assert.equal(refused.status, 502);
     assert.equal(refused.body.toString(), "502 the TLS handshake with the upstream failed\n");
     assert.equal(plain.seen.length, before, "the upstream parsed no request");
+    assert.equal(await inFlight("plain-as-tls"), 0, "nothing left in flight");
     const twin = await get("plain", "/");
     assert.equal(twin.status, 200);
     assert.equal(twin.body.toString(), "hello from plain\n");
@@ -179,5 +186,6 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
       "passive health: the stalled TLS upstream is marked down",
     );
     await waitFor("the stalled connection to close", () => muteSockets.size === 0, 10_000, 50);
+    assert.equal(await inFlight("mute"), 0, "nothing left in flight");
   });
 });

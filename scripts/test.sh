@@ -6,7 +6,7 @@ source scripts/lib.sh
 
 ensure_commands nats-server:nats-server ip:iproute2 kdig:knot-dnsutils dig:dnsutils swaks:swaks \
   knotd:knot unbound:unbound unbound-checkconf:unbound pebble:pebble nft:nftables setpriv:util-linux unshare:util-linux \
-  tc:iproute2 git:git haproxy:haproxy Net::SSLeay:libnet-ssleay-perl cc:gcc make:make python3:python3 \
+  tc:iproute2 git:git haproxy:haproxy nginx:nginx Net::SSLeay:libnet-ssleay-perl cc:gcc make:make python3:python3 \
   /usr/bin/chromium:chromium /usr/bin/systemd-notify:systemd
 ensure_node_modules
 # The deploy tests (tests/deploy) need a Docker daemon and the local base image.

@@ -10,6 +10,11 @@ export { edgeSchema } from "./edge-schema.js";
 export { ConfigError, MissingSectionError } from "./errors.js";
 export type { FirewallPortRule, FirewallRate } from "./firewall-section.js";
 export { formatPath } from "./format-issues.js";
+export {
+  parseUpstreamAddress,
+  type UpstreamAddress,
+  type UpstreamTls,
+} from "./http/upstream-schema.js";
 export { type LoadedConfig, loadConfig, type ParseOptions, parseConfig } from "./load-config.js";
 export { type MailOutboundConfig, type MailQueueConfig, splitResolver } from "./mail/mail-queue-schema.js";
 export type { MailRule } from "./mail/mail-rules-schema.js";

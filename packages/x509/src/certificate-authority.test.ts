@@ -35,6 +35,14 @@ describe("CertificateAuthority", () => {
     );
   });
 
+  it("a leaf asked for clientAuth carries both TLS purposes; by default only serverAuth", async () => {
+    const ca = await CertificateAuthority.create({ subject: "CN=Test CA", days: 2 });
+    const both = new X509Certificate((await ca.issue({ names: ["proxy.test"], clientAuth: true })).certPem);
+    const server = new X509Certificate((await ca.issue({ names: ["proxy.test"] })).certPem);
+    assert.deepEqual(both.keyUsage, ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+    assert.deepEqual(server.keyUsage, ["1.3.6.1.5.5.7.3.1"]);
+  });
+
   it("loads again from its PEM and keeps signing as the same CA", async () => {
     const made = await CertificateAuthority.create({ subject: "CN=Stored CA" });
     const loaded = await CertificateAuthority.fromPem(made.certPem, made.keyPem);

@@ -86,7 +86,7 @@ export class CertificateAuthority {
       publicKey: keys.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        ...(await serverExtensions(request.names, keys.publicKey, request.ocspUrl)),
+        ...(await serverExtensions(request.names, keys.publicKey, request.ocspUrl, request.clientAuth)),
         await x509.AuthorityKeyIdentifierExtension.create(this.cert),
       ],
     });

@@ -18,6 +18,8 @@ export interface CertificateRequest {
    * servers fetch the response they staple; none: no AIA extension.
    */
   ocspUrl?: string;
+  /** Also a TLS client certificate (extendedKeyUsage clientAuth besides serverAuth), e.g. for mutual TLS. */
+  clientAuth?: boolean;
 }
 
 /** A certificate and its private key, both PEM (the key PKCS#8). */
@@ -59,16 +61,21 @@ export function subjectAltNames(names: readonly string[]): x509.JsonGeneralName[
   });
 }
 
-/** The extensions of a TLS server certificate for `names` whose key is `publicKey`. */
+/** The extensions of a TLS server certificate (and client, with `clientAuth`) for `names` whose key is `publicKey`. */
 export async function serverExtensions(
   names: readonly string[],
   publicKey: webcrypto.CryptoKey,
   ocspUrl?: string,
+  clientAuth = false,
 ): Promise<x509.Extension[]> {
+  const usages = [
+    x509.ExtendedKeyUsage.serverAuth,
+    ...(clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : []),
+  ];
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    new x509.ExtendedKeyUsageExtension(usages),
     new x509.SubjectAlternativeNameExtension(subjectAltNames(names)),
     await x509.SubjectKeyIdentifierExtension.create(publicKey),
     ...(ocspUrl === undefined

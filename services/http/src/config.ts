@@ -1,16 +1,24 @@
 import { readFile } from "node:fs/promises";
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { HttpLimits, HttpSection, LoadedConfig } from "@switchyard/config";
+import {
+  type HttpLimits,
+  type HttpSection,
+  type LoadedConfig,
+  parseUpstreamAddress,
+} from "@switchyard/config";
 import { TlsMaterialError } from "./errors.js";
 import { BasicAuth } from "./sites/basic-auth.js";
 import { compileHeaderRules } from "./sites/header-rules.js";
 import { normalizeHost, type Route, type Site, SiteTable, siteLimits } from "./sites/site-table.js";
+import { loadUpstreamTls, type UpstreamTlsSettings } from "./upstreams/upstream-tls.js";
 
-/** An upstream pool as the config names it: its addresses and its active check, if any. */
+/** An upstream pool as the config names it: its addresses, its active check and its TLS settings. */
 export interface PoolSpec {
   name: string;
   upstreams: string[];
   healthCheck: Site["healthCheck"];
+  /** For its https:// upstreams (undefined when it has none). */
+  tls: UpstreamTlsSettings | undefined;
 }
 
 /** What an http worker runs from: the http section turned into sites, pools, certificates, limits. */
@@ -58,9 +66,19 @@ async function loadCertificate(
   }
 }
 
+/** `load` run at most once, when first asked for. */
+function lazy<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
+  };
+}
+
 /**
  * The one place the http section becomes settings, at start and on every reload: the schema in
- * @switchyard/config checked its shape; this reads the fixed certificates and compiles the sites.
+ * @switchyard/config checked its shape; this reads the fixed certificates and the upstreams' TLS
+ * material (CA, client certificate) and compiles the sites.
  * Throws TlsMaterialError; a reload that throws leaves the running settings in place.
  */
 export async function httpSettings(section: HttpSection, _config?: LoadedConfig): Promise<HttpSettings> {
@@ -68,24 +86,38 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
   const fixedChains: string[] = [];
   const pools: PoolSpec[] = [];
   const sites: Site[] = [];
-  for (const site of section.sites) {
+  for (const [i, site] of section.sites.entries()) {
     const name = normalizeHost(site.domains[0] as string);
+    const where = `http.sites[${i}]`;
+    // The site's upstreamTls, loaded once for every route that uses it (a path rule may have its own).
+    const siteTls = lazy(() => loadUpstreamTls(site.upstreamTls, `${where}.upstreamTls`));
     if (site.tls !== "auto") {
       const { context, chain } = await loadCertificate(site.tls.certFile, site.tls.keyFile);
       fixedChains.push(chain);
       for (const domain of site.domains) fixedCertificates.set(normalizeHost(domain), context);
     }
-    const routes: Route[] = [...site.paths]
-      .sort((a, b) => b.prefix.length - a.prefix.length)
-      .map((p) => ({
-        pool: `${name} ${p.prefix}`,
-        upstreams: p.upstreams,
-        prefix: p.prefix,
-        stripPrefix: p.stripPrefix,
-      }));
+    const sorted = site.paths
+      .map((p, j) => ({
+        p,
+        tls: p.upstreamTls
+          ? lazy(() => loadUpstreamTls(p.upstreamTls, `${where}.paths[${j}].upstreamTls`))
+          : siteTls,
+      }))
+      .sort((a, b) => b.p.prefix.length - a.p.prefix.length);
+    const routes: Route[] = sorted.map(({ p }) => ({
+      pool: `${name} ${p.prefix}`,
+      upstreams: p.upstreams,
+      prefix: p.prefix,
+      stripPrefix: p.stripPrefix,
+    }));
     routes.push({ pool: name, upstreams: site.upstreams, prefix: "/", stripPrefix: false });
-    for (const r of routes)
-      pools.push({ name: r.pool, upstreams: r.upstreams, healthCheck: site.healthCheck });
+    const tlsLoaders = [...sorted.map((s) => s.tls), siteTls];
+    for (const [k, r] of routes.entries()) {
+      const tls = r.upstreams.some((u) => parseUpstreamAddress(u)?.scheme === "https")
+        ? await (tlsLoaders[k] as () => Promise<UpstreamTlsSettings>)()
+        : undefined;
+      pools.push({ name: r.pool, upstreams: r.upstreams, healthCheck: site.healthCheck, tls });
+    }
     sites.push({
       name,
       domains: site.domains,

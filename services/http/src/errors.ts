@@ -47,6 +47,29 @@ export class UpstreamError extends HttpError {
   }
 }
 
+/**
+ * TLS to an https:// upstream failed (502): its certificate was refused, or the handshake failed.
+ * The message is the client's short body; `reason` (name mismatch, unknown CA, node's words) is for
+ * the log only.
+ */
+export class UpstreamTlsError extends UpstreamError {
+  override name = "UpstreamTlsError";
+  constructor(
+    upstream: string,
+    readonly failure: { kind: "verify" | "handshake"; label: string; reason: string },
+    options?: { cause?: unknown },
+  ) {
+    super(
+      upstream,
+      502,
+      failure.kind === "verify"
+        ? "the upstream's certificate failed verification"
+        : "the TLS handshake with the upstream failed",
+      options,
+    );
+  }
+}
+
 /** Why an OCSP response was not fetched or not fit to staple (a metric label: a small, fixed set). */
 export type OcspFailure =
   | "connect"

@@ -126,6 +126,14 @@ export class HttpService {
       connectFailed: (u) => {
         this.options.logger.warn({ pool: u.pool, upstream: u.address }, "upstream refused a connection");
       },
+      tlsFailed: (u, failure) => {
+        this.options.metrics.upstreamTlsFailures.labels(u.pool, u.address, failure.label).inc();
+        if (u.shouldLogTls(failure))
+          this.options.logger.warn(
+            { pool: u.pool, upstream: u.address, reason: failure.reason },
+            failure.kind === "verify" ? "upstream certificate refused" : "upstream TLS handshake failed",
+          );
+      },
     };
     return this.current;
   }

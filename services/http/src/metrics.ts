@@ -22,6 +22,8 @@ export class HttpMetrics {
   private readonly expired: Counter<"reason">;
   private readonly refusedRequests: Counter<"status" | "reason">;
   readonly tlsFailures: Counter;
+  /** TLS to upstreams that failed, by pool, upstream and reason (name_mismatch, unknown_ca, …). */
+  readonly upstreamTlsFailures: Counter<"pool" | "upstream" | "reason">;
   readonly ocsp: OcspMetrics;
   /** The running upstreams (set by the service; a reload swaps them). */
   upstreams: () => UpstreamView[] = () => [];
@@ -93,6 +95,12 @@ export class HttpMetrics {
     this.tlsFailures = new Counter({
       name: "switchyard_http_tls_failures_total",
       help: "TLS handshakes that failed (no certificate for the SNI, protocol errors, deadline)",
+      registers,
+    });
+    this.upstreamTlsFailures = new Counter({
+      name: "switchyard_http_upstream_tls_failures_total",
+      help: "Connections to https:// upstreams whose TLS failed, by reason (name_mismatch, unknown_ca, expired, not_yet_valid, bad_certificate, handshake)",
+      labelNames: ["pool", "upstream", "reason"],
       registers,
     });
     this.ocsp = new OcspMetrics(registry);

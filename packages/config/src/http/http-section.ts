@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { domainPattern, hostPort, port } from "../primitives.js";
+import { anyTlsUpstream, upstreamAddress, upstreamTlsSchema } from "./upstream-schema.js";
 
 /** How long a wait may last, in ms (1 ms to 1 day). */
 const ms = z.number().int().min(1).max(86_400_000);
@@ -75,9 +76,11 @@ const headerRules = z
 const pathRule = z.strictObject({
   /** Requests whose path starts with this go to this rule's upstreams (longest prefix wins). */
   prefix: z.string().startsWith("/", { error: "a path prefix starts with /" }),
-  upstreams: z.array(hostPort).min(1, { error: "needs at least one upstream" }),
+  upstreams: z.array(upstreamAddress).min(1, { error: "needs at least one upstream" }),
   /** Remove the prefix before forwarding (`/api/x` → `/x`). */
   stripPrefix: z.boolean().default(false),
+  /** TLS to this rule's https:// upstreams; replaces the site's upstreamTls as a whole. */
+  upstreamTls: upstreamTlsSchema.optional(),
 });
 
 const fixedCertificate = z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) });
@@ -85,8 +88,10 @@ const fixedCertificate = z.strictObject({ certFile: z.string().min(1), keyFile: 
 const siteSchema = z.strictObject({
   /** SNI (on the https port) and Host (on the http port) names: exact or `*.` globs. */
   domains: z.array(domainPattern).min(1, { error: "needs at least one domain" }),
-  /** host:port of each upstream (plain HTTP/1.1); least outstanding requests picks one. */
-  upstreams: z.array(hostPort).min(1, { error: "needs at least one upstream" }),
+  /** `host:port` (plain HTTP/1.1) or `https://host[:port]` (TLS) each; least outstanding requests picks one. */
+  upstreams: z.array(upstreamAddress).min(1, { error: "needs at least one upstream" }),
+  /** TLS to the https:// upstreams (verification, SNI, CA, client certificate, h2); path rules inherit it. */
+  upstreamTls: upstreamTlsSchema.optional(),
   /** `auto`: the names join certs.certificates (needs a certs section); or a fixed PEM pair. */
   tls: z.union([z.literal("auto"), fixedCertificate]).default("auto"),
   /** Plain-HTTP requests get 308 to https (ACME HTTP-01 on the same port keeps reaching certs). */
@@ -117,6 +122,25 @@ const siteSchema = z.strictObject({
     })
     .optional(),
 });
+
+/**
+ * upstreamTls where no upstream it would apply to is https:// is a mistake (the upstreams were
+ * likely meant to be https://): refused with its path, for the site and for each path rule.
+ */
+function upstreamTlsIssues(
+  site: z.infer<typeof siteSchema>,
+): Array<{ code: "custom"; path: Array<string | number>; message: string }> {
+  const issues: Array<{ code: "custom"; path: Array<string | number>; message: string }> = [];
+  const message = "applies to https:// upstreams only, and none of its upstreams is one";
+  const inheriting = site.paths.filter((p) => p.upstreamTls === undefined).flatMap((p) => p.upstreams);
+  if (site.upstreamTls && !anyTlsUpstream([...site.upstreams, ...inheriting]))
+    issues.push({ code: "custom", path: ["upstreamTls"], message });
+  site.paths.forEach((p, j) => {
+    if (p.upstreamTls && !anyTlsUpstream(p.upstreams))
+      issues.push({ code: "custom", path: ["paths", j, "upstreamTls"], message });
+  });
+  return issues;
+}
 
 /** The http section: TLS termination and reverse proxying, by site. */
 export const httpSectionSchema = z
@@ -159,6 +183,9 @@ export const httpSectionSchema = z
     }
     const seen = new Map<string, number>();
     http.sites.forEach((site, i) => {
+      upstreamTlsIssues(site).forEach((issue) => {
+        ctx.addIssue({ ...issue, path: ["sites", i, ...issue.path] });
+      });
       site.domains.forEach((domain, j) => {
         const key = domain.toLowerCase().replace(/\.$/, "");
         const first = seen.get(key);

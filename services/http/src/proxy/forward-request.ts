@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable, type Writable } from "node:stream";
 import { type Dispatcher, errors } from "undici";
-import { RequestRefusedError, UpstreamError } from "../errors.js";
+import { RequestRefusedError, UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Exchange } from "../front/exchange.js";
 import type { Route } from "../sites/site-table.js";
+import type { TlsFailure } from "../upstreams/tls-failure.js";
 import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
 import { clientResponseHeaders } from "./forwarded-headers.js";
 
@@ -34,6 +35,8 @@ export interface ForwardOptions {
   responseHeaders: (headers: IncomingHttpHeaders & Record<string, unknown>) => void;
   /** A connect to `upstream` failed (passive health, metrics). */
   connectFailed: (upstream: Upstream) => void;
+  /** TLS to `upstream` failed (its certificate or the handshake): logged, counted. */
+  tlsFailed: (upstream: Upstream, failure: TlsFailure) => void;
 }
 
 /** How one attempt ended once the response head went to the client. */
@@ -194,6 +197,8 @@ export async function forwardRequest(
   const tried = new Set<Upstream>();
   let relay: ResponseRelay | undefined;
   let clientGone = false;
+  /** The last TLS failure: when every upstream failed, the client learns it was TLS. */
+  let tlsError: UpstreamTlsError | undefined;
   ex.onClose(() => {
     clientGone = true;
     relay?.cancel();
@@ -201,6 +206,7 @@ export async function forwardRequest(
   for (;;) {
     const upstream = pool.pick(tried);
     if (!upstream) {
+      if (tlsError) throw tlsError;
       const error = tried.size === 0 ? "no healthy upstream" : "every upstream refused the connection";
       throw new UpstreamError(undefined, 502, error);
     }
@@ -220,6 +226,7 @@ export async function forwardRequest(
             method: ex.method as Dispatcher.HttpMethod,
             path: options.path,
             headers: options.headers,
+            ...(upstream.servername ? { servername: upstream.servername } : {}),
             body,
             headersTimeout: options.upstreamTimeoutMs,
             // Streams (SSE, long downloads) may pause as long as they like; the client's side bounds them.
@@ -243,6 +250,15 @@ export async function forwardRequest(
       if (clientGone) throw new UpstreamError(upstream.address, 502, "client went away", { cause: err });
       if (err instanceof errors.HeadersTimeoutError) {
         throw new UpstreamError(upstream.address, 504, "upstream did not answer in time", { cause: err });
+      }
+      const tlsFailure = upstream.tlsFailureOf(err);
+      if (tlsFailure) {
+        // Not a passive mark: a refused certificate is no passing fault (an active check, failing
+        // the same way, takes the upstream out), and every client gets the same exact answer.
+        options.tlsFailed(upstream, tlsFailure);
+        tlsError = new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
+        if (retryable) continue;
+        throw tlsError;
       }
       if (isConnectFailure(err)) {
         upstream.markConnectFailure();

@@ -1,9 +1,10 @@
 import type { Logger } from "@switchyard/runtime";
-import { HttpError, RequestRefusedError, UpstreamError } from "../errors.js";
+import { HttpError, RequestRefusedError, UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Exchange } from "../front/exchange.js";
 import type { HttpMetrics } from "../metrics.js";
 import { applyHeaderRules } from "../sites/header-rules.js";
 import { routeFor, type Site, type SiteTable } from "../sites/site-table.js";
+import type { TlsFailure } from "../upstreams/tls-failure.js";
 import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
 import { forwardRequest } from "./forward-request.js";
 import { upstreamRequestHeaders } from "./forwarded-headers.js";
@@ -30,6 +31,7 @@ export interface RequestContext {
   /** Where the access lines go (buffered: one line per request). */
   accessLog: Logger;
   connectFailed(upstream: Upstream): void;
+  tlsFailed(upstream: Upstream, failure: TlsFailure): void;
 }
 
 /** The https URL for a plain request: the same host and target on the https port. */
@@ -119,6 +121,7 @@ export async function handleRequest(ex: Exchange, conn: ConnectionFacts, ctx: Re
         via: ctx.via,
         responseHeaders: (h) => applyHeaderRules(h, responseRules),
         connectFailed: (u) => ctx.connectFailed(u),
+        tlsFailed: (u, failure) => ctx.tlsFailed(u, failure),
       },
       outcome,
     );
@@ -129,7 +132,12 @@ export async function handleRequest(ex: Exchange, conn: ConnectionFacts, ctx: Re
       if (err.upstream) outcome.upstream = err.upstream;
       if (site) ctx.metrics.upstreamError(site.name, err.upstream ?? "(none)");
     }
-    note = err instanceof Error ? err.message : String(err);
+    note =
+      err instanceof UpstreamTlsError
+        ? `${err.message}: ${err.failure.reason}`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     if (ex.started) {
       ex.abort();
       return;

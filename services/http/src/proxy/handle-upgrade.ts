@@ -59,6 +59,7 @@ export async function handleUpgrade(
           headers,
           timeoutMs: site.limits.upstreamTimeoutMs,
           via: ctx.via,
+          tlsFailed: (u, failure) => ctx.tlsFailed(u, failure),
         });
       }
     }

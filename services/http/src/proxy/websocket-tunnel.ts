@@ -1,9 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
-import { UpstreamError } from "../errors.js";
+import { UpstreamError, UpstreamTlsError } from "../errors.js";
 import type { Route } from "../sites/site-table.js";
-import type { UpstreamPool } from "../upstreams/upstream.js";
+import type { TlsFailure } from "../upstreams/tls-failure.js";
+import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
 import { isConnectFailure } from "./forward-request.js";
 
 /**
@@ -23,6 +24,8 @@ export async function openTunnel(
     headers: Record<string, string | string[]>;
     timeoutMs: number;
     via: string;
+    /** TLS to the upstream failed: logged and counted as for requests. */
+    tlsFailed: (upstream: Upstream, failure: TlsFailure) => void;
   },
 ): Promise<string> {
   const upstream = options.pool.pick();
@@ -31,15 +34,21 @@ export async function openTunnel(
   upstream.inFlight++;
   let upgraded: { headers: Record<string, string | string[] | undefined>; socket: Socket };
   try {
-    upgraded = (await upstream.client.upgrade({
+    upgraded = (await upstream.upgradeClient.upgrade({
       path: options.path,
       method: "GET",
       headers: options.headers,
+      ...(upstream.servername ? { servername: upstream.servername } : {}),
       protocol,
       signal: AbortSignal.timeout(options.timeoutMs),
     })) as unknown as typeof upgraded;
   } catch (err) {
     upstream.inFlight--;
+    const tlsFailure = upstream.tlsFailureOf(err);
+    if (tlsFailure) {
+      options.tlsFailed(upstream, tlsFailure);
+      throw new UpstreamTlsError(upstream.address, tlsFailure, { cause: err });
+    }
     if (isConnectFailure(err)) upstream.markConnectFailure();
     throw new UpstreamError(upstream.address, 502, "the upstream did not switch protocols", { cause: err });
   }

@@ -1,5 +1,5 @@
 import type { Logger } from "@switchyard/runtime";
-import type { UpstreamPool } from "./upstream.js";
+import type { Upstream, UpstreamPool } from "./upstream.js";
 
 export interface HealthCheckSettings {
   path: string;
@@ -39,10 +39,10 @@ export class HealthChecks {
     try {
       await Promise.all(
         this.pool.upstreams.map(async (u) => {
-          const healthy = await this.check(u.client);
+          const { healthy, reason } = await this.check(u);
           if (healthy !== u.checkedHealthy) {
             this.logger.warn(
-              { pool: this.pool.name, upstream: u.address, healthy },
+              { pool: this.pool.name, upstream: u.address, healthy, ...(reason ? { reason } : {}) },
               healthy ? "upstream healthy again" : "upstream failed its health check",
             );
           }
@@ -54,19 +54,22 @@ export class HealthChecks {
     }
   }
 
-  private async check(client: UpstreamPool["upstreams"][number]["client"]): Promise<boolean> {
+  /** One check of `u` (over TLS for an https:// one, its certificate verified as for requests). */
+  private async check(u: Upstream): Promise<{ healthy: boolean; reason?: string }> {
     const signal = AbortSignal.timeout(this.settings.timeoutMs);
     try {
-      const res = await client.request({
+      const res = await u.client.request({
         method: "GET",
         path: this.settings.path,
         headers: { "user-agent": "switchyard-health-check" },
+        ...(u.servername ? { servername: u.servername } : {}),
         signal,
       });
       await res.body.dump();
-      return res.statusCode >= 200 && res.statusCode < 400;
-    } catch {
-      return false;
+      const healthy = res.statusCode >= 200 && res.statusCode < 400;
+      return healthy ? { healthy } : { healthy, reason: `status ${res.statusCode}` };
+    } catch (err) {
+      return { healthy: false, reason: u.tlsFailureOf(err)?.reason ?? String((err as Error).message ?? err) };
     }
   }
 }

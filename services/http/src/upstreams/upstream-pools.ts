@@ -15,8 +15,15 @@ export class UpstreamPools {
     for (const spec of specs) {
       const pool = new UpstreamPool(
         spec.name,
-        spec.upstreams.map((address) => new Upstream(address, spec.name, { connectTimeoutMs })),
+        spec.upstreams.map(
+          (address) => new Upstream(address, spec.name, { connectTimeoutMs, tls: spec.tls }),
+        ),
       );
+      if (spec.tls && !spec.tls.verify)
+        logger.warn(
+          { pool: spec.name, config: spec.tls.where },
+          "upstream TLS certificates are NOT verified (insecureSkipVerify: true)",
+        );
       this.pools.set(spec.name, pool);
       if (spec.healthCheck) this.checks.push(new HealthChecks(pool, spec.healthCheck, logger));
     }

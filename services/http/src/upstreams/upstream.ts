@@ -1,15 +1,47 @@
-import { Pool } from "undici";
+import { isIP } from "node:net";
+import { parseUpstreamAddress } from "@switchyard/config";
+import { Client, Pool } from "undici";
+import { tlsConnector } from "./tls-connector.js";
+import { type TlsFailure, tlsFailureOf } from "./tls-failure.js";
+import type { UpstreamTlsSettings } from "./upstream-tls.js";
 
 /** How long an upstream that refused a connection is skipped (passive health) unless a check says up. */
 export const PASSIVE_DOWN_MS = 10_000;
+
+/** How long the same upstream's TLS failures are logged only once. */
+const TLS_LOG_EVERY_MS = 10_000;
+
+const POOL_OPTIONS = {
+  connections: 256,
+  keepAliveTimeout: 4000,
+  keepAliveMaxTimeout: 60_000,
+  pipelining: 1,
+} as const;
 
 /**
  * One upstream of one pool: its keep-alive connections (an undici Pool), the requests in flight on
  * it, and its health. Passive health: a failed connect marks it down for PASSIVE_DOWN_MS. Active
  * health (when the site has healthCheck): the last check's verdict.
+ *
+ * An `https://` upstream connects with its pool's TLS settings: one shared SecureContext, SNI and
+ * the name checked = serverName, else the upstream's host name (an IP address: no SNI, the
+ * certificate must name the address); the last TLS session is kept for resumption and connections
+ * kept alive (tls-connector.ts). Every request passes `servername`: undici would otherwise take it
+ * from each request's Host, and a change of name closes the pool's connection.
  */
 export class Upstream {
   readonly client: Pool;
+  /** For `servername` in every dispatch to a TLS upstream; undefined for plain HTTP. */
+  readonly servername: string | undefined;
+  /** HTTP/2 may be negotiated (an https:// upstream whose pool has h2 on). */
+  readonly h2: boolean;
+  /** With h2 on, Upgrades (WebSocket) need HTTP/1.1: their own pool, made at the first one. */
+  private http1Only: Pool | undefined;
+  private readonly makePool: (allowH2: boolean) => Pool;
+  /** TLS alerts after a handshake (tls-connector.ts), by local port, briefly. */
+  private readonly lateTlsErrors = new Map<number, Error>();
+  private tlsLoggedAt = -Infinity;
+  private tlsLogged = "";
   inFlight = 0;
   /** The last active check's verdict (true until a check says otherwise). */
   checkedHealthy = true;
@@ -20,15 +52,77 @@ export class Upstream {
   constructor(
     readonly address: string,
     readonly pool: string,
-    options: { connectTimeoutMs: number },
+    options: { connectTimeoutMs: number; tls?: UpstreamTlsSettings | undefined },
   ) {
-    this.client = new Pool(`http://${address}`, {
-      connections: 256,
-      connect: { timeout: options.connectTimeoutMs },
-      keepAliveTimeout: 4000,
-      keepAliveMaxTimeout: 60_000,
-      pipelining: 1,
-    });
+    const parsed = parseUpstreamAddress(address);
+    if (!parsed) throw new TypeError(`${address} is not an upstream address`); // the schema checked it
+    const { tls } = options;
+    const timeout = options.connectTimeoutMs;
+    if (parsed.scheme === "https") {
+      if (!tls) throw new TypeError(`${address}: an https upstream needs its pool's TLS settings`);
+      const sni = tls.serverName ?? (isIP(parsed.host) === 0 ? parsed.host : undefined);
+      this.servername = sni ?? parsed.host;
+      this.makePool = (allowH2) => {
+        const connect = tlsConnector({
+          host: parsed.host,
+          port: parsed.port,
+          sni,
+          tls,
+          allowH2,
+          timeoutMs: timeout,
+          lateErrors: this.lateTlsErrors,
+        });
+        if (!allowH2) return new Pool(parsed.origin, { ...POOL_OPTIONS, connect });
+        // undici's Client always sets pipelining (1 by default), which would make an h2 connection
+        // busy at one stream and open a connection per concurrent request. Unset, each connection
+        // takes its protocol's own: 1 for HTTP/1.1, the streams nghttp2 allows for h2.
+        const factory = (origin: URL, opts: object) => {
+          const client = new Client(origin, opts);
+          (client as unknown as { pipelining: number | null }).pipelining = null;
+          return client;
+        };
+        return new Pool(parsed.origin, { ...POOL_OPTIONS, connect, allowH2, factory });
+      };
+      this.h2 = tls.h2;
+      this.client = this.makePool(tls.h2);
+    } else {
+      this.h2 = false;
+      this.servername = undefined;
+      this.makePool = () => new Pool(parsed.origin, { ...POOL_OPTIONS, connect: { timeout } });
+      this.client = this.makePool(false);
+    }
+  }
+
+  /** The pool for an Upgrade: the client's own, unless h2 may be negotiated on it. */
+  get upgradeClient(): Pool {
+    if (!this.h2) return this.client;
+    this.http1Only ??= this.makePool(false);
+    return this.http1Only;
+  }
+
+  /**
+   * The TLS failure behind a failed request: its own error, or the alert that closed its connection
+   * after the handshake (a client certificate the upstream refused), which undici reports as a
+   * closed socket. Undefined: not TLS.
+   */
+  tlsFailureOf(err: unknown): TlsFailure | undefined {
+    const direct = tlsFailureOf(err);
+    if (direct) return direct;
+    const info = err as { code?: string; socket?: { localPort?: number } } | null;
+    if (info?.code !== "UND_ERR_SOCKET" || info.socket?.localPort === undefined) return undefined;
+    return tlsFailureOf(this.lateTlsErrors.get(info.socket.localPort));
+  }
+
+  /**
+   * Whether this TLS failure should be logged now: the first of a kind, then at most one per
+   * TLS_LOG_EVERY_MS (a misconfigured upstream under load would otherwise log every request).
+   */
+  shouldLogTls(failure: TlsFailure): boolean {
+    const now = performance.now();
+    if (failure.label === this.tlsLogged && now - this.tlsLoggedAt < TLS_LOG_EVERY_MS) return false;
+    this.tlsLogged = failure.label;
+    this.tlsLoggedAt = now;
+    return true;
   }
 
   get healthy(): boolean {
@@ -48,13 +142,13 @@ export class Upstream {
   }
 
   /** Closes idle connections once in-flight requests are done (a reload). */
-  close(): Promise<void> {
-    return this.client.close();
+  async close(): Promise<void> {
+    await Promise.all([this.client.close(), this.http1Only?.close()]);
   }
 
   /** Ends every connection now (stop). */
-  destroy(): Promise<void> {
-    return this.client.destroy();
+  async destroy(): Promise<void> {
+    await Promise.all([this.client.destroy(), this.http1Only?.destroy()]);
   }
 }
 

@@ -66,8 +66,12 @@ struct conn {
   int shut[2]; /* direction d's destination got our FIN */
   uint32_t registered[2];
   int added[2]; /* fd[i] is in the thread's epoll set */
-  uint8_t* prefix;
-  size_t prefix_len, prefix_off;
+  /* pend[d]: bytes to write to direction d's destination before anything else: for d = 0 first the
+   * prefix (PROXY header, the bytes the edge read; not counted), then what a copy did not get out. */
+  uint8_t* pend[2];
+  size_t pend_len[2], pend_off[2];
+  int pend_counts[2];
+  int spliced[2]; /* direction d moves through its pipe (after a full copy read); else recv/send */
   uint64_t bytes[2];
   int64_t last_ms;
   uint32_t idle_ms;
@@ -227,16 +231,16 @@ static void bury(relay_t* r) {
   while (r->graveyard) {
     conn_t* c = r->graveyard;
     r->graveyard = c->next;
-    free(c->prefix);
+    free(c->pend[0]);
+    free(c->pend[1]);
     free(c);
   }
 }
 
-/* Moves what it can in direction d; returns -1 on a socket error, else what the fds wait for. */
-static int pump_direction(conn_t* c, int d, uint32_t want[2]) {
-  int src = c->fd[d], dst = c->fd[1 - d];
-  if (d == 0 && c->prefix_off < c->prefix_len) {
-    ssize_t n = send(dst, c->prefix + c->prefix_off, c->prefix_len - c->prefix_off, MSG_NOSIGNAL);
+/* Writes direction d's pending bytes; 1 when all are out, 0 when the destination is full, -1 on an error. */
+static int flush_pending(conn_t* c, int d, uint32_t want[2]) {
+  while (c->pend_off[d] < c->pend_len[d]) {
+    ssize_t n = send(c->fd[1 - d], c->pend[d] + c->pend_off[d], c->pend_len[d] - c->pend_off[d], MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN) {
         want[1 - d] |= EPOLLOUT;
@@ -244,11 +248,69 @@ static int pump_direction(conn_t* c, int d, uint32_t want[2]) {
       }
       return -1;
     }
-    c->prefix_off += (size_t)n;
-    if (c->prefix_off < c->prefix_len) {
+    c->pend_off[d] += (size_t)n;
+    if (c->pend_counts[d]) c->bytes[d] += (uint64_t)n;
+  }
+  return 1;
+}
+
+/* Keeps buf[0..n) to send when the destination has room again (it took less than a copy read). */
+static int stash(conn_t* c, int d, const uint8_t* buf, size_t n) {
+  uint8_t* p = realloc(c->pend[d], n);
+  if (p == NULL) return -1;
+  memcpy(p, buf, n);
+  c->pend[d] = p;
+  c->pend_len[d] = n;
+  c->pend_off[d] = 0;
+  c->pend_counts[d] = 1;
+  return 0;
+}
+
+/* A short exchange costs a recv and a send per read (no pipe); a direction whose read fills this
+ * buffer is a bulk one and moves to splice through a pipe from then on. */
+#define COPY_MAX (16 * 1024)
+static __thread uint8_t copy_buf[COPY_MAX];
+
+/* Moves what it can in direction d; returns -1 on a socket error, else what the fds wait for. */
+static int pump_direction(conn_t* c, int d, uint32_t want[2]) {
+  int src = c->fd[d], dst = c->fd[1 - d];
+  int rc = flush_pending(c, d, want);
+  if (rc <= 0) return rc;
+  for (int round = 0; round < ROUNDS && !c->spliced[d]; round++) {
+    if (c->eof[d]) return 0;
+    ssize_t n = recv(src, copy_buf, COPY_MAX, 0);
+    if (n < 0) {
+      if (errno == EAGAIN) {
+        want[d] |= EPOLLIN;
+        return 0;
+      }
+      return -1;
+    }
+    if (n == 0) {
+      c->eof[d] = 1;
+      return 0;
+    }
+    c->last_ms = now_ms();
+    ssize_t sent = send(dst, copy_buf, (size_t)n, MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno != EAGAIN) return -1;
+      sent = 0;
+    }
+    c->bytes[d] += (uint64_t)sent;
+    if (sent < n) {
+      if (stash(c, d, copy_buf + sent, (size_t)(n - sent)) < 0) return -1;
       want[1 - d] |= EPOLLOUT;
       return 0;
     }
+    if (n == COPY_MAX) {
+      if (take_pipe(c->relay, c->pipe[d]) < 0) return -1;
+      c->spliced[d] = 1;
+    }
+  }
+  if (!c->spliced[d]) {
+    /* Still busy after ROUNDS: come back on the next turn (level-triggered), fair to others. */
+    want[d] |= EPOLLIN;
+    return 0;
   }
   for (int round = 0; round < ROUNDS; round++) {
     while (c->inpipe[d] > 0) {
@@ -316,7 +378,7 @@ static void pump(conn_t* c) {
   }
   for (int d = 0; d < 2; d++) {
     if (pump_direction(c, d, want) < 0) return finish(c, END_ERROR);
-    int flushed = c->eof[d] && c->inpipe[d] == 0 && (d == 1 || c->prefix_off == c->prefix_len);
+    int flushed = c->eof[d] && c->inpipe[d] == 0 && c->pend_off[d] == c->pend_len[d];
     if (flushed && !c->shut[d]) {
       if (!c->half_open) return finish(c, END_CLOSED);
       shutdown(c->fd[1 - d], SHUT_WR);
@@ -363,7 +425,6 @@ static void adopt(relay_t* r, conn_t* c) {
     set_nodelay(c->fd[0]);
     if (!start_connect(c)) return finish(c, END_CONNECT_FAILED);
   }
-  if (take_pipe(r, c->pipe[0]) < 0 || take_pipe(r, c->pipe[1]) < 0) return finish(c, END_ERROR);
   for (int i = 0; i < 2; i++) {
     uint32_t events = c->connecting && i == 1 ? EPOLLOUT : 0;
     struct epoll_event ev = {.events = events, .data.ptr = &c->sides[i]};
@@ -554,18 +615,18 @@ static conn_t* new_conn(uint32_t id, int client, const void* prefix, size_t len,
   conn_t* c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   if (len > 0) {
-    c->prefix = malloc(len);
-    if (c->prefix == NULL) {
+    c->pend[0] = malloc(len);
+    if (c->pend[0] == NULL) {
       free(c);
       return NULL;
     }
-    memcpy(c->prefix, prefix, len);
+    memcpy(c->pend[0], prefix, len);
   }
   c->pipe[0][0] = c->pipe[0][1] = c->pipe[1][0] = c->pipe[1][1] = -1;
   c->id = id;
   c->fd[0] = client;
   c->fd[1] = -1;
-  c->prefix_len = len;
+  c->pend_len[0] = len;
   c->idle_ms = idle_ms;
   c->half_open = half_open;
   return c;
@@ -593,7 +654,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     int err = errno;
     close(client);
     close(upstream);
-    if (c) free(c->prefix);
+    if (c) free(c->pend[0]);
     free(c);
     errno = err ? err : ENOMEM;
     return throw_errno(env, G.started ? "relay start" : "relay not initialised");

@@ -9,7 +9,8 @@
  * BENCH_PIN (none | split), BENCH_PROFILE (1 or handoff: only profile the edge and the worker on the
  * handoff path; forward: the edge and the stream worker on the forward path),
  * BENCH_PHASES (hold,rate,bulk: which parts to run), BENCH_SETTLE_MS (20000, see holdPhase),
- * LOADGEN (path of the compiled loadgen), BENCH_OUT (results file).
+ * LOADGEN (path of the compiled loadgen), BENCH_OUT (results file), BENCH_STREAM_MAIN (the stream
+ * worker's main.js to run, e.g. an older build for a before/after; default services/stream/dist).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -175,7 +176,7 @@ async function main() {
   const stream = start(
     "stream",
     process.execPath,
-    [...streamArgs, join(repoRoot, "services/stream/dist/main.js")],
+    [...streamArgs, resolve(env.BENCH_STREAM_MAIN ?? join(repoRoot, "services/stream/dist/main.js"))],
     {
       ...spawnOpts,
       env: {

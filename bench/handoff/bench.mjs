@@ -10,7 +10,8 @@
  * handoff path; forward: the edge and the stream worker on the forward path),
  * BENCH_PHASES (hold,rate,bulk: which parts to run), BENCH_SETTLE_MS (20000, see holdPhase),
  * LOADGEN (path of the compiled loadgen), BENCH_OUT (results file), BENCH_STREAM_MAIN (the stream
- * worker's main.js to run, e.g. an older build for a before/after; default services/stream/dist).
+ * worker's main.js to run, e.g. an older build for a before/after; default services/stream/dist),
+ * BENCH_RELAY_THREADS (stream.relayThreads; default: the stream section's default, one per CPU).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -86,14 +87,26 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), "switchyard-bench-"));
   const logDir = join(work, "logs");
   mkdirSync(logDir);
+  // Each a different port: the kernel may give a just-closed ephemeral port again (a forward port
+  // equal to the backend's made the edge fail to bind).
+  const taken = new Set();
+  const distinctPort = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
   const ports = {
-    backend: await freePort(),
-    handoff: await freePort(),
-    forward: await freePort(),
-    haproxy: await freePort(),
-    grpc: await freePort(),
-    metrics: await freePort(),
-    inspect: await freePort(),
+    backend: await distinctPort(),
+    handoff: await distinctPort(),
+    forward: await distinctPort(),
+    haproxy: await distinctPort(),
+    grpc: await distinctPort(),
+    metrics: await distinctPort(),
+    inspect: await distinctPort(),
   };
   const tokenFile = join(work, "admin.token");
   writeFileSync(tokenFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
@@ -118,6 +131,7 @@ async function main() {
         action: { type: "forward", host: "127.0.0.1", port: ports.backend },
       },
     ],
+    ...(env.BENCH_RELAY_THREADS ? { stream: { relayThreads: Number(env.BENCH_RELAY_THREADS) } } : {}),
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const haproxyCfg = join(work, "haproxy.cfg");

@@ -1,12 +1,13 @@
 /**
  * bench/stream udp: UDP forward packets/s and round-trip p99 — direct to a UDP echo, through
- * Switchyard (edge + one stream worker, a `forward` route with `protocol: udp`), and through nginx's
- * stream module (`proxy_pass` over udp) — the same echo backend and load generator, rounds
- * interleaved. Run with `bash bench/stream/udp.sh`. Settings (environment): BENCH_ROUNDS (3),
+ * Switchyard (edge + one stream worker, a `forward` route with `protocol: udp`) on both UDP paths
+ * (`switchyard`: `stream.udp: batch`, the default; `switchyard-dgram`: `stream.udp: dgram`), and
+ * through nginx's stream module (`proxy_pass` over udp) — the same echo backend and load generator,
+ * rounds interleaved. Run with `bash bench/stream/udp.sh`. Settings (environment): BENCH_ROUNDS (3),
  * BENCH_SECONDS (5), BENCH_SOCKETS (8 client sockets = sessions), BENCH_WINDOW (16 outstanding each).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, machineBusySeconds, run, sample, start } from "../handoff/procs.mjs";
@@ -47,9 +48,10 @@ stream { server { listen 127.0.0.1:${port} udp reuseport; proxy_pass 127.0.0.1:$
   return { port, pids: [worker], stop: () => proc.stop() };
 }
 
-async function startSwitchyard() {
+async function startSwitchyard(udp) {
   const port = await freePort();
   const edge = await testkit.startEdge({
+    stream: { udp },
     routes: [
       {
         name: "udp-echo",
@@ -58,7 +60,7 @@ async function startSwitchyard() {
       },
     ],
   });
-  const worker = await testkit.startStreamReplica(edge, { name: "stream-1" });
+  const worker = await testkit.startStreamReplica(edge, { name: `stream-${udp}` });
   return {
     port,
     pids: [edge.process.pid, worker.process.pid],
@@ -71,10 +73,16 @@ async function startSwitchyard() {
 
 const targets = {
   direct: { port: backendPort, pids: [], stop: async () => {} },
-  switchyard: await startSwitchyard(),
+  switchyard: await startSwitchyard("batch"),
+  "switchyard-dgram": await startSwitchyard("dgram"),
   nginx: await startNginx(),
 };
 const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+say(`load average at the start: ${load()}`);
 say(
   `udp echo on ${backendPort}; ${ROUNDS} rounds × ${SECONDS} s; ${SOCKETS} sockets × ${WINDOW} outstanding`,
 );
@@ -111,6 +119,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
+say(`load average at the end: ${load()}`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = (name, key) => median(results[name].map((r) => r[key]));
 const lines = [

@@ -15,6 +15,12 @@ export const streamSectionSchema = z.strictObject({
   relayThreads: z.number().int().min(1).max(64).optional(),
   /** A target that refused or timed out is skipped for this long (then tried again). */
   targetRetryMs: z.number().int().min(100).max(600_000).default(5000),
+  /**
+   * How a UDP forward's datagrams move: `batch` (recvmmsg on the shared socket, upstream sockets and
+   * replies in native code: packages/udp-batch) or `dgram` (node:dgram, a datagram per call).
+   * Read at start; a reload keeps the running one.
+   */
+  udp: z.enum(["batch", "dgram"]).default("batch"),
 });
 
 export type StreamSection = z.infer<typeof streamSectionSchema>;

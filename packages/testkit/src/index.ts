@@ -38,6 +38,11 @@ export {
   type NatsServerOptions,
   startNatsServer,
 } from "./servers/nats-server.js";
+export {
+  createOcspResponder,
+  type OcspResponder,
+  type OcspResponderOptions,
+} from "./servers/ocsp-responder.js";
 export { type Pebble, type PebbleOptions, startPebble } from "./servers/pebble.js";
 export { type CertsReplica, startCertsReplica } from "./stack/certs-replica.js";
 export { type DnsReplica, startDnsReplica } from "./stack/dns-replica.js";

@@ -33,60 +33,17 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define MAX_BATCH 1024
-#define READ_ROUNDS 8   /* batches per readiness before the loop gets its turn again */
-#define FLUSH_BATCH 64  /* queued datagrams per sendmmsg */
-
-typedef struct queued {
-  struct queued* next;
-  struct sockaddr_storage peer;
-  socklen_t peer_len;
-  size_t len;
-  uint8_t data[];
-} queued;
-
-typedef struct {
-  napi_env env;
-  uv_poll_t poll;
-  int fd;
-  int family;
-  int events;
-  int teardown;
-  napi_ref self, callback, recv_ref, recv_meta_ref, send_ref, send_meta_ref, peers_ref;
-  napi_async_context async;
-  napi_async_cleanup_hook_handle cleanup;
-
-  uint8_t* recv;
-  int32_t* recv_meta;
-  uint8_t* send;
-  size_t send_cap;
-  int32_t* send_meta;
-  uint32_t batch;
-  uint32_t slot;
-  struct sockaddr_storage* peers;
-  struct mmsghdr* rmsgs;
-  struct iovec* riov;
-  struct mmsghdr* smsgs;
-  struct iovec* siov;
-
-  queued* head;
-  queued* tail;
-  uint32_t queued_count, max_queue;
-  size_t queued_bytes, max_queue_bytes;
-
-  double received, batches, sent, queued_total, dropped, truncated, send_errors, recv_errors;
-  int last_send_errno;
-} endpoint;
+#include "endpoint.h"
 
 static void on_poll(uv_poll_t* handle, int status, int events);
 
-static napi_value int_value(napi_env env, int32_t v) {
+napi_value int_value(napi_env env, int32_t v) {
   napi_value out = NULL;
   napi_create_int32(env, v, &out);
   return out;
 }
 
-static void throw_errno(napi_env env, int err, const char* syscall) {
+void throw_errno(napi_env env, int err, const char* syscall) {
   char code[32], message[160];
   uv_err_name_r(-err, code, sizeof code);
   snprintf(message, sizeof message, "%s: %s (%s)", syscall, strerror(err), code);
@@ -188,7 +145,7 @@ static void flush_queue(endpoint* ep) {
 }
 
 /* Sends `n` prepared messages now; what the kernel does not take goes to the queue. */
-static void send_now(endpoint* ep, struct mmsghdr* msgs, unsigned n) {
+void send_now(endpoint* ep, struct mmsghdr* msgs, unsigned n) {
   unsigned at = 0;
   if (ep->head != NULL) goto queue_rest; /* keep order behind what waits already */
   while (at < n) {
@@ -310,8 +267,9 @@ static void read_batches(endpoint* ep) {
     if (n == 0) return;
     ep->received += n;
     ep->batches++;
+    if (ep->relay != NULL) relay_peers(ep, n); /* raw peers in shared memory, no string */
     napi_value last = NULL;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && ep->relay == NULL; i++) {
       int port = 0;
       napi_value address;
       if (last != NULL && same_address(&ep->peers[i], &ep->peers[i - 1])) {
@@ -331,6 +289,8 @@ static void read_batches(endpoint* ep) {
     int32_t replies = emit(ep, n);
     if (ep->fd < 0) return; /* closed by the callback */
     send_answers(ep, replies);
+    if (ep->relay != NULL) relay_forward(ep, n);
+    if (ep->fd < 0) return; /* closed by a session error's callback */
     if ((uint32_t)n < ep->batch) return; /* drained */
   }
 }
@@ -339,6 +299,7 @@ static void read_batches(endpoint* ep) {
 
 static void release_references(endpoint* ep) {
   napi_env env = ep->env;
+  relay_release(ep);
   if (ep->async != NULL) napi_async_destroy(env, ep->async);
   ep->async = NULL;
   napi_ref* refs[] = {&ep->callback, &ep->recv_ref, &ep->recv_meta_ref, &ep->send_ref,
@@ -350,6 +311,7 @@ static void release_references(endpoint* ep) {
 }
 
 static void free_endpoint(endpoint* ep) {
+  relay_free(ep);
   free_queue(ep);
   free(ep->peers);
   free(ep->rmsgs);
@@ -374,6 +336,7 @@ static void on_closed(uv_handle_t* handle) {
 
 static void shutdown_endpoint(endpoint* ep) {
   if (ep->fd < 0) return;
+  relay_shutdown(ep); /* every session's fd closes with the shared socket */
   ep->events = 0;
   uv_close((uv_handle_t*)&ep->poll, on_closed);
   close(ep->fd);
@@ -415,7 +378,7 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static endpoint* this_endpoint(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
+endpoint* this_endpoint(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
   napi_value self;
   void* data = NULL;
   if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
@@ -628,7 +591,7 @@ static napi_value endpoint_send_to(napi_env env, napi_callback_info info) {
   }
 }
 
-static void set_number(napi_env env, napi_value obj, const char* key, double v) {
+void set_number(napi_env env, napi_value obj, const char* key, double v) {
   napi_value value;
   napi_create_double(env, v, &value);
   napi_set_named_property(env, obj, key, value);
@@ -652,6 +615,7 @@ static napi_value endpoint_stats(napi_env env, napi_callback_info info) {
   set_number(env, out, "sendErrors", ep->send_errors);
   set_number(env, out, "recvErrors", ep->recv_errors);
   set_number(env, out, "lastSendErrno", ep->last_send_errno);
+  relay_stats(ep, out);
   return out;
 }
 
@@ -757,16 +721,17 @@ static void set_function(napi_env env, napi_value target, const char* name, napi
 }
 
 NAPI_MODULE_INIT() {
-  napi_property_descriptor methods[] = {
+  napi_property_descriptor methods[16] = {
       {"sendTo", NULL, endpoint_send_to, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, endpoint_stats, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, endpoint_ref, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, endpoint_unref, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, endpoint_close, NULL, NULL, NULL, napi_default, NULL},
   };
+  size_t count = 5;
+  relay_define(methods, &count);
   napi_value cls;
-  if (napi_define_class(env, "UdpBatch", NAPI_AUTO_LENGTH, endpoint_new, NULL, sizeof methods / sizeof methods[0],
-                        methods, &cls) != napi_ok)
+  if (napi_define_class(env, "UdpBatch", NAPI_AUTO_LENGTH, endpoint_new, NULL, count, methods, &cls) != napi_ok)
     return NULL;
   napi_set_named_property(env, exports, "UdpBatch", cls);
   set_function(env, exports, "udpSocket", udp_socket);

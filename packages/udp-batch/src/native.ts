@@ -17,6 +17,17 @@ export interface UdpStats {
   sendErrors: number;
   recvErrors: number;
   lastSendErrno: number;
+  /** With forwarding (UdpRelaySocket): sessions open now, opened and closed since start. */
+  sessions?: number;
+  sessionsOpened?: number;
+  sessionsClosed?: number;
+  /** Datagrams sent upstream, dropped on the way up (no session, EAGAIN, error), upstream send errors. */
+  forwarded?: number;
+  forwardDropped?: number;
+  forwardErrors?: number;
+  /** Replies read from upstream sessions (sent to their clients: see `sent`), and replies too big for a slot. */
+  replied?: number;
+  replyTruncated?: number;
 }
 
 export interface NativeUdpBatch {
@@ -26,6 +37,19 @@ export interface NativeUdpBatch {
   ref(): void;
   unref(): void;
   close(): void;
+  /** Turns on forwarding (native/udp-relay.c): raw peers, a plan per batch, reply counters. */
+  forwarding(
+    peerRaw: ArrayBuffer,
+    plan: ArrayBuffer,
+    replies: ArrayBuffer,
+    onSessionError: (id: number, errno: number) => void,
+  ): void;
+  setReplies(replies: ArrayBuffer): void;
+  /** 0: the session exists until closeSession(id); -errno: it does not. */
+  open(id: number, slot: number, ip: string, port: number): number;
+  connect(id: number, ip: string, port: number): number;
+  sendUpstream(id: number, data: Uint8Array): number;
+  closeSession(id: number): boolean;
 }
 
 interface Binding {

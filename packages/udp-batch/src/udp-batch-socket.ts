@@ -34,9 +34,9 @@ const DEFAULTS = {
  * the addon, so a batch costs one call across N-API each way, not one per datagram.
  */
 export class UdpBatchSocket {
-  private readonly handle: NativeUdpBatch;
+  protected readonly handle: NativeUdpBatch;
   private readonly recv: Buffer;
-  private readonly recvMeta: Int32Array;
+  protected readonly recvMeta: Int32Array;
   private readonly send: Buffer;
   private readonly sendMeta: Int32Array;
   private readonly peers: string[] = [];
@@ -44,7 +44,7 @@ export class UdpBatchSocket {
   private readonly batch: number;
   private replies = 0;
   private sendOffset = 0;
-  private count = 0;
+  protected count = 0;
   private closed = false;
 
   constructor(fd: number, onBatch: BatchHandler, options: UdpBatchOptions = {}) {

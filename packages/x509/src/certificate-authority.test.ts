@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { describe, it } from "node:test";
 import { CertificateAuthority } from "./certificate-authority.js";
-import { CaLoadError } from "./errors.js";
+import { CaLoadError, CertificateRequestError } from "./errors.js";
 import { handshake } from "./testing/tls-handshake.js";
 
 describe("CertificateAuthority", () => {
@@ -57,5 +57,19 @@ describe("CertificateAuthority", () => {
     });
     await assert.rejects(CertificateAuthority.fromPem("not a certificate", a.keyPem), CaLoadError);
     await assert.rejects(CertificateAuthority.fromPem(a.certPem, "not a key"), CaLoadError);
+  });
+
+  it("writes an OCSP responder URL into Authority Information Access when asked, none otherwise", async () => {
+    const ca = await CertificateAuthority.create({ subject: "CN=Test CA", days: 2 });
+    const withUrl = await ca.issue({ names: ["www.test"], ocspUrl: "http://127.0.0.1:8888/ocsp" });
+    assert.equal(new X509Certificate(withUrl.certPem).infoAccess, "OCSP - URI:http://127.0.0.1:8888/ocsp");
+    const without = await ca.issue({ names: ["www.test"] });
+    assert.equal(new X509Certificate(without.certPem).infoAccess, undefined);
+    await assert.rejects(ca.issue({ names: ["www.test"], ocspUrl: "ldap://ca.test/" }), (err: unknown) => {
+      assert.ok(err instanceof CertificateRequestError);
+      assert.equal(err.message, "an OCSP responder URL is http or https, not ldap:");
+      return true;
+    });
+    await assert.rejects(ca.issue({ names: ["www.test"], ocspUrl: "not a url" }), CertificateRequestError);
   });
 });

@@ -70,7 +70,10 @@ export class CertificateAuthority {
     return this.cert.subject;
   }
 
-  /** A new P-256 key and a certificate for `request.names`, signed by this CA (the chain is the leaf only). */
+  /**
+   * A new P-256 key and a certificate for `request.names` (with `request.ocspUrl` as its OCSP
+   * responder, if given), signed by this CA (the chain is the leaf only).
+   */
   async issue(request: CertificateRequest): Promise<CertificateAndKey> {
     const validity = validityOf(request);
     const { keys, pem } = await newKeyPair();
@@ -83,7 +86,7 @@ export class CertificateAuthority {
       publicKey: keys.publicKey,
       signingKey: this.keys.privateKey,
       extensions: [
-        ...(await serverExtensions(request.names, keys.publicKey)),
+        ...(await serverExtensions(request.names, keys.publicKey, request.ocspUrl)),
         await x509.AuthorityKeyIdentifierExtension.create(this.cert),
       ],
     });

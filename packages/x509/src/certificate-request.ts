@@ -13,6 +13,11 @@ export interface CertificateRequest {
   notBefore?: Date;
   /** End of validity (default `days` from now). */
   notAfter?: Date;
+  /**
+   * The OCSP responder (an http URL) written into the certificate's Authority Information Access, where
+   * servers fetch the response they staple; none: no AIA extension.
+   */
+  ocspUrl?: string;
 }
 
 /** A certificate and its private key, both PEM (the key PKCS#8). */
@@ -58,6 +63,7 @@ export function subjectAltNames(names: readonly string[]): x509.JsonGeneralName[
 export async function serverExtensions(
   names: readonly string[],
   publicKey: webcrypto.CryptoKey,
+  ocspUrl?: string,
 ): Promise<x509.Extension[]> {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -65,7 +71,23 @@ export async function serverExtensions(
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
     new x509.SubjectAlternativeNameExtension(subjectAltNames(names)),
     await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ...(ocspUrl === undefined
+      ? []
+      : [new x509.AuthorityInfoAccessExtension({ ocsp: checkedOcspUrl(ocspUrl) })]),
   ];
+}
+
+/** An OCSP responder URL as RFC 6960 §A.1 serves it: absolute http(s). */
+function checkedOcspUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CertificateRequestError(url, `not an OCSP responder URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw new CertificateRequestError(url, `an OCSP responder URL is http or https, not ${parsed.protocol}`);
+  return url;
 }
 
 /** The subject `CN=<first name>`, built as a structure so no character of the name is parsed. */

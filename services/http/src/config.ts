@@ -22,13 +22,20 @@ export interface HttpSettings {
   httpsPort: number;
   /** Fixed certificates (sites with certFile/keyFile), by normalized domain pattern. */
   fixedCertificates: Map<string, SecureContext>;
+  /** The fixed certificates' chains (PEM, leaf first), for OCSP stapling. */
+  fixedChains: string[];
+  /** OCSP stapling on (http.ocsp.enabled). */
+  ocspEnabled: boolean;
   /** Some site takes its certificate from the certs service (`tls: auto`). */
   storedCertificates: boolean;
   /** How old the shared session-ticket key may get before a replica replaces it. */
   ticketRotateMs: number;
 }
 
-async function loadCertificate(certFile: string, keyFile: string): Promise<SecureContext> {
+async function loadCertificate(
+  certFile: string,
+  keyFile: string,
+): Promise<{ context: SecureContext; chain: string }> {
   const read = async (file: string, what: string) => {
     try {
       return await readFile(file);
@@ -40,7 +47,7 @@ async function loadCertificate(certFile: string, keyFile: string): Promise<Secur
   };
   const [cert, key] = await Promise.all([read(certFile, "certificate"), read(keyFile, "key")]);
   try {
-    return createSecureContext({ cert, key, minVersion: "TLSv1.2" });
+    return { context: createSecureContext({ cert, key, minVersion: "TLSv1.2" }), chain: cert.toString() };
   } catch (err) {
     throw new TlsMaterialError(
       `${certFile} and ${keyFile} are not a usable pair: ${(err as Error).message}`,
@@ -58,12 +65,14 @@ async function loadCertificate(certFile: string, keyFile: string): Promise<Secur
  */
 export async function httpSettings(section: HttpSection, _config?: LoadedConfig): Promise<HttpSettings> {
   const fixedCertificates = new Map<string, SecureContext>();
+  const fixedChains: string[] = [];
   const pools: PoolSpec[] = [];
   const sites: Site[] = [];
   for (const site of section.sites) {
     const name = normalizeHost(site.domains[0] as string);
     if (site.tls !== "auto") {
-      const context = await loadCertificate(site.tls.certFile, site.tls.keyFile);
+      const { context, chain } = await loadCertificate(site.tls.certFile, site.tls.keyFile);
+      fixedChains.push(chain);
       for (const domain of site.domains) fixedCertificates.set(normalizeHost(domain), context);
     }
     const routes: Route[] = [...site.paths]
@@ -97,6 +106,8 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
     via: section.via,
     httpsPort: section.ports.https,
     fixedCertificates,
+    fixedChains,
+    ocspEnabled: section.ocsp.enabled,
     storedCertificates: sites.some((s) => s.tlsAuto),
     ticketRotateMs: section.sessionTickets.rotateMs,
   };

@@ -46,3 +46,29 @@ export class UpstreamError extends HttpError {
     super(message, { status, ...options });
   }
 }
+
+/** Why an OCSP response was not fetched or not fit to staple (a metric label: a small, fixed set). */
+export type OcspFailure =
+  | "connect"
+  | "timeout"
+  | "http-status"
+  | "too-large"
+  | "malformed"
+  | "status"
+  | "signer"
+  | "signature"
+  | "certid"
+  | "time"
+  | "unknown-cert";
+
+/** An OCSP response that could not be had or used: the certificate is stapled with what it had. */
+export class OcspResponseError extends HttpError {
+  override name = "OcspResponseError";
+  constructor(
+    readonly reason: OcspFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

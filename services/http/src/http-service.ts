@@ -9,6 +9,7 @@ import { Http1Front } from "./front/http1-front.js";
 import { serveHttp2 } from "./front/http2-front.js";
 import { ConnectionSlots } from "./limits/connection-slot.js";
 import type { HttpMetrics } from "./metrics.js";
+import { OcspStapler } from "./ocsp/ocsp-stapler.js";
 import { type ConnectionFacts, handleRequest, type RequestContext } from "./proxy/handle-request.js";
 import { handleUpgrade } from "./proxy/handle-upgrade.js";
 import { SiteCertificates } from "./tls/site-certificates.js";
@@ -41,6 +42,7 @@ export class HttpService {
   private readonly slots: ConnectionSlots;
   private readonly worker: EdgeWorker;
   private readonly certificates: SiteCertificates;
+  private readonly ocsp: OcspStapler;
   private readonly http1: Http1Front;
   private nextId = 1;
   private draining = false;
@@ -53,11 +55,13 @@ export class HttpService {
     const { logger, metrics } = options;
     this.upstreams = new UpstreamPools(settings.pools, CONNECT_TIMEOUT_MS, logger);
     metrics.upstreams = () => this.upstreams.all();
+    this.ocsp = new OcspStapler({ logger, metrics: metrics.ocsp });
     this.certificates = new SiteCertificates({
       kvKeyFile: options.kvKeyFile,
       logger,
       watchCertificates: settings.storedCertificates,
       ticketRotateMs: () => this.settings.ticketRotateMs,
+      changed: () => this.stapleServed(),
       ...(options.nats ? { nats: { ...options.nats, name: `http-${options.instance ?? process.pid}` } } : {}),
     });
     this.certificates.fixed = settings.fixedCertificates;
@@ -99,6 +103,7 @@ export class HttpService {
   }
 
   start(): void {
+    this.stapleServed();
     this.certificates.start();
     this.upstreams.start();
     this.worker.start();
@@ -178,6 +183,15 @@ export class HttpService {
         this.options.metrics.tlsFailures.inc();
         this.options.logger.debug({ err: err.message, conn: facts.id }, "tls handshake failed");
       },
+      this.ocsp.stapling ? this.ocsp.server : undefined,
+    );
+  }
+
+  /** OCSP stapling follows the certificates served now (none when http.ocsp.enabled is false). */
+  private stapleServed(): void {
+    const { settings } = this;
+    this.ocsp.serve(
+      settings.ocspEnabled ? [...settings.fixedChains, ...this.certificates.storedChains()] : [],
     );
   }
 
@@ -202,6 +216,7 @@ export class HttpService {
     this.settings = settings;
     this.current = undefined;
     this.certificates.fixed = settings.fixedCertificates;
+    this.stapleServed();
     this.http1.reload();
     void old.close();
   }
@@ -223,6 +238,7 @@ export class HttpService {
     await this.worker.stop();
     for (const slot of this.slots.all()) slot.socket.destroy();
     await this.certificates.stop();
+    this.ocsp.stop();
     await this.upstreams.destroy();
   }
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Expiry } from "./limits/connection-slot.js";
+import { OcspMetrics } from "./ocsp/ocsp-metrics.js";
 
 /** What the scrape reads of the upstreams: in flight and health, now. */
 export interface UpstreamView {
@@ -21,6 +22,7 @@ export class HttpMetrics {
   private readonly expired: Counter<"reason">;
   private readonly refusedRequests: Counter<"status" | "reason">;
   readonly tlsFailures: Counter;
+  readonly ocsp: OcspMetrics;
   /** The running upstreams (set by the service; a reload swaps them). */
   upstreams: () => UpstreamView[] = () => [];
 
@@ -93,6 +95,7 @@ export class HttpMetrics {
       help: "TLS handshakes that failed (no certificate for the SNI, protocol errors, deadline)",
       registers,
     });
+    this.ocsp = new OcspMetrics(registry);
   }
 
   /** Per site: the latency child and the counter child of each status class (0xx–5xx), made once. */

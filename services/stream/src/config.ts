@@ -31,6 +31,7 @@ export interface StreamSettings {
   relayThreads: number | undefined;
   targetRetryMs: number;
   routes: Map<string, ForwardRoute>;
+  udp: StreamSection["udp"];
 }
 
 /** The stream section and the config's forward routes (the ones the edge accepts) as typed settings. */
@@ -59,6 +60,7 @@ export function streamSettings(section: StreamSection, config: LoadedConfig): St
     relayThreads: section.relayThreads,
     targetRetryMs: section.targetRetryMs,
     routes,
+    udp: section.udp,
   };
 }
 

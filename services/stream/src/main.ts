@@ -6,6 +6,7 @@ import { streamSettings } from "./config.js";
 import { StreamMetrics } from "./metrics.js";
 import { createStreamAdmin } from "./server.js";
 import { StreamService } from "./stream-service.js";
+import { loadUdpBatch } from "./udp/load-udp-batch.js";
 
 await serviceMain({
   name: "stream",
@@ -15,7 +16,9 @@ await serviceMain({
   settings: streamSettings,
   async start({ settings, edge, logger, token, registry, grpc, env, reloadConfig }) {
     const metrics = new StreamMetrics(registry);
+    const udpBatch = settings.udp === "batch" ? await loadUdpBatch(logger) : undefined;
     const service = new StreamService(settings, {
+      udpBatch,
       edge,
       token,
       logger,
@@ -25,7 +28,7 @@ await serviceMain({
     grpc.add(streamV1.StreamAdminService, createStreamAdmin({ routes: () => service.liveRoutes, metrics }));
     return {
       listening: () => service.start(),
-      log: { edge, relay: service.relayKind, routes: service.routeNames },
+      log: { edge, relay: service.relayKind, udp: service.udpKind, routes: service.routeNames },
       async reload() {
         service.reload((await reloadConfig()).settings);
         logger.info({ routes: service.routeNames }, "forward routes reloaded");

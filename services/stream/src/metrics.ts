@@ -28,6 +28,8 @@ export class StreamMetrics {
   readonly sessionsActive: Gauge<"route">;
   readonly sessions: Counter<"route" | "end">;
   readonly datagrams: Counter<"route" | "direction">;
+  /** Run before the datagram counter is read: the batched UDP path adds what it counted since. */
+  private readonly collectors = new Set<() => void>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -98,6 +100,9 @@ export class StreamMetrics {
       help: "UDP datagrams relayed per route: in (client to target), out (target to client)",
       labelNames: ["route", "direction"],
       registers,
+      collect: () => {
+        for (const collect of this.collectors) collect();
+      },
     });
   }
 
@@ -134,6 +139,11 @@ export class StreamMetrics {
 
   connectFailed(route: string, reason: "refused" | "timeout"): void {
     this.connectFailures.inc({ route, reason });
+  }
+
+  /** `flush` runs whenever the metrics are read (a scrape, StreamAdmin): it adds counts kept elsewhere. */
+  onCollect(flush: () => void): void {
+    this.collectors.add(flush);
   }
 
   /** Each route's numbers since start, summed over the other labels (for StreamAdmin). */

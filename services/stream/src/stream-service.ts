@@ -1,6 +1,6 @@
 import { POOLS, ROUTE_ROLES } from "@switchyard/config";
 import type { Logger } from "@switchyard/runtime";
-import { EdgeWorker } from "@switchyard/worker";
+import { EdgeWorker, type UdpShareInfo } from "@switchyard/worker";
 import type { StreamSettings } from "./config.js";
 import type { StreamMetrics } from "./metrics.js";
 import { PipeRelay } from "./relay/pipe-relay.js";
@@ -8,6 +8,7 @@ import type { Relay } from "./relay/relay.js";
 import { SpliceRelay } from "./relay/splice-relay.js";
 import { TargetPool } from "./targets/target-pool.js";
 import { type LiveRoute, TcpForwarder } from "./tcp/tcp-forwarder.js";
+import { UdpBatchForwarder } from "./udp/batch-forwarder.js";
 import { UdpForwarder } from "./udp/udp-forwarder.js";
 
 export interface StreamServiceDeps {
@@ -16,6 +17,8 @@ export interface StreamServiceDeps {
   logger: Logger;
   metrics: StreamMetrics;
   instance?: string;
+  /** The udp-batch addon when `stream.udp` is batch and it loaded (loadUdpBatch); else UDP goes through dgram. */
+  udpBatch?: typeof import("@switchyard/udp-batch") | undefined;
 }
 
 /**
@@ -26,6 +29,7 @@ export interface StreamServiceDeps {
 export class StreamService {
   readonly relay: Relay;
   readonly udp: UdpForwarder;
+  readonly udpBatch: UdpBatchForwarder | undefined;
   private routes = new Map<string, LiveRoute>();
   private readonly worker: EdgeWorker;
 
@@ -41,7 +45,12 @@ export class StreamService {
       logger: deps.logger,
       routes: () => this.routes,
     });
-    this.udp = new UdpForwarder({ metrics: deps.metrics, logger: deps.logger, routes: () => this.routes });
+    const routes = () => this.routes;
+    this.udp = new UdpForwarder({ metrics: deps.metrics, logger: deps.logger, routes });
+    const batch = deps.udpBatch
+      ? new UdpBatchForwarder({ addon: deps.udpBatch, metrics: deps.metrics, logger: deps.logger, routes })
+      : undefined;
+    this.udpBatch = batch;
     this.worker = new EdgeWorker({
       edge: deps.edge,
       token: deps.token,
@@ -51,6 +60,8 @@ export class StreamService {
       ...(deps.instance ? { instance: deps.instance } : {}),
       onConnection: (socket) => socket.destroy(),
       onConnectionFd: (fd, replay, info, ended) => tcp.accept(fd, replay, info, ended),
+      // A socket the batched path cannot take (or every socket, with `stream.udp: dgram`) goes to dgram.
+      ...(batch ? { adoptUdp: (share: UdpShareInfo) => batch.adopt(share) } : {}),
       onUdpSockets: (shares) => this.udp.serve(shares),
     });
   }
@@ -67,23 +78,37 @@ export class StreamService {
   reload(next: StreamSettings): void {
     this.routes = liveRoutes(next, this.routes);
     this.udp.reloaded();
+    this.udpBatch?.reloaded();
   }
 
   /** Leaves the pool, lets open connections finish until the deadline, then closes what is left. */
   async drain(deadlineMs: number): Promise<void> {
+    const udpSessions = this.udp.size + (this.udpBatch?.size ?? 0);
+    this.closeUdp();
     await this.worker.leave();
-    this.udp.closeAll("shutdown");
+    this.closeUdp();
     const until = Date.now() + deadlineMs;
     while (this.relay.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     const left = this.relay.active;
     this.relay.closeAll();
-    this.deps.logger.info({ left }, "forward connections drained");
+    this.deps.logger.info({ left, udpSessions }, "forward connections drained");
   }
 
   async stop(): Promise<void> {
+    this.closeUdp();
     await this.worker.stop();
-    this.udp.closeAll("shutdown");
+    this.closeUdp();
     this.relay.closeAll();
+  }
+
+  /** Every UDP session ends as "shutdown" (before leaving, so the shared sockets' close finds none, and after). */
+  private closeUdp(): void {
+    this.udp.closeAll("shutdown");
+    this.udpBatch?.closeAll("shutdown");
+  }
+
+  get udpKind(): string {
+    return this.udpBatch ? "batch" : "dgram";
   }
 
   get relayKind(): string {

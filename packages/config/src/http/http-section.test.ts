@@ -48,6 +48,16 @@ describe("http section", () => {
     );
   });
 
+  it("ocsp stapling is on unless ocsp.enabled: false; an unknown ocsp key is refused with its path", () => {
+    const site =
+      "  sites:\n    - { domains: [a.example.com], upstreams: ['10.0.0.5:80'], tls: { certFile: c.pem, keyFile: k.pem } }\n";
+    assert.equal(parseConfig(`http:\n${site}`).http?.ocsp.enabled, true);
+    assert.equal(parseConfig(`http:\n  ocsp: { enabled: false }\n${site}`).http?.ocsp.enabled, false);
+    assert.deepEqual(problems(`http:\n  ocsp: { enable: false }\n${site}`), [
+      'test.yaml:2:9 http.ocsp: Unrecognized key: "enable"',
+    ]);
+  });
+
   it("refuses a domain served by two sites, a site without upstreams and the same port for http and https", () => {
     const found = problems(
       `${certs}http:\n  ports: { https: 8443, http: 8443 }\n  sites:\n    - { domains: [a.example.com], upstreams: ['10.0.0.5:80'] }\n    - { domains: [A.example.com], upstreams: [] }\n`,

@@ -144,6 +144,11 @@ export const httpSectionSchema = z
           .default(43_200_000),
       })
       .prefault({}),
+    /**
+     * OCSP stapling: a served certificate whose leaf names an OCSP responder (and whose chain
+     * carries its issuer) gets the responder's verified answer stapled to handshakes that ask.
+     */
+    ocsp: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
     sites: z.array(siteSchema).min(1, { error: "needs at least one site" }),
     grpc: hostPort.default("127.0.0.1:10950"),
     metrics: hostPort.default("127.0.0.1:10951"),

@@ -22,6 +22,8 @@ export interface SiteCertificatesOptions {
   ticketRotateMs: () => number;
   kvKeyFile: string;
   logger: Logger;
+  /** A certificate from the certs bucket came, changed or went (OCSP stapling follows them). */
+  changed?: () => void;
 }
 
 /**
@@ -61,6 +63,11 @@ export class SiteCertificates {
     return wildcard ?? this.watcher?.selector.select(name)?.context;
   }
 
+  /** The chains (PEM) of the certificates the certs bucket serves now, one per certificate name. */
+  storedChains(): string[] {
+    return this.watcher?.selector.list().map((c) => c.chain) ?? [];
+  }
+
   private async run(): Promise<void> {
     const { nats, logger } = this.options;
     if (!nats) return;
@@ -81,6 +88,11 @@ export class SiteCertificates {
     void this.tickets.start();
     if (!this.options.watchCertificates) return;
     this.watcher = new CertificateWatcher({ nc, kvKey, logger });
+    const { changed } = this.options;
+    if (changed) {
+      this.watcher.on("certificate", changed);
+      this.watcher.on("removed", changed);
+    }
     await this.watcher.start();
     logger.info({ certificates: this.watcher.selector.size }, "certificates loaded from the certs bucket");
   }

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { NoCertificateError } from "../errors.js";
@@ -38,12 +39,15 @@ export function setTicketKey(key: Buffer): void {
  * SNI from `contextFor` at each handshake (so a renewed one serves the next handshake), ALPN h2
  * then http/1.1, TLS 1.2 at least. `secure` runs with the TLS socket and the protocol agreed;
  * a failed handshake destroys the socket (the slot's handshake deadline bounds a silent one).
+ * `ocsp`, when given, is the TLSSocket's `server`: node emits `OCSPRequest` on it when the client
+ * asks for certificate status, and staples what its listener answers (src/ocsp/ocsp-stapler.ts).
  */
 export function terminateTls(
   socket: Socket,
   contextFor: (servername: string) => SecureContext | undefined,
   secure: (tls: TLSSocket, protocol: "h2" | "http/1.1") => void,
   failed: (err: Error) => void,
+  ocsp?: EventEmitter,
 ): TLSSocket {
   const tls = new TLSSocket(socket, {
     isServer: true,
@@ -54,6 +58,7 @@ export function terminateTls(
       else cb(new NoCertificateError(servername));
     },
     secureContext: baseContext(),
+    ...(ocsp ? { server: ocsp } : {}),
   } as ConstructorParameters<typeof TLSSocket>[1]);
   tls.once("secure", () => {
     // As tls.Server does before it hands a socket on: an HTTP/2 session on a socket that still

@@ -4,21 +4,20 @@ import type { Logger } from "@switchyard/runtime";
 import type { UdpShare } from "@switchyard/worker";
 import { targetPort } from "../config.js";
 import type { StreamMetrics } from "../metrics.js";
-import type { TargetState } from "../targets/target-pool.js";
 import type { LiveRoute } from "../tcp/tcp-forwarder.js";
+import { type Admitted, type SessionEnd, SessionLimits } from "./session-limits.js";
 
-export type SessionEnd = "idle" | "shutdown" | "reload" | "error";
+export type { SessionEnd };
 
 interface Session {
   key: string;
   route: string;
   /** Which shared socket the client wrote to: replies leave from it. */
   shareKey: string;
-  clientKey: string;
   address: string;
   port: number;
   upstream: dgram.Socket;
-  state: TargetState;
+  admitted: Admitted;
   idleTimeoutMs: number;
   lastActive: number;
   /** Datagrams that came before the upstream socket connected (at most QUEUE_MAX). */
@@ -34,7 +33,7 @@ export interface UdpForwarderDeps {
 }
 
 /**
- * UDP forward routes: the datagrams arrive on the edge's bound socket (shared with every stream
+ * UDP forward routes through node:dgram (`stream.udp: dgram`; the batched path is batch-forwarder.ts): the datagrams arrive on the edge's bound socket (shared with every stream
  * worker); each client address gets a session, an upstream socket connected to the route's
  * least-loaded target, and replies are sent from the shared socket, so the client sees the address
  * it wrote to. A session ends after the route's idle timeout without a datagram either way, on
@@ -44,11 +43,12 @@ export interface UdpForwarderDeps {
 export class UdpForwarder {
   private readonly shares = new Map<string, UdpShare>();
   private readonly sessions = new Map<string, Session>();
-  private readonly perClient = new Map<string, number>();
-  private readonly perRoute = new Map<string, number>();
+  private readonly limits: SessionLimits;
   private sweep: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: UdpForwarderDeps) {}
+  constructor(private readonly deps: UdpForwarderDeps) {
+    this.limits = new SessionLimits(deps.metrics, deps.routes);
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -60,6 +60,10 @@ export class UdpForwarder {
     for (const share of shares) {
       const shareKey = `${share.route}|${share.address}|${share.port}`;
       this.shares.set(shareKey, share);
+      this.deps.logger.info(
+        { udp: [`${share.address}:${share.port}`], route: share.route, mode: "dgram" },
+        "serving udp",
+      );
       share.socket.on("message", (msg, rinfo) => this.onClientDatagram(share, shareKey, msg, rinfo));
       share.socket.on("error", (err) =>
         this.deps.logger.warn({ err, route: share.route }, "shared udp socket error"),
@@ -86,46 +90,26 @@ export class UdpForwarder {
 
   private open(share: UdpShare, shareKey: string, key: string, rinfo: dgram.RemoteInfo): Session | undefined {
     const { metrics, logger } = this.deps;
-    const route = this.deps.routes().get(share.route);
-    if (route?.config.protocol !== "udp") {
-      metrics.refused(share.route, "unknown-route");
-      return undefined;
-    }
+    const admitted = this.limits.admit(share.route, rinfo.address);
+    if (!admitted) return undefined;
+    const { route, state } = admitted;
     const { config } = route;
-    const clientKey = `${config.name}|${rinfo.address}`;
-    if ((this.perRoute.get(config.name) ?? 0) >= config.maxSessions) {
-      metrics.refused(config.name, "route-sessions");
-      return undefined;
-    }
-    if ((this.perClient.get(clientKey) ?? 0) >= config.maxSessionsPerClient) {
-      metrics.refused(config.name, "client-sessions");
-      return undefined;
-    }
-    const state = route.targets.pick();
-    if (!state) {
-      metrics.refused(config.name, "no-target");
-      return undefined;
-    }
     const host = state.target.host;
     const upstream = dgram.createSocket(isIPv6(host) ? "udp6" : "udp4");
     const session: Session = {
       key,
       route: config.name,
       shareKey,
-      clientKey,
       address: rinfo.address,
       port: rinfo.port,
       upstream,
-      state,
+      admitted,
       idleTimeoutMs: config.idleTimeoutMs,
       lastActive: Date.now(),
       queue: [],
     };
     this.sessions.set(key, session);
-    this.perRoute.set(config.name, (this.perRoute.get(config.name) ?? 0) + 1);
-    this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
-    state.active++;
-    metrics.sessionsActive.inc({ route: config.name });
+    this.limits.opened(admitted);
     upstream.on("error", (err) => {
       // A connected UDP socket hears ICMP port unreachable as ECONNREFUSED: the target is down.
       if ((err as NodeJS.ErrnoException).code === "ECONNREFUSED") route.targets.markDown(state);
@@ -151,9 +135,6 @@ export class UdpForwarder {
   private close(session: Session, end: SessionEnd): void {
     if (this.sessions.get(session.key) !== session) return;
     this.sessions.delete(session.key);
-    decrement(this.perRoute, session.route);
-    decrement(this.perClient, session.clientKey);
-    session.state.active--;
     session.upstream.removeAllListeners("message");
     session.upstream.on("error", () => {});
     try {
@@ -161,8 +142,7 @@ export class UdpForwarder {
     } catch {
       // already closed
     }
-    this.deps.metrics.sessionsActive.dec({ route: session.route });
-    this.deps.metrics.sessions.inc({ route: session.route, end });
+    this.limits.ended(session.admitted, end);
     if (this.sessions.size === 0) this.stopSweep();
   }
 
@@ -195,10 +175,4 @@ export class UdpForwarder {
     clearInterval(this.sweep);
     this.sweep = undefined;
   }
-}
-
-function decrement(map: Map<string, number>, key: string): void {
-  const n = (map.get(key) ?? 1) - 1;
-  if (n <= 0) map.delete(key);
-  else map.set(key, n);
 }

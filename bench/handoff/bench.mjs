@@ -6,9 +6,12 @@
  *
  * Settings (environment): BENCH_ROUNDS (5), BENCH_RATE_SECONDS (10), BENCH_CONC (50),
  * BENCH_BULK_BYTES (4 GiB in total), BENCH_BULK_CONNS (4), BENCH_BULK_ROUNDS (5), BENCH_HOLD (5000),
- * BENCH_PIN (none | split), BENCH_PROFILE (1: only profile the edge on the handoff path),
+ * BENCH_PIN (none | split), BENCH_PROFILE (1 or handoff: only profile the edge and the worker on the
+ * handoff path; forward: the edge and the stream worker on the forward path),
  * BENCH_PHASES (hold,rate,bulk: which parts to run), BENCH_SETTLE_MS (20000, see holdPhase),
- * LOADGEN (path of the compiled loadgen), BENCH_OUT (results file).
+ * LOADGEN (path of the compiled loadgen), BENCH_OUT (results file), BENCH_STREAM_MAIN (the stream
+ * worker's main.js to run, e.g. an older build for a before/after; default services/stream/dist),
+ * BENCH_RELAY_THREADS (stream.relayThreads; default: the stream section's default, one per CPU).
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -33,7 +36,8 @@ const settings = {
   bulkRounds: Number(env.BENCH_BULK_ROUNDS ?? 5),
   hold: Number(env.BENCH_HOLD ?? 5000),
   pin: env.BENCH_PIN ?? "none",
-  profile: env.BENCH_PROFILE === "1",
+  // "1" or "handoff": the edge and the handoff worker; "forward": the edge and the stream worker.
+  profile: env.BENCH_PROFILE === "1" ? "handoff" : (env.BENCH_PROFILE ?? ""),
   phases: (env.BENCH_PHASES ?? "hold,rate,bulk").split(","),
   maxPerRun: 2_000_000,
 };
@@ -83,14 +87,26 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), "switchyard-bench-"));
   const logDir = join(work, "logs");
   mkdirSync(logDir);
+  // Each a different port: the kernel may give a just-closed ephemeral port again (a forward port
+  // equal to the backend's made the edge fail to bind).
+  const taken = new Set();
+  const distinctPort = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
   const ports = {
-    backend: await freePort(),
-    handoff: await freePort(),
-    forward: await freePort(),
-    haproxy: await freePort(),
-    grpc: await freePort(),
-    metrics: await freePort(),
-    inspect: await freePort(),
+    backend: await distinctPort(),
+    handoff: await distinctPort(),
+    forward: await distinctPort(),
+    haproxy: await distinctPort(),
+    grpc: await distinctPort(),
+    metrics: await distinctPort(),
+    inspect: await distinctPort(),
   };
   const tokenFile = join(work, "admin.token");
   writeFileSync(tokenFile, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
@@ -115,6 +131,7 @@ async function main() {
         action: { type: "forward", host: "127.0.0.1", port: ports.backend },
       },
     ],
+    ...(env.BENCH_RELAY_THREADS ? { stream: { relayThreads: Number(env.BENCH_RELAY_THREADS) } } : {}),
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   const haproxyCfg = join(work, "haproxy.cfg");
@@ -162,24 +179,30 @@ async function main() {
   });
   await edge.waitFor((l) => l.json?.msg === "edge started", 20_000, '"edge started"');
   const coldEdge = sample(edge.pid);
-  const workerArgs = settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}/worker`] : [];
+  const workerArgs = settings.profile === "handoff" ? ["--cpu-prof", `--cpu-prof-dir=${profDir}/worker`] : [];
+  const streamArgs = settings.profile === "forward" ? ["--cpu-prof", `--cpu-prof-dir=${profDir}/stream`] : [];
   const worker = start("worker", process.execPath, [...workerArgs, join(here, "worker.mjs")], {
     ...spawnOpts,
     env: { ...procEnv, SWITCHYARD_EDGE: `127.0.0.1:${ports.grpc}` },
   });
   await worker.waitFor((l) => l.json?.event === "attached", 20_000, "attach");
   // Forward routes are relayed by the stream pool (services/stream): the edge hands them off too.
-  const stream = start("stream", process.execPath, [join(repoRoot, "services/stream/dist/main.js")], {
-    ...spawnOpts,
-    env: {
-      ...procEnv,
-      SWITCHYARD_CONFIG: configPath,
-      SWITCHYARD_EDGE: `127.0.0.1:${ports.grpc}`,
-      SWITCHYARD_GRPC_ADDRESS: "127.0.0.1:0",
-      SWITCHYARD_METRICS_ADDRESS: "127.0.0.1:0",
-      SWITCHYARD_LOG_LEVEL: env.SWITCHYARD_LOG_LEVEL ?? "info",
+  const stream = start(
+    "stream",
+    process.execPath,
+    [...streamArgs, resolve(env.BENCH_STREAM_MAIN ?? join(repoRoot, "services/stream/dist/main.js"))],
+    {
+      ...spawnOpts,
+      env: {
+        ...procEnv,
+        SWITCHYARD_CONFIG: configPath,
+        SWITCHYARD_EDGE: `127.0.0.1:${ports.grpc}`,
+        SWITCHYARD_GRPC_ADDRESS: "127.0.0.1:0",
+        SWITCHYARD_METRICS_ADDRESS: "127.0.0.1:0",
+        SWITCHYARD_LOG_LEVEL: env.SWITCHYARD_LOG_LEVEL ?? "info",
+      },
     },
-  });
+  );
   await stream.waitFor((l) => l.json?.msg === "attached to the edge", 20_000, "stream attach");
   const haproxy = settings.profile
     ? null
@@ -263,7 +286,9 @@ async function main() {
     if (errors > 0) log(`  ! ${what} on ${r.path}: ${errors} errors ${JSON.stringify(r.errors)}`);
   };
 
-  const paths = settings.profile ? ["handoff"] : PATHS;
+  const paths = settings.profile ? [settings.profile] : PATHS;
+  // The process profiled beside the edge on that path.
+  const profiled = settings.profile === "forward" ? "stream" : "worker";
   // Warm-up (JIT, pools) and a check that every path answers correctly.
   log("# warm-up: 3 s per path");
   for (const path of paths) {
@@ -273,31 +298,32 @@ async function main() {
   }
 
   if (settings.profile) {
+    const path = settings.profile;
     log(
-      `# profile: ${settings.rounds} × ${settings.rateSeconds} s of handoff conn/s, edge and worker under --cpu-prof`,
+      `# profile: ${settings.rounds} × ${settings.rateSeconds} s of ${path} conn/s, edge and ${profiled} under --cpu-prof`,
     );
     windows.length = 0;
     const runs = [];
     for (let i = 0; i < settings.rounds; i++) {
-      const r = await rate("handoff", settings.rateSeconds);
+      const r = await rate(path, settings.rateSeconds);
       runs.push(r);
       const us = (n) => ((r.serverCpu[n] * 1e6) / r.ok).toFixed(1);
       log(
-        `  handoff  ${r.rate.toFixed(0)} conn/s, edge ${us("edge")} µs/conn, worker ${us("worker")} µs/conn`,
+        `  ${path}  ${r.rate.toFixed(0)} conn/s, edge ${us("edge")} µs/conn, ${profiled} ${us(profiled)} µs/conn`,
       );
     }
     await Promise.all([worker.stop(10_000), stream.stop(10_000)]);
     await edge.stop(10_000);
     await backend.stop();
     const edgeTop = topFrames(join(profDir, "edge"), 25, windows);
-    const workerTop = topFrames(join(profDir, "worker"), 15, windows);
-    process.stdout.write(`#### edge\n\n${edgeTop.text}\n\n#### worker\n\n${workerTop.text}\n`);
+    const workerTop = topFrames(join(profDir, profiled), 25, windows);
+    process.stdout.write(`#### edge\n\n${edgeTop.text}\n\n#### ${profiled}\n\n${workerTop.text}\n`);
     const out = env.BENCH_OUT ?? join(repoRoot, "bench/results", `handoff-profile-${stamp()}.json`);
     mkdirSync(dirname(out), { recursive: true });
     const summary = (t) => ({ file: t.file, busyPct: t.busyPct, seconds: t.seconds, frames: t.frames });
     writeFileSync(
       out,
-      `${JSON.stringify({ settings, runs, edge: summary(edgeTop), worker: summary(workerTop) }, null, 2)}\n`,
+      `${JSON.stringify({ settings, runs, edge: summary(edgeTop), [profiled]: summary(workerTop) }, null, 2)}\n`,
     );
     log(`# profiles in ${profDir}; summary: ${out}`);
     rmSync(work, { recursive: true, force: true, maxRetries: 2 });

@@ -11,6 +11,8 @@ export const streamSectionSchema = z.strictObject({
   metrics: hostPort.default("127.0.0.1:10961"),
   /** How a TCP forward's bytes move: `splice` (native, no byte in JavaScript) or `pipe` (Node streams). */
   relay: z.enum(["splice", "pipe"]).default("splice"),
+  /** Splice relay threads per worker (connections go to the least busy); unset: one per CPU. */
+  relayThreads: z.number().int().min(1).max(64).optional(),
   /** A target that refused or timed out is skipped for this long (then tried again). */
   targetRetryMs: z.number().int().min(100).max(600_000).default(5000),
   /**

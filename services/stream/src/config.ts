@@ -27,6 +27,8 @@ export interface ForwardRoute {
 
 export interface StreamSettings {
   relay: StreamSection["relay"];
+  /** Splice relay threads; undefined: one per CPU. */
+  relayThreads: number | undefined;
   targetRetryMs: number;
   routes: Map<string, ForwardRoute>;
   udp: StreamSection["udp"];
@@ -53,7 +55,13 @@ export function streamSettings(section: StreamSection, config: LoadedConfig): St
       maxSessionsPerClient: a.maxSessionsPerClient,
     });
   }
-  return { relay: section.relay, targetRetryMs: section.targetRetryMs, routes, udp: section.udp };
+  return {
+    relay: section.relay,
+    relayThreads: section.relayThreads,
+    targetRetryMs: section.targetRetryMs,
+    routes,
+    udp: section.udp,
+  };
 }
 
 /** The port to connect to on `target` for a connection the edge accepted on `acceptedPort`. */

@@ -1,8 +1,25 @@
 import { Counter, Gauge, type Metric, type Registry } from "prom-client";
 import type { RelayEnd } from "./relay/relay.js";
 
+/**
+ * A route's TCP numbers, kept in plain fields on the per-connection path (no label hashing per
+ * connection) and published to the gauge and counters when they are read (scrape, StreamAdmin).
+ */
+class TcpCounts {
+  active = 0;
+  in = 0;
+  out = 0;
+  readonly ends = new Map<RelayEnd, number>();
+  /** What the counters were last given. */
+  inPublished = 0;
+  outPublished = 0;
+  readonly endsPublished = new Map<RelayEnd, number>();
+}
+
 /** Per-route counters of the stream pool (connections, sessions, bytes, refusals, timeouts). */
 export class StreamMetrics {
+  private readonly tcp = new Map<string, TcpCounts>();
+
   readonly connectionsActive: Gauge<"route">;
   readonly connections: Counter<"route" | "end">;
   readonly bytes: Counter<"route" | "direction">;
@@ -21,18 +38,38 @@ export class StreamMetrics {
       help: "TCP forward connections open, per route",
       labelNames: ["route"],
       registers,
+      collect: () => {
+        for (const [route, t] of this.tcp) this.connectionsActive.set({ route }, t.active);
+      },
     });
     this.connections = new Counter({
       name: "switchyard_stream_connections_total",
       help: "TCP forward connections relayed and ended, per route and ending (closed, both-closed, idle, error, shutdown)",
       labelNames: ["route", "end"],
       registers,
+      collect: () => {
+        for (const [route, t] of this.tcp) {
+          for (const [end, n] of t.ends) {
+            const delta = n - (t.endsPublished.get(end) ?? 0);
+            if (delta > 0) this.connections.inc({ route, end }, delta);
+            t.endsPublished.set(end, n);
+          }
+        }
+      },
     });
     this.bytes = new Counter({
       name: "switchyard_stream_bytes_total",
       help: "Bytes relayed per route: in (client to target), out (target to client)",
       labelNames: ["route", "direction"],
       registers,
+      collect: () => {
+        for (const [route, t] of this.tcp) {
+          if (t.in > t.inPublished) this.bytes.inc({ route, direction: "in" }, t.in - t.inPublished);
+          if (t.out > t.outPublished) this.bytes.inc({ route, direction: "out" }, t.out - t.outPublished);
+          t.inPublished = t.in;
+          t.outPublished = t.out;
+        }
+      },
     });
     this.refusals = new Counter({
       name: "switchyard_stream_refusals_total",
@@ -69,15 +106,31 @@ export class StreamMetrics {
     });
   }
 
+  private counts(route: string): TcpCounts {
+    let t = this.tcp.get(route);
+    if (!t) {
+      t = new TcpCounts();
+      this.tcp.set(route, t);
+    }
+    return t;
+  }
+
+  /** A TCP connection of `route` is open (to a target, or connecting to one). */
   opened(route: string): void {
-    this.connectionsActive.inc({ route });
+    this.counts(route).active++;
+  }
+
+  /** An opened connection whose connect failed: it is open no more and counts as no ending. */
+  abandoned(route: string): void {
+    this.counts(route).active--;
   }
 
   closed(route: string, end: RelayEnd, bytesIn: number, bytesOut: number): void {
-    this.connectionsActive.dec({ route });
-    this.connections.inc({ route, end });
-    this.bytes.inc({ route, direction: "in" }, bytesIn);
-    this.bytes.inc({ route, direction: "out" }, bytesOut);
+    const t = this.counts(route);
+    t.active--;
+    t.ends.set(end, (t.ends.get(end) ?? 0) + 1);
+    t.in += bytesIn;
+    t.out += bytesOut;
   }
 
   refused(route: string, reason: string): void {

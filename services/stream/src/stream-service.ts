@@ -37,7 +37,7 @@ export class StreamService {
     settings: StreamSettings,
     private readonly deps: StreamServiceDeps,
   ) {
-    this.relay = settings.relay === "splice" ? SpliceRelay.get() : new PipeRelay();
+    this.relay = settings.relay === "splice" ? SpliceRelay.get(settings.relayThreads) : new PipeRelay();
     this.routes = liveRoutes(settings);
     const tcp = new TcpForwarder({
       relay: this.relay,

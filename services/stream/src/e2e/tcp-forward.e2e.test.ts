@@ -79,6 +79,7 @@ describe("tcp forward through the stream pool", () => {
   before(async () => {
     for (const k of [
       "echo",
+      "named",
       "slow",
       "slow",
       "idle",
@@ -135,6 +136,7 @@ describe("tcp forward through the stream pool", () => {
       edge: { proxyProtocol: { trusted: ["127.0.0.5/32"] } },
       routes: [
         route("echo", { host: "127.0.0.1", port: echoPort }),
+        route("named", { host: "localhost", port: echoPort }),
         route("halfOpen", { host: "127.0.0.1", port: echoPort, halfOpen: true }),
         route("idle", { host: "127.0.0.1", port: echoPort, idleTimeoutMs: 400 }),
         route("dead", { targets: [{ host: "127.0.0.1", port: dead }], connectTimeoutMs: 2000 }),
@@ -159,6 +161,24 @@ describe("tcp forward through the stream pool", () => {
     await haproxy?.stop();
     full?.stop();
     for (const s of servers) await closeServer(s);
+  });
+
+  it("relays to a target given by name (Node connects, the relay takes over its socket)", async () => {
+    const s = await connectTo(ports.named!);
+    assert.equal(await readLine(s), "backend says hi");
+    s.write("by name\n");
+    assert.equal(await readLine(s), "by name");
+    const ended = closed(s);
+    s.end();
+    await ended;
+    const relayed = () =>
+      scrapeMetric(stream.metricsPort, "switchyard_stream_connections_total", {
+        route: "named",
+        end: "closed",
+      });
+    await waitFor(async () => (await relayed()) === 1, {
+      what: "the named route's connection counted closed",
+    });
   });
 
   it("relays both ways and closes both sides when the client ends (no half-open by default)", async () => {
@@ -242,6 +262,7 @@ describe("tcp forward through the stream pool", () => {
       "failover",
       "halfOpen",
       "idle",
+      "named",
       "proxied",
       "slow",
       "tls",

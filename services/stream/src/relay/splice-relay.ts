@@ -1,11 +1,13 @@
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
+import { availableParallelism } from "node:os";
 import { closeFd } from "@switchyard/handoff";
 import { RelayError } from "../errors.js";
 import type { Relay, RelayEnd, RelayOptions, RelayResult } from "./relay.js";
 
 interface Binding {
-  init(onEnded: (id: number, bytesIn: number, bytesOut: number, reason: number) => void): void;
+  /** Starts `threads` relay threads; ends arrive in batches of [id, bytesIn, bytesOut, reason]. */
+  init(onEnded: (ends: Float64Array) => void, threads: number): void;
   start(
     id: number,
     clientFd: number,
@@ -56,8 +58,8 @@ function socketFd(socket: Socket): number {
 let shared: SpliceRelay | undefined;
 
 /**
- * The native relay (native/relay.c): one thread splices every pair through kernel pipes, so no byte
- * of a forwarded connection reaches JavaScript. The upstream socket Node connected is duplicated and
+ * The native relay (native/relay.c): relay threads (one per CPU by default) splice every pair through
+ * kernel pipes, so no byte of a forwarded connection reaches JavaScript. The upstream socket Node connected is duplicated and
  * its own fd closed (no FIN: the duplicate keeps the connection). One per process.
  */
 export class SpliceRelay implements Relay {
@@ -66,7 +68,10 @@ export class SpliceRelay implements Relay {
   private nextId = 1;
   private readonly ends: Record<number, RelayEnd>;
 
-  private constructor(private readonly native: Binding) {
+  private constructor(
+    private readonly native: Binding,
+    readonly threads: number,
+  ) {
     this.ends = {
       [native.END_CLOSED]: "closed",
       [native.END_BOTH]: "both-closed",
@@ -76,16 +81,27 @@ export class SpliceRelay implements Relay {
       [native.END_CONNECT_FAILED]: "connect-failed",
       [native.END_CONNECT_TIMEOUT]: "connect-timeout",
     };
-    native.init((id, bytesIn, bytesOut, reason) => {
-      const done = this.pending.get(id);
-      if (!done) return;
-      this.pending.delete(id);
-      done({ bytesIn, bytesOut, end: this.ends[reason] ?? "error" });
-    });
+    native.init((ends) => {
+      for (let i = 0; i < ends.length; i += 4) {
+        const id = ends[i] as number;
+        const done = this.pending.get(id);
+        if (!done) continue;
+        this.pending.delete(id);
+        done({
+          bytesIn: ends[i + 1] as number,
+          bytesOut: ends[i + 2] as number,
+          end: this.ends[ends[i + 3] as number] ?? "error",
+        });
+      }
+    }, threads);
   }
 
-  static get(): SpliceRelay {
-    shared ??= new SpliceRelay(load());
+  /**
+   * The process's relay, started on first use with `threads` threads (a connection goes to the
+   * thread with the fewest; later calls get the running relay whatever they ask).
+   */
+  static get(threads = availableParallelism()): SpliceRelay {
+    shared ??= new SpliceRelay(load(), Math.max(1, Math.min(64, Math.floor(threads))));
     return shared;
   }
 

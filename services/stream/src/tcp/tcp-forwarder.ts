@@ -87,7 +87,7 @@ export class TcpForwarder {
     const { config } = route;
     const { metrics, relay } = this.deps;
     const port = targetPort(config, state.target, info.local.port);
-    const prefix = Buffer.concat([proxyHeader(config, info), replay]);
+    const prefix = routePrefix(config, info, replay);
     state.active++;
     const options = {
       idleTimeoutMs: config.idleTimeoutMs,
@@ -96,17 +96,15 @@ export class TcpForwarder {
     };
     const rc = relay.connectAndRelay!(fd, state.target.host, port, prefix, options, (result) => {
       state.active--;
-      metrics.connectionsActive.dec({ route: config.name });
       if (result.end === "connect-failed" || result.end === "connect-timeout") {
+        metrics.abandoned(config.name);
         route.targets.markDown(state);
         metrics.connectFailed(config.name, result.end === "connect-timeout" ? "timeout" : "refused");
         return next();
       }
       route.targets.markUp(state);
       const bytesIn = replay.length + result.bytesIn;
-      metrics.connections.inc({ route: config.name, end: result.end });
-      metrics.bytes.inc({ route: config.name, direction: "in" }, bytesIn);
-      metrics.bytes.inc({ route: config.name, direction: "out" }, result.bytesOut);
+      metrics.closed(config.name, result.end, bytesIn, result.bytesOut);
       ended(bytesIn, result.bytesOut);
     });
     if (rc !== 0) {
@@ -171,7 +169,7 @@ export class TcpForwarder {
     const { metrics } = this.deps;
     state.active++;
     metrics.opened(config.name);
-    const prefix = Buffer.concat([proxyHeader(config, info), replay]);
+    const prefix = routePrefix(config, info, replay);
     this.deps.relay.relay(
       fd,
       upstream,
@@ -187,9 +185,13 @@ export class TcpForwarder {
   }
 }
 
-/** The PROXY header a route sends ahead of the client's bytes: the client as the edge saw it. */
-function proxyHeader(config: ForwardRoute, info: ConnMessage): Buffer {
-  if (config.proxyProtocol === "none") return Buffer.alloc(0);
-  const header = { source: info.remote, destination: info.local };
-  return config.proxyProtocol === "v1" ? encodeProxyV1(header) : encodeProxyV2(header);
+/**
+ * What goes to the target before the client's next bytes: the PROXY header (the client as the edge
+ * saw it) when the route sends one, then the bytes the edge read to route.
+ */
+function routePrefix(config: ForwardRoute, info: ConnMessage, replay: Buffer): Buffer {
+  if (config.proxyProtocol === "none") return replay;
+  const source = { source: info.remote, destination: info.local };
+  const header = config.proxyProtocol === "v1" ? encodeProxyV1(source) : encodeProxyV2(source);
+  return replay.length === 0 ? header : Buffer.concat([header, replay]);
 }

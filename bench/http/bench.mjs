@@ -253,10 +253,24 @@ async function startReplica(edge, name, main) {
     pid: child.pid,
     stop: async () => {
       if (child.exitCode !== null) return;
+      const began = Date.now();
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      // The worker drains for up to 10 s (drainTimeoutMs) after leaving the pool (deregister: up
+      // to 2 s): killed only well after that, and a slow stop is reported with the worker's own
+      // count of what it held and what was left (its log).
+      let killed = false;
+      const timer = setTimeout(() => {
+        killed = true;
+        child.kill("SIGKILL");
+      }, 20_000);
       await exited;
       clearTimeout(timer);
+      if (killed || Date.now() - began > 3000) {
+        const drained = readFileSync(log, "utf8")
+          .split("\n")
+          .filter((l) => l.includes("draining http connections") || l.includes("http connections drained"));
+        say(`${name}: stop took ${Date.now() - began} ms${killed ? " (killed)" : ""}; ${drained.join(" ")}`);
+      }
     },
   };
 }

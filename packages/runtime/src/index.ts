@@ -41,6 +41,7 @@ export {
   serviceMain,
 } from "./lifecycle/service-main.js";
 export {
+  type BufferedLogger,
   type BufferedLoggerOptions,
   createBufferedLogger,
   createLogger,

@@ -22,6 +22,15 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
   return pino(settings, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
+/** What createBufferedLogger gives: the logger, a fast path for its hottest line, and a flush. */
+export interface BufferedLogger {
+  logger: Logger;
+  /** The same line as `logger.info(fields, msg)` (fields: plain JSON values; undefined ones left out). */
+  info(fields: Record<string, unknown>, msg: string): void;
+  /** Writes what is gathered now (a stop calls it). */
+  flush(): void;
+}
+
 export interface BufferedLoggerOptions {
   level?: string;
   /** Lines are written in blocks of about this many bytes (default 8 KiB)… */
@@ -36,17 +45,24 @@ export interface BufferedLoggerOptions {
  * per line. A line may reach stdout up to `flushMs` after it was logged, after lines of the
  * synchronous logger logged later; `flush` writes what is gathered now (a stop calls it).
  */
-export function createBufferedLogger(
-  service: string,
-  options: BufferedLoggerOptions = {},
-): { logger: Logger; flush(): void } {
+export function createBufferedLogger(service: string, options: BufferedLoggerOptions = {}): BufferedLogger {
   const minLength = options.bufferBytes ?? 8192;
   const destination = pino.destination({ dest: 1, sync: false, minLength, maxWrite: 4 * minLength });
   const timer = setInterval(() => destination.flush(), options.flushMs ?? 250);
   timer.unref();
   const logger = createLogger(service, { level: options.level ?? "info", destination });
+  // The line pino writes for logger.info(fields, msg) (level, time, the base fields, the fields, msg),
+  // put together here: pino's generic serializer was most of an access line's cost.
+  const head = '{"level":30,"time":"';
+  const base = `",${JSON.stringify({ service, pid: process.pid, hostname: hostname() }).slice(1, -1)},`;
   return {
     logger,
+    info(fields, msg) {
+      if (!logger.isLevelEnabled("info")) return;
+      const body = JSON.stringify(fields);
+      const own = body.length > 2 ? `${body.slice(1, -1)},` : "";
+      destination.write(`${head}${new Date().toISOString()}${base}${own}"msg":${JSON.stringify(msg)}}\n`);
+    },
     flush: () => {
       try {
         destination.flushSync();

@@ -10,7 +10,12 @@ import { serveHttp2 } from "./front/http2-front.js";
 import { ConnectionSlots } from "./limits/connection-slot.js";
 import type { HttpMetrics } from "./metrics.js";
 import { OcspStapler } from "./ocsp/ocsp-stapler.js";
-import { type ConnectionFacts, handleRequest, type RequestContext } from "./proxy/handle-request.js";
+import {
+  type AccessLog,
+  type ConnectionFacts,
+  handleRequest,
+  type RequestContext,
+} from "./proxy/handle-request.js";
 import { handleUpgrade } from "./proxy/handle-upgrade.js";
 import { SiteCertificates } from "./tls/site-certificates.js";
 import { terminateTls } from "./tls/terminate-tls.js";
@@ -22,7 +27,7 @@ export interface HttpServiceOptions {
   instance?: string;
   logger: Logger;
   /** Where the access lines go (default: `logger`); main.ts gives a buffered one. */
-  accessLog?: Logger;
+  accessLog?: AccessLog;
   metrics: HttpMetrics;
   kvKeyFile: string;
   /** NATS for `tls: auto` certificates (config `nats`). */

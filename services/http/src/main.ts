@@ -21,7 +21,7 @@ await serviceMain({
       edge,
       token,
       logger,
-      accessLog: access.logger,
+      accessLog: access,
       metrics,
       kvKeyFile: env.kvKeyFile,
       nats: { servers: config.nats.servers, auth: natsAuth(config.nats, "http") },

@@ -20,8 +20,13 @@ export interface Exchange {
   readonly started: boolean;
   /** A complete short response (text/plain); `close`: the request body is left unread, so end there. */
   reply(status: number, body: string, headers?: OutgoingHttpHeaders, close?: boolean): void;
-  /** Sends the response head; the body goes to the returned stream. */
+  /**
+   * Sends the response head; the body goes through `write` (counted in bytesOut), and the returned
+   * stream is where it ends and where 'drain', 'error' and 'finish' come from.
+   */
   start(status: number, headers: OutgoingHttpHeaders): Writable;
+  /** A chunk of the response body (after start); false: wait for the stream's 'drain'. */
+  write(chunk: Buffer): boolean;
   /** Ends the exchange abruptly (HTTP/1.1: the connection; HTTP/2: RST_STREAM). */
   abort(): void;
   /** Runs once, when the exchange is over however it ended. */
@@ -40,61 +45,92 @@ function textHeaders(body: string, headers: OutgoingHttpHeaders = {}): OutgoingH
   };
 }
 
+/**
+ * Response heads waiting for the next event-loop turn (see Http1Exchange.start): one setImmediate per
+ * turn for all of them, not one per response.
+ */
+let unflushed: Http1Exchange[] = [];
+
+function flushLoneHeads(): void {
+  const heads = unflushed;
+  unflushed = [];
+  for (const ex of heads) ex.flushLoneHead();
+}
+
 /** HTTP/1.1: a request and its response from node:http. */
+class Http1Exchange implements Exchange {
+  readonly protocol = "1.1" as const;
+  readonly method: string;
+  readonly path: string;
+  readonly host: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable;
+  readonly hasBody: boolean;
+  readonly contentLength: number | undefined;
+  bytesOut = 0;
+  status = 0;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    const { headers } = req;
+    const te = headers["transfer-encoding"];
+    const length = headers["content-length"];
+    this.method = req.method ?? "GET";
+    this.path = req.url ?? "/";
+    this.host = headers.host;
+    this.headers = headers;
+    this.body = req;
+    this.contentLength = length === undefined ? undefined : Number(length);
+    this.hasBody = te !== undefined || (this.contentLength ?? 0) > 0;
+  }
+
+  get started(): boolean {
+    return this.res.headersSent;
+  }
+
+  reply(status: number, body: string, headers?: OutgoingHttpHeaders, close?: boolean): void {
+    const { res } = this;
+    if (res.headersSent) return;
+    this.bytesOut += Buffer.byteLength(body);
+    this.status = status;
+    res.writeHead(status, textHeaders(body, close ? { ...headers, connection: "close" } : headers));
+    res.end(this.method === "HEAD" ? undefined : body);
+  }
+
+  start(status: number, headers: OutgoingHttpHeaders): Writable {
+    this.status = status;
+    this.res.writeHead(status, headers);
+    // The head goes out with the first body chunk when that is at hand (one write, not two); a
+    // stream that has none yet (SSE) gets its head alone, after this turn of the event loop.
+    if (unflushed.push(this) === 1) setImmediate(flushLoneHeads);
+    return this.res;
+  }
+
+  /** After the turn that started the response: a head still waiting for its first body byte goes alone. */
+  flushLoneHead(): void {
+    const { res } = this;
+    if (this.bytesOut === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  }
+
+  write(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  abort(): void {
+    this.res.destroy();
+    this.req.socket.destroy();
+  }
+
+  onClose(f: () => void): void {
+    this.res.once("close", f);
+  }
+}
+
 export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchange {
-  const te = req.headers["transfer-encoding"];
-  const length = req.headers["content-length"];
-  const contentLength = length === undefined ? undefined : Number(length);
-  let bytesOut = 0;
-  let sent = 0;
-  return {
-    protocol: "1.1",
-    method: req.method ?? "GET",
-    path: req.url ?? "/",
-    host: req.headers.host,
-    headers: req.headers,
-    body: req,
-    hasBody: te !== undefined || (contentLength ?? 0) > 0,
-    contentLength,
-    get started() {
-      return res.headersSent;
-    },
-    get bytesOut() {
-      return bytesOut;
-    },
-    get status() {
-      return sent;
-    },
-    reply(status, body, headers, close) {
-      if (res.headersSent) return;
-      bytesOut += Buffer.byteLength(body);
-      sent = status;
-      res.writeHead(status, textHeaders(body, close ? { ...headers, connection: "close" } : headers));
-      res.end(req.method === "HEAD" ? undefined : body);
-    },
-    start(status, headers) {
-      sent = status;
-      res.writeHead(status, headers);
-      // The head goes out with the first body chunk when that is at hand (one write, not two); a
-      // stream that has none yet (SSE) gets its head alone, after this turn of the event loop.
-      setImmediate(() => {
-        if (bytesOut === 0 && !res.writableEnded && !res.destroyed) res.flushHeaders();
-      });
-      const write = res.write.bind(res);
-      res.write = ((chunk: Buffer, ...rest: never[]) => {
-        bytesOut += chunk.length;
-        return write(chunk, ...rest);
-      }) as typeof res.write;
-      return res;
-    },
-    abort() {
-      res.destroy();
-      req.socket.destroy();
-    },
-    onClose(f) {
-      res.once("close", f);
-    },
-  };
+  return new Http1Exchange(req, res);
 }
 
 /** HTTP/2: one stream and its request headers. */
@@ -135,12 +171,11 @@ export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHe
     start(status, extra) {
       sent = status;
       stream.respond({ ":status": status, ...extra });
-      const write = stream.write.bind(stream);
-      stream.write = ((chunk: Buffer, ...rest: never[]) => {
-        bytesOut += chunk.length;
-        return write(chunk, ...rest);
-      }) as typeof stream.write;
       return stream;
+    },
+    write(chunk) {
+      bytesOut += chunk.length;
+      return stream.write(chunk);
     },
     abort() {
       if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);

@@ -3,6 +3,26 @@ import type { Socket } from "node:net";
 /** Why a deadline ended a connection (or an HTTP/2 stream). */
 export type Expiry = "handshake" | "header" | "idle" | "stream" | "closing";
 
+/** One deadline of a slot: its timer, kept for reuse; `armed` false once cancelled or passed. */
+class Deadline {
+  armed = true;
+  readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly ms: number,
+    public reason: Expiry,
+    public action: () => void,
+    expire: (d: Deadline) => void,
+  ) {
+    this.timer = setTimeout(() => {
+      if (!this.armed) return;
+      this.armed = false;
+      expire(this);
+    }, ms);
+    this.timer.unref();
+  }
+}
+
 /** What the slots report (metrics). */
 export interface SlotEvents {
   held(connections: number): void;
@@ -17,40 +37,51 @@ export interface SlotEvents {
  * socket and destroying either destroys it. Bytes never restart a deadline; only whole requests do.
  */
 export class ConnectionSlot {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Deadline>();
   private readonly releases: Array<() => void> = [];
   private released = false;
+  private readonly destroySocket = () => this.socket.destroy();
+  private readonly expire = (d: Deadline) => {
+    this.onExpire(d.reason);
+    d.action();
+  };
   /** What the protocol does when the worker drains (default: close at once). */
-  drain: () => void = () => this.socket.destroy();
+  drain: () => void = this.destroySocket;
 
   constructor(
     readonly socket: Socket,
     private readonly onExpire: (reason: Expiry) => void,
   ) {}
 
-  /** Starts (or restarts) deadline `key`; when it passes, `action` runs (default: destroy). */
-  deadline(key: string, reason: Expiry, ms: number, action: () => void = () => this.socket.destroy()): void {
+  /**
+   * Starts (or restarts) deadline `key`; when it passes, `action` runs (default: destroy). A key's
+   * timer is made once and re-armed with refresh() (a keep-alive connection restarts its idle
+   * deadline at every response); a cancelled one that still fires does nothing.
+   */
+  deadline(key: string, reason: Expiry, ms: number, action: () => void = this.destroySocket): void {
     if (this.released) return;
-    clearTimeout(this.timers.get(key));
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.onExpire(reason);
-      action();
-    }, ms);
-    timer.unref();
-    this.timers.set(key, timer);
+    const known = this.timers.get(key);
+    if (known && known.ms === ms) {
+      known.reason = reason;
+      known.action = action;
+      known.armed = true;
+      known.timer.refresh();
+      return;
+    }
+    if (known) clearTimeout(known.timer);
+    this.timers.set(key, new Deadline(ms, reason, action, this.expire));
   }
 
   cancel(key: string): void {
-    const timer = this.timers.get(key);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.timers.delete(key);
+    const known = this.timers.get(key);
+    if (known) known.armed = false;
   }
 
-  /** Timers running now (tests: back to zero after every ending). */
+  /** Deadlines running now (tests: back to zero after every ending). */
   get deadlines(): number {
-    return this.timers.size;
+    let armed = 0;
+    for (const d of this.timers.values()) if (d.armed) armed++;
+    return armed;
   }
 
   onRelease(release: () => void): void {
@@ -62,7 +93,10 @@ export class ConnectionSlot {
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const d of this.timers.values()) {
+      d.armed = false;
+      clearTimeout(d.timer);
+    }
     this.timers.clear();
     for (const release of this.releases.splice(0)) release();
   }

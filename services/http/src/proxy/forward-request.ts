@@ -137,7 +137,7 @@ class ResponseRelay {
 
   onData(chunk: Buffer): boolean {
     // false: undici pauses reading the upstream until 'drain' resumes it.
-    return (this.out as Writable).write(chunk);
+    return this.ex.write(chunk);
   }
 
   onComplete(): void {

@@ -20,6 +20,14 @@ export interface ConnectionFacts {
   draining: boolean;
 }
 
+/**
+ * Where access lines go: a pino Logger, or main.ts's buffered logger, whose `info` writes the same
+ * line without pino's generic serializer (fields are plain JSON values).
+ */
+export interface AccessLog {
+  info(fields: Record<string, unknown>, msg: string): void;
+}
+
 /** What a request handler reads, current at each request (a reload swaps it). */
 export interface RequestContext {
   sites: SiteTable;
@@ -29,7 +37,7 @@ export interface RequestContext {
   metrics: HttpMetrics;
   logger: Logger;
   /** Where the access lines go (buffered: one line per request). */
-  accessLog: Logger;
+  accessLog: AccessLog;
   connectFailed(upstream: Upstream): void;
   tlsFailed(upstream: Upstream, failure: TlsFailure): void;
 }

@@ -1,7 +1,14 @@
 import { join } from "node:path";
-import { MaildirDeliveryError } from "../errors.js";
+import { MaildirDeliveryError, PlaceError } from "../errors.js";
 import type { DirSyncer } from "./dir-sync.js";
-import { type FileOps, isExisting, isMissing, type WritableFile, writeBatched } from "./file-ops.js";
+import {
+  type FileOps,
+  isExisting,
+  isMissing,
+  type OpenDir,
+  type WritableFile,
+  writeAllButLast,
+} from "./file-ops.js";
 import { mailboxDir, maildirName } from "./maildir.js";
 import type { SpareFiles } from "./spare-files.js";
 
@@ -13,6 +20,9 @@ export interface MaildirCopy {
   name: string;
 }
 
+/** `new/` directories kept open at most (least recently used closed first). */
+const OPEN_DIRS = 256;
+
 /**
  * The Maildirs under the spool root: made once per process and mailbox, linked into, and committed
  * with a group-committed fsync of `new/`.
@@ -20,6 +30,8 @@ export interface MaildirCopy {
 export class Maildirs {
   /** Maildirs whose directories this process has made (no mkdir per message). */
   private readonly made = new Set<string>();
+  /** Their `new/`, kept open (by Maildir; most recently used last). */
+  private readonly opened = new Map<string, Promise<OpenDir>>();
 
   constructor(
     private readonly root: string,
@@ -43,6 +55,65 @@ export class Maildirs {
     await this.ops.mkdir(join(dir, "new"));
     await this.ops.mkdir(join(dir, "cur"));
     this.made.add(dir);
+  }
+
+  /** A Maildir's `new/`, made if needed and kept open (at most OPEN_DIRS of them). */
+  private newDir(dir: string): Promise<OpenDir> {
+    let open = this.opened.get(dir);
+    if (open) {
+      this.opened.delete(dir);
+      this.opened.set(dir, open);
+      return open;
+    }
+    open = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
+    this.opened.set(dir, open);
+    open.catch(() => {
+      if (this.opened.get(dir) === open) this.opened.delete(dir);
+    });
+    if (this.opened.size > OPEN_DIRS) {
+      const [oldest] = this.opened.keys();
+      if (oldest !== undefined) this.forget(oldest);
+    }
+    return open;
+  }
+
+  /** Closes a Maildir's kept `new/` and forgets it was made (it was removed, or is least used). */
+  private forget(dir: string): void {
+    const open = this.opened.get(dir);
+    this.opened.delete(dir);
+    this.made.delete(dir);
+    open?.then((d) => d.close()).catch(() => {});
+  }
+
+  /**
+   * The file's last bytes, its links and rename into every `new/` and their fsyncs (`FileOps.place`:
+   * one work item natively), then the group-committed fsyncs of the `new/` directories it left.
+   * A Maildir removed since its `new/` was opened (ENOENT) is made and opened again, once.
+   */
+  private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
+    const request = async (written: boolean) => {
+      const [into, ...links] = await Promise.all(dirs.map((d) => this.newDir(d)));
+      return { file, last: written ? undefined : last, from, name, links, into: into as OpenDir };
+    };
+    let unsynced: OpenDir[];
+    try {
+      unsynced = await this.ops.place(await request(false));
+    } catch (err) {
+      if (
+        !(err instanceof PlaceError) ||
+        err.stage === "write" ||
+        err.stage === "sync" ||
+        err.code !== "ENOENT"
+      )
+        throw err;
+      for (const dir of dirs) this.forget(dir);
+      unsynced = await this.ops.place(await request(true));
+    }
+    try {
+      await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
+    } catch (err) {
+      throw new PlaceError("sync", dirs.length - 1, { cause: err });
+    }
   }
 
   /**
@@ -100,43 +171,34 @@ export class Maildirs {
     } catch (err) {
       throw new MaildirDeliveryError("open", tmpPath, { cause: err });
     }
-    let bytes = 0;
+    let written: { bytes: number; last: Uint8Array[] };
     try {
-      bytes = await writeBatched(file, head, body);
-      await file.sync();
+      written = await writeAllButLast(file, head, body);
     } catch (err) {
       await file.close().catch(() => {});
       await this.ops.unlink(tmpPath).catch(() => {});
       throw new MaildirDeliveryError("write", tmpPath, { cause: err });
     }
-    file.close().catch(() => {});
+    const bytes = written.bytes;
     const name = maildirName(this.hostname, { id, createdAt: Date.now(), bytes });
-    const others = dirs.slice(1);
-    const placed: string[] = [];
     try {
-      await Promise.all(
-        others.map(async (dir) => {
-          await this.link(tmpPath, dir, name);
-          placed.push(dir);
-        }),
-      );
-      await this.ops.rename(tmpPath, join(first, "new", name)).catch(async (err: unknown) => {
-        if (!isMissing(err)) throw err;
-        // `new/` was removed since the Maildir was made: make it again (a missing tmp file fails again).
-        this.made.delete(first);
-        await this.ensure(first);
-        await this.ops.rename(tmpPath, join(first, "new", name));
-      });
-      placed.push(first);
-      await Promise.all(dirs.map((dir) => this.commit(dir)));
+      await this.place(file, written.last, tmpPath, name, dirs);
     } catch (err) {
-      // Not answered yet: copies left in place would be duplicates of the client's retry.
-      for (const dir of placed) {
-        if (dir === first) await this.ops.rename(join(dir, "new", name), tmpPath).catch(() => {});
-        else await this.ops.unlink(join(dir, "new", name)).catch(() => {});
+      file.close().catch(() => {});
+      if (err instanceof PlaceError && err.stage === "write") {
+        await this.ops.unlink(tmpPath).catch(() => {});
+        throw new MaildirDeliveryError("write", tmpPath, { cause: err });
       }
+      // Not answered yet: copies left in place would be duplicates of the client's retry. The
+      // links were made in order (dirs[1..]); the rename into dirs[0] only when all were.
+      const placed = err instanceof PlaceError ? err.placed : 0;
+      const renamed = err instanceof PlaceError && err.stage === "sync";
+      for (const dir of dirs.slice(1, 1 + placed))
+        await this.ops.unlink(join(dir, "new", name)).catch(() => {});
+      if (renamed) await this.ops.rename(join(first, "new", name), tmpPath).catch(() => {});
       throw new MaildirDeliveryError("link", tmpPath, { cause: err });
     }
+    file.close().catch(() => {});
     return { id, bytes, name };
   }
 
@@ -154,9 +216,10 @@ export class Maildirs {
     this.spares?.prime();
   }
 
-  /** Closes and removes the spare files (a clean exit). */
-  dropSpares(): Promise<void> {
-    return this.spares?.dropAll() ?? Promise.resolve();
+  /** Closes and removes the spare files and closes the kept `new/` directories (a clean exit). */
+  async dropSpares(): Promise<void> {
+    for (const dir of [...this.opened.keys()]) this.forget(dir);
+    await this.spares?.dropAll();
   }
 
   /**

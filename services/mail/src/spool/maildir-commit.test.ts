@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { PlaceError } from "../errors.js";
+import { MaildirDeliveryError, PlaceError } from "../errors.js";
 import { DirSyncer } from "./dir-sync.js";
 import { nodeFileOps, type WritableFile } from "./file-ops.js";
 import type { NativeDir } from "./maildir-commit.js";
@@ -217,6 +217,29 @@ describe("Maildirs over the native commit", () => {
     assert.equal(busy.fsyncs, 1, "…through the kept-open handle");
     busy.markSyncing(false);
     assert.equal(await readFile(join(dir("demo"), "new", copy.name), "utf8"), "q\r\n");
+    await m.dropSpares();
+  });
+
+  it("hands back the whole file (last bytes written) when another Maildir cannot be made", async () => {
+    await mkdir(join(root, "switchyard.test"), { recursive: true });
+    await writeFile(dir("stuck"), "a file where the Maildir should be");
+    const m = new Maildirs(root, nodeFileOps, "mx.test", new DirSyncer(nodeFileOps), "r1");
+    const err = await m
+      .deliver(
+        Buffer.from("H: 1\r\n"),
+        chunks("whole\r\n"),
+        ["demo@switchyard.test", "stuck@switchyard.test"],
+        "S",
+      )
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof MaildirDeliveryError);
+    assert.equal(err.stage, "link");
+    assert.equal(
+      await readFile(err.tmpPath, "utf8"),
+      "H: 1\r\nwhole\r\n",
+      "the spool can take it from there",
+    );
+    assert.deepEqual(await readdir(join(dir("demo"), "new")), []);
     await m.dropSpares();
   });
 

@@ -91,23 +91,43 @@ export class Maildirs {
    * A Maildir removed since its `new/` was opened (ENOENT) is made and opened again, once.
    */
   private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
-    const request = async (written: boolean) => {
-      const [into, ...links] = await Promise.all(dirs.map((d) => this.newDir(d)));
-      return { file, last: written ? undefined : last, from, name, links, into: into as OpenDir };
+    let written = false;
+    let placed = 0;
+    const attempt = async () => {
+      let handles: OpenDir[];
+      try {
+        handles = await Promise.all(dirs.map((d) => this.newDir(d)));
+      } catch (err) {
+        // A Maildir that cannot be made or opened: the caller spools the whole file from `from`.
+        if (!written) await this.finish(file, last);
+        written = true;
+        throw new PlaceError("link", placed, { cause: err });
+      }
+      const [into, ...links] = handles;
+      const request = { file, last: written ? undefined : last, from, name, links, into: into as OpenDir };
+      try {
+        return await this.ops.place(request);
+      } catch (err) {
+        if (!(err instanceof PlaceError)) throw err;
+        if (err.stage !== "write") written = true;
+        // Links made by an earlier attempt are copies to remove as well.
+        if (err.placed >= placed) throw err;
+        throw new PlaceError(err.stage, placed, { cause: err.cause });
+      }
     };
     let unsynced: OpenDir[];
     try {
-      unsynced = await this.ops.place(await request(false));
+      unsynced = await attempt();
     } catch (err) {
-      if (
-        !(err instanceof PlaceError) ||
-        err.stage === "write" ||
-        err.stage === "sync" ||
-        err.code !== "ENOENT"
-      )
-        throw err;
+      const retry =
+        err instanceof PlaceError &&
+        err.code === "ENOENT" &&
+        (err.stage === "link" || err.stage === "rename");
+      if (!retry) throw err;
+      // A Maildir removed since its new/ was opened: made and opened again (the bytes are written).
+      placed = err.placed;
       for (const dir of dirs) this.forget(dir);
-      unsynced = await this.ops.place(await request(true));
+      unsynced = await attempt();
     }
     try {
       await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
@@ -209,6 +229,16 @@ export class Maildirs {
       await this.ensure(first);
       return this.ops.create(tmpPath);
     });
+  }
+
+  /** Writes and flushes the file's last bytes (when `place` cannot run). */
+  private async finish(file: WritableFile, last: Uint8Array[]): Promise<void> {
+    try {
+      if (last.length > 0) await file.writev(last);
+      await file.sync();
+    } catch (err) {
+      throw new PlaceError("write", 0, { cause: err });
+    }
   }
 
   /** Opens the first spare file (at start, once `tmp/<owner>/` exists). */

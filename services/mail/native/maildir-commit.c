@@ -9,22 +9,24 @@
  * Before, the same steps were four thread-pool round trips in sequence (write, rename, open new/,
  * fsync new/), each waiting for a pool thread and a CPU on a busy machine.
  *
- * Links and the rename are made relative to the kept-open directory fds (linkat/renameat), so the
- * directory that gets the name is always the one fsynced; one removed since it was opened refuses
- * new names (ENOENT) and JavaScript opens it again.
+ * Links and the rename go by path (the Maildir's path is what its readers look at, even after the
+ * directory was moved or made again); a directory is fsynced through its kept fd only when that fd
+ * is still the directory at the path (same device and inode, checked after the rename). Otherwise
+ * it is handed back as stale: JavaScript fsyncs it by path and opens it again.
  *
  * JavaScript API:
- *   dir(fd) -> external           a directory opened by JavaScript (fs.open, O_RDONLY); JavaScript
- *                                 closes the fd, after every call using it has completed
+ *   dir(fd, path) -> external     a directory opened by JavaScript (fs.open, O_RDONLY) at path;
+ *                                 JavaScript closes the fd, after every call using it has completed
  *   syncDir(dir) -> Promise<void> fsync(dir fd), counted as under way while it runs
  *   dirFsyncs(dir) -> number      fsyncs of it done so far (for tests)
  *   markSyncing(dir, delta)       counts delta more fsyncs as under way (for tests)
  *   place(fileFd, chunks, syncFile, from, name, dirs, links) -> Promise<number[]>
  *       writes chunks (Buffers, in order, every byte) into fileFd, fsyncs it when syncFile,
- *       linkat(from, dirs[i], name) for i < links (EEXIST: a delivery made before, fine), then
- *       renameat(from, dirs[links], name) when dirs has more than `links` entries, then fsyncs each
- *       of dirs when no other fsync of it is under way. Resolves with the indices of dirs NOT
- *       fsynced. Rejects with an Error carrying code (e.g. "ENOSPC"), errno, syscall, stage
+ *       link(from, dirs[i]/name) for i < links (EEXIST: a delivery made before, fine), then
+ *       rename(from, dirs[links]/name) when dirs has more than `links` entries, then fsyncs each
+ *       of dirs when no other fsync of it is under way. Resolves with the dirs NOT fsynced: i for
+ *       one busy (another fsync under way), -(i+1) for one stale (its fd is no longer the
+ *       directory at its path). Rejects with an Error carrying code (e.g. "ENOSPC"), errno, syscall, stage
  *       ("write", "link", "rename", "sync") and placed (links made; the rename is not).
  */
 #ifndef _GNU_SOURCE
@@ -48,6 +50,7 @@
 
 typedef struct {
   int fd;
+  char* path;
   /* fsyncs of this directory under way (place's own and syncDir's). */
   atomic_int syncing;
   /* fsyncs of this directory done, for tests (dirFsyncs). */
@@ -74,6 +77,7 @@ typedef struct {
   const char* stage;
   const char* syscall;
   int placed;
+  /* 1: busy (another fsync under way), 2: stale (the fd is not the directory at the path). */
   unsigned char* unsynced;
 } place_t;
 
@@ -93,27 +97,44 @@ typedef struct {
     }                                                                        \
   } while (0)
 
-static void finalize_dir(napi_env env, void* data, void* hint) { free(data); }
+static void finalize_dir(napi_env env, void* data, void* hint) {
+  free(((dir_t*)data)->path);
+  free(data);
+}
+
+static char* string_arg(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char* s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
 
 static napi_value js_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "dir(fd): fd must be a non-negative integer");
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "dir(fd, path): fd must be a non-negative integer");
     return NULL;
   }
+  char* path = string_arg(env, argv[1]);
   dir_t* d = calloc(1, sizeof(dir_t));
-  if (!d) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
+  if (!d || !path || path[0] == '\0') {
+    free(d);
+    free(path);
+    napi_throw_type_error(env, NULL, "dir(fd, path): path must be a non-empty string");
     return NULL;
   }
   d->fd = fd;
+  d->path = path;
   atomic_init(&d->syncing, 0);
   atomic_init(&d->fsyncs, 0);
   napi_value ext;
   if (napi_create_external(env, d, finalize_dir, NULL, &ext) != napi_ok) {
+    free(d->path);
     free(d);
     napi_throw_error(env, NULL, "maildir-commit: cannot create the directory handle");
     return NULL;
@@ -262,22 +283,45 @@ static int write_all(int fd, struct iovec* iov, int iovcnt) {
     return;             \
   } while (0)
 
+/* dir/name into out (PATH_MAX). */
+static int join_path(char* out, const dir_t* d, const char* name) {
+  int n = snprintf(out, PATH_MAX, "%s/%s", d->path, name);
+  return n < 0 || n >= PATH_MAX ? ENAMETOOLONG : 0;
+}
+
+/* True when the kept fd is still the directory at its path. */
+static int still_there(const dir_t* d) {
+  struct stat at_path, kept;
+  if (stat(d->path, &at_path) != 0 || fstat(d->fd, &kept) != 0) return 0;
+  return at_path.st_dev == kept.st_dev && at_path.st_ino == kept.st_ino;
+}
+
 static void place_execute(napi_env env, void* data) {
   place_t* p = data;
+  char target[PATH_MAX];
   if (p->iovcnt > 0) {
     int err = write_all(p->file_fd, p->iov, p->iovcnt);
     if (err) FAIL(err, "write", "writev");
   }
   if (p->sync_file && fsync(p->file_fd) != 0) FAIL(errno, "write", "fsync");
   for (int i = 0; i < p->links; i++) {
-    if (linkat(AT_FDCWD, p->from, p->dirs[i]->fd, p->name, 0) != 0 && errno != EEXIST)
-      FAIL(errno, "link", "link");
+    int err = join_path(target, p->dirs[i], p->name);
+    if (err) FAIL(err, "link", "link");
+    if (link(p->from, target) != 0 && errno != EEXIST) FAIL(errno, "link", "link");
     p->placed++;
   }
-  if (p->ndirs > p->links && renameat(AT_FDCWD, p->from, p->dirs[p->links]->fd, p->name) != 0)
-    FAIL(errno, "rename", "rename");
+  if (p->ndirs > p->links) {
+    int err = join_path(target, p->dirs[p->links], p->name);
+    if (err) FAIL(err, "rename", "rename");
+    if (rename(p->from, target) != 0) FAIL(errno, "rename", "rename");
+  }
   for (int i = 0; i < p->ndirs; i++) {
     dir_t* d = p->dirs[i];
+    if (!still_there(d)) {
+      /* Moved, or removed and made again, since it was opened: the name went to the path. */
+      p->unsynced[i] = 2;
+      continue;
+    }
     int idle = 0;
     if (!atomic_compare_exchange_strong(&d->syncing, &idle, 1)) {
       /* Another fsync of it is under way (it may have started before our rename): JavaScript
@@ -315,7 +359,7 @@ static void place_complete(napi_env env, napi_status status, void* data) {
     uint32_t n = 0;
     for (int i = 0; i < p->ndirs; i++) {
       if (!p->unsynced[i]) continue;
-      napi_create_int32(env, i, &v);
+      napi_create_int32(env, p->unsynced[i] == 2 ? -(i + 1) : i, &v);
       napi_set_element(env, list, n++, v);
     }
     napi_resolve_deferred(env, p->deferred, list);
@@ -325,15 +369,6 @@ static void place_complete(napi_env env, napi_status status, void* data) {
   napi_delete_reference(env, p->keep);
   napi_delete_async_work(env, p->work);
   place_free(p);
-}
-
-static char* string_arg(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char* s = malloc(len + 1);
-  if (!s) return NULL;
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
-  return s;
 }
 
 static napi_value place_fail(napi_env env, place_t* p, const char* message) {

@@ -14,7 +14,7 @@ interface DirState {
  * answers many messages instead of one each. A failed fsync fails everyone who waited for it.
  *
  * A round opens the directory by path (`FileOps.syncDir`), or fsyncs a handle kept open by the
- * caller (`Maildirs`: the handle its names were renamed into, so never a stale one).
+ * caller (`Maildirs`: only while it is still the directory at that path).
  */
 export class DirSyncer {
   private readonly dirs = new Map<string, DirState>();

@@ -44,6 +44,8 @@ export interface CreateOptions {
 /** A directory kept open: names put into it through `FileOps.place` are made durable by `sync`. */
 export interface OpenDir {
   readonly path: string;
+  /** True once found not to be the directory at `path` any more: open it again. */
+  readonly stale: boolean;
   sync(): Promise<void>;
   /** Closes it once every call using it is done. */
   close(): Promise<void>;
@@ -150,7 +152,7 @@ export const nodeFileOps: FileOps = {
   },
   openDir: (path) => NativeDir.open(path),
   // One thread-pool work item instead of four round trips (write, rename, open new/, fsync new/).
-  place: nativePlace,
+  place: (request) => nativePlace(request, (path) => dirByPath(nodeFileOps, path)),
   list: (path) =>
     readdir(path).catch((err: unknown) => {
       if (missing(err)) return [];
@@ -252,5 +254,5 @@ export async function placeBySteps(ops: FileOps, request: PlaceRequest): Promise
 
 /** An OpenDir by path: each `sync` opens, fsyncs and closes it (`ops.syncDir`). */
 export function dirByPath(ops: Pick<FileOps, "syncDir">, path: string): OpenDir {
-  return { path, sync: () => ops.syncDir(path), close: () => Promise.resolve() };
+  return { path, stale: false, sync: () => ops.syncDir(path), close: () => Promise.resolve() };
 }

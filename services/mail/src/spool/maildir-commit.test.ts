@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
@@ -127,6 +127,31 @@ describe("native Maildir commit (one work item: write, links, rename, fsync of n
     assert.equal(await readFile(join(into.path, "m"), "utf8"), "y\r\n");
   });
 
+  it("puts the name at the path when new/ was moved and made again, and fsyncs that one by path", async () => {
+    const into = await newDir("demo");
+    await rename(into.path, `${into.path}.1`);
+    await mkdir(into.path);
+    const from = join(root, "tmp", "spare.5");
+    const file = await nodeFileOps.create(from, { durableWrites: true });
+    const before = into.fsyncs;
+    const unsynced = await nodeFileOps.place({
+      file,
+      last: [Buffer.from("v\r\n")],
+      from,
+      name: "n",
+      links: [],
+      into,
+    });
+    await file.close();
+    assert.equal(await readFile(join(into.path, "n"), "utf8"), "v\r\n", "where readers look");
+    assert.deepEqual(await readdir(`${into.path}.1`), [], "not into the moved directory");
+    assert.equal(into.stale, true);
+    assert.equal(into.fsyncs, before, "the kept fd is not the directory that got the name");
+    assert.equal(unsynced.length, 1);
+    assert.equal(unsynced[0]?.path, into.path, "left for a round by path");
+    assert.notEqual(unsynced[0], into);
+  });
+
   it("a full disk fails at stage write with ENOSPC, and nothing is placed", async () => {
     const into = await newDir("demo");
     const other = await newDir("ops");
@@ -240,6 +265,23 @@ describe("Maildirs over the native commit", () => {
       "the spool can take it from there",
     );
     assert.deepEqual(await readdir(join(dir("demo"), "new")), []);
+    await m.dropSpares();
+  });
+
+  it("delivers into new/ at its path after it was moved aside (made and opened again)", async () => {
+    const m = new Maildirs(root, nodeFileOps, "mx.test", new DirSyncer(nodeFileOps), "r1");
+    const one = await m.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "M1");
+    await rename(join(dir("demo"), "new"), join(dir("demo"), "new.1"));
+    const two = await m.deliver(Buffer.alloc(0), chunks("two\r\n"), ["demo@switchyard.test"], "M2");
+    assert.deepEqual(await readdir(join(dir("demo"), "new.1")), [one.name]);
+    assert.deepEqual(await readdir(join(dir("demo"), "new")), [two.name]);
+    await mkdir(join(dir("demo"), "new.2"));
+    await rename(join(dir("demo"), "new"), join(dir("demo"), "new.3"));
+    await rename(join(dir("demo"), "new.2"), join(dir("demo"), "new"));
+    const three = await m.deliver(Buffer.alloc(0), chunks("three\r\n"), ["demo@switchyard.test"], "M3");
+    assert.deepEqual(await readdir(join(dir("demo"), "new")), [three.name], "swapped under the kept fd");
+    const four = await m.deliver(Buffer.alloc(0), chunks("four\r\n"), ["demo@switchyard.test"], "M4");
+    assert.deepEqual((await readdir(join(dir("demo"), "new"))).sort(), [three.name, four.name].sort());
     await m.dropSpares();
   });
 

@@ -6,7 +6,7 @@ import type { OpenDir, PlaceRequest } from "./file-ops.js";
 
 /** The addon (binding.gyp, native/maildir-commit.c), built by `node-gyp rebuild` into build/Release. */
 interface Binding {
-  dir(fd: number): object;
+  dir(fd: number, path: string): object;
   syncDir(dir: object): Promise<void>;
   dirFsyncs(dir: object): number;
   markSyncing(dir: object, delta: number): void;
@@ -41,13 +41,14 @@ export function maildirCommit(): Binding {
 }
 
 /**
- * A directory kept open for the native path: names are linked and renamed into it through its fd
- * and it is fsynced through the same fd, so the directory that got a name is the one made durable.
- * Closed once no call using it is under way.
+ * A directory kept open for the native path: it is fsynced through its fd while that fd is still
+ * the directory at its path (names go in by path). Closed once no call using it is under way.
  */
 export class NativeDir implements OpenDir {
   private users = 0;
   private closed = false;
+  /** Its fd was found not to be the directory at `path` any more (moved, or made again). */
+  stale = false;
   private released: Promise<void> | undefined;
 
   private constructor(
@@ -58,7 +59,7 @@ export class NativeDir implements OpenDir {
 
   static async open(path: string): Promise<NativeDir> {
     const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-    return new NativeDir(path, handle, maildirCommit().dir(handle.fd));
+    return new NativeDir(path, handle, maildirCommit().dir(handle.fd, path));
   }
 
   sync(): Promise<void> {
@@ -99,9 +100,13 @@ export class NativeDir implements OpenDir {
 /**
  * `FileOps.place` through the addon: the file's last bytes (its flush: `O_DSYNC`, or an fsync), the
  * links, the rename and the fsyncs of `new/` directories no other fsync is running on, in ONE
- * thread-pool work item. Returns the directories left to fsync.
+ * thread-pool work item. Returns the directories left to fsync: busy ones, and by path (`byPath`)
+ * the ones whose kept fd turned out stale (marked `stale`, for the caller to open again).
  */
-export async function nativePlace(request: PlaceRequest): Promise<OpenDir[]> {
+export async function nativePlace(
+  request: PlaceRequest,
+  byPath: (path: string) => OpenDir,
+): Promise<OpenDir[]> {
   const dirs = [...request.links, request.into];
   const natives = dirs.map((d) => {
     if (!(d instanceof NativeDir)) throw new TypeError(`not a directory opened by nodeFileOps: ${d.path}`);
@@ -121,7 +126,13 @@ export async function nativePlace(request: PlaceRequest): Promise<OpenDir[]> {
   const held = natives.reduce<() => Promise<number[]>>((inner, d) => () => d.using(inner), call);
   try {
     const unsynced = await held();
-    return unsynced.map((i) => dirs[i] as OpenDir);
+    return unsynced.map((i) => {
+      if (i >= 0) return dirs[i] as OpenDir;
+      // Stale: the caller opens it again; this round's fsync goes by path.
+      const stale = natives[-i - 1] as NativeDir;
+      stale.stale = true;
+      return byPath(stale.path);
+    });
   } catch (err) {
     const e = err as { stage?: PlaceError["stage"]; placed?: number };
     if (e.stage === undefined) throw err;

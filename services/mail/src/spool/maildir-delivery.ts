@@ -93,8 +93,8 @@ export class Maildirs {
   private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
     let written = false;
     let placed = 0;
+    let handles: OpenDir[] = [];
     const attempt = async () => {
-      let handles: OpenDir[];
       try {
         handles = await Promise.all(dirs.map((d) => this.newDir(d)));
       } catch (err) {
@@ -129,6 +129,10 @@ export class Maildirs {
       for (const dir of dirs) this.forget(dir);
       unsynced = await attempt();
     }
+    // A kept new/ that is no longer the directory at its path (moved, or made again): open it again.
+    handles.forEach((h, i) => {
+      if (h.stale) this.forget(dirs[i] as string);
+    });
     try {
       await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
     } catch (err) {

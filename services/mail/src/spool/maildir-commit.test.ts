@@ -285,6 +285,26 @@ describe("Maildirs over the native commit", () => {
     await m.dropSpares();
   });
 
+  it("messages arriving together after new/ was moved aside all land in new/ (no handle closed under one)", async () => {
+    const m = new Maildirs(root, nodeFileOps, "mx.test", new DirSyncer(nodeFileOps), "r1");
+    await m.deliver(
+      Buffer.alloc(0),
+      chunks("first\r\n"),
+      ["demo@switchyard.test", "ops@switchyard.test"],
+      "F",
+    );
+    for (const user of ["demo", "ops"]) await rename(join(dir(user), "new"), join(dir(user), "new.1"));
+    const ids = Array.from({ length: 24 }, (_, i) => `C${i}`);
+    const copies = await Promise.all(
+      ids.map((id) =>
+        m.deliver(Buffer.alloc(0), chunks(`${id}\r\n`), ["demo@switchyard.test", "ops@switchyard.test"], id),
+      ),
+    );
+    for (const user of ["demo", "ops"])
+      assert.deepEqual((await readdir(join(dir(user), "new"))).sort(), copies.map((c) => c.name).sort());
+    await m.dropSpares();
+  });
+
   it("opens new/ again when the Maildir was removed since (the rename is retried, the bytes not rewritten)", async () => {
     const m = new Maildirs(root, nodeFileOps, "mx.test", new DirSyncer(nodeFileOps), "r1");
     await m.deliver(Buffer.alloc(0), chunks("one\r\n"), ["demo@switchyard.test"], "ID1");

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { MailError, PlaceError } from "../errors.js";
+import { DirClosedError, MailError, PlaceError } from "../errors.js";
 import type { OpenDir, PlaceRequest } from "./file-ops.js";
 
 /** The addon (binding.gyp, native/maildir-commit.c), built by `node-gyp rebuild` into build/Release. */
@@ -78,7 +78,7 @@ export class NativeDir implements OpenDir {
 
   /** Runs `call` with the fd kept open until it settles. */
   using<T>(call: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new MailError(`directory handle closed: ${this.path}`));
+    if (this.closed) return Promise.reject(new DirClosedError(`directory handle closed: ${this.path}`));
     this.users++;
     return call().finally(() => {
       this.users--;

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { MaildirDeliveryError, PlaceError } from "../errors.js";
+import { DirClosedError, MaildirDeliveryError, PlaceError } from "../errors.js";
 import type { DirSyncer } from "./dir-sync.js";
 import {
   type FileOps,
@@ -32,6 +32,8 @@ export class Maildirs {
   private readonly made = new Set<string>();
   /** Their `new/`, kept open (by Maildir; most recently used last). */
   private readonly opened = new Map<string, Promise<OpenDir>>();
+  /** The same, once open. */
+  private readonly current = new Map<string, OpenDir>();
 
   constructor(
     private readonly root: string,
@@ -65,11 +67,18 @@ export class Maildirs {
       this.opened.set(dir, open);
       return open;
     }
-    open = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
-    this.opened.set(dir, open);
-    open.catch(() => {
-      if (this.opened.get(dir) === open) this.opened.delete(dir);
-    });
+    const opening = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
+    this.opened.set(dir, opening);
+    opening.then(
+      (d) => {
+        if (this.opened.get(dir) === opening) this.current.set(dir, d);
+        else d.close().catch(() => {}); // forgotten while it opened
+      },
+      () => {
+        if (this.opened.get(dir) === opening) this.opened.delete(dir);
+      },
+    );
+    open = opening;
     if (this.opened.size > OPEN_DIRS) {
       const [oldest] = this.opened.keys();
       if (oldest !== undefined) this.forget(oldest);
@@ -81,14 +90,21 @@ export class Maildirs {
   private forget(dir: string): void {
     const open = this.opened.get(dir);
     this.opened.delete(dir);
+    this.current.delete(dir);
     this.made.delete(dir);
     open?.then((d) => d.close()).catch(() => {});
+  }
+
+  /** `forget`, unless another message already put a newer handle in place of `handle`. */
+  private forgetIf(dir: string, handle: OpenDir | undefined): void {
+    if (handle !== undefined && this.current.get(dir) === handle) this.forget(dir);
   }
 
   /**
    * The file's last bytes, its links and rename into every `new/` and their fsyncs (`FileOps.place`:
    * one work item natively), then the group-committed fsyncs of the `new/` directories it left.
-   * A Maildir removed since its `new/` was opened (ENOENT) is made and opened again, once.
+   * A Maildir removed since its `new/` was opened (ENOENT), or a handle closed under this message
+   * (`DirClosedError`), is made or opened again, once.
    */
   private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
     let written = false;
@@ -108,6 +124,7 @@ export class Maildirs {
       try {
         return await this.ops.place(request);
       } catch (err) {
+        if (err instanceof DirClosedError) throw err; // nothing was done: the retry takes fresh handles
         if (!(err instanceof PlaceError)) throw err;
         if (err.stage !== "write") written = true;
         // Links made by an earlier attempt are copies to remove as well.
@@ -119,20 +136,21 @@ export class Maildirs {
     try {
       unsynced = await attempt();
     } catch (err) {
-      const retry =
+      const removed =
         err instanceof PlaceError &&
         err.code === "ENOENT" &&
         (err.stage === "link" || err.stage === "rename");
-      if (!retry) throw err;
-      // A Maildir removed since its new/ was opened: made and opened again (the bytes are written).
-      placed = err.placed;
-      for (const dir of dirs) this.forget(dir);
+      if (!removed && !(err instanceof DirClosedError)) throw err;
+      if (removed) {
+        // A Maildir removed since its new/ was opened: made and opened again (the bytes are written).
+        placed = err.placed;
+        for (const [i, h] of handles.entries()) this.forgetIf(dirs[i] as string, h);
+      }
+      // A handle closed under us (another message found it stale, or it was least used): a fresh one.
       unsynced = await attempt();
     }
     // A kept new/ that is no longer the directory at its path (moved, or made again): open it again.
-    handles.forEach((h, i) => {
-      if (h.stale) this.forget(dirs[i] as string);
-    });
+    for (const [i, h] of handles.entries()) if (h.stale) this.forgetIf(dirs[i] as string, h);
     try {
       await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
     } catch (err) {

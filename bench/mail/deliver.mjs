@@ -15,10 +15,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
 const messages = Number(process.argv[2] ?? 2000);
 const builds = process.argv.slice(3).map((d) => resolve(d));
 if (builds.length === 0) builds.push(join(here, "../../services/mail/dist"));
-const rounds = Number(process.env.ROUNDS ?? 3);
+const rounds = Number(env.ROUNDS ?? 3);
 const body = Buffer.alloc(10240, 97);
 
 async function run(dist) {
@@ -47,15 +48,15 @@ async function run(dist) {
 }
 
 // Each run in its own process: two builds' modules never share one.
-if (process.env.DELIVER_BENCH_ONE) {
-  process.stdout.write(`${await run(process.env.DELIVER_BENCH_ONE)}\n`);
+if (env.DELIVER_BENCH_ONE) {
+  process.stdout.write(`${await run(env.DELIVER_BENCH_ONE)}\n`);
 } else {
   const { execFileSync } = await import("node:child_process");
   console.log(`# ${messages} messages of 10 KB, one after the other, in ${tmpdir()}`);
   for (let r = 0; r < rounds; r++) {
     for (const dist of builds) {
       const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), String(messages)], {
-        env: { ...process.env, DELIVER_BENCH_ONE: dist },
+        env: { ...env, DELIVER_BENCH_ONE: dist },
         encoding: "utf8",
       });
       console.log(`${dist}: ${out.trim()}`);

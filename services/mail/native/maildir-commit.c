@@ -2,31 +2,29 @@
  * Local delivery's last steps as ONE libuv work item (napi_create_async_work): on a pool thread,
  * the message's last bytes are written into its file (opened O_DSYNC, or written then fsynced),
  * the file is hard-linked into the other Maildirs' new/ and renamed into the first one's, and each
- * new/ is fsynced through a directory fd kept open, unless an fsync of that directory is already
- * under way: those directories are handed back to JavaScript, whose group commit (dir-sync.ts)
- * runs an fsync that starts after this call returned, i.e. after the rename.
+ * new/ is fsynced (opened by path, fsynced, closed: no fd is kept between messages), unless an
+ * fsync of that directory is already under way: those directories are handed back to JavaScript,
+ * whose group commit (dir-sync.ts) runs an fsync that starts after this call returned, i.e. after
+ * the rename.
  *
  * Before, the same steps were four thread-pool round trips in sequence (write, rename, open new/,
  * fsync new/), each waiting for a pool thread and a CPU on a busy machine.
  *
- * Links and the rename go by path (the Maildir's path is what its readers look at, even after the
- * directory was moved or made again); a directory is fsynced through its kept fd only when that fd
- * is still the directory at the path (same device and inode, checked after the rename). Otherwise
- * it is handed back as stale: JavaScript fsyncs it by path and opens it again.
+ * Everything goes by path: the Maildir's path is what its readers look at, even after a directory
+ * was moved or made again, and the directory fsynced is the one at that path right after the name
+ * was put there.
  *
  * JavaScript API:
- *   dir(fd, path) -> external     a directory opened by JavaScript (fs.open, O_RDONLY) at path;
- *                                 JavaScript closes the fd, after every call using it has completed
- *   syncDir(dir) -> Promise<void> fsync(dir fd), counted as under way while it runs
+ *   dir(path) -> external         a directory (its path and a count of fsyncs of it under way)
+ *   syncDir(dir) -> Promise<void> fsync of the directory, counted as under way while it runs
  *   dirFsyncs(dir) -> number      fsyncs of it done so far (for tests)
  *   markSyncing(dir, delta)       counts delta more fsyncs as under way (for tests)
  *   place(fileFd, chunks, syncFile, from, name, dirs, links) -> Promise<number[]>
  *       writes chunks (Buffers, in order, every byte) into fileFd, fsyncs it when syncFile,
  *       link(from, dirs[i]/name) for i < links (EEXIST: a delivery made before, fine), then
  *       rename(from, dirs[links]/name) when dirs has more than `links` entries, then fsyncs each
- *       of dirs when no other fsync of it is under way. Resolves with the dirs NOT fsynced: i for
- *       one busy (another fsync under way), -(i+1) for one stale (its fd is no longer the
- *       directory at its path). Rejects with an Error carrying code (e.g. "ENOSPC"), errno, syscall, stage
+ *       of dirs when no other fsync of it is under way. Resolves with the indices of the dirs NOT
+ *       fsynced (busy). Rejects with an Error carrying code (e.g. "ENOSPC"), errno, syscall, stage
  *       ("write", "link", "rename", "sync") and placed (links made; the rename is not).
  */
 #ifndef _GNU_SOURCE
@@ -49,7 +47,6 @@
 #define MAX_CHUNKS 1024
 
 typedef struct {
-  int fd;
   char* path;
   /* fsyncs of this directory under way (place's own and syncDir's). */
   atomic_int syncing;
@@ -77,7 +74,7 @@ typedef struct {
   const char* stage;
   const char* syscall;
   int placed;
-  /* 1: busy (another fsync under way), 2: stale (the fd is not the directory at the path). */
+  /* 1: busy (another fsync under way). */
   unsigned char* unsynced;
 } place_t;
 
@@ -112,23 +109,17 @@ static char* string_arg(napi_env env, napi_value v) {
 }
 
 static napi_value js_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 1;
+  napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "dir(fd, path): fd must be a non-negative integer");
-    return NULL;
-  }
-  char* path = string_arg(env, argv[1]);
+  char* path = argc < 1 ? NULL : string_arg(env, argv[0]);
   dir_t* d = calloc(1, sizeof(dir_t));
   if (!d || !path || path[0] == '\0') {
     free(d);
     free(path);
-    napi_throw_type_error(env, NULL, "dir(fd, path): path must be a non-empty string");
+    napi_throw_type_error(env, NULL, "dir(path): path must be a non-empty string");
     return NULL;
   }
-  d->fd = fd;
   d->path = path;
   atomic_init(&d->syncing, 0);
   atomic_init(&d->fsyncs, 0);
@@ -163,12 +154,20 @@ static napi_value errno_error(napi_env env, int err, const char* syscall, const 
   return error;
 }
 
+/* open, fsync, close the directory at d->path; the caller counts it as under way. */
+static int fsync_path(dir_t* d) {
+  int fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = fsync(fd) == 0 ? 0 : errno;
+  close(fd);
+  if (!err) atomic_fetch_add(&d->fsyncs, 1);
+  return err;
+}
+
 /* fsync one directory, counted as under way. */
 static int sync_dir(dir_t* d) {
   atomic_fetch_add(&d->syncing, 1);
-  int rc = fsync(d->fd);
-  int err = rc == 0 ? 0 : errno;
-  atomic_fetch_add(&d->fsyncs, 1);
+  int err = fsync_path(d);
   atomic_fetch_sub(&d->syncing, 1);
   return err;
 }
@@ -289,13 +288,6 @@ static int join_path(char* out, const dir_t* d, const char* name) {
   return n < 0 || n >= PATH_MAX ? ENAMETOOLONG : 0;
 }
 
-/* True when the kept fd is still the directory at its path. */
-static int still_there(const dir_t* d) {
-  struct stat at_path, kept;
-  if (stat(d->path, &at_path) != 0 || fstat(d->fd, &kept) != 0) return 0;
-  return at_path.st_dev == kept.st_dev && at_path.st_ino == kept.st_ino;
-}
-
 static void place_execute(napi_env env, void* data) {
   place_t* p = data;
   char target[PATH_MAX];
@@ -317,11 +309,6 @@ static void place_execute(napi_env env, void* data) {
   }
   for (int i = 0; i < p->ndirs; i++) {
     dir_t* d = p->dirs[i];
-    if (!still_there(d)) {
-      /* Moved, or removed and made again, since it was opened: the name went to the path. */
-      p->unsynced[i] = 2;
-      continue;
-    }
     int idle = 0;
     if (!atomic_compare_exchange_strong(&d->syncing, &idle, 1)) {
       /* Another fsync of it is under way (it may have started before our rename): JavaScript
@@ -329,9 +316,7 @@ static void place_execute(napi_env env, void* data) {
       p->unsynced[i] = 1;
       continue;
     }
-    int rc = fsync(d->fd);
-    int err = rc == 0 ? 0 : errno;
-    atomic_fetch_add(&d->fsyncs, 1);
+    int err = fsync_path(d);
     atomic_fetch_sub(&d->syncing, 1);
     if (err) FAIL(err, "sync", "fsync");
   }
@@ -359,7 +344,7 @@ static void place_complete(napi_env env, napi_status status, void* data) {
     uint32_t n = 0;
     for (int i = 0; i < p->ndirs; i++) {
       if (!p->unsynced[i]) continue;
-      napi_create_int32(env, p->unsynced[i] == 2 ? -(i + 1) : i, &v);
+      napi_create_int32(env, i, &v);
       napi_set_element(env, list, n++, v);
     }
     napi_resolve_deferred(env, p->deferred, list);

@@ -45,9 +45,6 @@ export class PlaceError extends MailError {
   }
 }
 
-/** A kept directory handle was closed (least used, or found stale) before a call could use it: take a fresh one. */
-export class DirClosedError extends MailError {}
-
 /** The TLS certificate could not be read or made. */
 export class TlsSetupError extends MailError {}
 

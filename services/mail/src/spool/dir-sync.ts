@@ -13,8 +13,8 @@ interface DirState {
  * calling. Callers that arrive while an fsync runs share the one after it: under load, one fsync
  * answers many messages instead of one each. A failed fsync fails everyone who waited for it.
  *
- * A round opens the directory by path (`FileOps.syncDir`), or fsyncs a handle kept open by the
- * caller (`Maildirs`: only while it is still the directory at that path).
+ * A round opens the directory by path (`FileOps.syncDir`), or runs the caller's fsync of it
+ * (`Maildirs`: the native one, which counts as under way for the work items of `FileOps.place`).
  */
 export class DirSyncer {
   private readonly dirs = new Map<string, DirState>();
@@ -24,8 +24,7 @@ export class DirSyncer {
   constructor(private readonly ops: Pick<FileOps, "syncDir">) {}
 
   /**
-   * `fsync` runs a round (default: `syncDir(dir)`, opening the directory by path); give the same
-   * directory's kept-open handle to save the open.
+   * `fsync` runs a round (default: `syncDir(dir)`, opening the directory by path).
    */
   sync(dir: string, fsync: () => Promise<void> = () => this.ops.syncDir(dir)): Promise<void> {
     let state = this.dirs.get(dir);

@@ -15,7 +15,7 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { PlaceError, ShortWriteError } from "../errors.js";
-import { NativeDir, nativePlace } from "./maildir-commit.js";
+import { MAX_PLACE_DIRS, NativeDir, nativePlace } from "./maildir-commit.js";
 
 /** An open file the spool writes: what it needs of a FileHandle. */
 export interface WritableFile {
@@ -41,14 +41,10 @@ export interface CreateOptions {
   durableWrites?: boolean;
 }
 
-/** A directory kept open: names put into it through `FileOps.place` are made durable by `sync`. */
+/** A directory names are put into through `FileOps.place`; `sync` makes them durable. */
 export interface OpenDir {
   readonly path: string;
-  /** True once found not to be the directory at `path` any more: open it again. */
-  readonly stale: boolean;
   sync(): Promise<void>;
-  /** Closes it once every call using it is done. */
-  close(): Promise<void>;
 }
 
 /** The last steps of a local delivery, for `FileOps.place`. */
@@ -78,7 +74,7 @@ export interface FileOps {
   unlink(path: string): Promise<void>;
   /** fsync a directory, so the names created or removed in it survive a crash. */
   syncDir(path: string): Promise<void>;
-  /** Opens a directory to keep (for `place`). */
+  /** A directory handle for `place` (natively: its path and a count of its fsyncs under way). */
   openDir(path: string): Promise<OpenDir>;
   /**
    * Writes and flushes the file's last bytes, links it into `links`, renames it into `into`, and
@@ -150,9 +146,11 @@ export const nodeFileOps: FileOps = {
       dir.close().catch(() => {});
     }
   },
-  openDir: (path) => NativeDir.open(path),
+  openDir: async (path) => new NativeDir(path),
   // One thread-pool work item instead of four round trips (write, rename, open new/, fsync new/).
-  place: (request) => nativePlace(request, (path) => dirByPath(nodeFileOps, path)),
+  // More mailboxes than one work item takes (a rule delivering to hundreds): call by call.
+  place: (request) =>
+    request.links.length + 1 > MAX_PLACE_DIRS ? placeBySteps(nodeFileOps, request) : nativePlace(request),
   list: (path) =>
     readdir(path).catch((err: unknown) => {
       if (missing(err)) return [];
@@ -254,5 +252,5 @@ export async function placeBySteps(ops: FileOps, request: PlaceRequest): Promise
 
 /** An OpenDir by path: each `sync` opens, fsyncs and closes it (`ops.syncDir`). */
 export function dirByPath(ops: Pick<FileOps, "syncDir">, path: string): OpenDir {
-  return { path, stale: false, sync: () => ops.syncDir(path), close: () => Promise.resolve() };
+  return { path, sync: () => ops.syncDir(path) };
 }

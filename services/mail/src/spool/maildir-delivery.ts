@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { DirClosedError, MaildirDeliveryError, PlaceError } from "../errors.js";
+import { MaildirDeliveryError, PlaceError } from "../errors.js";
 import type { DirSyncer } from "./dir-sync.js";
 import {
   type FileOps,
@@ -20,9 +20,6 @@ export interface MaildirCopy {
   name: string;
 }
 
-/** `new/` directories kept open at most (least recently used closed first). */
-const OPEN_DIRS = 256;
-
 /**
  * The Maildirs under the spool root: made once per process and mailbox, linked into, and committed
  * with a group-committed fsync of `new/`.
@@ -30,10 +27,8 @@ const OPEN_DIRS = 256;
 export class Maildirs {
   /** Maildirs whose directories this process has made (no mkdir per message). */
   private readonly made = new Set<string>();
-  /** Their `new/`, kept open (by Maildir; most recently used last). */
+  /** Their `new/` handles for `FileOps.place`, by Maildir. */
   private readonly opened = new Map<string, Promise<OpenDir>>();
-  /** The same, once open. */
-  private readonly current = new Map<string, OpenDir>();
 
   constructor(
     private readonly root: string,
@@ -59,58 +54,32 @@ export class Maildirs {
     this.made.add(dir);
   }
 
-  /** A Maildir's `new/`, made if needed and kept open (at most OPEN_DIRS of them). */
+  /** A Maildir's `new/` handle, the Maildir made first if needed. */
   private newDir(dir: string): Promise<OpenDir> {
     let open = this.opened.get(dir);
-    if (open) {
-      this.opened.delete(dir);
-      this.opened.set(dir, open);
-      return open;
-    }
-    const opening = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
-    this.opened.set(dir, opening);
-    opening.then(
-      (d) => {
-        if (this.opened.get(dir) === opening) this.current.set(dir, d);
-        else d.close().catch(() => {}); // forgotten while it opened
-      },
-      () => {
-        if (this.opened.get(dir) === opening) this.opened.delete(dir);
-      },
-    );
-    open = opening;
-    if (this.opened.size > OPEN_DIRS) {
-      const [oldest] = this.opened.keys();
-      if (oldest !== undefined) this.forget(oldest);
-    }
+    if (open) return open;
+    open = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
+    this.opened.set(dir, open);
+    open.catch(() => this.forget(dir));
     return open;
   }
 
-  /** Closes a Maildir's kept `new/` and forgets it was made (it was removed, or is least used). */
+  /** Forgets that a Maildir was made (it was removed): made again on its next use. */
   private forget(dir: string): void {
-    const open = this.opened.get(dir);
     this.opened.delete(dir);
-    this.current.delete(dir);
     this.made.delete(dir);
-    open?.then((d) => d.close()).catch(() => {});
-  }
-
-  /** `forget`, unless another message already put a newer handle in place of `handle`. */
-  private forgetIf(dir: string, handle: OpenDir | undefined): void {
-    if (handle !== undefined && this.current.get(dir) === handle) this.forget(dir);
   }
 
   /**
    * The file's last bytes, its links and rename into every `new/` and their fsyncs (`FileOps.place`:
    * one work item natively), then the group-committed fsyncs of the `new/` directories it left.
-   * A Maildir removed since its `new/` was opened (ENOENT), or a handle closed under this message
-   * (`DirClosedError`), is made or opened again, once.
+   * A Maildir removed since it was made (ENOENT) is made again, once.
    */
   private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
     let written = false;
     let placed = 0;
-    let handles: OpenDir[] = [];
     const attempt = async () => {
+      let handles: OpenDir[];
       try {
         handles = await Promise.all(dirs.map((d) => this.newDir(d)));
       } catch (err) {
@@ -124,8 +93,11 @@ export class Maildirs {
       try {
         return await this.ops.place(request);
       } catch (err) {
-        if (err instanceof DirClosedError) throw err; // nothing was done: the retry takes fresh handles
-        if (!(err instanceof PlaceError)) throw err;
+        // Anything else (a refused argument) was refused before this call did anything.
+        if (!(err instanceof PlaceError))
+          throw written
+            ? new PlaceError("link", placed, { cause: err })
+            : new PlaceError("write", 0, { cause: err });
         if (err.stage !== "write") written = true;
         // Links made by an earlier attempt are copies to remove as well.
         if (err.placed >= placed) throw err;
@@ -140,17 +112,12 @@ export class Maildirs {
         err instanceof PlaceError &&
         err.code === "ENOENT" &&
         (err.stage === "link" || err.stage === "rename");
-      if (!removed && !(err instanceof DirClosedError)) throw err;
-      if (removed) {
-        // A Maildir removed since its new/ was opened: made and opened again (the bytes are written).
-        placed = err.placed;
-        for (const [i, h] of handles.entries()) this.forgetIf(dirs[i] as string, h);
-      }
-      // A handle closed under us (another message found it stale, or it was least used): a fresh one.
+      if (!removed) throw err;
+      // A Maildir (or its new/) removed since it was made: made again (the bytes are written).
+      placed = err.placed;
+      for (const dir of dirs) this.forget(dir);
       unsynced = await attempt();
     }
-    // A kept new/ that is no longer the directory at its path (moved, or made again): open it again.
-    for (const [i, h] of handles.entries()) if (h.stale) this.forgetIf(dirs[i] as string, h);
     try {
       await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
     } catch (err) {
@@ -268,9 +235,8 @@ export class Maildirs {
     this.spares?.prime();
   }
 
-  /** Closes and removes the spare files and closes the kept `new/` directories (a clean exit). */
+  /** Closes and removes the spare files (a clean exit). */
   async dropSpares(): Promise<void> {
-    for (const dir of [...this.opened.keys()]) this.forget(dir);
     await this.spares?.dropAll();
   }
 

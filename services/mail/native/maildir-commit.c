@@ -23,7 +23,8 @@
  *       writes chunks (Buffers, in order, every byte) into fileFd, fsyncs it when syncFile,
  *       link(from, dirs[i]/name) for i < links (EEXIST: a delivery made before, fine), then
  *       rename(from, dirs[links]/name) when dirs has more than `links` entries, then fsyncs each
- *       of dirs when no other fsync of it is under way. Resolves with the indices of the dirs NOT
+ *       of dirs when this is the only place() naming it and no other fsync of it is under way
+ *       (a lone message; otherwise the group commit answers many with one fsync). Resolves with the indices of the dirs NOT
  *       fsynced (busy). Rejects with an Error carrying code (e.g. "ENOSPC"), errno, syscall, stage
  *       ("write", "link", "rename", "sync") and placed (links made; the rename is not).
  */
@@ -50,6 +51,8 @@ typedef struct {
   char* path;
   /* fsyncs of this directory under way (place's own and syncDir's). */
   atomic_int syncing;
+  /* place() calls naming it, queued and not completed (changed on the JavaScript thread only). */
+  atomic_int placing;
   /* fsyncs of this directory done, for tests (dirFsyncs). */
   atomic_uint fsyncs;
 } dir_t;
@@ -122,6 +125,7 @@ static napi_value js_dir(napi_env env, napi_callback_info info) {
   }
   d->path = path;
   atomic_init(&d->syncing, 0);
+  atomic_init(&d->placing, 0);
   atomic_init(&d->fsyncs, 0);
   napi_value ext;
   if (napi_create_external(env, d, finalize_dir, NULL, &ext) != napi_ok) {
@@ -310,9 +314,10 @@ static void place_execute(napi_env env, void* data) {
   for (int i = 0; i < p->ndirs; i++) {
     dir_t* d = p->dirs[i];
     int idle = 0;
-    if (!atomic_compare_exchange_strong(&d->syncing, &idle, 1)) {
-      /* Another fsync of it is under way (it may have started before our rename): JavaScript
-       * waits for the next one. */
+    /* Only a lone message fsyncs here. With other messages for the same directory under way, or
+     * another fsync of it running (it may have started before our rename), JavaScript's group
+     * commit runs the next fsync for all of them: under load one fsync answers many messages. */
+    if (atomic_load(&d->placing) > 1 || !atomic_compare_exchange_strong(&d->syncing, &idle, 1)) {
       p->unsynced[i] = 1;
       continue;
     }
@@ -351,6 +356,7 @@ static void place_complete(napi_env env, napi_status status, void* data) {
   } else {
     napi_reject_deferred(env, p->deferred, errno_error(env, p->err, p->syscall, p->stage, p->placed));
   }
+  for (int i = 0; i < p->ndirs; i++) atomic_fetch_sub(&p->dirs[i]->placing, 1);
   napi_delete_reference(env, p->keep);
   napi_delete_async_work(env, p->work);
   place_free(p);
@@ -436,10 +442,12 @@ static napi_value js_place(napi_env env, napi_callback_info info) {
   napi_set_element(env, keep, 0, argv[1]);
   napi_set_element(env, keep, 1, argv[5]);
   if (napi_create_reference(env, keep, 1, &p->keep) != napi_ok) return place_fail(env, p, "place: N-API");
+  for (int i = 0; i < p->ndirs; i++) atomic_fetch_add(&p->dirs[i]->placing, 1);
   if (napi_create_promise(env, &p->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "maildirPlace", NAPI_AUTO_LENGTH, &resource) != napi_ok ||
       napi_create_async_work(env, NULL, resource, place_execute, place_complete, p, &p->work) != napi_ok ||
       napi_queue_async_work(env, p->work) != napi_ok) {
+    for (int i = 0; i < p->ndirs; i++) atomic_fetch_sub(&p->dirs[i]->placing, 1);
     napi_delete_reference(env, p->keep);
     return place_fail(env, p, "place: cannot queue the work");
   }

@@ -145,6 +145,27 @@ describe("native Maildir commit (one work item: write, links, rename, fsync of n
     assert.equal(into.fsyncs, before + 1);
   });
 
+  it("leaves new/ to the group commit when another message for it is under way (one fsync for both)", async () => {
+    const into = await newDir("demo");
+    const files = await Promise.all(
+      ["a", "b"].map(async (n) => {
+        const from = join(root, "tmp", `spare.${n}`);
+        return { from, n, file: await nodeFileOps.create(from, { durableWrites: true }) };
+      }),
+    );
+    const before = into.fsyncs;
+    // Both queued in the same turn: each sees the other under way.
+    const results = await Promise.all(
+      files.map(({ file, from, n }) =>
+        nodeFileOps.place({ file, last: [Buffer.from(`${n}\r\n`)], from, name: n, links: [], into }),
+      ),
+    );
+    for (const { file } of files) await file.close();
+    assert.deepEqual(results, [[into], [into]], "both handed to the group commit");
+    assert.equal(into.fsyncs, before, "no fsync in either work item");
+    assert.deepEqual((await readdir(into.path)).sort(), ["a", "b"]);
+  });
+
   it("a full disk fails at stage write with ENOSPC, and nothing is placed", async () => {
     const into = await newDir("demo");
     const other = await newDir("ops");

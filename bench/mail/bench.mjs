@@ -10,7 +10,9 @@
  * BENCH_TLS ("plain,starttls"),
  * BENCH_SIZE (10240), BENCH_PER_CONN (10 messages per connection), BENCH_TARGETS
  * ("switchyard,postfix,postfix-noflowdelay"), BENCH_PROFILE (1: the mail worker under --cpu-prof,
- * top frames printed), BENCH_OUT (JSON path; default bench/results/mail-<date>.json).
+ * top frames printed), BENCH_OUT (JSON path; default bench/results/mail-<date>.json),
+ * BENCH_BASELINE (another build's services/mail/dist/main.js: target "before", its own edge and
+ * spool, interleaved with the others; add "before" to BENCH_TARGETS).
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -37,6 +39,7 @@ const settings = {
   perConnection: Number(env.BENCH_PER_CONN ?? 10),
   targets: (env.BENCH_TARGETS ?? "switchyard,postfix,postfix-noflowdelay").split(","),
   profile: env.BENCH_PROFILE === "1",
+  baseline: env.BENCH_BASELINE,
 };
 const log = (text) => process.stderr.write(`${text}\n`);
 
@@ -139,7 +142,18 @@ async function makeCertificate(dir) {
   return { certFile, keyFile };
 }
 
-async function startSwitchyard(dir, logDir, tls) {
+async function startSwitchyard(
+  dir,
+  logDir,
+  tls,
+  {
+    name = "switchyard",
+    label = "Switchyard (edge → 1 mail replica)",
+    mailMain = join(repoRoot, "services/mail/dist/main.js"),
+  } = {},
+) {
+  const base = name === "switchyard" ? dir : join(dir, name);
+  await mkdir(base, { recursive: true });
   const ports = { smtp: await freePort(), submission: await freePort(), smtps: await freePort() };
   const edgeMetrics = await freePort();
   const mailMetrics = await freePort();
@@ -148,7 +162,7 @@ async function startSwitchyard(dir, logDir, tls) {
       addresses: ["127.0.0.1"],
       grpc: `127.0.0.1:${await freePort()}`,
       metrics: `127.0.0.1:${edgeMetrics}`,
-      handoff: { socket: join(dir, "handoff.sock") },
+      handoff: { socket: join(base, "handoff.sock") },
     },
     mail: {
       ports,
@@ -157,37 +171,38 @@ async function startSwitchyard(dir, logDir, tls) {
       hostname: "mx.bench.test",
       domains: ["bench.test"],
       mailboxes: [{ address: "sink@bench.test" }],
-      spool: join(dir, "spool"),
+      spool: join(base, "spool"),
       limits: { maxConnectionsPerIp: 0 },
       inbound: { verify: false },
       authLimits: { banSeconds: 0 },
       tls,
     },
   };
-  const configPath = join(dir, "switchyard.yaml");
+  const configPath = join(base, "switchyard.yaml");
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  const tokenFile = join(dir, "admin.token");
+  const tokenFile = join(base, "admin.token");
   await writeFile(tokenFile, randomBytes(32).toString("hex"), { mode: 0o600 });
   const common = {
     SWITCHYARD_CONFIG: configPath,
     SWITCHYARD_ADMIN_TOKEN_FILE: tokenFile,
     SWITCHYARD_LOG_LEVEL: "info",
   };
-  const edge = startService("edge", [join(repoRoot, "services/edge/dist/main.js")], common, logDir);
+  const suffix = name === "switchyard" ? "" : `-${name}`;
+  const edge = startService(`edge${suffix}`, [join(repoRoot, "services/edge/dist/main.js")], common, logDir);
   await waitReady(`http://127.0.0.1:${edgeMetrics}/healthz`, "the edge");
   const profArgs = settings.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "profile")}`] : [];
   const mail = startService(
-    "mail",
-    [...profArgs, join(repoRoot, "services/mail/dist/main.js")],
+    `mail${suffix}`,
+    [...profArgs, mailMain],
     { ...common, SWITCHYARD_INSTANCE: "bench-mail" },
     logDir,
   );
   await waitReady(`http://127.0.0.1:${mailMetrics}/readyz`, "the mail worker");
-  const maildir = join(dir, "spool", "bench.test", "sink", "new");
+  const maildir = join(base, "spool", "bench.test", "sink", "new");
   let runsMoved = 0;
   return {
-    name: "switchyard",
-    label: "Switchyard (edge → 1 mail replica)",
+    name,
+    label,
     port: ports.smtp,
     pids: () => [edge.pid, mail.pid],
     /**
@@ -376,7 +391,17 @@ try {
   const tls = await makeCertificate(dir);
   for (const name of settings.targets) {
     if (name === "switchyard") targets.push(await startSwitchyard(dir, logDir, tls));
-    else if (name === "postfix")
+    else if (name === "before") {
+      if (!settings.baseline)
+        throw new Error("target before needs BENCH_BASELINE=<…/services/mail/dist/main.js>");
+      targets.push(
+        await startSwitchyard(dir, logDir, tls, {
+          name,
+          label: "Switchyard before (BENCH_BASELINE)",
+          mailMain: settings.baseline,
+        }),
+      );
+    } else if (name === "postfix")
       targets.push(await startPostfixTarget(name, "Postfix 3.7 (defaults)", dir, logDir, [], tls));
     else if (name === "postfix-noflowdelay")
       targets.push(

@@ -27,6 +27,24 @@ export class MaildirDeliveryError extends DeliveryError {
   }
 }
 
+/**
+ * The last steps of a local delivery (`FileOps.place`) failed at `stage`: "write" (the file's last
+ * bytes or its flush), "link", "rename" (`placed` links were made before) or "sync" (every name was
+ * placed; a `new/` fsync failed). `code` is the system error's (ENOSPC, EIO, …).
+ */
+export class PlaceError extends MailError {
+  readonly code: string | undefined;
+  constructor(
+    readonly stage: "write" | "link" | "rename" | "sync",
+    readonly placed: number,
+    options?: ErrorOptions,
+  ) {
+    const code = (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`cannot place the message (${stage})${code ? `: ${code}` : ""}`, options);
+    this.code = code;
+  }
+}
+
 /** The TLS certificate could not be read or made. */
 export class TlsSetupError extends MailError {}
 

@@ -15,6 +15,7 @@ import { createMailAdmin } from "./server.js";
 import { AddressPolicy } from "./smtp/address-policy.js";
 import { SmtpFront } from "./smtp/smtp-front.js";
 import { nodeFileOps } from "./spool/file-ops.js";
+import { maildirCommit } from "./spool/maildir-commit.js";
 import { Spool } from "./spool/spool.js";
 import { ownerName } from "./spool/spool-layout.js";
 import { SpoolRecovery } from "./spool/spool-recovery.js";
@@ -42,6 +43,7 @@ await serviceMain({
     });
     if (tls.selfSigned && !live)
       logger.warn({ hostname: mail.hostname }, "no mail.tls files: using a self-signed certificate");
+    maildirCommit(); // the native delivery path is built, or the start stops here
     const spool = new Spool(resolve(mail.spool), nodeFileOps, mail.hostname, ownerName(env.instance));
     await spool.init();
     const metrics = new MailMetrics(registry);

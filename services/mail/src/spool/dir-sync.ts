@@ -13,8 +13,8 @@ interface DirState {
  * calling. Callers that arrive while an fsync runs share the one after it: under load, one fsync
  * answers many messages instead of one each. A failed fsync fails everyone who waited for it.
  *
- * Each round opens the directory by path (`FileOps.syncDir`), so a directory made again (a Maildir
- * removed and recreated) is never fsynced through a stale handle.
+ * A round opens the directory by path (`FileOps.syncDir`), or runs the caller's fsync of it
+ * (`Maildirs`: the native one, which counts as under way for the work items of `FileOps.place`).
  */
 export class DirSyncer {
   private readonly dirs = new Map<string, DirState>();
@@ -23,25 +23,28 @@ export class DirSyncer {
 
   constructor(private readonly ops: Pick<FileOps, "syncDir">) {}
 
-  sync(dir: string): Promise<void> {
+  /**
+   * `fsync` runs a round (default: `syncDir(dir)`, opening the directory by path).
+   */
+  sync(dir: string, fsync: () => Promise<void> = () => this.ops.syncDir(dir)): Promise<void> {
     let state = this.dirs.get(dir);
     if (!state) {
       state = {};
       this.dirs.set(dir, state);
     }
     if (state.next) return state.next;
-    if (!state.running) return this.start(dir, state);
+    if (!state.running) return this.start(state, fsync);
     const waiting = state;
     state.next = state.running.then(ignore, ignore).then(() => {
       waiting.next = undefined;
-      return this.start(dir, waiting);
+      return this.start(waiting, fsync);
     });
     return state.next;
   }
 
-  private start(dir: string, state: DirState): Promise<void> {
+  private start(state: DirState, fsync: () => Promise<void>): Promise<void> {
     this.rounds++;
-    const run = this.ops.syncDir(dir).finally(() => {
+    const run = fsync().finally(() => {
       if (state.running === run) state.running = undefined;
     });
     state.running = run;

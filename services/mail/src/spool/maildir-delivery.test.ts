@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { waitFor } from "@switchyard/testkit";
 import { MaildirDeliveryError } from "../errors.js";
 import { DirSyncer } from "./dir-sync.js";
-import { type FileOps, nodeFileOps } from "./file-ops.js";
+import { dirByPath, type FileOps, nodeFileOps, placeBySteps } from "./file-ops.js";
 import { Maildirs } from "./maildir-delivery.js";
 import { SpareFiles } from "./spare-files.js";
 
@@ -14,10 +14,23 @@ async function* chunks(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
 }
 
+/**
+ * `ops` with `place` done call by call through its own methods (placeBySteps, directories by path),
+ * so a test can record or fail each call; the native one-hop path is tested in maildir-commit.test.ts.
+ */
+function stepwise(ops: FileOps): FileOps {
+  const self: FileOps = {
+    ...ops,
+    openDir: async (path) => dirByPath(self, path),
+    place: (request) => placeBySteps(self, request),
+  };
+  return self;
+}
+
 /** The real file system with every call logged; `fail` makes one kind of call fail (disk full). */
 function recording(log: string[], fail?: "write" | "link" | "create"): FileOps {
   const enospc = () => Object.assign(new Error("ENOSPC: no space left"), { code: "ENOSPC" });
-  return {
+  return stepwise({
     ...nodeFileOps,
     async create(path, options) {
       if (fail === "create") throw enospc();
@@ -49,7 +62,7 @@ function recording(log: string[], fail?: "write" | "link" | "create"): FileOps {
       log.push(`syncdir ${p}`);
       return nodeFileOps.syncDir(p);
     },
-  };
+  });
 }
 
 describe("direct Maildir delivery", () => {
@@ -229,7 +242,7 @@ describe("direct Maildir delivery with a file opened ahead", () => {
 
   it("removes the spare with the message when the write fails, and the next message still gets one", async () => {
     let failWrites = false;
-    const ops: FileOps = {
+    const ops: FileOps = stepwise({
       ...nodeFileOps,
       async create(path) {
         const file = await nodeFileOps.create(path);
@@ -241,7 +254,7 @@ describe("direct Maildir delivery with a file opened ahead", () => {
           },
         };
       },
-    };
+    });
     const spares = new SpareFiles(ops, spareDir);
     const m = new Maildirs(root, ops, "mx.test", new DirSyncer(ops), "r1", spares);
     await m.deliver(Buffer.alloc(0), chunks("a\r\n"), ["demo@switchyard.test"], "IDA");

@@ -1,7 +1,14 @@
 import { join } from "node:path";
-import { MaildirDeliveryError } from "../errors.js";
+import { MaildirDeliveryError, PlaceError } from "../errors.js";
 import type { DirSyncer } from "./dir-sync.js";
-import { type FileOps, isExisting, isMissing, type WritableFile, writeBatched } from "./file-ops.js";
+import {
+  type FileOps,
+  isExisting,
+  isMissing,
+  type OpenDir,
+  type WritableFile,
+  writeAllButLast,
+} from "./file-ops.js";
 import { mailboxDir, maildirName } from "./maildir.js";
 import type { SpareFiles } from "./spare-files.js";
 
@@ -20,6 +27,8 @@ export interface MaildirCopy {
 export class Maildirs {
   /** Maildirs whose directories this process has made (no mkdir per message). */
   private readonly made = new Set<string>();
+  /** Their `new/` handles for `FileOps.place`, by Maildir. */
+  private readonly opened = new Map<string, Promise<OpenDir>>();
 
   constructor(
     private readonly root: string,
@@ -43,6 +52,77 @@ export class Maildirs {
     await this.ops.mkdir(join(dir, "new"));
     await this.ops.mkdir(join(dir, "cur"));
     this.made.add(dir);
+  }
+
+  /** A Maildir's `new/` handle, the Maildir made first if needed. */
+  private newDir(dir: string): Promise<OpenDir> {
+    let open = this.opened.get(dir);
+    if (open) return open;
+    open = this.ensure(dir).then(() => this.ops.openDir(join(dir, "new")));
+    this.opened.set(dir, open);
+    open.catch(() => this.forget(dir));
+    return open;
+  }
+
+  /** Forgets that a Maildir was made (it was removed): made again on its next use. */
+  private forget(dir: string): void {
+    this.opened.delete(dir);
+    this.made.delete(dir);
+  }
+
+  /**
+   * The file's last bytes, its links and rename into every `new/` and their fsyncs (`FileOps.place`:
+   * one work item natively), then the group-committed fsyncs of the `new/` directories it left.
+   * A Maildir removed since it was made (ENOENT) is made again, once.
+   */
+  private async place(file: WritableFile, last: Uint8Array[], from: string, name: string, dirs: string[]) {
+    let written = false;
+    let placed = 0;
+    const attempt = async () => {
+      let handles: OpenDir[];
+      try {
+        handles = await Promise.all(dirs.map((d) => this.newDir(d)));
+      } catch (err) {
+        // A Maildir that cannot be made or opened: the caller spools the whole file from `from`.
+        if (!written) await this.finish(file, last);
+        written = true;
+        throw new PlaceError("link", placed, { cause: err });
+      }
+      const [into, ...links] = handles;
+      const request = { file, last: written ? undefined : last, from, name, links, into: into as OpenDir };
+      try {
+        return await this.ops.place(request);
+      } catch (err) {
+        // Anything else (a refused argument) was refused before this call did anything.
+        if (!(err instanceof PlaceError))
+          throw written
+            ? new PlaceError("link", placed, { cause: err })
+            : new PlaceError("write", 0, { cause: err });
+        if (err.stage !== "write") written = true;
+        // Links made by an earlier attempt are copies to remove as well.
+        if (err.placed >= placed) throw err;
+        throw new PlaceError(err.stage, placed, { cause: err.cause });
+      }
+    };
+    let unsynced: OpenDir[];
+    try {
+      unsynced = await attempt();
+    } catch (err) {
+      const removed =
+        err instanceof PlaceError &&
+        err.code === "ENOENT" &&
+        (err.stage === "link" || err.stage === "rename");
+      if (!removed) throw err;
+      // A Maildir (or its new/) removed since it was made: made again (the bytes are written).
+      placed = err.placed;
+      for (const dir of dirs) this.forget(dir);
+      unsynced = await attempt();
+    }
+    try {
+      await Promise.all(unsynced.map((d) => this.syncer.sync(d.path, () => d.sync())));
+    } catch (err) {
+      throw new PlaceError("sync", dirs.length - 1, { cause: err });
+    }
   }
 
   /**
@@ -100,43 +180,34 @@ export class Maildirs {
     } catch (err) {
       throw new MaildirDeliveryError("open", tmpPath, { cause: err });
     }
-    let bytes = 0;
+    let written: { bytes: number; last: Uint8Array[] };
     try {
-      bytes = await writeBatched(file, head, body);
-      await file.sync();
+      written = await writeAllButLast(file, head, body);
     } catch (err) {
       await file.close().catch(() => {});
       await this.ops.unlink(tmpPath).catch(() => {});
       throw new MaildirDeliveryError("write", tmpPath, { cause: err });
     }
-    file.close().catch(() => {});
+    const bytes = written.bytes;
     const name = maildirName(this.hostname, { id, createdAt: Date.now(), bytes });
-    const others = dirs.slice(1);
-    const placed: string[] = [];
     try {
-      await Promise.all(
-        others.map(async (dir) => {
-          await this.link(tmpPath, dir, name);
-          placed.push(dir);
-        }),
-      );
-      await this.ops.rename(tmpPath, join(first, "new", name)).catch(async (err: unknown) => {
-        if (!isMissing(err)) throw err;
-        // `new/` was removed since the Maildir was made: make it again (a missing tmp file fails again).
-        this.made.delete(first);
-        await this.ensure(first);
-        await this.ops.rename(tmpPath, join(first, "new", name));
-      });
-      placed.push(first);
-      await Promise.all(dirs.map((dir) => this.commit(dir)));
+      await this.place(file, written.last, tmpPath, name, dirs);
     } catch (err) {
-      // Not answered yet: copies left in place would be duplicates of the client's retry.
-      for (const dir of placed) {
-        if (dir === first) await this.ops.rename(join(dir, "new", name), tmpPath).catch(() => {});
-        else await this.ops.unlink(join(dir, "new", name)).catch(() => {});
+      file.close().catch(() => {});
+      if (err instanceof PlaceError && err.stage === "write") {
+        await this.ops.unlink(tmpPath).catch(() => {});
+        throw new MaildirDeliveryError("write", tmpPath, { cause: err });
       }
+      // Not answered yet: copies left in place would be duplicates of the client's retry. The
+      // links were made in order (dirs[1..]); the rename into dirs[0] only when all were.
+      const placed = err instanceof PlaceError ? err.placed : 0;
+      const renamed = err instanceof PlaceError && err.stage === "sync";
+      for (const dir of dirs.slice(1, 1 + placed))
+        await this.ops.unlink(join(dir, "new", name)).catch(() => {});
+      if (renamed) await this.ops.rename(join(first, "new", name), tmpPath).catch(() => {});
       throw new MaildirDeliveryError("link", tmpPath, { cause: err });
     }
+    file.close().catch(() => {});
     return { id, bytes, name };
   }
 
@@ -149,14 +220,24 @@ export class Maildirs {
     });
   }
 
+  /** Writes and flushes the file's last bytes (when `place` cannot run). */
+  private async finish(file: WritableFile, last: Uint8Array[]): Promise<void> {
+    try {
+      if (last.length > 0) await file.writev(last);
+      await file.sync();
+    } catch (err) {
+      throw new PlaceError("write", 0, { cause: err });
+    }
+  }
+
   /** Opens the first spare file (at start, once `tmp/<owner>/` exists). */
   primeSpares(): void {
     this.spares?.prime();
   }
 
   /** Closes and removes the spare files (a clean exit). */
-  dropSpares(): Promise<void> {
-    return this.spares?.dropAll() ?? Promise.resolve();
+  async dropSpares(): Promise<void> {
+    await this.spares?.dropAll();
   }
 
   /**

@@ -35,6 +35,7 @@ function recording(log: string[], failOn?: keyof FileOps | "write" | "sync"): Fi
       log.push(`create ${path}`);
       const file = await nodeFileOps.create(path);
       return {
+        ...file,
         async write(data) {
           fail("write");
           log.push("write");

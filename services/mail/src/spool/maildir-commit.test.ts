@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { constants } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -145,24 +146,65 @@ describe("native Maildir commit (one work item: write, links, rename, fsync of n
     assert.equal(into.fsyncs, before + 1);
   });
 
-  it("leaves new/ to the group commit when another message for it is under way (one fsync for both)", async () => {
+  it("leaves new/ to the group commit while another message for it is under way", async () => {
     const into = await newDir("demo");
-    const files = await Promise.all(
-      ["a", "b"].map(async (n) => {
-        const from = join(root, "tmp", `spare.${n}`);
-        return { from, n, file: await nodeFileOps.create(from, { durableWrites: true }) };
-      }),
-    );
+    // Message b is under way for certain: its work item blocks writing 1 MiB into a FIFO nobody
+    // reads yet (a pipe holds 64 KiB), so it is queued and not complete while a runs.
+    const fifo = join(root, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const pipe = await open(fifo, constants.O_RDWR);
+    const fromB = join(root, "tmp", "spare.b");
+    await writeFile(fromB, "");
+    const blocked: WritableFile = {
+      fd: pipe.fd,
+      durable: true,
+      write: (d) => pipe.write(d),
+      writev: (c) => pipe.writev(c),
+      sync: () => Promise.resolve(),
+      close: () => pipe.close(),
+    };
+    const big = Buffer.alloc(1 << 20, 0x61);
+    const b = nodeFileOps.place({ file: blocked, last: [big], from: fromB, name: "b", links: [], into });
+    const fromA = join(root, "tmp", "spare.a");
+    const fileA = await nodeFileOps.create(fromA, { durableWrites: true });
     const before = into.fsyncs;
-    // Both queued in the same turn: each sees the other under way.
-    const results = await Promise.all(
-      files.map(({ file, from, n }) =>
-        nodeFileOps.place({ file, last: [Buffer.from(`${n}\r\n`)], from, name: n, links: [], into }),
-      ),
-    );
-    for (const { file } of files) await file.close();
-    assert.deepEqual(results, [[into], [into]], "both handed to the group commit");
-    assert.equal(into.fsyncs, before, "no fsync in either work item");
+    let drained = 0;
+    try {
+      const unsyncedA = await nodeFileOps.place({
+        file: fileA,
+        last: [Buffer.from("a\r\n")],
+        from: fromA,
+        name: "a",
+        links: [],
+        into,
+      });
+      assert.deepEqual(unsyncedA, [into], "a is handed to the group commit, b being under way");
+      assert.equal(into.fsyncs, before, "no fsync of new/ in a's work item");
+    } finally {
+      // Let b finish: read what it writes until it resolves.
+      const reader = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const chunk = Buffer.alloc(1 << 16);
+      let done = false;
+      const settled = b.then(
+        () => {
+          done = true;
+        },
+        () => {
+          done = true;
+        },
+      );
+      while (!done) {
+        const { bytesRead } = await reader.read(chunk, 0, chunk.length, null).catch(() => ({ bytesRead: 0 }));
+        drained += bytesRead;
+        if (bytesRead === 0) await new Promise((r) => setImmediate(r));
+      }
+      await settled;
+      await reader.close();
+      await pipe.close();
+      await fileA.close();
+    }
+    assert.equal(drained, big.length, "b wrote all of its bytes");
+    assert.deepEqual(await b, [], "b, alone once a completed, fsyncs new/ itself");
     assert.deepEqual((await readdir(into.path)).sort(), ["a", "b"]);
   });
 

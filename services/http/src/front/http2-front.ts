@@ -54,11 +54,25 @@ export function serveHttp2(
   let windowStart = 0;
   let windowStreams = 0;
   let calmed = false;
+  // Once either side has said GOAWAY, a session with no stream left is over: it gets LINGER_MS to
+  // close, not the idle deadline. Before, a client that sent GOAWAY and left its connection open
+  // held its slot until idleTimeoutMs, and a drain waited 10 s (= the drain timeout) for idle
+  // sessions (src/e2e/h2-goaway.e2e.test.ts).
+  let goneAway = false;
+  const closeWhenIdle = () => {
+    if (streams === 0) slot.deadline("closing", "closing", LINGER_MS);
+  };
   slot.drain = () => {
     facts.draining = true;
+    goneAway = true;
     if (!session.closed) session.close();
-    slot.deadline("closing", "closing", LINGER_MS * 10);
+    // In-flight streams get LINGER_MS × 5 (under the worker's drain timeout) to finish.
+    slot.deadline("closing", "closing", streams === 0 ? LINGER_MS : LINGER_MS * 5);
   };
+  session.on("goaway", () => {
+    goneAway = true;
+    closeWhenIdle();
+  });
   session.on("error", () => tls.destroy());
   session.once("close", () => {
     slot.deadline("closing", "closing", LINGER_MS);
@@ -86,7 +100,9 @@ export function serveHttp2(
     slot.cancel("idle");
     streams++;
     stream.once("close", () => {
-      if (--streams === 0) slot.deadline("idle", "idle", limits.idleTimeoutMs, () => session.close());
+      if (--streams > 0) return;
+      if (goneAway) closeWhenIdle();
+      else slot.deadline("idle", "idle", limits.idleTimeoutMs, () => session.close());
     });
     if (Object.keys(headers).length > limits.maxHeaders + 4) {
       options.refused(431, "too many header fields");

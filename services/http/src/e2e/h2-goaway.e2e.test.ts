@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
-import { rawExchange, statusOf } from "../testing/raw-client.js";
+import { siteServing } from "../testing/raw-client.js";
 import { startTestUpstream, type TestUpstream } from "../testing/test-upstream.js";
 
 const SITE = "goaway.switchyard.test";
@@ -34,17 +34,7 @@ describe("http: an HTTP/2 session the client ends with GOAWAY is closed, not hel
     ca = await readFile(stack.caFile);
     metrics = stack.replicas[0]?.metricsPort ?? 0;
     const target = { port: stack.https, servername: SITE, ca };
-    await waitFor(
-      "the site's certificate",
-      async () =>
-        statusOf(
-          await rawExchange(target, `GET / HTTP/1.1\r\nHost: ${SITE}\r\nConnection: close\r\n\r\n`).catch(
-            () => "",
-          ),
-        ) === 200,
-      30_000,
-      250,
-    );
+    await siteServing(target);
   });
   after(async () => {
     await stack?.stop();

@@ -5,7 +5,14 @@ import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
-import { openTls, type RawTarget, rawExchange, readAll, statusOf } from "../testing/raw-client.js";
+import {
+  openTls,
+  type RawTarget,
+  rawExchange,
+  readAll,
+  siteServing,
+  statusOf,
+} from "../testing/raw-client.js";
 import { startTestUpstream, type TestUpstream } from "../testing/test-upstream.js";
 
 const SITE = "hostile.switchyard.test";
@@ -46,17 +53,7 @@ describe("http: bad input is refused with its status, reaches no upstream, and l
     );
     target = { port: stack.https, servername: SITE, ca: await readFile(stack.caFile) };
     metrics = stack.replicas[0]?.metricsPort ?? 0;
-    await waitFor(
-      "the site's certificate",
-      async () =>
-        statusOf(
-          await rawExchange(target, `GET / HTTP/1.1\r\nHost: ${SITE}\r\nConnection: close\r\n\r\n`).catch(
-            () => "",
-          ),
-        ) === 200,
-      30_000,
-      250,
-    );
+    await siteServing(target);
   });
   after(async () => {
     await stack?.stop();

@@ -1,6 +1,7 @@
 /** Test-only: a raw HTTP/1.1-over-TLS client that writes exact bytes and reads until the server closes. */
 import { connect as tcpConnect } from "node:net";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { waitFor } from "@switchyard/testkit";
 
 export interface RawTarget {
   port: number;
@@ -72,4 +73,16 @@ export async function rawExchange(target: RawTarget, bytes: string | Buffer): Pr
 export function statusOf(text: string): number {
   const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
   return m ? Number(m[1]) : 0;
+}
+
+/** Waits until the edge serves `target`'s site: a plain GET answered 200 (the certs service has issued
+ * the certificate for a `tls: auto` site and the worker loaded it). */
+export async function siteServing(target: RawTarget): Promise<void> {
+  const request = `GET / HTTP/1.1\r\nHost: ${target.servername}\r\nConnection: close\r\n\r\n`;
+  await waitFor(
+    "the site's certificate",
+    async () => statusOf(await rawExchange(target, request).catch(() => "")) === 200,
+    30_000,
+    250,
+  );
 }

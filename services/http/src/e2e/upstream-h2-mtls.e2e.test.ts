@@ -7,11 +7,11 @@ import { after, before, describe, it } from "node:test";
 import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import WebSocket from "ws";
-import { curl } from "../testing/curl.js";
+import { siteGetter, siteName } from "../testing/curl.js";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
 import { patternBytes, sha256, startTestUpstream, type TestUpstream } from "../testing/test-upstream.js";
 
-const name = (site: string) => `${site}.switchyard.test`;
+const name = siteName;
 const TEN_MB = 10 * 1024 * 1024;
 
 describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual TLS), TLS to a plain upstream", () => {
@@ -26,15 +26,7 @@ describe("http: HTTP/2 to TLS upstreams (h2: true), client certificates (mutual 
   /** Accepts TCP and never answers the ClientHello. */
   let mute: Server;
   const muteSockets = new Set<Socket>();
-  const get = (site: string, path: string, args: string[] = []) =>
-    curl([
-      "--cacert",
-      stack.caFile,
-      "--resolve",
-      `${name(site)}:${stack.https}:127.0.0.1`,
-      ...args,
-      `https://${name(site)}:${stack.https}${path}`,
-    ]);
+  const get = siteGetter(() => stack);
   /** Requests in flight to a site's pool, as the worker's metrics say. */
   const inFlight = (site: string) =>
     scrapeMetric(stack.replicas[0]?.metricsPort ?? 0, "switchyard_http_upstream_in_flight", {

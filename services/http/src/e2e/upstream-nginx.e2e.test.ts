@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { waitFor } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
-import { curl } from "../testing/curl.js";
+import { siteGetter, siteName } from "../testing/curl.js";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
 import { type NginxRequest, type NginxUpstream, startNginxUpstream } from "../testing/nginx-upstream.js";
 import { patternBytes, sha256 } from "../testing/test-upstream.js";
 
-const name = (site: string) => `${site}.switchyard.test`;
+const name = siteName;
 const TEN_MB = 10 * 1024 * 1024;
 
 describe("http: nginx as a TLS upstream (another TLS and HTTP/2 stack than node's)", () => {
@@ -18,15 +18,7 @@ describe("http: nginx as a TLS upstream (another TLS and HTTP/2 stack than node'
   let stack: HttpStack;
   let nginx: NginxUpstream;
   const big = patternBytes(TEN_MB, 21);
-  const get = (site: string, path: string, args: string[] = []) =>
-    curl([
-      "--cacert",
-      stack.caFile,
-      "--resolve",
-      `${name(site)}:${stack.https}:127.0.0.1`,
-      ...args,
-      `https://${name(site)}:${stack.https}${path}`,
-    ]);
+  const get = siteGetter(() => stack);
   /** nginx's log lines for `uri` once there are `n` more than `before`. */
   const logged = async (uri: string, before: number, n: number): Promise<NginxRequest[]> => {
     const lines = await waitFor(

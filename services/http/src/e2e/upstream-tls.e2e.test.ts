@@ -6,11 +6,11 @@ import { after, before, describe, it } from "node:test";
 import { scrapeMetric, waitFor } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import WebSocket from "ws";
-import { curl } from "../testing/curl.js";
+import { siteGetter, siteName } from "../testing/curl.js";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
 import { patternBytes, sha256, startTestUpstream, type TestUpstream } from "../testing/test-upstream.js";
 
-const name = (site: string) => `${site}.switchyard.test`;
+const name = siteName;
 const TEN_MB = 10 * 1024 * 1024;
 const VERIFY_FAILED = "502 the upstream's certificate failed verification\n";
 
@@ -28,15 +28,7 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
   let metrics: number;
   let otherCaFile: string;
   let sitesFor: (unknownCaFile?: string) => () => Record<string, unknown>;
-  const get = (site: string, path: string, args: string[] = []) =>
-    curl([
-      "--cacert",
-      stack.caFile,
-      "--resolve",
-      `${name(site)}:${stack.https}:127.0.0.1`,
-      ...args,
-      `https://${name(site)}:${stack.https}${path}`,
-    ]);
+  const get = siteGetter(() => stack);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), `switchyard-upstream-tls-${process.pid}-`));

@@ -3,12 +3,12 @@ import { get as httpsGet } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { closedPort, scrapeMetric, waitFor } from "@switchyard/testkit";
 import WebSocket from "ws";
-import { curl } from "../testing/curl.js";
+import { siteGetter, siteName } from "../testing/curl.js";
 import { type HttpStack, startHttpStack } from "../testing/http-stack.js";
 import { scryptHash } from "../testing/password.js";
 import { startTestUpstream, type TestUpstream } from "../testing/test-upstream.js";
 
-const name = (site: string) => `${site}.switchyard.test`;
+const name = siteName;
 
 describe("http: upstream choice, health, retries, failures, auth, header rules, WebSocket and SSE", () => {
   let stack: HttpStack;
@@ -18,15 +18,7 @@ describe("http: upstream choice, health, retries, failures, auth, header rules, 
   let d: TestUpstream;
   let dead: string;
   let metrics: number;
-  const get = (site: string, path: string, args: string[] = []) =>
-    curl([
-      "--cacert",
-      stack.caFile,
-      "--resolve",
-      `${name(site)}:${stack.https}:127.0.0.1`,
-      ...args,
-      `https://${name(site)}:${stack.https}${path}`,
-    ]);
+  const get = siteGetter(() => stack);
   const from = async (site: string, path = "/") => (await get(site, path)).body.toString().trim();
 
   before(async () => {

@@ -56,3 +56,25 @@ function parse(run: { err: Error | null; stdout: Buffer; stderr: string }, text:
     stderr,
   };
 }
+
+/** The test sites' names: `<site>.switchyard.test`. */
+export const siteName = (site: string) => `${site}.switchyard.test`;
+
+/**
+ * curl to `https://<site>.switchyard.test<path>` through the edge's https port (resolved to
+ * 127.0.0.1, the stack's CA trusted); `stack` is read at call time, so it may be set in `before`.
+ */
+export function siteGetter(stack: () => { caFile: string; https: number }) {
+  return (site: string, path: string, args: string[] = []): Promise<CurlResult> => {
+    const { caFile, https } = stack();
+    const host = siteName(site);
+    return curl([
+      "--cacert",
+      caFile,
+      "--resolve",
+      `${host}:${https}:127.0.0.1`,
+      ...args,
+      `https://${host}:${https}${path}`,
+    ]);
+  };
+}

@@ -11,6 +11,7 @@ import { MailMetrics } from "../metrics.js";
 import type { AddressPolicy } from "../smtp/address-policy.js";
 import { type FileOps, nodeFileOps } from "../spool/file-ops.js";
 import { Spool } from "../spool/spool.js";
+import { writableFile } from "../testing/writable-file.js";
 import { type IntakeDeps, takeMessage } from "./message-intake.js";
 
 const DEMO = "demo@switchyard.test";
@@ -20,15 +21,7 @@ const fullDiskSpares: FileOps = {
   ...nodeFileOps,
   async create(path, options) {
     if (!options?.durableWrites) return nodeFileOps.create(path, options);
-    const handle = await open("/dev/full", constants.O_WRONLY);
-    return {
-      fd: handle.fd,
-      durable: true,
-      write: (d) => handle.write(d),
-      writev: (c) => handle.writev(c),
-      sync: () => Promise.resolve(),
-      close: () => handle.close(),
-    };
+    return writableFile(await open("/dev/full", constants.O_WRONLY));
   },
 };
 

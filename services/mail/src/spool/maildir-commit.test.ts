@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { MaildirDeliveryError, PlaceError } from "../errors.js";
+import { writableFile } from "../testing/writable-file.js";
 import { DirSyncer } from "./dir-sync.js";
 import { nodeFileOps, type WritableFile } from "./file-ops.js";
 import type { NativeDir } from "./maildir-commit.js";
@@ -14,15 +15,7 @@ import { SpareFiles } from "./spare-files.js";
 
 /** A WritableFile on /dev/full: every write fails with ENOSPC, as on a full disk. */
 async function fullDisk(): Promise<WritableFile> {
-  const handle = await open("/dev/full", constants.O_WRONLY);
-  return {
-    fd: handle.fd,
-    durable: true,
-    write: (d) => handle.write(d),
-    writev: (c) => handle.writev(c),
-    sync: () => Promise.resolve(),
-    close: () => handle.close(),
-  };
+  return writableFile(await open("/dev/full", constants.O_WRONLY));
 }
 
 describe("native Maildir commit (one work item: write, links, rename, fsync of new/)", () => {
@@ -155,14 +148,7 @@ describe("native Maildir commit (one work item: write, links, rename, fsync of n
     const pipe = await open(fifo, constants.O_RDWR);
     const fromB = join(root, "tmp", "spare.b");
     await writeFile(fromB, "");
-    const blocked: WritableFile = {
-      fd: pipe.fd,
-      durable: true,
-      write: (d) => pipe.write(d),
-      writev: (c) => pipe.writev(c),
-      sync: () => Promise.resolve(),
-      close: () => pipe.close(),
-    };
+    const blocked = writableFile(pipe);
     const big = Buffer.alloc(1 << 20, 0x61);
     const b = nodeFileOps.place({ file: blocked, last: [big], from: fromB, name: "b", links: [], into });
     const fromA = join(root, "tmp", "spare.a");

@@ -12,7 +12,13 @@ import { promisify } from "node:util";
 import { waitFor } from "@switchyard/testkit";
 import { startGreetingLoad } from "./greeting-load.js";
 import { SmtpSession } from "./smtp-session.js";
-import { DeployStack, imageContents, removeLeftoverProjects } from "./stack.js";
+import {
+  DeployStack,
+  imageContents,
+  loadableAddons,
+  NATIVE_ADDONS,
+  removeLeftoverProjects,
+} from "./stack.js";
 
 const run = promisify(execFile);
 const IMAGE_LABEL = "org.opencontainers.image.source=https://github.com/switchyard/switchyard";
@@ -116,6 +122,15 @@ describe("docker compose deploy", { timeout: 30 * 60_000 }, () => {
       );
       assert.ok(!packages.includes("testkit"), `${image} links @switchyard/testkit`);
       assert.ok(scripts > 100, `${image}: the find saw the app (${scripts} .js files)`);
+    }
+  });
+
+  test("every native addon loads in the images that run it (dns would fall back to dgram silently)", {
+    timeout: 5 * 60_000,
+  }, async () => {
+    for (const service of ["edge", "dns", "mail", "stream"]) {
+      const image = `switchyard/${service}:${process.env.SWITCHYARD_TAG ?? "latest"}`;
+      assert.deepEqual(await loadableAddons(image), [...NATIVE_ADDONS], image);
     }
   });
 

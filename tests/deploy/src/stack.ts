@@ -316,3 +316,20 @@ export async function imageContents(
   const lines = (text: string) => text.split("\n").filter(Boolean);
   return { found: lines(found), packages: lines(linked), scripts: Number(scripts.trim()) };
 }
+
+/** The native addons an image ships, by path under /app (deploy/Dockerfile copies each by hand). */
+export const NATIVE_ADDONS = [
+  "packages/handoff/build/Release/handoff.node",
+  "packages/udp-batch/build/Release/udp_batch.node",
+  "services/stream/build/Release/relay.node",
+  "services/mail/build/Release/maildir_commit.node",
+] as const;
+
+/** Which of NATIVE_ADDONS load in `image` with its own node (a missing copy falls back silently in dns). */
+export async function loadableAddons(image: string): Promise<string[]> {
+  const script = `const r = require("node:module").createRequire("/app/"); for (const p of ${JSON.stringify(
+    NATIVE_ADDONS,
+  )}) { try { r("/app/" + p); console.log(p); } catch (e) { console.error(p, e.message); } }`;
+  const { stdout } = await run("docker", ["run", "--rm", "--entrypoint", "node", image, "-e", script]);
+  return stdout.split("\n").filter(Boolean);
+}

@@ -43,6 +43,35 @@ for (const udp of ["batch", "dgram"] as const) {
       assert.equal(await s.metric("udp_sessions_active", { route: "keep" }), 5);
     });
 
+    it("a reload that adds a route: the other route's sessions keep their replies and upstream sockets", async (t) => {
+      const s = await startUdpStack(udp, { keep: {}, added: {} });
+      t.after(s.stop);
+      const reload = async (names: string[], opened: number) => {
+        const seen = s.stream.process.waitForLine(
+          (l) => l.msg === "edge sent its UDP sockets" && l.udp === opened,
+          15_000,
+        );
+        await s.edge.writeConfig(s.config(names));
+        s.stream.process.child.kill("SIGHUP");
+        s.edge.process.child.kill("SIGHUP");
+        await seen;
+      };
+      await reload(["keep"], 1);
+      const keep = await s.clients(5);
+      const first = await ask(keep, s.ports.keep!, "one");
+      // The edge opens the added route's socket and sends the worker its sockets again.
+      await reload(["keep", "added"], 2);
+      const again = await ask(keep, s.ports.keep!, "two");
+      assert.deepEqual(
+        again,
+        first.map(([port]) => [port, "two"]),
+        "answered, from the same upstream sockets",
+      );
+      const added = await ask(await s.clients(2), s.ports.added!, "three");
+      assert.equal(added.length, 2);
+      assert.equal(await s.metric("udp_sessions_active", { route: "keep" }), 5);
+    });
+
     it("a drain ends every session and the worker exits cleanly", async (t) => {
       const s = await startUdpStack(udp, { keep: {} });
       t.after(s.stop);

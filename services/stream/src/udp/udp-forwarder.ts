@@ -54,12 +54,18 @@ export class UdpForwarder {
     return this.sessions.size;
   }
 
-  /** The edge's shared sockets after an attach; sessions carry on, replying from the new ones. */
+  /**
+   * The shared sockets an attach newly opened (the kept ones are not passed again); sessions carry
+   * on, replying from the socket now under their key. A share leaves the map when its socket
+   * closes (its route dropped, or replaced by a new socket under the same key).
+   */
   serve(shares: UdpShare[]): void {
-    this.shares.clear();
     for (const share of shares) {
       const shareKey = `${share.route}|${share.address}|${share.port}`;
       this.shares.set(shareKey, share);
+      share.socket.once("close", () => {
+        if (this.shares.get(shareKey) === share) this.shares.delete(shareKey);
+      });
       this.deps.logger.info(
         { udp: [`${share.address}:${share.port}`], route: share.route, mode: "dgram" },
         "serving udp",

@@ -30,6 +30,7 @@ export {
   scrapeMetrics,
 } from "./metrics.js";
 export { closedPort, dockerBridgeAddress, refuses } from "./ports.js";
+export { type GatedProxy, startGatedProxy } from "./servers/gated-proxy.js";
 export { type HaproxyFrontend, type HaproxyHandle, startHaproxy } from "./servers/haproxy.js";
 export { type KnotHandle, type KnotOptions, startKnot } from "./servers/knot-server.js";
 export {
@@ -45,9 +46,11 @@ export {
 } from "./servers/ocsp-responder.js";
 export { type Pebble, type PebbleOptions, startPebble } from "./servers/pebble.js";
 export { type CertsReplica, startCertsReplica } from "./stack/certs-replica.js";
+export { writeConfigVariant } from "./stack/config-variant.js";
 export { type DnsReplica, startDnsReplica } from "./stack/dns-replica.js";
 export { type EdgeHarness, startEdge, startTestWorker, type TestWorker } from "./stack/edge-harness.js";
 export { type HttpReplica, startHttpReplica } from "./stack/http-replica.js";
 export { type MailReplica, startMailReplica } from "./stack/mail-replica.js";
+export { spawnServiceReplica } from "./stack/service-replica.js";
 export { type StreamReplica, startStreamReplica } from "./stack/stream-replica.js";
 export { type WaitOptions, waitFor } from "./wait-for.js";

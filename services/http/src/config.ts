@@ -38,6 +38,8 @@ export interface HttpSettings {
   storedCertificates: boolean;
   /** How old the shared session-ticket key may get before a replica replaces it. */
   ticketRotateMs: number;
+  /** How long a starting replica waits for the certs bucket before it joins the pool anyway. */
+  certificatesWaitMs: number;
 }
 
 async function loadCertificate(
@@ -142,5 +144,6 @@ export async function httpSettings(section: HttpSection, _config?: LoadedConfig)
     ocspEnabled: section.ocsp.enabled,
     storedCertificates: sites.some((s) => s.tlsAuto),
     ticketRotateMs: section.sessionTickets.rotateMs,
+    certificatesWaitMs: section.certificatesWaitMs,
   };
 }

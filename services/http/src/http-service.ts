@@ -51,6 +51,7 @@ export class HttpService {
   private readonly http1: Http1Front;
   private nextId = 1;
   private draining = false;
+  private stopped = false;
 
   constructor(
     settings: HttpSettings,
@@ -111,6 +112,33 @@ export class HttpService {
     this.stapleServed();
     this.certificates.start();
     this.upstreams.start();
+    void this.joinWhenCertificatesRead();
+  }
+
+  /**
+   * Joins the edge's pool once the certs bucket is read: a replica that joined before would fail
+   * the handshakes of `tls: auto` sites the edge hands it (a scale-up or a restart under load).
+   * Without NATS it joins after `certificatesWaitMs` anyway, for the sites that need no bucket.
+   */
+  private async joinWhenCertificatesRead(): Promise<void> {
+    const { logger } = this.options;
+    const waitMs = this.settings.certificatesWaitMs;
+    let timer: NodeJS.Timeout | undefined;
+    if (!this.certificates.isReady) logger.info({ waitMs }, "joining the edge once the certs bucket is read");
+    const read = await Promise.race([
+      this.certificates.ready().then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (this.stopped) return;
+    if (!read) {
+      logger.warn(
+        { waitMs },
+        "the certs bucket is not read yet; joining the edge anyway (tls: auto sites fail their handshakes until it is)",
+      );
+    }
     this.worker.start();
   }
 
@@ -248,6 +276,7 @@ export class HttpService {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.worker.stop();
     for (const slot of this.slots.all()) slot.socket.destroy();
     await this.certificates.stop();

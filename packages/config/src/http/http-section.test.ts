@@ -48,6 +48,19 @@ describe("http section", () => {
     );
   });
 
+  it("certificatesWaitMs is 15 s unless given; a negative or fractional one is refused with its path", () => {
+    const site =
+      "  sites:\n    - { domains: [a.example.com], upstreams: ['10.0.0.5:80'], tls: { certFile: c.pem, keyFile: k.pem } }\n";
+    assert.equal(parseConfig(`http:\n${site}`).http?.certificatesWaitMs, 15_000);
+    assert.equal(parseConfig(`http:\n  certificatesWaitMs: 0\n${site}`).http?.certificatesWaitMs, 0);
+    assert.deepEqual(problems(`http:\n  certificatesWaitMs: -1\n${site}`), [
+      "test.yaml:2:23 http.certificatesWaitMs: Too small: expected number to be >=0",
+    ]);
+    assert.deepEqual(problems(`http:\n  certificatesWaitMs: 1.5\n${site}`), [
+      "test.yaml:2:23 http.certificatesWaitMs: Invalid input: expected int, received number (got 1.5)",
+    ]);
+  });
+
   it("ocsp stapling is on unless ocsp.enabled: false; an unknown ocsp key is refused with its path", () => {
     const site =
       "  sites:\n    - { domains: [a.example.com], upstreams: ['10.0.0.5:80'], tls: { certFile: c.pem, keyFile: k.pem } }\n";

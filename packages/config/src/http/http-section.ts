@@ -173,6 +173,12 @@ export const httpSectionSchema = z
      * carries its issuer) gets the responder's verified answer stapled to handshakes that ask.
      */
     ocsp: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+    /**
+     * A starting replica joins the edge's pool once it has read the `certs` bucket (so its first
+     * handshakes for `tls: auto` sites find their certificate), or after this long without it
+     * (NATS away: sites with fixed certificates and plain http are served meanwhile).
+     */
+    certificatesWaitMs: z.number().int().min(0).max(300_000).default(15_000),
     sites: z.array(siteSchema).min(1, { error: "needs at least one site" }),
     grpc: hostPort.default("127.0.0.1:10950"),
     metrics: hostPort.default("127.0.0.1:10951"),

@@ -40,18 +40,33 @@ export class SiteCertificates {
   /** Fixed certificates by normalized domain pattern (replaced on reload). */
   fixed = new Map<string, SecureContext>();
 
+  /** The certs bucket has been read, or no site takes its certificate from it. */
+  isReady = false;
+  private loadedResolve!: () => void;
+  private readonly loaded = new Promise<void>((resolve) => {
+    this.loadedResolve = () => {
+      this.isReady = true;
+      resolve();
+    };
+  });
+
   constructor(private readonly options: SiteCertificatesOptions) {}
 
   start(): void {
+    // Nothing to read from the certs bucket: ready at once.
+    if (!this.options.nats || !this.options.watchCertificates) this.loadedResolve();
     if (!this.options.nats) return;
     this.run().catch((err: unknown) =>
       this.options.logger.error({ err }, "cannot follow certificates from NATS"),
     );
   }
 
-  /** Resolves once the certs bucket has been read (or at once without NATS). */
-  async ready(): Promise<void> {
-    await this.watcher?.ready;
+  /**
+   * Resolves once the certs bucket has been read, or at start when no site takes its certificate
+   * from it; never while NATS cannot be reached (the caller bounds the wait).
+   */
+  ready(): Promise<void> {
+    return this.loaded;
   }
 
   getSecureContext(servername: string): SecureContext | undefined {
@@ -94,6 +109,7 @@ export class SiteCertificates {
       this.watcher.on("removed", changed);
     }
     await this.watcher.start();
+    this.loadedResolve();
     logger.info({ certificates: this.watcher.selector.size }, "certificates loaded from the certs bucket");
   }
 

@@ -26,6 +26,14 @@ describe("http upstreams over TLS", () => {
     });
     assert.equal(parseUpstreamAddress("https://api.internal")?.origin, "https://api.internal:443");
     assert.equal(parseUpstreamAddress("http://api.internal")?.origin, "http://api.internal:80");
+    // h2c: HTTP/2 without TLS; undici's origin stays http://.
+    assert.deepEqual(parseUpstreamAddress("h2c://10.0.0.9:50051"), {
+      scheme: "h2c",
+      host: "10.0.0.9",
+      port: 50051,
+      origin: "http://10.0.0.9:50051",
+    });
+    assert.equal(parseUpstreamAddress("h2c://grpc.internal")?.origin, "http://grpc.internal:80");
     assert.deepEqual(parseUpstreamAddress("https://[::1]:8443"), {
       scheme: "https",
       host: "::1",
@@ -37,6 +45,8 @@ describe("http upstreams over TLS", () => {
       "https://api.internal/path",
       "https://user@api.internal:443",
       "ftp://api.internal:21",
+      "h2://api.internal:443",
+      "h2c://api.internal/path",
       "https://api.internal:0",
       "https://api.internal:70000",
       "https://[not-v6]:443",
@@ -76,7 +86,7 @@ describe("http upstreams over TLS", () => {
 
   it("refuses a bad upstream, upstreamTls with no https:// upstream, half a client pair, caFile with insecureSkipVerify, an IP as serverName, an unknown field", () => {
     assert.deepEqual(found(site("upstreams: ['api.internal']")), [
-      'http.sites[0].upstreams[0]: "api.internal" is not an upstream (host:port, http://host[:port] or https://host[:port])',
+      'http.sites[0].upstreams[0]: "api.internal" is not an upstream (host:port, http://host[:port], https://host[:port] or h2c://host[:port])',
     ]);
     assert.deepEqual(
       found(

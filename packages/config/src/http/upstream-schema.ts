@@ -3,25 +3,29 @@ import { z } from "zod";
 
 /** An upstream address as the config writes it, taken apart. */
 export interface UpstreamAddress {
-  /** `https` only when written `https://…`; `host:port` alone is plain HTTP. */
-  scheme: "http" | "https";
+  /**
+   * `https` only when written `https://…`; `h2c` for `h2c://…` (HTTP/2 without TLS, prior knowledge:
+   * gRPC servers inside a network); `host:port` alone is plain HTTP/1.1.
+   */
+  scheme: "http" | "https" | "h2c";
   /** A name or an IP address (IPv6 without brackets). */
   host: string;
   port: number;
-  /** The undici origin: `scheme://host:port` (IPv6 in brackets). */
+  /** The undici origin: `scheme://host:port` (IPv6 in brackets; `http://` for h2c). */
   origin: string;
 }
 
-const ADDRESS = /^(?:(https?):\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/;
+const ADDRESS = /^(?:(https?|h2c):\/\/)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/;
 
 /**
- * `host:port` (plain HTTP/1.1), `http://host[:port]` or `https://host[:port]` (TLS; the port
- * defaults to the scheme's). No path, user or query. Undefined when `text` is none of these.
+ * `host:port` (plain HTTP/1.1), `http://host[:port]`, `https://host[:port]` (TLS) or
+ * `h2c://host[:port]` (HTTP/2 over plain TCP); the port defaults to the scheme's (80 for h2c). No
+ * path, user or query. Undefined when `text` is none of these.
  */
 export function parseUpstreamAddress(text: string): UpstreamAddress | undefined {
   const m = ADDRESS.exec(text);
   if (!m) return undefined;
-  const scheme = (m[1] ?? "http") as "http" | "https";
+  const scheme = (m[1] ?? "http") as UpstreamAddress["scheme"];
   if (m[1] === undefined && m[3] === undefined) return undefined; // a bare host needs its port
   const port = m[3] === undefined ? (scheme === "https" ? 443 : 80) : Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
@@ -29,13 +33,14 @@ export function parseUpstreamAddress(text: string): UpstreamAddress | undefined 
   const host = bracketed ? (m[2] as string).slice(1, -1) : (m[2] as string);
   if (bracketed && isIP(host) !== 6) return undefined;
   if (!bracketed && host.includes(":")) return undefined;
-  return { scheme, host, port, origin: `${scheme}://${bracketed ? `[${host}]` : host}:${port}` };
+  const origin = `${scheme === "h2c" ? "http" : scheme}://${bracketed ? `[${host}]` : host}:${port}`;
+  return { scheme, host, port, origin };
 }
 
-/** One upstream: `host:port`, `http://host[:port]` or `https://host[:port]`. */
+/** One upstream: `host:port`, `http://host[:port]`, `https://host[:port]` or `h2c://host[:port]`. */
 export const upstreamAddress = z.string().refine((text) => parseUpstreamAddress(text) !== undefined, {
   error: (iss) =>
-    `${JSON.stringify(iss.input)} is not an upstream (host:port, http://host[:port] or https://host[:port])`,
+    `${JSON.stringify(iss.input)} is not an upstream (host:port, http://host[:port], https://host[:port] or h2c://host[:port])`,
 });
 
 /** A DNS name (no wildcard, no IP): what an upstream's certificate must name. */

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { constants, type ServerHttp2Stream } from "node:http2";
 import type { Readable, Writable } from "node:stream";
+import { acceptsTrailers } from "../proxy/forwarded-headers.js";
 
 /** The client's side of one request, the same for HTTP/1.1 and HTTP/2: what the proxy works on. */
 export interface Exchange {
@@ -27,6 +28,11 @@ export interface Exchange {
   start(status: number, headers: OutgoingHttpHeaders): Writable;
   /** A chunk of the response body (after start); false: wait for the stream's 'drain'. */
   write(chunk: Buffer): boolean;
+  /**
+   * Ends the response body (after start). `trailers` reach an HTTP/2 client that said TE: trailers;
+   * HTTP/1.1 clients get none (their head went out without a Trailer field).
+   */
+  finish(trailers?: OutgoingHttpHeaders): void;
   /** Ends the exchange abruptly (HTTP/1.1: the connection; HTTP/2: RST_STREAM). */
   abort(): void;
   /** Runs once, when the exchange is over however it ended. */
@@ -119,6 +125,10 @@ class Http1Exchange implements Exchange {
     return this.res.write(chunk);
   }
 
+  finish(): void {
+    this.res.end();
+  }
+
   abort(): void {
     this.res.destroy();
     this.req.socket.destroy();
@@ -140,6 +150,21 @@ export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHe
   let bytesOut = 0;
   let sent = 0;
   const method = String(headers[":method"] ?? "GET");
+  // A client that accepts trailers (gRPC) gets the upstream's: the stream waits for them after its
+  // last DATA frame, and ends with them (or an empty trailer section when the upstream sent none).
+  const trailing = acceptsTrailers(headers.te);
+  let trailers: OutgoingHttpHeaders | undefined;
+  /**
+   * For such a client the head waits for the first body byte or the end: a response that is a head
+   * alone (gRPC's "trailers-only" error) then goes out as one HEADERS frame that ends the stream,
+   * as the upstream sent it; grpc-status would not be read from a head followed by trailers.
+   */
+  let head: OutgoingHttpHeaders | undefined;
+  const sendHead = (endStream: boolean) => {
+    const h = head as OutgoingHttpHeaders;
+    head = undefined;
+    stream.respond(h, endStream ? { endStream: true } : { waitForTrailers: true });
+  };
   return {
     protocol: "2",
     method,
@@ -150,7 +175,7 @@ export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHe
     hasBody: !stream.readableEnded && !stream.endAfterHeaders,
     contentLength,
     get started() {
-      return stream.headersSent;
+      return stream.headersSent || head !== undefined;
     },
     get bytesOut() {
       return bytesOut;
@@ -170,12 +195,33 @@ export function http2Exchange(stream: ServerHttp2Stream, headers: IncomingHttpHe
     },
     start(status, extra) {
       sent = status;
-      stream.respond({ ":status": status, ...extra });
+      if (!trailing) {
+        stream.respond({ ":status": status, ...extra });
+        return stream;
+      }
+      head = { ":status": status, ...extra };
+      stream.once("wantTrailers", () => {
+        try {
+          stream.sendTrailers(trailers ?? {});
+        } catch {
+          // A field node refuses in a trailer section: the response cannot end honestly.
+          if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        }
+      });
       return stream;
     },
     write(chunk) {
       bytesOut += chunk.length;
+      if (head) sendHead(false);
       return stream.write(chunk);
+    },
+    finish(upstreamTrailers) {
+      trailers = upstreamTrailers;
+      if (head) {
+        sendHead(upstreamTrailers === undefined);
+        if (upstreamTrailers === undefined) return;
+      }
+      stream.end();
     },
     abort() {
       if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);

@@ -6,7 +6,7 @@ import type { Exchange } from "../front/exchange.js";
 import type { Route } from "../sites/site-table.js";
 import type { TlsFailure } from "../upstreams/tls-failure.js";
 import type { Upstream, UpstreamPool } from "../upstreams/upstream.js";
-import { clientResponseHeaders } from "./forwarded-headers.js";
+import { clientResponseHeaders, clientTrailers } from "./forwarded-headers.js";
 
 /** Methods a failed connect may be retried on (RFC 9110 9.2.2), when they carry no body. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -140,9 +140,9 @@ class ResponseRelay {
     return this.ex.write(chunk);
   }
 
-  onComplete(): void {
+  onComplete(trailers?: unknown): void {
     this.over = true;
-    (this.out as Writable).end();
+    this.ex.finish(clientTrailers(trailers));
   }
 
   onError(err: Error): void {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { clientResponseHeaders, upstreamRequestHeaders } from "./forwarded-headers.js";
+import {
+  acceptsTrailers,
+  clientResponseHeaders,
+  clientTrailers,
+  upstreamRequestHeaders,
+} from "./forwarded-headers.js";
 
 describe("forwarded headers", () => {
   const client = { address: "2001:db8::7", secure: true, host: "app.example.com", protocol: "2" as const };
@@ -34,7 +39,52 @@ describe("forwarded headers", () => {
       "x-forwarded-host": "app.example.com",
       forwarded: 'for="[2001:db8::7]";proto=https;host=app.example.com',
       via: "2 edge1",
+      // An HTTP/2 client's "TE: trailers" is ours to repeat: its trailers are relayed.
+      te: "trailers",
     });
+  });
+
+  it("says TE: trailers upstream only for an HTTP/2 client that said it (an HTTP/1.1 one gets no trailers)", () => {
+    const h1 = upstreamRequestHeaders({ te: "trailers" }, { ...client, protocol: "1.1" }, "sy");
+    assert.equal(h1.te, undefined);
+    const h2 = upstreamRequestHeaders({ te: "gzip;q=0.5, Trailers" }, client, "sy");
+    assert.equal(h2.te, "trailers");
+    assert.equal(upstreamRequestHeaders({ te: "gzip" }, client, "sy").te, undefined);
+    assert.equal(acceptsTrailers(["deflate", "trailers;q=1"]), true);
+    assert.equal(acceptsTrailers("trailersx"), false);
+    assert.equal(acceptsTrailers(undefined), false);
+  });
+
+  it("relays trailers from raw pairs (HTTP/1.1) and objects (HTTP/2), without pseudo, hop-by-hop or framing fields", () => {
+    assert.deepEqual(
+      clientTrailers([
+        "grpc-status",
+        "0",
+        "Grpc-Message",
+        "ok",
+        "x-n",
+        "1",
+        "X-N",
+        "2",
+        "content-length",
+        "9",
+      ]),
+      { "grpc-status": "0", "grpc-message": "ok", "x-n": ["1", "2"] },
+    );
+    assert.deepEqual(
+      clientTrailers({
+        ":status": "200",
+        "grpc-status": "5",
+        connection: "close",
+        "x-list": ["a", "b"],
+        host: "h",
+      }),
+      { "grpc-status": "5", "x-list": ["a", "b"] },
+    );
+    assert.equal(clientTrailers({}), undefined);
+    assert.equal(clientTrailers([]), undefined);
+    assert.equal(clientTrailers(undefined), undefined);
+    assert.equal(clientTrailers({ "transfer-encoding": "chunked" }), undefined);
   });
 
   it("appends to an earlier Via and quotes a host with a port in Forwarded", () => {

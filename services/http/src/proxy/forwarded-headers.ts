@@ -93,7 +93,57 @@ export function upstreamRequestHeaders(
   headers["x-forwarded-host"] = client.host;
   headers.forwarded = `for=${forwardedNode(client.address)};proto=${proto};host=${forwardedValue(client.host)}`;
   headers.via = viaAfter(incoming.via, client.protocol, via);
+  // TE is hop-by-hop, but "trailers" is ours to say: an HTTP/2 client that accepts trailers gets the
+  // upstream's relayed (gRPC needs them end to end); HTTP/1.1 clients get none, so it is not said.
+  if (client.protocol === "2" && acceptsTrailers(incoming.te)) headers.te = "trailers";
   return headers;
+}
+
+/** The client's TE lists `trailers` (RFC 9110 10.1.4). */
+export function acceptsTrailers(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  const list = Array.isArray(te) ? te.join(",") : te;
+  return list.split(",").some((item) => item.split(";")[0]?.trim().toLowerCase() === "trailers");
+}
+
+/** Fields a trailer section may not carry (RFC 9110 6.5.1: framing, routing, controls) besides hop-by-hop. */
+const NOT_IN_TRAILERS = new Set([
+  "content-length",
+  "content-type",
+  "content-encoding",
+  "host",
+  "cache-control",
+  "expect",
+  "max-forwards",
+  "pragma",
+  "range",
+  "authorization",
+  "set-cookie",
+]);
+
+/**
+ * The upstream's trailers (undici gives HTTP/1.1's as raw pairs, HTTP/2's as an object) as fields for
+ * the client: pseudo-fields, hop-by-hop and the fields no trailer may carry dropped. Undefined: none.
+ */
+export function clientTrailers(raw: unknown): OutgoingHttpHeaders | undefined {
+  let trailers: OutgoingHttpHeaders | undefined;
+  const add = (name: string, value: string | string[]) => {
+    const key = name.toLowerCase();
+    if (key.charCodeAt(0) === 58 /* ":" */ || HOP_BY_HOP.has(key) || NOT_IN_TRAILERS.has(key)) return;
+    trailers ??= {};
+    const previous = trailers[key];
+    if (previous === undefined) trailers[key] = value;
+    else trailers[key] = [...(Array.isArray(previous) ? previous : [String(previous)]), ...[value].flat()];
+  };
+  if (Array.isArray(raw)) {
+    for (let i = 0; i + 1 < raw.length; i += 2) add(String(raw[i]), String(raw[i + 1]));
+  } else if (raw !== null && typeof raw === "object") {
+    for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+      if (typeof value === "string") add(name, value);
+      else if (Array.isArray(value)) add(name, value.map(String));
+    }
+  }
+  return trailers;
 }
 
 /** Via with our hop appended. */

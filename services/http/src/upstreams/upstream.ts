@@ -19,6 +19,17 @@ const POOL_OPTIONS = {
 } as const;
 
 /**
+ * undici's Client always sets pipelining (1 by default), which would make an h2 connection busy at
+ * one stream and open a connection per concurrent request. Unset, each connection takes its
+ * protocol's own: 1 for HTTP/1.1, the streams nghttp2 allows for h2.
+ */
+function h2Client(origin: URL, opts: object): Client {
+  const client = new Client(origin, opts);
+  (client as unknown as { pipelining: number | null }).pipelining = null;
+  return client;
+}
+
+/**
  * One upstream of one pool: its keep-alive connections (an undici Pool), the requests in flight on
  * it, and its health. Passive health: a failed connect marks it down for PASSIVE_DOWN_MS. Active
  * health (when the site has healthCheck): the last check's verdict.
@@ -33,7 +44,7 @@ export class Upstream {
   readonly client: Pool;
   /** For `servername` in every dispatch to a TLS upstream; undefined for plain HTTP. */
   readonly servername: string | undefined;
-  /** HTTP/2 may be negotiated (an https:// upstream whose pool has h2 on). */
+  /** HTTP/2 may be spoken (an https:// upstream whose pool has h2 on, or an h2c:// one). */
   readonly h2: boolean;
   /** With h2 on, Upgrades (WebSocket) need HTTP/1.1: their own pool, made at the first one. */
   private http1Only: Pool | undefined;
@@ -73,18 +84,24 @@ export class Upstream {
           lateErrors: this.lateTlsErrors,
         });
         if (!allowH2) return new Pool(parsed.origin, { ...POOL_OPTIONS, connect });
-        // undici's Client always sets pipelining (1 by default), which would make an h2 connection
-        // busy at one stream and open a connection per concurrent request. Unset, each connection
-        // takes its protocol's own: 1 for HTTP/1.1, the streams nghttp2 allows for h2.
-        const factory = (origin: URL, opts: object) => {
-          const client = new Client(origin, opts);
-          (client as unknown as { pipelining: number | null }).pipelining = null;
-          return client;
-        };
-        return new Pool(parsed.origin, { ...POOL_OPTIONS, connect, allowH2, factory });
+        return new Pool(parsed.origin, { ...POOL_OPTIONS, connect, allowH2, factory: h2Client });
       };
       this.h2 = tls.h2;
       this.client = this.makePool(tls.h2);
+    } else if (parsed.scheme === "h2c") {
+      // HTTP/2 from the first byte (prior knowledge, RFC 9113 3.3): gRPC servers without TLS.
+      this.h2 = true;
+      this.servername = undefined;
+      this.makePool = (h2) =>
+        h2
+          ? new Pool(parsed.origin, {
+              ...POOL_OPTIONS,
+              connect: { timeout, useH2c: true } as object,
+              allowH2: true,
+              factory: h2Client,
+            })
+          : new Pool(parsed.origin, { ...POOL_OPTIONS, connect: { timeout } });
+      this.client = this.makePool(true);
     } else {
       this.h2 = false;
       this.servername = undefined;

@@ -48,25 +48,41 @@ export async function startHttpStack(
   options: { replicas?: number } = {},
 ): Promise<HttpStack> {
   const dir = await mkdtemp(join(tmpdir(), `switchyard-http-${process.pid}-`));
-  const nats = await startNatsServer({ jetstream: true, auth: true });
+  // Whatever started is stopped again when a later part fails (no NATS or edge left behind).
+  const started: Array<{ stop(): Promise<unknown> }> = [];
+  const parts = async () => {
+    const nats = await startNatsServer({ jetstream: true, auth: true });
+    started.push(nats);
+    await ensureKvKey(kvKeyFile);
+    // certs answers ACME HTTP-01 on the sites' own http port, as in production (port 80 for both).
+    const [https, httpPort] = [await freePort(), await freePort()];
+    const edge = await startEdge({
+      ...extra,
+      nats: { servers: [nats.url], credentialsFile: nats.credentialsFile },
+      certs: { httpPort, directory: "internal", renewal: { checkIntervalMs: 500 } },
+      http: { ports: { https, http: httpPort }, ...http({ https, http: httpPort }) },
+    });
+    started.push(edge);
+    const certs = await startCertsReplica(edge, { name: "certs-a", env });
+    started.push(certs);
+    const admin = createGrpcClient(certsV1.CertsAdminClient, certs.grpc, edge.token);
+    const ca = await unary(admin, "getCa", {}, { deadlineMs: 10_000 }).finally(() => admin.close());
+    await writeFile(caFile, ca.certificatePem);
+    return { nats, edge, certs, https, httpPort };
+  };
   const kvKeyFile = join(dir, "kv.key");
-  await ensureKvKey(kvKeyFile);
-  // certs answers ACME HTTP-01 on the sites' own http port, as in production (port 80 for both).
-  const [https, httpPort] = [await freePort(), await freePort()];
-  const certsHttp = httpPort;
-  const edge = await startEdge({
-    ...extra,
-    nats: { servers: [nats.url], credentialsFile: nats.credentialsFile },
-    certs: { httpPort: certsHttp, directory: "internal", renewal: { checkIntervalMs: 500 } },
-    http: { ports: { https, http: httpPort }, ...http({ https, http: httpPort }) },
-  });
-  const env = { SWITCHYARD_KV_KEY_FILE: kvKeyFile };
-  const certs = await startCertsReplica(edge, { name: "certs-a", env });
-  const admin = createGrpcClient(certsV1.CertsAdminClient, certs.grpc, edge.token);
-  const ca = await unary(admin, "getCa", {}, { deadlineMs: 10_000 });
-  admin.close();
   const caFile = join(dir, "ca.pem");
-  await writeFile(caFile, ca.certificatePem);
+  const env = { SWITCHYARD_KV_KEY_FILE: kvKeyFile };
+  let running: Awaited<ReturnType<typeof parts>>;
+  try {
+    running = await parts();
+  } catch (err) {
+    for (const part of started.reverse()) await part.stop().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const { nats, edge, certs, https, httpPort } = running;
+  const certsHttp = httpPort;
   const replicas: HttpReplica[] = [];
   const stack: HttpStack = {
     dir,

@@ -7,3 +7,4 @@ export {
   type UdpShareInfo,
 } from "./edge-worker.js";
 export { EdgeWorkerError } from "./errors.js";
+export { JOIN_ANYWAY, JOIN_WAITING, type JoinWhenReadyOptions, joinWhenReady } from "./join-when-ready.js";

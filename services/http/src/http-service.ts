@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { ROUTE_ROLES } from "@switchyard/config";
 import type { Logger, NatsAuth } from "@switchyard/runtime";
-import { EdgeWorker } from "@switchyard/worker";
+import { EdgeWorker, joinWhenReady } from "@switchyard/worker";
 import type { HttpSettings } from "./config.js";
 import type { Exchange } from "./front/exchange.js";
 import { Http1Front } from "./front/http1-front.js";
@@ -121,25 +121,15 @@ export class HttpService {
    * Without NATS it joins after `certificatesWaitMs` anyway, for the sites that need no bucket.
    */
   private async joinWhenCertificatesRead(): Promise<void> {
-    const { logger } = this.options;
-    const waitMs = this.settings.certificatesWaitMs;
-    let timer: NodeJS.Timeout | undefined;
-    if (!this.certificates.isReady) logger.info({ waitMs }, "joining the edge once the certs bucket is read");
-    const read = await Promise.race([
-      this.certificates.ready().then(() => true),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), waitMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (this.stopped) return;
-    if (!read) {
-      logger.warn(
-        { waitMs },
-        "the certs bucket is not read yet; joining the edge anyway (tls: auto sites fail their handshakes until it is)",
-      );
-    }
-    this.worker.start();
+    await joinWhenReady({
+      ready: this.certificates.ready(),
+      isReady: () => this.certificates.isReady,
+      waitMs: this.settings.certificatesWaitMs,
+      logger: this.options.logger,
+      meanwhile: "tls: auto sites fail their handshakes",
+      join: () => this.worker.start(),
+      stopped: () => this.stopped,
+    });
   }
 
   /** What requests read: made once per settings (not per request), a reload makes a new one. */

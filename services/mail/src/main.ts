@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { mailV1 } from "@switchyard/proto";
 import { natsAuth, serviceMain } from "@switchyard/runtime";
-import { EdgeWorker } from "@switchyard/worker";
+import { EdgeWorker, joinWhenReady } from "@switchyard/worker";
 import { startAuthGuard } from "./auth/auth-guard.js";
 import { changesNeedingRestart, mailSettings, reloadableSettings } from "./config.js";
 import { messageReviews } from "./intake/message-reviews.js";
@@ -21,6 +21,9 @@ import { ownerName } from "./spool/spool-layout.js";
 import { SpoolRecovery } from "./spool/spool-recovery.js";
 import { LiveCertificates } from "./tls/live-certificates.js";
 import { loadTlsMaterial } from "./tls/tls-material.js";
+
+/** How long a replica with certs-bucket certificates waits for the bucket before it joins anyway. */
+const MAIL_CERTIFICATES_WAIT_MS = 15_000;
 
 await serviceMain({
   name: "mail",
@@ -124,6 +127,7 @@ await serviceMain({
       }),
     );
     let running = mail;
+    let stopping = false;
     return {
       async reload() {
         const next = (await reloadConfig()).settings;
@@ -140,14 +144,29 @@ await serviceMain({
         );
       },
       ready: () => worker.attached,
-      listening: () => worker.start(),
+      // With certificates from the certs bucket, STARTTLS and SMTPS serve the fallback pair until it
+      // is read: the pool is joined once it is (or after MAIL_CERTIFICATES_WAIT_MS without NATS).
+      listening: () =>
+        live
+          ? void joinWhenReady({
+              ready: live.ready,
+              isReady: () => live.isReady,
+              waitMs: MAIL_CERTIFICATES_WAIT_MS,
+              logger,
+              meanwhile: "STARTTLS and SMTPS present the fallback certificate",
+              join: () => worker.start(),
+              stopped: () => stopping,
+            })
+          : worker.start(),
       log: { spool: spool.root },
       async drain(deadlineMs) {
+        stopping = true;
         await worker.leave();
         await smtp.close(deadlineMs);
         await queue.stop();
       },
       async stop() {
+        stopping = true;
         await worker.stop();
         await smtp.close(0);
         await auth.close();

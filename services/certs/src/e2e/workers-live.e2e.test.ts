@@ -13,11 +13,15 @@ import {
   freePort,
   type MailReplica,
   type ManagedProcess,
+  spawnServiceReplica,
   startDnsReplica,
+  startGatedProxy,
   startMailReplica,
   startNatsServer,
   waitFor,
+  writeConfigVariant,
 } from "@switchyard/testkit";
+import { JOIN_WAITING } from "@switchyard/worker";
 import { type Stack, startStack, testZone } from "../testing/test-stack.js";
 
 /** How many of `proc`'s log lines so far say `msg`: to wait for the next one, not an earlier one. */
@@ -294,6 +298,37 @@ describe("mail (STARTTLS, SMTPS) and dns (DoH) serve the certs service's certifi
           ),
         30_000,
       );
+    }
+  });
+
+  it("a mail replica whose NATS is held back joins the pool only once it has read the certs bucket", async () => {
+    const gate = await startGatedProxy({ host: "127.0.0.1", port: stack.nats.port });
+    const lateSpool = `${spool}-late`;
+    const configPath = await writeConfigVariant(stack.edge.configPath, "mail-late", (config) => {
+      config.nats = { ...config.nats, servers: [`nats://127.0.0.1:${gate.port}`] };
+      config.mail = { ...config.mail, spool: lateSpool };
+    });
+    const late = spawnServiceReplica({ ...stack.edge, configPath }, "mail", {
+      name: "mail-late",
+      env: { SWITCHYARD_KV_KEY_FILE: stack.kvKeyFile },
+    });
+    const mailWorkers = async () =>
+      (await unary(stack.edge.admin, "getStats", {})).workers.filter((w) => w.pool === "mail").length;
+    try {
+      await late.waitForLine((l) => l.msg === JOIN_WAITING, 30_000);
+      await waitFor("its NATS connection, held at the gate", () => gate.accepted > 0, 10_000);
+      assert.equal(await mailWorkers(), 1, "only mail-a is in the pool while mail-late waits");
+      assert.equal(countLines(late, "attached to the edge"), 0);
+      gate.open();
+      await late.waitForLine((l) => l.msg === "attached to the edge", 30_000);
+      const order = late.lines.flatMap((l) => (typeof l === "string" ? [] : [l.msg]));
+      const loaded = order.indexOf("certificates loaded from the certs bucket");
+      assert.ok(loaded >= 0 && loaded < order.indexOf("attached to the edge"), order.join(" | "));
+      await waitFor("mail-late in the edge's pool", async () => (await mailWorkers()) === 2, 10_000);
+    } finally {
+      await late.stop();
+      await gate.close();
+      await rm(lateSpool, { recursive: true, force: true });
     }
   });
 

@@ -28,6 +28,17 @@ export class LiveCertificates {
   private nc: NatsConnection | undefined;
   private stopped = false;
 
+  /** The certs bucket has been read (the certificates in it serve). */
+  isReady = false;
+  private readyResolve!: () => void;
+  /** Resolves once the certs bucket has been read; never while NATS cannot be reached. */
+  readonly ready = new Promise<void>((resolve) => {
+    this.readyResolve = () => {
+      this.isReady = true;
+      resolve();
+    };
+  });
+
   private constructor(private readonly options: LiveCertificateOptions) {}
 
   /** Undefined when the config lists no certificates: the mail ports keep the files or self-signed pair. */
@@ -72,6 +83,8 @@ export class LiveCertificates {
     watcher.on("removed", apply);
     await watcher.start();
     apply();
+    this.readyResolve();
+    logger.info({ certificates: watcher.selector.size }, "certificates loaded from the certs bucket");
   }
 
   async stop(): Promise<void> {

@@ -123,7 +123,10 @@ export class ConnectionSlot {
   }
 
   onRelease(release: () => void): void {
-    if (this.released) return release();
+    if (this.released) {
+      release();
+      return;
+    }
     this.releases ??= [];
     this.releases.push(release);
   }

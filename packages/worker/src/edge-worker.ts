@@ -316,12 +316,14 @@ export class EdgeWorker extends EventEmitter {
     this.active++;
     // Reported to the edge that handed it over: conn ids are that edge's.
     const reports = this.reports.get(channel);
+    // The id only: `info` (addresses, SNI) would otherwise live as long as the connection.
+    const { id } = info;
     let reported = false;
     const ended = (bytesIn: number, bytesOut: number) => {
       if (reported) return;
       reported = true;
       this.active--;
-      reports?.closedConn(info.id, bytesIn, bytesOut);
+      reports?.closedConn(id, bytesIn, bytesOut);
     };
     if (this.options.onConnectionFd) {
       this.options.onConnectionFd(fd, Buffer.from(payload), info, ended);

@@ -7,7 +7,7 @@ import type { HttpSettings } from "./config.js";
 import type { Exchange } from "./front/exchange.js";
 import { Http1Front } from "./front/http1-front.js";
 import { serveHttp2 } from "./front/http2-front.js";
-import { ConnectionSlots } from "./limits/connection-slot.js";
+import { type ConnectionSlot, ConnectionSlots } from "./limits/connection-slot.js";
 import type { HttpMetrics } from "./metrics.js";
 import { OcspStapler } from "./ocsp/ocsp-stapler.js";
 import {
@@ -18,7 +18,7 @@ import {
 } from "./proxy/handle-request.js";
 import { handleUpgrade } from "./proxy/handle-upgrade.js";
 import { SiteCertificates } from "./tls/site-certificates.js";
-import { terminateTls } from "./tls/terminate-tls.js";
+import { TlsTerminator } from "./tls/terminate-tls.js";
 import { UpstreamPools } from "./upstreams/upstream-pools.js";
 
 export interface HttpServiceOptions {
@@ -32,6 +32,17 @@ export interface HttpServiceOptions {
   kvKeyFile: string;
   /** NATS for `tls: auto` certificates (config `nats`). */
   nats?: { servers: string[]; auth: NatsAuth };
+}
+
+/** A TLS connection before its protocol takes it over. */
+interface TlsConnection {
+  slot: ConnectionSlot;
+  facts: ConnectionFacts;
+}
+
+/** Every handed-off socket's 'error' listener (one function for all; `this` is the socket). */
+function destroyOnError(this: Socket): void {
+  this.destroy();
 }
 
 /** How long a connect to an upstream may take before it counts as failed (and is retried elsewhere). */
@@ -49,6 +60,7 @@ export class HttpService {
   private readonly certificates: SiteCertificates;
   private readonly ocsp: OcspStapler;
   private readonly http1: Http1Front;
+  private readonly tls: TlsTerminator<TlsConnection>;
   private nextId = 1;
   private draining = false;
   private stopped = false;
@@ -85,6 +97,29 @@ export class HttpService {
         logger.info({ conn: conn?.facts.id, client: conn?.facts.address, status, reason }, "request refused");
       },
     });
+    this.tls = new TlsTerminator<TlsConnection>(
+      {
+        contextFor: (name) => this.certificates.getSecureContext(name),
+        secure: (tls, protocol, { slot, facts }) => {
+          tls.on("error", destroyOnError);
+          if (protocol === "h2") {
+            serveHttp2(tls, slot, facts, {
+              limits: () => this.settings.limits,
+              request: (ex) => this.request(ex, facts),
+              refused: (status, reason) => this.options.metrics.refused(status, reason),
+            });
+          } else {
+            slot.cancel("header");
+            this.http1.accept({ slot, facts, socket: tls, inFlight: 0 });
+          }
+        },
+        failed: (err, { facts }) => {
+          metrics.tlsFailures.inc();
+          logger.debug({ err: err.message, conn: facts.id }, "tls handshake failed");
+        },
+      },
+      this.ocsp.server,
+    );
     this.worker = new EdgeWorker({
       edge: options.edge,
       token: options.token,
@@ -172,11 +207,11 @@ export class HttpService {
   private accept(socket: Socket, role: string | undefined, address: string, sni?: string): void {
     const slot = this.slots.admit(socket);
     if (!slot) {
-      socket.on("error", () => socket.destroy());
+      socket.on("error", destroyOnError);
       socket.destroy();
       return;
     }
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     // A handed-over fd keeps the edge's socket options, and net.Server leaves Nagle on: a response's
     // last small segment then waits for the client's (delayed) ACK of the one before, up to 40 ms.
     // nginx sets tcp_nodelay on keep-alive connections for the same reason.
@@ -188,34 +223,12 @@ export class HttpService {
       draining: this.draining,
       ...(role === ROUTE_ROLES.https && sni !== undefined ? { sni } : {}),
     };
-    const limits = this.settings.limits;
     if (!facts.secure) {
       this.http1.accept({ slot, facts, socket, inFlight: 0 });
       return;
     }
-    slot.deadline("header", "handshake", limits.headerTimeoutMs);
-    terminateTls(
-      socket,
-      (name) => this.certificates.getSecureContext(name),
-      (tls, protocol) => {
-        tls.on("error", () => tls.destroy());
-        if (protocol === "h2") {
-          serveHttp2(tls, slot, facts, {
-            limits: () => this.settings.limits,
-            request: (ex) => this.request(ex, facts),
-            refused: (status, reason) => this.options.metrics.refused(status, reason),
-          });
-        } else {
-          slot.cancel("header");
-          this.http1.accept({ slot, facts, socket: tls, inFlight: 0 });
-        }
-      },
-      (err) => {
-        this.options.metrics.tlsFailures.inc();
-        this.options.logger.debug({ err: err.message, conn: facts.id }, "tls handshake failed");
-      },
-      this.ocsp.stapling ? this.ocsp.server : undefined,
-    );
+    slot.deadline("header", "handshake", this.settings.limits.headerTimeoutMs);
+    this.tls.terminate(socket, { slot, facts }, this.ocsp.stapling);
   }
 
   /** OCSP stapling follows the certificates served now (none when http.ocsp.enabled is false). */

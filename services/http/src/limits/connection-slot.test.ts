@@ -93,3 +93,37 @@ test("the default action destroys the socket", async () => {
   assert.equal(s.socket.destroyed, true);
   assert.deepEqual(expired, ["s:handshake"]);
 });
+
+test("arming another key gives up the cancelled timers; a key re-armed with its duration keeps its one", async () => {
+  const expired: string[] = [];
+  const s = slot(expired, "s");
+  // As an HTTP/1.1 connection: handshake, then header (same key and duration: the same timer) ...
+  s.deadline("header", "handshake", 60_000);
+  s.deadline("header", "header", 60_000, () => assert.fail("a cancelled header deadline ran"));
+  assert.equal(s.timersHeld, 1);
+  // ... a request cancels it, its response starts the idle deadline: the header timer goes.
+  s.cancel("header");
+  s.deadline("idle", "idle", 60_000);
+  assert.equal(s.timersHeld, 1);
+  assert.equal(s.deadlines, 1);
+  // Keep-alive: cancelled at each request, re-armed at each response, still one timer.
+  for (let i = 0; i < 3; i++) {
+    s.cancel("idle");
+    s.deadline("idle", "idle", 60_000);
+  }
+  assert.equal(s.timersHeld, 1);
+  // Two armed keys (an HTTP/2 drain: idle and closing) are both kept, and both still fire.
+  const closing = fired();
+  s.deadline("closing", "closing", 5, closing.action);
+  assert.equal(s.timersHeld, 2);
+  assert.equal(s.deadlines, 2);
+  await closing.done;
+  assert.deepEqual(expired, ["s:closing"]);
+  assert.equal(s.deadlines, 1);
+  const idle = fired();
+  s.deadline("idle", "idle", 5, idle.action);
+  await idle.done;
+  assert.deepEqual(expired, ["s:closing", "s:idle"]);
+  s.release();
+  assert.equal(s.timersHeld, 0);
+});

@@ -56,6 +56,7 @@ describe("tlsConnector: every ending releases the socket; verification cannot be
   let trusted: UpstreamTlsSettings;
   let untrusted: UpstreamTlsSettings;
   let upstream: Awaited<ReturnType<typeof listen<ReturnType<typeof createTlsServer>>>>;
+  let expiredUpstream: typeof upstream | undefined;
   before(async () => {
     const ca = await CertificateAuthority.create({ subject: "CN=Connector test CA" });
     const leaf = await ca.issue({ names: ["upstream.test"] });
@@ -65,8 +66,20 @@ describe("tlsConnector: every ending releases the socket; verification cannot be
     upstream = await listen(
       createTlsServer({ cert: leaf.certPem, key: leaf.keyPem }, (s) => s.on("error", () => {})),
     );
+    const day = 24 * 3_600_000;
+    const expired = await ca.issue({
+      names: ["upstream.test"],
+      notBefore: new Date(Date.now() - 3 * day),
+      notAfter: new Date(Date.now() - day),
+    });
+    expiredUpstream = await listen(
+      createTlsServer({ cert: expired.certPem, key: expired.keyPem }, (s) => s.on("error", () => {})),
+    );
   });
-  after(async () => closeServer(upstream));
+  after(async () => {
+    await closeServer(upstream);
+    await closeServer(expiredUpstream);
+  });
 
   const target = (over: Partial<Parameters<typeof tlsConnector>[0]>) => ({
     host: "127.0.0.1",
@@ -79,7 +92,7 @@ describe("tlsConnector: every ending releases the socket; verification cannot be
     ...over,
   });
 
-  it("the right name and CA connect (verified); another name and an unknown CA are refused with their codes", async () => {
+  it("the right name and CA connect (verified); another name, an unknown CA, an expired certificate are refused with their codes", async () => {
     const ok = await connectOnce(target({}));
     assert.equal(ok.err, null);
     assert.equal(ok.socket?.authorized, true);
@@ -94,8 +107,11 @@ describe("tlsConnector: every ending releases the socket; verification cannot be
     );
     const unknownCa = await connectOnce(target({ tls: untrusted }));
     assert.equal(unknownCa.err?.code, "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
-    for (const refused of [wrongName, noName, unknownCa]) assert.equal(refused.socket, null);
+    const expired = await connectOnce(target({ port: expiredUpstream?.port ?? 0 }));
+    assert.equal(expired.err?.code, "CERT_HAS_EXPIRED", "the right name and CA, expired");
+    for (const refused of [wrongName, noName, unknownCa, expired]) assert.equal(refused.socket, null);
     await allClosed(upstream.open);
+    await allClosed(expiredUpstream?.open ?? new Set());
   });
 
   it("insecureSkipVerify (verify false) is the only way the same refused certificate connects", async () => {

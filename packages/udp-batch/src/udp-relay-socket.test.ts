@@ -179,3 +179,90 @@ test("IPv6 clients are keyed by their whole address and get their replies", asyn
     [`0:0:0:1:${a.c.address().port}`, `0:0:0:1:${b.c.address().port}`].sort(),
   );
 });
+
+test("a session error's callback may close the relay itself: every fd is released, nothing more is read or sent", async (t) => {
+  // One datagram, or a burst read in one batch: the refusal surfaces on the session's own poll, or on
+  // a later sendmmsg inside a batch's callback scope (which one wins is the kernel's timing).
+  for (const when of ["on its own read", "inside a batch"] as const) {
+    const gone = dgram.createSocket("udp4");
+    gone.bind(0, "127.0.0.1");
+    await once(gone, "listening");
+    const closedPort = gone.address().port;
+    gone.close();
+    const sender = await client("udp4", "127.0.0.1");
+    t.after(() => sender.c.close());
+    const before = openFds();
+    const fd = udpSocket("127.0.0.1", 0);
+    const port = localPort(fd);
+    const errors: number[] = [];
+    let batches = 0;
+    const socket: UdpRelaySocket = new UdpRelaySocket(
+      fd,
+      (s, count) => {
+        batches++;
+        for (let i = 0; i < count; i++) {
+          s.open(0, i, "127.0.0.1", closedPort); // once: then -EEXIST
+          s.forward(i, 0);
+        }
+      },
+      {
+        slot: 65536,
+        onSessionError: (id, errno) => {
+          errors.push(errno);
+          socket.closeSession(id);
+          socket.close();
+        },
+      },
+    );
+    t.after(() => socket.close());
+    if (when === "on its own read") sender.c.send("one", port, "127.0.0.1");
+    else for (let k = 0; k < 8; k++) sender.c.send(`burst ${k}`, port, "127.0.0.1");
+    await waitFor(() => {
+      if (errors.length === 0 && when === "inside a batch") sender.c.send("again", port, "127.0.0.1");
+      return errors.length > 0;
+    }, `the refusal (${when})`);
+    assert.deepEqual(errors, [111], `ECONNREFUSED once (${when})`);
+    assert.equal(openFds(), before, `the relay's socket and its session are closed (${when})`);
+    const seen = batches;
+    sender.c.send("after", port, "127.0.0.1");
+    assert.equal(socket.closeSession(0), false);
+    assert.equal(socket.sendUpstream(0, Buffer.from("x")), false, "nothing is sent after the close");
+    assert.equal(batches, seen);
+  }
+});
+
+test("sessions closed, reopened, reserved and connected inside batches while replies flow: fds back to baseline", async (t) => {
+  const echo = await upstreamEcho();
+  t.after(() => echo.socket.close());
+  const c = await client("udp4", "127.0.0.1");
+  t.after(() => c.c.close());
+  const before = openFds();
+  const fd = udpSocket("127.0.0.1", 0);
+  const port = localPort(fd);
+  let planned = 0;
+  const socket = new UdpRelaySocket(
+    fd,
+    (s, count) => {
+      for (let i = 0; i < count; i++) {
+        const id = planned++ % 5;
+        s.closeSession(id); // the previous client's session on this id ends with replies in flight
+        const reserve = id === 4;
+        assert.equal(s.open(id, i, reserve ? "" : "127.0.0.1", echo.port), 0);
+        if (reserve) {
+          assert.equal(s.connect(id, "127.0.0.1", echo.port), 0);
+          assert.equal(s.connect(id, "127.0.0.1", echo.port), -106, "EISCONN: connected once");
+        }
+        s.forward(i, id);
+      }
+    },
+    { slot: 65536, batch: 8, onSessionError: () => {} },
+  );
+  t.after(() => socket.close());
+  for (let k = 0; k < 50; k++) c.c.send(`m${k}`, port, "127.0.0.1");
+  await waitFor(() => planned === 50, "all 50 datagrams planned");
+  await waitFor(() => socket.stats().replied! + socket.stats().forwardDropped! > 0, "replies flowing");
+  assert.equal(socket.stats().sessions, 5);
+  assert.equal(openFds(), before + 1 + 5, "the relay's socket and five sessions");
+  socket.close();
+  assert.equal(openFds(), before, "everything closed");
+});

@@ -25,6 +25,7 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
   let strangeCa: TestUpstream;
   /** Like good, for the health check (its /healthz is flipped). */
   let checked: TestUpstream;
+  let expired: TestUpstream;
   let metrics: number;
   let otherCaFile: string;
   let sitesFor: (unknownCaFile?: string) => () => Record<string, unknown>;
@@ -46,6 +47,14 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
       tls: await other.issue({ names: ["upstream.test"] }),
     });
     checked = await startTestUpstream("checked", { tls: await ca.issue({ names: ["upstream.test"] }) });
+    const day = 24 * 3_600_000;
+    expired = await startTestUpstream("expired", {
+      tls: await ca.issue({
+        names: ["upstream.test"],
+        notBefore: new Date(Date.now() - 3 * day),
+        notAfter: new Date(Date.now() - day),
+      }),
+    });
     const health = { path: "/healthz", intervalMs: 200, timeoutMs: 1000 };
     /** The sites; `unknownCaFile`: a caFile for unknown-ca (a reload's change). */
     sitesFor = (unknownCaFile?: string) => () => ({
@@ -77,6 +86,12 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
           domains: [name("known-ca")],
           upstreams: [strangeCa.address],
           upstreamTls: { caFile: otherCaFile, serverName: "upstream.test" },
+        },
+        // The right name and CA, expired: refused like any bad certificate (the twin is "tls").
+        {
+          domains: [name("expired")],
+          upstreams: [expired.address],
+          upstreamTls: { caFile, serverName: "upstream.test" },
         },
         {
           domains: [name("checked")],
@@ -114,7 +129,7 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
   });
   after(async () => {
     await stack?.stop();
-    await Promise.all([good, wrongName, strangeCa, checked].map((u) => u?.close()));
+    await Promise.all([good, wrongName, strangeCa, checked, expired].map((u) => u?.close()));
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -179,6 +194,24 @@ describe("http: upstreams over TLS (https://), verified against the bundled root
     const twin = await get("known-ca", "/");
     assert.equal(twin.status, 200);
     assert.equal(twin.body.toString(), "hello from strange-ca\n");
+  });
+
+  it("an expired certificate with the right name and CA: 502 with the exact body, counted as expired; the valid one passes", async () => {
+    const failures = async () =>
+      (await scrapeMetric(metrics, "switchyard_http_upstream_tls_failures_total", {
+        pool: name("expired"),
+        reason: "expired",
+      })) ?? 0;
+    const before = expired.seen.length;
+    const counted = await failures();
+    const refused = await get("expired", "/");
+    assert.equal(refused.status, 502);
+    assert.equal(refused.body.toString(), VERIFY_FAILED);
+    assert.equal(expired.seen.length, before, "no request reached the upstream");
+    assert.equal(await failures(), counted + 1);
+    const twin = await get("tls", "/");
+    assert.equal(twin.status, 200);
+    assert.equal(twin.body.toString(), "hello from good\n");
   });
 
   it("a path rule's upstreamTls replaces the site's: /ok/ verifies by IP, the site's own route still refuses", async () => {

@@ -4,18 +4,20 @@
  */
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { createServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "@switchyard/runtime";
 import { closedPort, createOcspResponder, type OcspResponder, waitFor } from "@switchyard/testkit";
 import { CertificateAuthority } from "@switchyard/x509";
 import { Registry } from "prom-client";
+import { fetchOcspResponse } from "./fetch-response.js";
 import { OcspMetrics } from "./ocsp-metrics.js";
 import { MIN_REFRESH_MS, OcspStapler, RETRY_BASE_MS } from "./ocsp-stapler.js";
 
 const logger = createLogger("test", { level: "silent" });
 
 /** A stapler on the test's clock; each scheduled fetch waits in `due` until the test fires it. */
-function stapler() {
+function stapler(fetch?: typeof fetchOcspResponse) {
   const clock = { now: Date.now() };
   const due: Array<{ ms: number; fire: () => void; cancelled: boolean }> = [];
   const registry = new Registry();
@@ -25,6 +27,7 @@ function stapler() {
     metrics,
     now: () => clock.now,
     random: () => 0.5,
+    ...(fetch ? { fetch } : {}),
     later: (fire, ms) => {
       const entry = { ms, fire, cancelled: false };
       due.push(entry);
@@ -157,5 +160,60 @@ describe("OcspStapler", () => {
     );
     assert.ok(staple(s, renewed.certPem));
     s.stop();
+  });
+
+  it("a certificate removed, or the stapler stopped, while its fetch hangs: the fetch is aborted and nothing is scheduled; the kept one's is", async () => {
+    // A responder that reads the request and never answers: the fetch hangs until aborted.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on("close", () => held.delete(socket));
+      socket.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}/`;
+    try {
+      for (const ending of ["removed", "stopped"] as const) {
+        const fetches = new Map<string, Promise<unknown>>();
+        const { s, due, registry } = stapler((url, body, timeoutMs, stop) => {
+          const p = fetchOcspResponse(url, body, timeoutMs, stop);
+          fetches.set(
+            url,
+            p.catch(() => {}),
+          );
+          return p;
+        });
+        const hanging = await ca.issue({ names: ["f.stapler.test"], ocspUrl: silentUrl });
+        const live = await ca.issue({ names: ["g.stapler.test"], ocspUrl: responder.url });
+        await responder.setStatus(live.certPem, "good");
+        s.serve([hanging.certPem + ca.certPem, live.certPem + ca.certPem]);
+        await waitFor(() => held.size === 1 && due.length === 1, {
+          timeout: 15_000,
+          what: "the live fetch done, the other hanging",
+        });
+        assert.ok(
+          staple(s, live.certPem),
+          "the live certificate's response is held and its refresh scheduled",
+        );
+        if (ending === "removed") s.serve([live.certPem + ca.certPem]);
+        else s.stop();
+        await fetches.get(silentUrl);
+        await waitFor(() => held.size === 0, {
+          timeout: 15_000,
+          what: "the hanging fetch's connection closed",
+        });
+        await new Promise((r) => setImmediate(r));
+        assert.equal(due.length, 1, `${ending}: no fetch scheduled for the dropped certificate`);
+        assert.equal(due[0]?.cancelled, ending === "stopped", `${ending}: the kept certificate's timer`);
+        const failed = (
+          await registry.getSingleMetricAsString("switchyard_http_ocsp_fetch_errors_total")
+        ).match(/ \d+$/m);
+        assert.equal(failed, null, `${ending}: an aborted fetch is not a failure`);
+        s.stop();
+      }
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   });
 });

@@ -61,7 +61,7 @@ export function verifyOcspResponse(der: Buffer, subject: OcspSubject, now: numbe
       `unsupported signature algorithm ${basic.signatureAlgorithm.algorithm}`,
     );
   const signed = Buffer.from(basic.tbsResponseDataRaw ?? AsnConvert.serialize(basic.tbsResponseData));
-  if (!verifySignature(digest, signed, signer.publicKey, Buffer.from(basic.signature)))
+  if (!signatureVerifies(digest, signed, signer, Buffer.from(basic.signature)))
     throw new OcspResponseError("signature", "the response's signature does not verify");
   const single = basic.tbsResponseData.responses.find((r) => sameCertId(r.certID, subject));
   if (!single) throw new OcspResponseError("certid", "the response is not about this certificate");
@@ -97,7 +97,7 @@ function signerOf(basic: BasicOCSPResponse, subject: OcspSubject, now: number): 
   const id = basic.tbsResponseData.responderID;
   if (names(id, subject.issuer)) return subject.issuer;
   for (const asn of basic.certs ?? []) {
-    const cert = new X509Certificate(Buffer.from(AsnConvert.serialize(asn)));
+    const cert = responderCertificate(asn);
     if (!names(id, cert)) continue;
     if (!(cert.checkIssued(subject.issuer) && cert.verify(subject.issuer.publicKey)))
       throw new OcspResponseError("signer", "the responder certificate is not the issuer's");
@@ -112,6 +112,35 @@ function signerOf(basic: BasicOCSPResponse, subject: OcspSubject, now: number): 
     "signer",
     "the response is signed by neither the issuer nor a responder it names",
   );
+}
+
+/**
+ * A certificate the response carries, as node reads it. One that does not parse (node's X509Certificate
+ * throws its own errors, e.g. "PEM routines::no start line" for DER it cannot read) is a malformed
+ * response, not an error of another kind.
+ */
+function responderCertificate(asn: Certificate): X509Certificate {
+  try {
+    const cert = new X509Certificate(Buffer.from(AsnConvert.serialize(asn)));
+    AsnConvert.parse(cert.raw, Certificate);
+    return cert;
+  } catch (err) {
+    throw new OcspResponseError("malformed", "a certificate in the response does not parse", { cause: err });
+  }
+}
+
+/** crypto.verify, which throws (not false) for a signature or key it cannot use: that is a bad signature. */
+function signatureVerifies(
+  digest: string | null,
+  signed: Buffer,
+  signer: X509Certificate,
+  signature: Buffer,
+): boolean {
+  try {
+    return verifySignature(digest, signed, signer.publicKey, signature);
+  } catch (err) {
+    throw new OcspResponseError("signature", "the response's signature cannot be checked", { cause: err });
+  }
 }
 
 /** Whether a ResponderID (by name, or by SHA-1 of the key bits) names `cert`. */

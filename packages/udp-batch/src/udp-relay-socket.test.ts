@@ -266,3 +266,17 @@ test("sessions closed, reopened, reserved and connected inside batches while rep
   socket.close();
   assert.equal(openFds(), before, "everything closed");
 });
+
+test("a relay that cannot start forwarding throws and closes the fd it was given", () => {
+  const before = openFds();
+  const fd = udpSocket("127.0.0.1", 0);
+  assert.equal(openFds(), before + 1);
+  assert.throws(
+    () =>
+      new UdpRelaySocket(fd, () => {}, {
+        onSessionError: "not a function" as unknown as (id: number, errno: number) => void,
+      }),
+    { name: "TypeError", message: "forwarding(peerRaw, plan, replies, onSessionError)" },
+  );
+  assert.equal(openFds(), before);
+});

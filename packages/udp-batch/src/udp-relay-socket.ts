@@ -30,12 +30,18 @@ export class UdpRelaySocket extends UdpBatchSocket {
     const batch = options.batch ?? 32;
     this.raw = new Uint32Array(batch * PEER_WORDS);
     this.plan = new Int32Array(batch);
-    this.handle.forwarding(
-      this.raw.buffer as ArrayBuffer,
-      this.plan.buffer as ArrayBuffer,
-      this.replyCounts.buffer as ArrayBuffer,
-      options.onSessionError,
-    );
+    try {
+      this.handle.forwarding(
+        this.raw.buffer as ArrayBuffer,
+        this.plan.buffer as ArrayBuffer,
+        this.replyCounts.buffer as ArrayBuffer,
+        options.onSessionError,
+      );
+    } catch (err) {
+      // The base class owns the fd from here on: close it, or the caller leaks it with the throw.
+      this.close();
+      throw err;
+    }
   }
 
   /** Datagram i's length in bytes; -1 when it was bigger than a slot (not delivered). */

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { freePort, startEdge, startProcess, startTestWorker, waitFor } from "@switchyard/testkit";
+import { freePort, startEdge, startTestWorker, waitFor } from "@switchyard/testkit";
 import { type LoadTally, startSteadyLoad } from "../testing/steady-load.js";
-
-const repoRoot = join(import.meta.dirname, "../../../..");
+import { superviseEdge } from "../testing/supervised-edge.js";
 
 /**
  * kill -9 of the edge under scripts/supervise.mjs, under a fixed load (TCP every 10 ms, UDP every
@@ -24,28 +23,7 @@ async function crashUnderLoad(t: TestContext, fdStore: boolean): Promise<{ tcp: 
       },
     ],
   });
-  await edge.process.stop();
-  t.after(() => edge.stop());
-  const supervisor = startProcess(
-    "supervise",
-    process.execPath,
-    [
-      join(repoRoot, "scripts/supervise.mjs"),
-      "edge",
-      process.execPath,
-      join(repoRoot, "services/edge/dist/main.js"),
-    ],
-    {
-      env: {
-        ...process.env,
-        SWITCHYARD_CONFIG: edge.configPath,
-        SWITCHYARD_ADMIN_TOKEN_FILE: edge.tokenFile,
-        SWITCHYARD_RUN_DIR: edge.dir,
-        SWITCHYARD_SUPERVISOR_FDSTORE: fdStore ? "1" : "0",
-      },
-    },
-  );
-  t.after(() => supervisor.stop());
+  const supervisor = await superviseEdge(t, edge, { SWITCHYARD_SUPERVISOR_FDSTORE: fdStore ? "1" : "0" });
   await supervisor.waitForLine((l) => l.msg === "edge started");
   const worker = await startTestWorker(edge, { name: "one", pool: "svc" });
   t.after(() => worker.stop());

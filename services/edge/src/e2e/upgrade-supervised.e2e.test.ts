@@ -3,9 +3,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { unary } from "@switchyard/runtime";
-import { freePort, startEdge, startProcess, tcpExchange, waitFor } from "@switchyard/testkit";
-
-const repoRoot = join(import.meta.dirname, "../../../..");
+import { freePort, startEdge, tcpExchange, waitFor } from "@switchyard/testkit";
+import { superviseEdge } from "../testing/supervised-edge.js";
 
 async function alive(pid: number): Promise<boolean> {
   try {
@@ -24,28 +23,8 @@ describe("npm start's supervisor and an edge upgrade", () => {
       edge: { handoff: { waitForWorkerMs: 0 } },
       routes: [{ name: "plain", match: { ports: [port] }, action: { type: "handoff", pool: "svc" } }],
     });
-    await edge.process.stop();
-    t.after(() => edge.stop());
     const pidFile = join(edge.dir, "edge.pid");
-    const supervisor = startProcess(
-      "supervise",
-      process.execPath,
-      [
-        join(repoRoot, "scripts/supervise.mjs"),
-        "edge",
-        process.execPath,
-        join(repoRoot, "services/edge/dist/main.js"),
-      ],
-      {
-        env: {
-          ...process.env,
-          SWITCHYARD_CONFIG: edge.configPath,
-          SWITCHYARD_ADMIN_TOKEN_FILE: edge.tokenFile,
-          SWITCHYARD_RUN_DIR: edge.dir,
-        },
-      },
-    );
-    t.after(() => supervisor.stop());
+    const supervisor = await superviseEdge(t, edge);
     const first = await supervisor.waitForLine((l) => l.msg === "edge started");
     const firstPid = Number(first.pid);
     await waitFor(async () => Number(await readFile(pidFile, "utf8").catch(() => "0")) === firstPid, {

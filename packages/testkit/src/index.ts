@@ -10,6 +10,7 @@ export {
   udpExchange,
 } from "./clients/net-clients.js";
 export { RawSmtp } from "./clients/raw-smtp.js";
+export { type StormEnding, tcpStorm } from "./clients/tcp-storm.js";
 export { tlsOverTcp } from "./clients/tls-over-tcp.js";
 export { type FdCensus, fdCensus } from "./fd-census.js";
 export {

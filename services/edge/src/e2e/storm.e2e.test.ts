@@ -9,37 +9,9 @@ import {
   startEdge,
   startTestWorker,
   type TestWorker,
+  tcpStorm,
   waitFor,
 } from "@switchyard/testkit";
-
-/** Opens `count` connections, `parallel` at a time; each does what `each` says and ends. */
-async function storm(port: number, count: number, parallel: number, each: "close" | "reset" | "exchange") {
-  let started = 0;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
-      const timer = setTimeout(() => s.destroy(), 5000);
-      s.on("error", () => {});
-      // Consume whatever the worker says, or 'end' (and so 'close') never comes.
-      s.resume();
-      s.on("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      s.on("connect", () => {
-        if (each === "close") s.end();
-        else if (each === "reset") s.resetAndDestroy();
-        else s.once("data", () => s.end());
-      });
-    });
-  const lane = async () => {
-    while (started < count) {
-      started++;
-      await one();
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, lane));
-}
 
 describe("connection storms leave nothing behind", () => {
   let edge: EdgeHarness;
@@ -77,18 +49,18 @@ describe("connection storms leave nothing behind", () => {
 
   it("returns to its baseline of fds and records after 5,000 connect/close and early disconnects", async () => {
     // Warm up so lazily opened fds (epoll, timers) are in the baseline.
-    await storm(ports.handoff!, 50, 10, "exchange");
+    await tcpStorm(ports.handoff!, 50, 10, "exchange");
     const baseline = await waitFor("quiet edge", async () => {
       const s = await unary(edge.admin, "getStats", {});
       return s.handoffRecords === 0 && s.admissionEntries === 0 ? s : null;
     });
 
-    await storm(ports.handoff!, 5000, 50, "close");
-    await storm(ports.handoff!, 500, 50, "exchange");
-    await storm(ports.sni!, 500, 50, "reset");
-    await storm(ports.sni!, 500, 50, "close");
-    await storm(ports.forwardDead!, 500, 50, "close");
-    await storm(ports.noWorker!, 500, 50, "close");
+    await tcpStorm(ports.handoff!, 5000, 50, "close");
+    await tcpStorm(ports.handoff!, 500, 50, "exchange");
+    await tcpStorm(ports.sni!, 500, 50, "reset");
+    await tcpStorm(ports.sni!, 500, 50, "close");
+    await tcpStorm(ports.forwardDead!, 500, 50, "close");
+    await tcpStorm(ports.noWorker!, 500, 50, "close");
 
     const settled = await waitFor(
       "records back to zero",

@@ -17,6 +17,7 @@ import {
   scrapeMetric,
   startEdge,
   startStreamReplica,
+  tcpStorm,
   waitFor,
 } from "@switchyard/testkit";
 import { closeServer, listen } from "../testing/backends.js";
@@ -37,29 +38,6 @@ function ioBytes(pid: number): number {
     return Number(line.slice(name.length + 2));
   };
   return field("rchar") + field("wchar");
-}
-
-async function storm(port: number, count: number, parallel: number): Promise<void> {
-  let started = 0;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const s = connect({ host: "127.0.0.1", port });
-      const timer = setTimeout(() => s.destroy(), 5000);
-      s.on("error", () => {});
-      s.resume();
-      s.on("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      s.on("connect", () => s.end());
-    });
-  const lane = async () => {
-    while (started < count) {
-      started++;
-      await one();
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, lane));
 }
 
 describe("forward storms and the edge's share of the bytes", () => {
@@ -140,12 +118,12 @@ describe("forward storms and the edge's share of the bytes", () => {
     );
 
   it("5,000 connect/close and 20,000 UDP sessions that expire leave fds and records at baseline", async () => {
-    await storm(ports.tcp!, 50, 10);
+    await tcpStorm(ports.tcp!, 50, 10, "close");
     const base = await quiet("a quiet baseline");
     const relayed = () =>
       scrapeMetric(stream.metricsPort, "switchyard_stream_connections_total", { route: "tcp" });
     const relayedBefore = await relayed();
-    await storm(ports.tcp!, 5000, 50);
+    await tcpStorm(ports.tcp!, 5000, 50, "close");
     await waitFor(async () => (await relayed()) === relayedBefore + 5000, {
       what: "5,000 relayed and ended",
     });

@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ensureNatsAuth, type NatsCredentials, type NatsRole } from "@switchyard/runtime";
+import { claimPort } from "../port-claims.js";
 
 export interface NatsServerOptions {
   /** Enable JetStream with file storage in a temporary directory. */
@@ -58,7 +59,8 @@ const handedOut = new Set<number>();
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const port = randomInt(FREE_PORT_RANGE[0], FREE_PORT_RANGE[1]);
-    if (handedOut.has(port) || !(await bindable(port))) continue;
+    if (handedOut.has(port) || !(await claimPort(port))) continue;
+    if (!(await bindable(port))) continue;
     handedOut.add(port);
     return port;
   }

@@ -188,6 +188,7 @@ void handoff_channel_hangup(endpoint* ep) {
 /* Reads up to HANDOFF_BATCH messages; stops early on EAGAIN, EOF, an error, or close().
  * After a full batch the poll (level-triggered) calls again on the next loop iteration. */
 void handoff_channel_readable(endpoint* ep) {
+  bool reset = false;
   for (int i = 0; i < HANDOFF_BATCH && ep->fd >= 0; i++) {
     fd_control control;
     struct iovec iov = {.iov_base = ep->recv_buf, .iov_len = HANDOFF_MAX_DATA};
@@ -199,7 +200,13 @@ void handoff_channel_readable(endpoint* ep) {
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return;
-      if (err == ECONNRESET) { /* the peer went away with our messages unread: a hang-up */
+      if (err == ECONNRESET) {
+        /* The peer went away with our messages unread. The kernel reports that once, ahead of
+         * the messages it sent before it closed: read on, they come next, then EOF. */
+        if (!reset) {
+          reset = true;
+          continue;
+        }
         handoff_channel_hangup(ep);
         return;
       }

@@ -126,8 +126,15 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
     int err = -status, pending = 0;
     socklen_t len = sizeof pending;
     if (getsockopt(ep->fd, SOL_SOCKET, SO_ERROR, &pending, &len) == 0 && pending != 0) err = pending;
-    if (ep->kind == KIND_CHANNEL && (err == ECONNRESET || err == EPIPE)) handoff_channel_hangup(ep);
-    else handoff_emit_error(ep, err, "poll");
+    if (ep->kind == KIND_CHANNEL && (err == ECONNRESET || err == EPIPE)) {
+      /* Reading SO_ERROR cleared the error, and the messages the peer sent before it hung up may
+       * still wait in our queue (their fds too): poll for reading again, so they are read and
+       * delivered before the EOF that follows them. Only if that cannot be, hang up now. */
+      if (uv_poll_start(handle, UV_READABLE, on_poll) == 0) ep->events = UV_READABLE;
+      else handoff_channel_hangup(ep);
+    } else {
+      handoff_emit_error(ep, err, "poll");
+    }
   } else if (ep->kind == KIND_LISTENER) {
     handoff_listener_readable(ep);
   } else if (ep->kind == KIND_TCP_ACCEPTOR) {

@@ -127,6 +127,34 @@ describe("handoff channel", () => {
     listener.close();
   });
 
+  it("delivers what the peer sent before it closed, fds included, also when it left our message unread", async () => {
+    for (const unread of [false, true]) {
+      const { listener, a, b } = await pair(dir.path(`unread-${unread}.sock`));
+      const inbox = collect(a);
+      const closed = once(a, "close");
+      const file = await open(dir.path("unread.bin"), "w");
+      // All in one turn: b never reads a's message before it closes. The kernel then reports
+      // ECONNRESET to a ahead of b's messages (the edge closing a worker's channel with its close
+      // reports unread): they must still arrive, then 'close'.
+      if (unread) assert.equal(a.send(Buffer.from("report")), true);
+      for (let i = 0; i < 3; i++) assert.equal(b.send(Buffer.from(`conn-${i}`), [file.fd]), true);
+      b.close();
+      await file.close();
+      await closed;
+      assert.deepEqual(
+        inbox.all.map((m) => [m.data.toString(), m.fds.length]),
+        [
+          ["conn-0", 1],
+          ["conn-1", 1],
+          ["conn-2", 1],
+        ],
+        unread ? "with our message unread by the peer" : "with nothing unread",
+      );
+      for (const m of inbox.all) for (const fd of m.fds) closeFd(fd);
+      listener.close();
+    }
+  });
+
   it("emits 'close' once on each end, whichever end closes", async () => {
     const { listener, a, b } = await pair(dir.path("close.sock"));
     let closesA = 0;

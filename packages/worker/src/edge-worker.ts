@@ -56,6 +56,11 @@ export interface EdgeWorkerOptions {
   onDrainRequest?: () => void;
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * How long leave() keeps reading the handoff channel after deregister for the connections the edge
+   * sent before it took the worker out (it closes the channel then: EOF ends the wait). Default 1000.
+   */
+  leaveDrainMs?: number;
 }
 
 type State = "idle" | "connecting" | "attached" | "left" | "stopped";
@@ -79,6 +84,12 @@ export class EdgeWorker extends EventEmitter {
   private retry: NodeJS.Timeout | undefined;
   private readonly client: InstanceType<typeof edgeV1.EdgeControlClient>;
   private failures = 0;
+  /** The leave() in progress (or done): a second call waits for the same one. */
+  private leaving: Promise<void> | undefined;
+  /** stop() was called: leave() waits for nothing more. */
+  private stopping = false;
+  /** Ends leave()'s wait for the edge to close the channel (stop() during leave). */
+  private endLeaveWait: (() => void) | undefined;
   workerId = "";
   active = 0;
 
@@ -108,16 +119,38 @@ export class EdgeWorker extends EventEmitter {
     await once(this, "attached");
   }
 
-  /** Leaves the pool: the edge sends nothing more; open connections go on. */
-  async leave(): Promise<void> {
-    if (this.state === "stopped" || this.state === "left") return;
+  /**
+   * Leaves the pool: the edge sends nothing more; open connections go on. After a successful
+   * deregister it keeps reading the channel until the edge closes it (at most `leaveDrainMs`), so the
+   * connections the edge handed over before it took us out are adopted, not dropped unread.
+   */
+  leave(): Promise<void> {
+    if (this.leaving) return this.leaving;
+    if (this.state === "stopped" || this.state === "left") return Promise.resolve();
+    this.leaving = this.leavePool();
+    return this.leaving;
+  }
+
+  private async leavePool(): Promise<void> {
     const wasAttached = this.state === "attached";
     this.state = "left";
     this.clearTimers();
     if (wasAttached && this.workerId) {
-      await unary(this.client, "deregister", { workerId: this.workerId }, { deadlineMs: 2000 }).catch((err) =>
-        this.options.logger.warn({ err }, "deregister failed; the edge drops us when the channel closes"),
+      const deregistered = await unary(
+        this.client,
+        "deregister",
+        { workerId: this.workerId },
+        { deadlineMs: 2000 },
+      ).then(
+        () => true,
+        (err) => {
+          this.options.logger.warn({ err }, "deregister failed; the edge drops us when the channel closes");
+          return false;
+        },
       );
+      // The edge closes the channel once it took us out, after everything it sent before: read to EOF.
+      const channel = this.channel;
+      if (deregistered && channel && !this.stopping) await this.untilClosed(channel);
     }
     this.detach();
     for (const channel of [...this.retiring]) this.closeChannel(channel);
@@ -126,7 +159,33 @@ export class EdgeWorker extends EventEmitter {
     this.udp.closeAll();
   }
 
+  /** Resolves when `channel` has closed (EOF read), after `leaveDrainMs`, or when stop() ends the wait. */
+  private untilClosed(channel: HandoffChannel): Promise<void> {
+    if (channel.closed) return Promise.resolve();
+    const limitMs = this.options.leaveDrainMs ?? 1000;
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        channel.off("close", done);
+        this.endLeaveWait = undefined;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.options.logger.warn(
+          { workerId: this.workerId, leaveDrainMs: limitMs },
+          "edge did not close the handoff channel after deregister; closing it now",
+        );
+        done();
+      }, limitMs);
+      channel.on("close", done);
+      this.endLeaveWait = done;
+    });
+  }
+
+  /** Leaves (see leave()) and closes the gRPC client. During a leave, stops waiting for the edge. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.endLeaveWait?.();
     await this.leave();
     this.state = "stopped";
     this.client.close();
@@ -287,7 +346,8 @@ export class EdgeWorker extends EventEmitter {
         return;
       }
       case "attached":
-        if (channel !== this.channel) {
+        // Also while leaving: its UDP sockets would only be closed again, and the state must stay "left".
+        if (channel !== this.channel || this.state === "left" || this.state === "stopped") {
           for (const fd of fds) closeFd(fd);
           return;
         }

@@ -155,6 +155,29 @@ describe("handoff channel", () => {
     }
   });
 
+  it("a send that finds the peer gone fails, and what the peer sent before still arrives, then 'close'", async () => {
+    const { listener, a, b } = await pair(dir.path("gone.sock"));
+    const inbox = collect(a);
+    const closed = once(a, "close");
+    const file = await open(dir.path("gone.bin"), "w");
+    for (let i = 0; i < 2; i++) assert.equal(b.send(Buffer.from(`conn-${i}`), [file.fd]), true);
+    b.close();
+    await file.close();
+    // Before a has read b's messages and EOF (a worker's close report racing the edge's close).
+    assert.throws(() => a.send(Buffer.from("report")), HandoffClosedError);
+    assert.throws(() => a.send(Buffer.from("report")), HandoffClosedError);
+    await closed;
+    assert.deepEqual(
+      inbox.all.map((m) => [m.data.toString(), m.fds.length]),
+      [
+        ["conn-0", 1],
+        ["conn-1", 1],
+      ],
+    );
+    for (const m of inbox.all) for (const fd of m.fds) closeFd(fd);
+    listener.close();
+  });
+
   it("emits 'close' once on each end, whichever end closes", async () => {
     const { listener, a, b } = await pair(dir.path("close.sock"));
     let closesA = 0;

@@ -43,6 +43,8 @@ export class HandoffChannel extends EventEmitter {
   readonly #endpoint: NativeEndpoint;
   #queue: QueuedSend[] = [];
   #closed = false;
+  /** A send found the peer gone: nothing more is sent, but what it sent before is still read, up to its EOF. */
+  #peerGone = false;
 
   /** Connects to a HandoffListener. Rejects with HandoffConnectError if nobody listens. */
   static async connect(path: string, options?: HandoffChannelOptions): Promise<HandoffChannel> {
@@ -101,7 +103,7 @@ export class HandoffChannel extends EventEmitter {
    * (also when this send found the peer gone), HandoffQueueFullError at maxQueued.
    */
   send(data: Uint8Array, fds?: readonly number[], onQueuedDone?: QueuedDone): boolean {
-    if (this.#closed) throw new HandoffClosedError();
+    if (this.#closed || this.#peerGone) throw new HandoffClosedError();
     if (this.#queue.length === 0) {
       const result = this.#endpoint.send(data, fds);
       if (result === 0) return true;
@@ -142,11 +144,29 @@ export class HandoffChannel extends EventEmitter {
 
   #sendFailure(result: number): Error {
     const cause = native.errnoError(result, "sendmsg");
-    if (result === -EPIPE || result === -ECONNRESET || result === -ENOTCONN) {
+    if (result === -EPIPE || result === -ECONNRESET) {
+      // The peer closed, but the messages it sent before (fds included) may wait unread in our
+      // socket: closing now would drop them. Stop sending (queued sends fail now) and close at the
+      // EOF that follows them.
+      this.#stopSending();
+      return new HandoffClosedError("handoff peer has closed the channel", { cause });
+    }
+    if (result === -ENOTCONN) {
       this.close();
       return new HandoffClosedError("handoff peer has closed the channel", { cause });
     }
     return new HandoffError(`handoff send failed: ${cause.code}`, { cause });
+  }
+
+  #stopSending(): void {
+    if (this.#peerGone || this.#closed) return;
+    this.#peerGone = true;
+    this.#endpoint.setEvents(true, false);
+    const pending = this.#queue;
+    this.#queue = [];
+    process.nextTick(() => {
+      for (const item of pending) item.done?.(new HandoffClosedError());
+    });
   }
 
   /** The socket became writable: send queued messages in order until it is full again. */
@@ -167,8 +187,8 @@ export class HandoffChannel extends EventEmitter {
         item.done?.(null);
         continue;
       }
-      const error = this.#sendFailure(result); // closes on EPIPE: the item fails with the rest
-      if (this.#closed) return;
+      const error = this.#sendFailure(result); // stops sending on EPIPE: the item fails with the rest
+      if (this.#closed || this.#peerGone) return;
       this.#queue.shift();
       item.done?.(error);
     }

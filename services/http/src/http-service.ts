@@ -49,6 +49,16 @@ function destroyOnError(this: Socket): void {
 const CONNECT_TIMEOUT_MS = 5000;
 
 /**
+ * A connection handed over while the worker drains (the edge had routed it before the worker left)
+ * has this long to finish its TLS handshake and deliver a whole first request (HTTP/1.1) or its
+ * preface (HTTP/2); bytes do not extend it. Otherwise it is closed: the drain does not wait on it.
+ */
+export const DRAIN_GRACE_MS = 2000;
+
+/** What a connection under the grace does when drained again: nothing, the grace bounds it already. */
+function underGrace(): void {}
+
+/**
  * An http worker: its membership of the edge's `http` pool, TLS termination with the sites'
  * certificates, HTTP/1.1 and HTTP/2 to clients, and the upstream pools requests go to.
  */
@@ -62,7 +72,10 @@ export class HttpService {
   private readonly http1: Http1Front;
   private readonly tls: TlsTerminator<TlsConnection>;
   private nextId = 1;
-  private draining = false;
+  /** SIGTERM: the worker leaves the pool and finishes its connections. */
+  private leaving = false;
+  /** An operator drained this worker at the edge (`yardctl drain`): until it attaches again. */
+  private drainRequested = false;
   private stopped = false;
 
   constructor(
@@ -128,7 +141,20 @@ export class HttpService {
       logger,
       ...(options.instance ? { instance: options.instance } : {}),
       onConnection: (socket, info) => this.accept(socket, info.role, info.remote.address, info.sni),
+      onDrainRequest: () => {
+        this.drainRequested = true;
+        this.drainConnections("the edge asked (yardctl drain)");
+      },
     });
+    // Attached again (an edge restart, or the edge forgot us): a ready member, so keep-alive again.
+    this.worker.on("attached", () => {
+      this.drainRequested = false;
+    });
+  }
+
+  /** New connections are served once (HTTP/1.1 Connection: close, HTTP/2 GOAWAY) and closed. */
+  private get draining(): boolean {
+    return this.leaving || this.drainRequested;
   }
 
   get held(): number {
@@ -216,6 +242,11 @@ export class HttpService {
     // last small segment then waits for the client's (delayed) ACK of the one before, up to 40 ms.
     // nginx sets tcp_nodelay on keep-alive connections for the same reason.
     socket.setNoDelay(true);
+    if (this.draining) {
+      // Routed by the edge before the worker left (or was drained): served once, or closed.
+      slot.deadline("drain", "drain", DRAIN_GRACE_MS);
+      slot.drain = underGrace;
+    }
     const facts: ConnectionFacts = {
       id: this.nextId++,
       address,
@@ -267,15 +298,25 @@ export class HttpService {
 
   /** Leaves the pool, asks every connection to finish (HTTP/1.1: Connection: close; HTTP/2: GOAWAY), waits. */
   async drain(deadlineMs: number): Promise<void> {
-    // Marked first (a connection handed over meanwhile is marked at accept), then the pool is left.
-    this.draining = true;
-    const held = this.slots.size;
-    for (const slot of this.slots.all()) slot.drain();
-    this.options.logger.info({ held }, "draining http connections");
+    // Marked first (a connection handed over meanwhile, the edge's in flight, is marked at accept
+    // and counted below: slots.size includes it), then the pool is left.
+    this.leaving = true;
+    const held = this.drainConnections("stopping");
     await this.worker.leave();
     const until = Date.now() + deadlineMs;
     while (this.slots.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.options.logger.info({ held, left: this.slots.size }, "http connections drained");
+  }
+
+  /**
+   * Every connection held is told to finish (HTTP/1.1: the response in flight says Connection:
+   * close, idle ones close; HTTP/2: GOAWAY); `draining` makes the next ones do the same.
+   */
+  private drainConnections(why: string): number {
+    const held = this.slots.size;
+    for (const slot of this.slots.all()) slot.drain();
+    this.options.logger.info({ held, why }, "draining http connections");
+    return held;
   }
 
   async stop(): Promise<void> {

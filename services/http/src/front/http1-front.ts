@@ -78,6 +78,7 @@ export class Http1Front {
       if (!conn) return socket.destroy();
       conn.slot.cancel("header");
       conn.slot.cancel("idle");
+      conn.slot.cancel("drain");
       this.options.upgrade(req, socket, head, conn);
     });
     server.on("clientError", (err: Error & { code?: string }, socket: Socket) => {
@@ -122,6 +123,8 @@ export class Http1Front {
     const { slot } = conn;
     slot.cancel("header");
     slot.cancel("idle");
+    // A connection handed over while draining: its request came within the grace.
+    slot.cancel("drain");
     conn.inFlight++;
     conn.current = res;
     if (conn.facts.draining) res.setHeader("connection", "close");

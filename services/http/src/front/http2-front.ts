@@ -62,13 +62,30 @@ export function serveHttp2(
   const closeWhenIdle = () => {
     if (streams === 0) slot.deadline("closing", "closing", LINGER_MS);
   };
+  let drained = false;
   slot.drain = () => {
+    if (drained) return;
+    drained = true;
     facts.draining = true;
     goneAway = true;
-    if (!session.closed) session.close();
+    // The session's preface came (or it was serving already): no grace needed any more.
+    slot.cancel("drain");
     // In-flight streams get LINGER_MS × 5 (under the worker's drain timeout) to finish.
     slot.deadline("closing", "closing", streams === 0 ? LINGER_MS : LINGER_MS * 5);
+    if (session.closed || session.destroyed) return;
+    // One round trip first: the ack of a PING comes after every stream the client opened before it
+    // saw the PING, so the GOAWAY close() sends then (NO_ERROR, the last stream taken) refuses none
+    // of them, and they finish. (A GOAWAY naming stream 2^31-1 first, RFC 9113 §6.8's notice, would
+    // do the same, but nghttp2 takes any GOAWAY but its own shutdown notice, which node does not
+    // expose, as final: streams arriving after it were dropped, curl's request among them.)
+    const close = () => {
+      if (!session.closed && !session.destroyed) session.close();
+    };
+    if (!session.ping(close)) close();
   };
+  // Handed over while the worker drains: served as any, but told at once, after the client's
+  // preface and SETTINGS, that the session ends (the stream it sent with them is still taken).
+  if (facts.draining) session.once("remoteSettings", () => slot.drain());
   session.on("goaway", () => {
     goneAway = true;
     closeWhenIdle();
@@ -98,6 +115,8 @@ export function serveHttp2(
     }
     slot.cancel("header");
     slot.cancel("idle");
+    // Opened while the drain's PING is out: the in-flight allowance, not the linger.
+    if (drained) slot.deadline("closing", "closing", LINGER_MS * 5);
     streams++;
     stream.once("close", () => {
       if (--streams > 0) return;

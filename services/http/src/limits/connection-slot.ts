@@ -1,7 +1,10 @@
 import type { Socket } from "node:net";
 
-/** Why a deadline ended a connection (or an HTTP/2 stream). */
-export type Expiry = "handshake" | "header" | "idle" | "stream" | "closing";
+/**
+ * Why a deadline ended a connection (or an HTTP/2 stream). `drain`: a connection handed over while
+ * the worker drains brought no request within the drain's grace (http-service.ts, DRAIN_GRACE_MS).
+ */
+export type Expiry = "handshake" | "header" | "idle" | "stream" | "closing" | "drain";
 
 /**
  * One deadline of a slot: its timer, kept for reuse; `armed` false once cancelled or passed. The

@@ -8,17 +8,22 @@
  * BENCH_SECONDS (5) per row, BENCH_CONNECTIONS (50), BENCH_IDLE (10000) idle connections, BENCH_ROUNDS
  * (1; more: servers interleaved, medians), BENCH_SERVERS / BENCH_ROWS (filters), BENCH_BASELINE
  * (another build's services/http/dist/main.js, run as before×1), BENCH_PROFILE_DIR (CPU profiles),
- * BENCH_OUT (the JSON file; default bench/results/http-<date>.json).
+ * BENCH_OUT (the JSON file; default bench/results/http-<date>.json), BENCH_KEEP=1 (keep the temp dir
+ * with the servers' logs).
  */
 import { execFileSync, spawn } from "node:child_process";
 import {
   chmodSync,
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
+  readSync,
+  rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,6 +53,11 @@ const ROUNDS = Number(env.BENCH_ROUNDS ?? 1);
 const HOST = "localhost"; // resolves to 127.0.0.1 here, so wrk and h2load send it as SNI
 const dir = mkdtempSync(join(tmpdir(), "switchyard-httpbench-"));
 chmodSync(dir, 0o755); // nginx workers (www-data) read the upstream files
+// The temp dir (certificate, configs, logs) goes at exit, however it comes, unless BENCH_KEEP=1.
+process.once("exit", () => {
+  if (env.BENCH_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+  else say(`kept ${dir}`);
+});
 const say = (m) => process.stderr.write(`# ${m}\n`);
 
 // --- certificate: a local CA and a leaf for bench.test ---
@@ -219,8 +229,23 @@ http://:${plain} {
  * collector: a pipe read and parsed line by line by this process would take CPU from the 2 cores
  * the proxies are measured on.
  */
+/** The text of `file` from byte `from` on. */
+function readFrom(file, from) {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - from));
+    readSync(fd, buf, 0, buf.length, from);
+    return buf.toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function startReplica(edge, name, main) {
   const log = join(dir, `${name}.log`);
+  // The file is appended to across rounds: only what this process wrote (from `from` on) is read,
+  // or round 2 would find round 1's "attached" line and measure before the new worker attached.
+  const from = existsSync(log) ? statSync(log).size : 0;
   const fd = openSync(log, "a");
   const profile = PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`]
@@ -241,14 +266,16 @@ async function startReplica(edge, name, main) {
   closeSync(fd);
   const exited = new Promise((res) => child.once("exit", res));
   process.once("exit", () => child.kill("SIGKILL"));
-  const until = Date.now() + 30_000;
-  while (!(existsSync(log) && readFileSync(log, "utf8").includes('"msg":"attached to the edge"'))) {
-    if (child.exitCode !== null || Date.now() > until) {
+  const startedAt = Date.now();
+  const attached = (l) => l.includes('"msg":"attached to the edge"') && l.includes(`"pid":${child.pid},`);
+  while (!readFrom(log, from).split("\n").some(attached)) {
+    if (child.exitCode !== null || Date.now() > startedAt + 30_000) {
       child.kill("SIGKILL");
-      throw new Error(`${name} did not attach: ${readFileSync(log, "utf8").slice(-2000)}`);
+      throw new Error(`${name} did not attach: ${readFrom(log, from).slice(-2000)}`);
     }
     await sleep(100);
   }
+  say(`${name}: pid ${child.pid} attached after ${Date.now() - startedAt} ms`);
   return {
     pid: child.pid,
     stop: async () => {
@@ -266,7 +293,7 @@ async function startReplica(edge, name, main) {
       await exited;
       clearTimeout(timer);
       if (killed || Date.now() - began > 3000) {
-        const drained = readFileSync(log, "utf8")
+        const drained = readFrom(log, from)
           .split("\n")
           .filter((l) => l.includes("draining http connections") || l.includes("http connections drained"));
         say(`${name}: stop took ${Date.now() - began} ms${killed ? " (killed)" : ""}; ${drained.join(" ")}`);

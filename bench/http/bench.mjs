@@ -603,13 +603,15 @@ async function measure(name, server, round) {
   }
   // CPU is read per part (Switchyard: edge, workers) and summed.
   const parts = server.cpuParts ?? { server: server.cpuPids ?? server.pids };
-  const cpu = () =>
-    Object.fromEntries(
-      Object.entries(parts).map(([part, pids]) => [
-        part,
-        pids.reduce((t, pid) => t + sample(pid).cpuSeconds, 0),
-      ]),
-    );
+  const cpu = () => {
+    const all = Object.entries(parts).map(([part, pids]) => [part, pids.map((pid) => sample(pid))]);
+    const sum = (xs, k) => xs.reduce((t, x) => t + x[k], 0);
+    return {
+      ...Object.fromEntries(all.map(([part, xs]) => [part, sum(xs, "cpuSeconds")])),
+      // the kernel's share (stime) of all parts
+      sys: all.reduce((t, [, xs]) => t + sum(xs, "systemSeconds"), 0),
+    };
+  };
   for (const [row, runRow] of rows) {
     if (server.skipRows?.some((skip) => row.startsWith(skip))) continue;
     const cpuBefore = cpu();
@@ -625,6 +627,7 @@ async function measure(name, server, round) {
     const served = row.startsWith("h2load") ? r.rps * (SECONDS + 1) : (r.requests ?? r.rps * SECONDS);
     const per = (part) => (served > 0 ? ((cpuAfter[part] - cpuBefore[part]) * 1e6) / served : Number.NaN);
     r.cpuUsPerReq = Object.keys(parts).reduce((t, part) => t + per(part), 0);
+    r.cpuSysUsPerReq = per("sys");
     if (server.cpuParts) r.cpuSplit = Object.fromEntries(Object.keys(parts).map((part) => [part, per(part)]));
     // What the whole machine did meanwhile (2 cores: the load generator, the upstream, the proxy,
     // and whatever else runs), and the load average at the end of the row.
@@ -645,6 +648,7 @@ async function measure(name, server, round) {
       rps: median(all.map((x) => x.rps)),
       ...(r.p99ms !== undefined ? { p99ms: median(all.map((x) => x.p99ms)) } : {}),
       cpuUsPerReq: median(all.map((x) => x.cpuUsPerReq)),
+      cpuSysUsPerReq: median(all.map((x) => x.cpuSysUsPerReq)),
       ...(medianSplit ? { cpuSplit: medianSplit } : {}),
       ...(all.length > 1
         ? {
@@ -652,6 +656,7 @@ async function measure(name, server, round) {
               rps: x.rps,
               p99ms: x.p99ms,
               cpuUsPerReq: x.cpuUsPerReq,
+              cpuSysUsPerReq: x.cpuSysUsPerReq,
               cpuSplit: x.cpuSplit,
               load1: x.load1,
             })),
@@ -664,7 +669,7 @@ async function measure(name, server, round) {
           .join(", ")})`
       : "";
     say(
-      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}; machine ${r.machineBusyCores.toFixed(2)} cores busy, load ${r.load1}${r.errors ? `; errors ${r.errors}` : ""}`,
+      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}, kernel ${Math.round(r.cpuSysUsPerReq)}; machine ${r.machineBusyCores.toFixed(2)} cores busy, load ${r.load1}${r.errors ? `; errors ${r.errors}` : ""}`,
     );
   }
   if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
@@ -718,14 +723,14 @@ if (rows.some(([row]) => row === HS)) {
   const hs = (n) => results[n]?.[HS];
   lines.push(
     "",
-    `| ${HS} (one request per TLS connection) | conn/s | ×nginx | CPU µs/conn | edge µs | workers µs | CPU ×nginx | TLS |`,
-    "|---|---:|---:|---:|---:|---:|---:|---|",
+    `| ${HS} (one request per TLS connection) | conn/s | ×nginx | CPU µs/conn | of it kernel | edge µs | workers µs | CPU ×nginx | TLS |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
   );
   for (const n of names.filter((n) => hs(n))) {
     const r = hs(n);
     const part = (p) => (Number.isFinite(r.cpuSplit?.[p]) ? Math.round(r.cpuSplit[p]) : "–");
     lines.push(
-      `| ${n} | ${fmt(r.rps)} | ${ratio(r.rps, hs("nginx")?.rps)} | ${fmt(r.cpuUsPerReq)} | ${part("edge")} | ${part("workers")} | ${ratio(r.cpuUsPerReq, hs("nginx")?.cpuUsPerReq)} | ${results[n].tls ?? ""} |`,
+      `| ${n} | ${fmt(r.rps)} | ${ratio(r.rps, hs("nginx")?.rps)} | ${fmt(r.cpuUsPerReq)} | ${fmt(r.cpuSysUsPerReq)} | ${part("edge")} | ${part("workers")} | ${ratio(r.cpuUsPerReq, hs("nginx")?.cpuUsPerReq)} | ${results[n].tls ?? ""} |`,
     );
   }
 }

@@ -4,6 +4,7 @@
  * GC). Works for the edge's profile too (services/edge, packages/*).
  *
  *   node bench/http/profile-summary.mjs <file.cpuprofile> [top=40]
+ *   SKIP_S=4 node bench/http/profile-summary.mjs …   # leave out the first 4 s (startup, module loading)
  */
 import { readFileSync } from "node:fs";
 
@@ -13,7 +14,13 @@ const profile = JSON.parse(readFileSync(file, "utf8"));
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map();
 const dt = profile.timeDeltas;
+// SKIP_S: samples in the first seconds of the profile are left out (a process's startup).
+const { env } = process;
+const skipUs = Number(env.SKIP_S ?? 0) * 1e6;
+let at = 0;
 for (let i = 0; i < profile.samples.length; i++) {
+  at += dt[i] ?? 0;
+  if (at < skipUs) continue;
   const id = profile.samples[i];
   self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
 }
@@ -80,3 +87,25 @@ walk(profile.nodes[0].id);
 console.log("\nour functions (services/*, packages/*; inclusive; nested calls count in each caller):");
 for (const [k, t] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, 25))
   console.log(`  ${pct(t)}  ${k}`);
+// Every sample charged once, to the innermost of our functions on its stack (node's and libraries'
+// code counts in the caller of ours that called it); samples with none of ours on the stack (the
+// event loop's own work, GC, node's stream machinery before it calls back) go by area.
+const parent = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const owner = new Map();
+const ownerOf = (id) => {
+  if (owner.has(id)) return owner.get(id);
+  const n = byId.get(id);
+  const o = isOurs(n.callFrame.url) ? key(n) : parent.has(id) ? ownerOf(parent.get(id)) : null;
+  owner.set(id, o);
+  return o;
+};
+const charged = new Map();
+for (const [id, t] of self) {
+  const n = byId.get(id);
+  if (n.callFrame.functionName === "(idle)") continue;
+  const o = ownerOf(id) ?? `(none of ours) ${area(n)}`;
+  charged.set(o, (charged.get(o) ?? 0) + t);
+}
+console.log("\nself time charged to the innermost of our functions on the stack:");
+for (const [k, t] of [...charged].sort((x, y) => y[1] - x[1]).slice(0, 30)) console.log(`  ${pct(t)}  ${k}`);

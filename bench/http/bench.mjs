@@ -138,7 +138,14 @@ http { access_log off; keepalive_requests 1000000; default_type text/plain; send
   );
   const proc = start("upstream", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
   await waitForPort(port, 10_000);
-  return { proc, port };
+  await sleep(300);
+  const worker = Number(
+    execFileSync("pgrep", ["-P", String(proc.pid)])
+      .toString()
+      .trim()
+      .split("\n")[0],
+  );
+  return { proc, port, worker };
 }
 
 // --- the proxies ---
@@ -565,6 +572,12 @@ const median = (xs) => {
 };
 const servers = allServers.filter(([name]) => (ONLY ? ONLY.includes(name) : !EXTRA.has(name)));
 const load1 = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+/** CPU seconds of this process, its exited children (wrk, h2load) and the upstream's worker. */
+const oursSeconds = () => {
+  const me = sample(process.pid);
+  return me.cpuSeconds + me.childrenSeconds + sample(upstream.worker).cpuSeconds;
+};
+const others = [];
 const loads = [load1()];
 say(`load average (1 min) at the start: ${loads[0]}`);
 // Rounds interleave the servers (A B C, A B C, …) so that the machine's load drifts over all alike.
@@ -615,10 +628,12 @@ async function measure(name, server, round) {
   for (const [row, runRow] of rows) {
     if (server.skipRows?.some((skip) => row.startsWith(skip))) continue;
     const cpuBefore = cpu();
+    const oursBefore = oursSeconds();
     const busyBefore = machineBusySeconds();
     const began = Date.now();
     const r = await runRow(server);
     const cpuAfter = cpu();
+    const oursAfter = oursSeconds();
     const busyAfter = machineBusySeconds();
     // The proxy's own CPU per request (its processes' utime+stime over the row): unlike req/s,
     // hardly moved by what else runs on the machine. wrk: over the responses it read (the
@@ -630,8 +645,14 @@ async function measure(name, server, round) {
     r.cpuSysUsPerReq = per("sys");
     if (server.cpuParts) r.cpuSplit = Object.fromEntries(Object.keys(parts).map((part) => [part, per(part)]));
     // What the whole machine did meanwhile (2 cores: the load generator, the upstream, the proxy,
-    // and whatever else runs), and the load average at the end of the row.
-    r.machineBusyCores = (busyAfter.busy - busyBefore.busy) / ((Date.now() - began) / 1000);
+    // and whatever else runs), what of it was not this benchmark's (not the proxy, the upstream,
+    // the load generator or this process: other people's work on the machine), and the load
+    // average at the end of the row (which counts this benchmark's own runnable threads too).
+    const wall = (Date.now() - began) / 1000;
+    r.machineBusyCores = (busyAfter.busy - busyBefore.busy) / wall;
+    const proxySeconds = Object.keys(parts).reduce((t, part) => t + cpuAfter[part] - cpuBefore[part], 0);
+    r.otherCores = Math.max(0, r.machineBusyCores - (proxySeconds + oursAfter - oursBefore) / wall);
+    others.push(r.otherCores);
     r.load1 = load1();
     loads.push(r.load1);
     delete r.raw;
@@ -659,6 +680,7 @@ async function measure(name, server, round) {
               cpuSysUsPerReq: x.cpuSysUsPerReq,
               cpuSplit: x.cpuSplit,
               load1: x.load1,
+              otherCores: x.otherCores,
             })),
           }
         : {}),
@@ -669,7 +691,7 @@ async function measure(name, server, round) {
           .join(", ")})`
       : "";
     say(
-      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}, kernel ${Math.round(r.cpuSysUsPerReq)}; machine ${r.machineBusyCores.toFixed(2)} cores busy, load ${r.load1}${r.errors ? `; errors ${r.errors}` : ""}`,
+      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}, kernel ${Math.round(r.cpuSysUsPerReq)}; machine ${r.machineBusyCores.toFixed(2)} cores busy (others ${r.otherCores.toFixed(2)}), load ${r.load1}${r.errors ? `; errors ${r.errors}` : ""}`,
     );
   }
   if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
@@ -735,7 +757,13 @@ if (rows.some(([row]) => row === HS)) {
   }
 }
 const finite = loads.filter(Number.isFinite);
-lines.push("", `load average (1 min) over the run: ${Math.min(...finite)}–${Math.max(...finite)}`);
+lines.push(
+  "",
+  `load average (1 min) over the run: ${Math.min(...finite)}–${Math.max(...finite)} (it counts this benchmark's own threads)` +
+    (others.length > 0
+      ? `; cores busy with other work during the rows: median ${median(others).toFixed(2)}, max ${Math.max(...others).toFixed(2)}`
+      : ""),
+);
 console.log(lines.join("\n"));
 const date = new Date().toISOString().slice(0, 10);
 mkdirSync(join(root, "bench/results"), { recursive: true });
@@ -752,6 +780,7 @@ writeFileSync(
       warmup: WARMUP,
       upstream: "nginx static files",
       load1: loads,
+      otherCores: others,
       results,
     },
     null,

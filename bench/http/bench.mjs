@@ -29,7 +29,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -572,6 +572,22 @@ const median = (xs) => {
 };
 const servers = allServers.filter(([name]) => (ONLY ? ONLY.includes(name) : !EXTRA.has(name)));
 const load1 = () => Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+/**
+ * The machine's speed just before a row: X25519 derivations per second on all its cores at once for
+ * 1 s (openssl speed -multi), with nothing of the benchmark running. This is a VM: a server's CPU
+ * time per connection moved by up to 2x within minutes with no other process running in it and no
+ * steal time reported (the host's other guests), so a row's CPU per request compares only with rows
+ * run at a like speed. BENCH_CALIBRATE=0 skips it.
+ */
+const calibrate = () => {
+  if (env.BENCH_CALIBRATE === "0") return Number.NaN;
+  const multi = String(availableParallelism());
+  const r = spawnSync("openssl", ["speed", "-multi", multi, "-seconds", "1", "ecdhx25519"], {
+    timeout: 10_000,
+    encoding: "utf8",
+  });
+  return Number(/X25519\)\s+[\d.]+s\s+([\d.]+)/.exec(r.stdout ?? "")?.[1] ?? Number.NaN);
+};
 /** CPU seconds of this process, its exited children (wrk, h2load) and the upstream's worker. */
 const oursSeconds = () => {
   const me = sample(process.pid);
@@ -627,6 +643,7 @@ async function measure(name, server, round) {
   };
   for (const [row, runRow] of rows) {
     if (server.skipRows?.some((skip) => row.startsWith(skip))) continue;
+    const speed = calibrate();
     const cpuBefore = cpu();
     const oursBefore = oursSeconds();
     const busyBefore = machineBusySeconds();
@@ -654,6 +671,7 @@ async function measure(name, server, round) {
     r.otherCores = Math.max(0, r.machineBusyCores - (proxySeconds + oursAfter - oursBefore) / wall);
     others.push(r.otherCores);
     r.load1 = load1();
+    r.x25519PerSec = speed;
     loads.push(r.load1);
     delete r.raw;
     rounds[name][row] ??= [];
@@ -670,6 +688,7 @@ async function measure(name, server, round) {
       ...(r.p99ms !== undefined ? { p99ms: median(all.map((x) => x.p99ms)) } : {}),
       cpuUsPerReq: median(all.map((x) => x.cpuUsPerReq)),
       cpuSysUsPerReq: median(all.map((x) => x.cpuSysUsPerReq)),
+      x25519PerSec: median(all.map((x) => x.x25519PerSec)),
       ...(medianSplit ? { cpuSplit: medianSplit } : {}),
       ...(all.length > 1
         ? {
@@ -681,6 +700,7 @@ async function measure(name, server, round) {
               cpuSplit: x.cpuSplit,
               load1: x.load1,
               otherCores: x.otherCores,
+              x25519PerSec: x.x25519PerSec,
             })),
           }
         : {}),
@@ -691,7 +711,7 @@ async function measure(name, server, round) {
           .join(", ")})`
       : "";
     say(
-      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}, kernel ${Math.round(r.cpuSysUsPerReq)}; machine ${r.machineBusyCores.toFixed(2)} cores busy (others ${r.otherCores.toFixed(2)}), load ${r.load1}${r.errors ? `; errors ${r.errors}` : ""}`,
+      `${name} ${row}: ${r.rps} req/s p99 ${r.p99ms ?? "-"} ms, ${Math.round(r.cpuUsPerReq)} µs CPU/req${split}, kernel ${Math.round(r.cpuSysUsPerReq)}; machine ${r.machineBusyCores.toFixed(2)} cores busy (others ${r.otherCores.toFixed(2)}), load ${r.load1}, X25519 ${Math.round(speed)}/s before${r.errors ? `; errors ${r.errors}` : ""}`,
     );
   }
   if (round === 1 && !name.endsWith("×2") && IDLE > 0) {
@@ -745,14 +765,14 @@ if (rows.some(([row]) => row === HS)) {
   const hs = (n) => results[n]?.[HS];
   lines.push(
     "",
-    `| ${HS} (one request per TLS connection) | conn/s | ×nginx | CPU µs/conn | of it kernel | edge µs | workers µs | CPU ×nginx | TLS |`,
-    "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    `| ${HS} (one request per TLS connection) | conn/s | ×nginx | CPU µs/conn | of it kernel | edge µs | workers µs | CPU ×nginx | X25519/s before | TLS |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   );
   for (const n of names.filter((n) => hs(n))) {
     const r = hs(n);
     const part = (p) => (Number.isFinite(r.cpuSplit?.[p]) ? Math.round(r.cpuSplit[p]) : "–");
     lines.push(
-      `| ${n} | ${fmt(r.rps)} | ${ratio(r.rps, hs("nginx")?.rps)} | ${fmt(r.cpuUsPerReq)} | ${fmt(r.cpuSysUsPerReq)} | ${part("edge")} | ${part("workers")} | ${ratio(r.cpuUsPerReq, hs("nginx")?.cpuUsPerReq)} | ${results[n].tls ?? ""} |`,
+      `| ${n} | ${fmt(r.rps)} | ${ratio(r.rps, hs("nginx")?.rps)} | ${fmt(r.cpuUsPerReq)} | ${fmt(r.cpuSysUsPerReq)} | ${part("edge")} | ${part("workers")} | ${ratio(r.cpuUsPerReq, hs("nginx")?.cpuUsPerReq)} | ${fmt(r.x25519PerSec)} | ${results[n].tls ?? ""} |`,
     );
   }
 }

@@ -141,7 +141,10 @@ export async function run(name, command, args, { timeoutMs, ...options }) {
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86-64 and arm64
 
-/** VmRSS (KiB), utime+stime (seconds, all threads), open fds and threads of a process. */
+/**
+ * VmRSS (KiB), utime+stime (seconds, all threads; also each alone; and its exited children's), open
+ * fds and threads of a process.
+ */
 export function sample(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKiB = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
@@ -149,14 +152,18 @@ export function sample(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  const userSeconds = Number(fields[11]) / CLK_TCK;
+  const systemSeconds = Number(fields[12]) / CLK_TCK;
+  const cpuSeconds = userSeconds + systemSeconds;
+  // cutime + cstime: the children it has waited for (exited)
+  const childrenSeconds = (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
   let fds = Number.NaN;
   try {
     fds = readdirSync(`/proc/${pid}/fd`).length;
   } catch {
     // not ours to read
   }
-  return { at: Date.now(), rssKiB, cpuSeconds, fds, threads };
+  return { at: Date.now(), rssKiB, cpuSeconds, userSeconds, systemSeconds, childrenSeconds, fds, threads };
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released). */

@@ -7,6 +7,7 @@
  *   node bench/http/idle-bare.mjs https 10000   # https.createServer
  *   node bench/http/idle-bare.mjs h2 10000      # http2.createSecureServer({ allowHTTP1: true })
  *   node bench/http/idle-bare.mjs wrap 10000    # net socket wrapped in a TLSSocket, then node:http (as the worker)
+ *   node bench/http/idle-bare.mjs tls 10000     # bare-server.mjs's bare-tls: node:tls, no http parser
  *   BARE_NOREQ=1 node bench/http/idle-bare.mjs https 5000   # handshake only, no request
  *   BARE_BODY=0 node bench/http/idle-bare.mjs https 5000    # a response with no body
  *
@@ -55,7 +56,10 @@ if (env.BARE_CHILD_DIR) {
       });
       t.on("error", () => t.destroy());
     });
-  } else throw new Error(`unknown mode ${mode} (https, h2, wrap)`);
+  } else if (mode === "tls") {
+    const { createBareServers } = await import("./bare-server.mjs");
+    server = (await createBareServers("bare-tls", { key, cert, body })).tls;
+  } else throw new Error(`unknown mode ${mode} (https, h2, wrap, tls)`);
   server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
   process.on("message", (m) => {
     if (m === "exit") process.exit(0);

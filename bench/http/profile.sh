@@ -4,6 +4,7 @@
 #
 #   bash bench/http/profile.sh                      # the wrk h1 plain 1K row, 10 s
 #   BENCH_ROWS="h1 TLS 1K" bash bench/http/profile.sh
+#   BENCH_ROWS=handshakes SKIP_S=5 bash bench/http/profile.sh   # the first 5 s of each profile (startup) left out
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${PROFILE_OUT:-$(mktemp -d /tmp/switchyard-httpprof-XXXXXX)}"

@@ -74,6 +74,32 @@ describe("http: a connection handed over while the worker drains", () => {
   const drained = (s: ScriptedStack) =>
     s.worker.process.waitForLine((l) => l.msg === "http connections drained", 30_000);
 
+  /** The gauges back to the keeper alone (every adopted connection given back); then the keeper ends. */
+  async function backToKeeper(s: ScriptedStack, keep: Awaited<ReturnType<typeof keeper>>): Promise<string> {
+    await waitFor("gauges back to the keeper alone", async () => (await s.held()) === 1, 15_000, 10);
+    keep.release();
+    return keep.answer;
+  }
+
+  /** curl over `version` to the site, held by the edge and handed over during the drain: its answer. */
+  async function curlDuringDrain(s: ScriptedStack, version: "--http1.1" | "--http2", path: string) {
+    const url = `https://${SITE}:${s.edge.port}${path}`;
+    const result = curl([
+      version,
+      "--cacert",
+      s.caFile,
+      "--resolve",
+      `${SITE}:${s.edge.port}:127.0.0.1`,
+      url,
+    ]);
+    await s.edge.holdingAtLeast(1);
+    const { exit } = await drainWith(s, () => s.edge.handOver("https", SITE));
+    const answer = await result;
+    assert.equal(answer.exitCode, 0, answer.stderr);
+    assert.equal(answer.status, 200);
+    return { answer, exit };
+  }
+
   it("HTTP/1.1 over TLS: served once with Connection: close, then closed by the server; the drain waited for it", async () => {
     stack = await startScriptedStack();
     const s = stack;
@@ -102,9 +128,7 @@ describe("http: a connection handed over while the worker drains", () => {
     assert.equal(heads[0], "HTTP/1.1 200 OK");
     assert.ok(heads.includes("connection: close") || heads.includes("Connection: close"), text);
     assert.equal(text.match(/HTTP\/1\.1 /g)?.length, 1);
-    await waitFor("the adopted connection given back", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    assert.match(await keep.answer, /^HTTP\/1\.1 200 .*connection: close.*kept\n$/is);
+    assert.match(await backToKeeper(s, keep), /^HTTP\/1\.1 200 .*connection: close.*kept\n$/is);
     const line = await drained(s);
     assert.equal(line.left, 0);
     assert.equal(await exit, 0);
@@ -114,24 +138,9 @@ describe("http: a connection handed over while the worker drains", () => {
     stack = await startScriptedStack();
     const s = stack;
     const keep = await keeper(s);
-    const url = `https://${SITE}:${s.edge.port}/download?bytes=5`;
-    const result = curl([
-      "--http1.1",
-      "--cacert",
-      s.caFile,
-      "--resolve",
-      `${SITE}:${s.edge.port}:127.0.0.1`,
-      url,
-    ]);
-    await s.edge.holdingAtLeast(1);
-    const { exit } = await drainWith(s, () => s.edge.handOver("https", SITE));
-    const answer = await result;
-    assert.equal(answer.exitCode, 0, answer.stderr);
-    assert.equal(answer.status, 200);
+    const { answer, exit } = await curlDuringDrain(s, "--http1.1", "/download?bytes=5");
     assert.equal(answer.headers.connection, "close");
-    await waitFor("the adopted connection given back", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    await keep.answer;
+    await backToKeeper(s, keep);
     assert.equal(await exit, 0);
   });
 
@@ -153,9 +162,7 @@ describe("http: a connection handed over while the worker drains", () => {
       10,
     );
     assert.equal(await s.deadlines("drain"), graced + 1);
-    await waitFor("gauges back to the keeper alone", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    await keep.answer;
+    await backToKeeper(s, keep);
     assert.equal(await exit, 0);
   });
 
@@ -195,9 +202,7 @@ describe("http: a connection handed over while the worker drains", () => {
     }
     assert.ok(sent < head.length, "the head was never complete");
     assert.equal(await s.deadlines("drain"), graced + 1);
-    await waitFor("gauges back to the keeper alone", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    await keep.answer;
+    await backToKeeper(s, keep);
     assert.equal(await exit, 0);
   });
 
@@ -246,9 +251,7 @@ describe("http: a connection handed over while the worker drains", () => {
       15_000,
       10,
     );
-    await waitFor("gauges back to the keeper alone", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    await keep.answer;
+    await backToKeeper(s, keep);
     assert.equal(await exit, 0);
   });
 
@@ -256,25 +259,10 @@ describe("http: a connection handed over while the worker drains", () => {
     stack = await startScriptedStack();
     const s = stack;
     const keep = await keeper(s);
-    const url = `https://${SITE}:${s.edge.port}/download?bytes=9`;
-    const result = curl([
-      "--http2",
-      "--cacert",
-      s.caFile,
-      "--resolve",
-      `${SITE}:${s.edge.port}:127.0.0.1`,
-      url,
-    ]);
-    await s.edge.holdingAtLeast(1);
-    const { exit } = await drainWith(s, () => s.edge.handOver("https", SITE));
-    const answer = await result;
-    assert.equal(answer.exitCode, 0, answer.stderr);
+    const { answer, exit } = await curlDuringDrain(s, "--http2", "/download?bytes=9");
     assert.equal(answer.version, "2");
-    assert.equal(answer.status, 200);
     assert.equal(answer.body.length, 9);
-    await waitFor("gauges back to the keeper alone", async () => (await s.held()) === 1, 15_000, 10);
-    keep.release();
-    await keep.answer;
+    await backToKeeper(s, keep);
     assert.equal(await exit, 0);
   });
 

@@ -74,10 +74,19 @@ export async function startEdge(
         ...options.env,
       },
     });
-    const started = await proc.waitForLine((l) => l.msg === "edge started");
-    return { proc, started };
+    try {
+      const started = await proc.waitForLine((l) => l.msg === "edge started");
+      return { proc, started };
+    } catch (err) {
+      await proc.stop();
+      throw err;
+    }
   };
-  const first = await launch();
+  // An edge that fails to start (a port taken, a bad config) leaves neither its process nor its dir.
+  const first = await launch().catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   const given = (config.edge as EdgeSection | undefined) ?? {};
   if (given.grpc === undefined) grpc = `127.0.0.1:${Number(first.started.grpc)}`;
   if (given.metrics === undefined) metricsPort = Number(first.started.metrics);

@@ -34,6 +34,18 @@ describe("http: a connection handed over while the worker drains", () => {
     return socket;
   }
 
+  /** A TLS connection to the site through the scripted edge, offering `alpn`. */
+  const siteTls = (s: ScriptedStack, alpn: "http/1.1" | "h2"): TLSSocket =>
+    tlsConnect({ host: "127.0.0.1", port: s.edge.port, servername: SITE, ca: s.ca, ALPNProtocols: [alpn] });
+
+  /** siteTls, its errors ignored (the server ending it is what tests look for) and destroyed after the test. */
+  function tlsClient(s: ScriptedStack, alpn: "http/1.1" | "h2"): TLSSocket {
+    const tls = siteTls(s, alpn);
+    tls.on("error", () => {});
+    clients.push(tls);
+    return tls;
+  }
+
   /** A plain HTTP/1.1 GET /slow handed over before the drain: the drain waits for it. */
   async function keeper(s: ScriptedStack): Promise<{ release(): void; answer: Promise<string> }> {
     const socket = await tcp(s);
@@ -104,15 +116,7 @@ describe("http: a connection handed over while the worker drains", () => {
     stack = await startScriptedStack();
     const s = stack;
     const keep = await keeper(s);
-    const tls = tlsConnect({
-      host: "127.0.0.1",
-      port: s.edge.port,
-      servername: SITE,
-      ca: s.ca,
-      ALPNProtocols: ["http/1.1"],
-    });
-    tls.on("error", () => {});
-    clients.push(tls);
+    const tls = tlsClient(s, "http/1.1");
     const secure = once(tls, "secureConnect");
     await s.edge.holdingAtLeast(1);
     const { exit } = await drainWith(s, () => s.edge.handOver("https", SITE));
@@ -170,15 +174,7 @@ describe("http: a connection handed over while the worker drains", () => {
     stack = await startScriptedStack();
     const s = stack;
     const keep = await keeper(s);
-    const tls = tlsConnect({
-      host: "127.0.0.1",
-      port: s.edge.port,
-      servername: SITE,
-      ca: s.ca,
-      ALPNProtocols: ["http/1.1"],
-    });
-    tls.on("error", () => {});
-    clients.push(tls);
+    const tls = tlsClient(s, "http/1.1");
     await s.edge.holdingAtLeast(1);
     const graced = await s.deadlines("drain");
     const secure = once(tls, "secureConnect");
@@ -213,13 +209,7 @@ describe("http: a connection handed over while the worker drains", () => {
     let tls: TLSSocket | undefined;
     const session = http2.connect(`https://${SITE}:${s.edge.port}`, {
       createConnection: () => {
-        tls = tlsConnect({
-          host: "127.0.0.1",
-          port: s.edge.port,
-          servername: SITE,
-          ca: s.ca,
-          ALPNProtocols: ["h2"],
-        });
+        tls = siteTls(s, "h2");
         return tls;
       },
     });
@@ -269,15 +259,7 @@ describe("http: a connection handed over while the worker drains", () => {
   it("yardctl drain (the edge's drain message): idle keep-alive closed, HTTP/2 GOAWAY, the next connection served once", async () => {
     stack = await startScriptedStack();
     const s = stack;
-    const idle = tlsConnect({
-      host: "127.0.0.1",
-      port: s.edge.port,
-      servername: SITE,
-      ca: s.ca,
-      ALPNProtocols: ["http/1.1"],
-    });
-    idle.on("error", () => {});
-    clients.push(idle);
+    const idle = tlsClient(s, "http/1.1");
     const idleSecure = once(idle, "secureConnect");
     await s.edge.holdingAtLeast(1);
     s.edge.handOver("https", SITE);
@@ -290,14 +272,7 @@ describe("http: a connection handed over while the worker drains", () => {
     await waitFor("the keep-alive response", () => idleText.includes("\r\n\r\n"), 15_000, 10);
     assert.doesNotMatch(idleText, /connection: close/i);
     const session = http2.connect(`https://${SITE}:${s.edge.port}`, {
-      createConnection: () =>
-        tlsConnect({
-          host: "127.0.0.1",
-          port: s.edge.port,
-          servername: SITE,
-          ca: s.ca,
-          ALPNProtocols: ["h2"],
-        }),
+      createConnection: () => siteTls(s, "h2"),
     });
     session.on("error", () => {});
     clients.push(session);

@@ -138,14 +138,18 @@ http { access_log off; keepalive_requests 1000000; default_type text/plain; send
   );
   const proc = start("upstream", "nginx", ["-c", conf, "-p", dir], { logDir: dir });
   await waitForPort(port, 10_000);
+  return { proc, port, worker: await nginxWorker(proc) };
+}
+
+/** The pid of an nginx master's (only) worker: the process that holds the connections. */
+async function nginxWorker(proc) {
   await sleep(300);
-  const worker = Number(
+  return Number(
     execFileSync("pgrep", ["-P", String(proc.pid)])
       .toString()
       .trim()
       .split("\n")[0],
   );
-  return { proc, port, worker };
 }
 
 // --- the proxies ---
@@ -171,15 +175,7 @@ http { access_log off; keepalive_requests 1000000;
   );
   const proc = start(name, "nginx", ["-c", conf, "-p", dir], { logDir: dir });
   await waitForPort(tls, 10_000);
-  // the worker (a child of the master) holds the connections
-  await sleep(300);
-  const worker = Number(
-    execFileSync("pgrep", ["-P", String(proc.pid)])
-      .toString()
-      .trim()
-      .split("\n")[0],
-  );
-  return { name, tls, plain, pids: [worker], stop: () => proc.stop() };
+  return { name, tls, plain, pids: [await nginxWorker(proc)], stop: () => proc.stop() };
 }
 
 async function startHaproxy(cert, up) {
